@@ -1,0 +1,67 @@
+# closeloop — the two commands a new user needs:
+#   make demo   set up, load the demo company, serve on http://127.0.0.1:8000 (PORT=8080 to change)
+#   make test   set up, lint, run the whole suite on SQLite (and PostgreSQL when
+#               CLOSELOOP_TEST_POSTGRES=postgres://user@host:port/db is set)
+
+SHELL := /bin/bash
+PORT ?= 8000
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+# pyenv (through .python-version) or the system: the first Python >= 3.12 found.
+PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
+	&& { command -v $$p; break; }; done)
+
+.PHONY: setup demo test lint check-tools assets serve clean bench
+
+check-tools:
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "closeloop needs Python >= 3.12 (found: $$(python3 --version 2>&1 || echo none))." >&2; \
+		echo "Install it (e.g. 'pyenv install 3.12') and run make again." >&2; exit 1; fi
+	@if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(+process.versions.node.split(".")[0] < 20)'; then \
+		echo "closeloop needs Node.js >= 20 with npm (found: $$(node --version 2>&1 || echo none))." >&2; \
+		echo "Install it from your distribution or nodejs.org and run make again." >&2; exit 1; fi
+
+$(VENV)/.installed: pyproject.toml | check-tools
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json | check-tools
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+closeloop/static/dist/.built: node_modules/.installed scripts/build-assets.mjs $(shell find closeloop/static/src -type f 2>/dev/null)
+	npm run --silent build
+	@touch $@
+
+assets: closeloop/static/dist/.built
+
+setup: $(VENV)/.installed assets
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint
+	$(BIN)/pytest
+	@if [ -n "$$CLOSELOOP_TEST_POSTGRES" ]; then \
+		echo "== again on PostgreSQL ($$CLOSELOOP_TEST_POSTGRES)"; \
+		DATABASE_URL="$$CLOSELOOP_TEST_POSTGRES" $(BIN)/pytest || exit 1; \
+	else echo "(CLOSELOOP_TEST_POSTGRES not set: PostgreSQL run skipped)"; fi
+
+demo: setup
+	CLOSELOOP_DEMO=1 $(BIN)/closeloop migrate --no-input -v0
+	CLOSELOOP_DEMO=1 $(BIN)/closeloop demo
+	CLOSELOOP_DEMO=1 $(BIN)/closeloop serve --port $(PORT)
+
+serve: setup
+	$(BIN)/closeloop migrate --no-input -v0
+	$(BIN)/closeloop serve --port $(PORT)
+
+bench: setup
+	$(PY) bench/workorders.py
+
+clean:
+	rm -rf $(VENV) node_modules closeloop/static/dist

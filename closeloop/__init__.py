@@ -1,0 +1,3 @@
+"""closeloop: a self-hosted work order platform."""
+
+__version__ = "0.1.0"

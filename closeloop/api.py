@@ -1,0 +1,22 @@
+"""The REST API: /api/v1, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs."""
+
+from ninja import NinjaAPI
+
+from closeloop.accounts.api import router as accounts_router
+from closeloop.core.apikit import AUTH, install_handlers
+from closeloop.customers.api import router as customers_router
+from closeloop.workorders.api import router as workorders_router
+
+api = NinjaAPI(
+    title="closeloop API",
+    version="1",
+    description="Work orders from request to closed. Auth: `Authorization: Bearer <token>` "
+    "(create one with `closeloop token create USERNAME`). Errors are application/problem+json. "
+    "POSTs accept an `Idempotency-Key` header. Lists use cursor pagination.",
+    auth=AUTH,
+    urls_namespace="api",
+)
+install_handlers(api)
+api.add_router("/", workorders_router)
+api.add_router("/", customers_router)
+api.add_router("/", accounts_router)

@@ -1,0 +1,99 @@
+"""Idempotency-Key handling for API writes.
+
+Placed after authentication so the key is scoped to the caller: the same key from
+two tokens are two keys. A replay of the same key and body returns the stored
+first response (with `Idempotent-Replayed: true`); the same key with a different
+body is a 422; a retry that arrives while the first is still running is a 409.
+Server errors are not stored, so a client can retry after one.
+"""
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+
+from .clock import now
+from .models import IdempotencyRecord
+from .problems import problem_response
+
+HEADER = "HTTP_IDEMPOTENCY_KEY"
+MAX_KEY = 200
+
+
+def _scope(request) -> str | None:
+    auth = request.META.get("HTTP_AUTHORIZATION", "")
+    if auth.lower().startswith("bearer "):
+        return hashlib.sha256(auth[7:].strip().encode()).hexdigest()
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated:
+        return hashlib.sha256(f"user:{user.pk}".encode()).hexdigest()
+    return None
+
+
+class IdempotencyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        key = request.META.get(HEADER)
+        if key is None or request.method != "POST" or not request.path.startswith("/api/"):
+            return self.get_response(request)
+        if not key or len(key) > MAX_KEY:
+            return problem_response(422, "Invalid Idempotency-Key",
+                                    f"The Idempotency-Key header must be 1 to {MAX_KEY} characters.",
+                                    errors=[{"field": "Idempotency-Key", "message": "1 to 200 characters",
+                                             "code": "invalid"}])
+        scope = _scope(request)
+        if scope is None:  # unauthenticated: let the API answer 401 as usual
+            return self.get_response(request)
+        body_hash = hashlib.sha256(request.method.encode() + request.path.encode() + b"\0" + request.body).hexdigest()
+        self._purge_expired()
+        try:
+            with transaction.atomic():
+                IdempotencyRecord.objects.create(scope=scope, key=key, method=request.method, path=request.path,
+                                                 request_hash=body_hash, created_at=now())
+        except IntegrityError:
+            rec = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+            if rec is None:  # expired between the insert and the read
+                return self.get_response(request)
+            if rec.request_hash != body_hash:
+                return problem_response(422, "Idempotency-Key reused",
+                                        "This Idempotency-Key was used with a different request.",
+                                        errors=[{"field": "Idempotency-Key", "message": "used with another body",
+                                                 "code": "reused"}])
+            if not rec.completed:
+                return problem_response(409, "Request in progress",
+                                        "A request with this Idempotency-Key is still being processed.")
+            resp = HttpResponse(bytes(rec.response_body or b""), status=rec.status_code,
+                                content_type=rec.content_type or None)
+            for h, v in (rec.response_headers or {}).items():
+                resp[h] = v
+            resp["Idempotent-Replayed"] = "true"
+            return resp
+        try:
+            response = self.get_response(request)
+        except Exception:
+            IdempotencyRecord.objects.filter(scope=scope, key=key, completed=False).delete()
+            raise
+        if response.status_code >= 500 or getattr(response, "streaming", False):
+            IdempotencyRecord.objects.filter(scope=scope, key=key).delete()
+        else:
+            headers = {h: response[h] for h in ("Location", "ETag") if h in response}
+            IdempotencyRecord.objects.filter(scope=scope, key=key).update(
+                completed=True, status_code=response.status_code, content_type=response.get("Content-Type", ""),
+                response_body=response.content, response_headers=headers)
+        return response
+
+    _last_purge = None
+
+    def _purge_expired(self):
+        t = now()
+        if self._last_purge and (t - self._last_purge).total_seconds() < 300:
+            return
+        IdempotencyMiddleware._last_purge = t
+        IdempotencyRecord.objects.filter(created_at__lt=t - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)).delete()
+
+
+

@@ -1,0 +1,71 @@
+"""Console forms. The create form is built from the type's CustomField rows, so an
+admin's new field appears without code; validation is still the service's."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .fields import definitions
+from .models import FieldKind, Priority, WorkOrderType
+
+
+class WorkOrderCreateForm(forms.Form):
+    type = forms.ModelChoiceField(label=_("Type"), queryset=WorkOrderType.objects.filter(active=True),
+                                  to_field_name="key")
+    title = forms.CharField(label=_("Title"), max_length=200)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 4}),
+                                  max_length=20000)
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL)
+    customer = forms.CharField(label=_("Customer code"), required=False, max_length=40)
+    site = forms.CharField(label=_("Site code"), required=False, max_length=40)
+    asset = forms.CharField(label=_("Asset serial number"), required=False, max_length=100)
+    fault_code = forms.CharField(label=_("Fault code"), required=False, max_length=40)
+    assignee = forms.CharField(label=_("Assign to (username)"), required=False, max_length=150)
+
+    def __init__(self, *args, user=None, wo_type: WorkOrderType | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+        if user is not None and user.role in ("customer", "engineer"):
+            del self.fields["assignee"]
+        if user is not None and user.role == "customer":
+            del self.fields["customer"]
+        self.custom_keys: list[str] = []
+        if wo_type is not None:
+            add_custom_fields(self, wo_type)
+
+    def service_data(self) -> dict:
+        d = self.cleaned_data
+        data = {k: (d.get(k) or None) for k in ("customer", "site", "asset", "assignee") if k in self.fields}
+        data = {k: v for k, v in data.items() if v}
+        data.update(type=d["type"].key, title=d["title"], description=d.get("description", ""),
+                    priority=d["priority"], fault_code=d.get("fault_code", ""))
+        custom = {}
+        for key in self.custom_keys:
+            value = d.get(f"custom__{key}")
+            if value not in (None, ""):
+                custom[key] = value.isoformat() if hasattr(value, "isoformat") else value
+        data["custom"] = custom
+        return data
+
+
+def add_custom_fields(form: forms.Form, wo_type: WorkOrderType) -> None:
+    for f in definitions(wo_type):
+        name = f"custom__{f.key}"
+        common = {"label": f.label, "required": False, "help_text": f.help_text}
+        if f.kind == FieldKind.NUMBER:
+            field = forms.DecimalField(**common)
+        elif f.kind == FieldKind.CHOICE:
+            field = forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in f.choices], **common)
+        elif f.kind == FieldKind.DATE:
+            field = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+        elif f.kind == FieldKind.BOOLEAN:
+            field = forms.BooleanField(**common)
+        else:
+            field = forms.CharField(max_length=f.max_length or 5000, **common)
+        # Required is enforced by the service so the API and the form say the same thing;
+        # the browser still gets the hint.
+        field.widget.attrs["data-required"] = "1" if f.required else "0"
+        if f.required:
+            field.widget.attrs["required"] = "required"
+            field.label = f"{f.label} *"
+        form.fields[name] = field
+        form.custom_keys.append(f.key)

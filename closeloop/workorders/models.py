@@ -1,0 +1,271 @@
+"""Work orders, their types and custom fields, timeline, attachments and links."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from .lifecycle import STATE_LABELS, S
+
+
+class Kind(models.TextChoices):
+    REPAIR = "repair", _("Repair / maintenance")
+    SERVICE = "service", _("Service")
+    AFTER_SALES = "after_sales", _("After-sales")
+    PRODUCTION = "production", _("Production")
+    PREVENTIVE = "preventive", _("Preventive maintenance")
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+PRIORITY_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
+
+class WorkOrderType(models.Model):
+    key = models.SlugField(_("key"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.REPAIR)
+    #: Code prefix, e.g. WD -> WD2026112200001. Upper-case letters, 1-4 characters.
+    prefix = models.CharField(_("code prefix"), max_length=4, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    #: Production types: ordered process steps, e.g. ["开模", "注塑", "保压", "质检"].
+    process_steps = models.JSONField(_("process steps"), default=list, blank=True)
+    active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FieldKind(models.TextChoices):
+    TEXT = "text", _("Text")
+    NUMBER = "number", _("Number")
+    CHOICE = "choice", _("Choice")
+    DATE = "date", _("Date")
+    BOOLEAN = "boolean", _("Yes / no")
+    USER = "user", _("User")
+    ASSET = "asset", _("Asset")
+
+
+class CustomField(models.Model):
+    """One custom field of a work order type. Forms, API validation and filters all
+    follow from these rows (see workorders.fields)."""
+
+    wo_type = models.ForeignKey(WorkOrderType, on_delete=models.CASCADE, related_name="fields")
+    key = models.SlugField(_("key"), max_length=40)
+    label = models.CharField(_("label"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=20, choices=FieldKind.choices, default=FieldKind.TEXT)
+    required = models.BooleanField(_("required"), default=False)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    min_value = models.DecimalField(_("minimum"), max_digits=18, decimal_places=4, null=True, blank=True)
+    max_value = models.DecimalField(_("maximum"), max_digits=18, decimal_places=4, null=True, blank=True)
+    max_length = models.PositiveIntegerField(_("maximum length"), null=True, blank=True)
+    pattern = models.CharField(_("pattern (regular expression)"), max_length=200, blank=True)
+    help_text = models.CharField(_("help text"), max_length=200, blank=True)
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["wo_type", "order", "id"]
+        constraints = [models.UniqueConstraint(fields=["wo_type", "key"], name="uniq_custom_field_key")]
+
+    def __str__(self) -> str:
+        return f"{self.wo_type.key}.{self.key}"
+
+
+class CodeCounter(models.Model):
+    """Daily sequence per prefix. Incremented atomically (UPSERT ... RETURNING) in the
+    same transaction as the work order insert; see services.next_code."""
+
+    prefix = models.CharField(max_length=4)
+    day = models.DateField()
+    value = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prefix", "day"], name="uniq_code_counter")]
+
+
+class WorkOrder(models.Model):
+    code = models.CharField(_("code"), max_length=24, unique=True)
+    wo_type = models.ForeignKey(WorkOrderType, verbose_name=_("type"), on_delete=models.PROTECT,
+                                related_name="work_orders")
+    title = models.CharField(_("title"), max_length=200)
+    description = models.TextField(_("description"), blank=True)
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(_("status"), max_length=20, choices=list(STATE_LABELS.items()), default=S.NEW)
+    #: Where `resume` returns to from a waiting state.
+    resume_to = models.CharField(max_length=20, blank=True)
+
+    customer = models.ForeignKey("customers.Customer", verbose_name=_("customer"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="work_orders")
+    site = models.ForeignKey("customers.Site", verbose_name=_("site"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="work_orders")
+    asset = models.ForeignKey("customers.Asset", verbose_name=_("asset"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="work_orders")
+    contact = models.ForeignKey("customers.Contact", verbose_name=_("contact"), null=True, blank=True,
+                                on_delete=models.PROTECT, related_name="work_orders")
+    fault_code = models.CharField(_("fault code"), max_length=40, blank=True)
+    team = models.ForeignKey("accounts.Team", verbose_name=_("team"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="work_orders")
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assignee"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="assigned_work_orders")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="created_work_orders")
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+    resolution = models.TextField(_("resolution"), blank=True)
+    invoice_number = models.CharField(_("invoice number"), max_length=64, blank=True)
+    rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
+    #: Tokens for keyword search (core.text.document_tokens); indexed per database.
+    search_document = models.TextField(blank=True, default="")
+    #: Optimistic concurrency: every write bumps it; ETag is "v<version>".
+    version = models.PositiveIntegerField(default=1)
+
+    created_at = models.DateTimeField(_("created"))
+    updated_at = models.DateTimeField(_("updated"))
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    departed_at = models.DateTimeField(null=True, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    invoiced_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        # Lists are keyset-paginated on -id; each filter gets (filter, id).
+        indexes = [
+            models.Index(fields=["status", "id"], name="wo_status_id"),
+            models.Index(fields=["priority", "id"], name="wo_priority_id"),
+            models.Index(fields=["wo_type", "id"], name="wo_type_id"),
+            models.Index(fields=["team", "status", "id"], name="wo_team_status_id"),
+            models.Index(fields=["assignee", "status", "id"], name="wo_assignee_status_id"),
+            models.Index(fields=["customer", "id"], name="wo_customer_id"),
+            models.Index(fields=["site", "id"], name="wo_site_id"),
+            models.Index(fields=["asset", "id"], name="wo_asset_id"),
+            models.Index(fields=["created_at"], name="wo_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+    @property
+    def etag(self) -> str:
+        return f'"v{self.version}"'
+
+    @property
+    def status_label(self):
+        return STATE_LABELS.get(self.status, self.status)
+
+
+class TimelineQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # pragma: no cover - guard
+        raise TypeError("Timeline events are append-only")
+
+    def delete(self):  # pragma: no cover - guard
+        raise TypeError("Timeline events are append-only")
+
+
+class TimelineEvent(models.Model):
+    """Append-only. The application never updates or deletes one (save() refuses)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", _("Created")
+        TRANSITION = "transition", _("Status change")
+        UPDATED = "updated", _("Fields changed")
+        COMMENT = "comment", _("Comment")
+        ATTACHMENT = "attachment", _("Attachment")
+        LINK = "link", _("Link")
+        EXTERNAL_REF = "external_ref", _("External reference")
+
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="events")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    action = models.CharField(max_length=20, blank=True)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    #: Visible to the customer's contacts (public comments, status changes).
+    public = models.BooleanField(default=False)
+
+    objects = TimelineQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["work_order", "id"], name="tl_wo_id")]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise TypeError("Timeline events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Timeline events are append-only")
+
+
+def _upload_to(instance, filename):
+    # Generated name only: nothing the uploader chose reaches the file system.
+    ext = instance.extension or ""
+    return f"attachments/{instance.created_at:%Y/%m}/{uuid.uuid4().hex}{ext}"
+
+
+class Attachment(models.Model):
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="attachments")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    file = models.FileField(upload_to=_upload_to, max_length=200)
+    original_name = models.CharField(max_length=200)
+    content_type = models.CharField(max_length=100)
+    extension = models.CharField(max_length=10, blank=True)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    public = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+
+class ExternalRef(models.Model):
+    """An id in another system (CRM opportunity, ERP purchase order...). Unique per system."""
+
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="external_refs")
+    system = models.SlugField(max_length=40)
+    external_id = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["system", "external_id"]
+        constraints = [models.UniqueConstraint(fields=["system", "external_id"], name="uniq_external_ref")]
+
+
+class LinkKind(models.TextChoices):
+    PARENT = "parent", _("Child of")  # source is a child of target
+    DUPLICATE = "duplicate", _("Duplicate of")
+    RELATED = "related", _("Related to")
+    REPEAT = "repeat", _("Repeat of")
+
+
+class WorkOrderLink(models.Model):
+    source = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="links_out")
+    target = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(max_length=20, choices=LinkKind.choices)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target", "kind"], name="uniq_wo_link"),
+            models.CheckConstraint(condition=~models.Q(source=models.F("target")), name="wo_link_not_self"),
+        ]

@@ -1,0 +1,169 @@
+"""Permission-checked reads of work orders. Every list, search, count, export,
+attachment download and live update goes through `visible_work_orders`; a work
+order a user may not see is a 404 everywhere, never a 403 that confirms it exists.
+"""
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext as _
+
+from closeloop.accounts.models import Role
+from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
+from closeloop.core.text import query_tokens
+
+from .models import Attachment, TimelineEvent, WorkOrder
+
+LIST_RELATED = ("wo_type", "customer", "site", "assignee", "team")
+
+
+def visible_work_orders(user) -> QuerySet[WorkOrder]:
+    qs = WorkOrder.objects.all()
+    if user is None or not user.is_authenticated or not user.is_active:
+        return qs.none()
+    if user.is_superuser or user.sees_all_work_orders:
+        return qs
+    if user.role == Role.CUSTOMER:
+        if user.customer_id is None:
+            return qs.none()
+        return qs.filter(customer_id=user.customer_id)
+    if user.role == Role.ENGINEER:
+        cond = Q(assignee_id=user.pk) | Q(created_by_id=user.pk)
+        if user.team_id:
+            cond |= Q(team_id=user.team_id)
+        return qs.filter(cond)
+    return qs.none()
+
+
+def access_work_order_by_code(user, code: str, *, for_update: bool = False) -> WorkOrder:
+    code = (code or "").strip().upper()
+    wo = visible_work_orders(user).select_related(*LIST_RELATED, "asset", "contact", "created_by").filter(
+        code=code).first()
+    if wo is None:
+        raise NotFound(_("No work order %(code)s.") % {"code": code})
+    return wo
+
+
+def find_by_external_ref(user, system: str, external_id: str) -> QuerySet[WorkOrder]:
+    return visible_work_orders(user).filter(external_refs__system=system, external_refs__external_id=external_id)
+
+
+def apply_search(qs: QuerySet[WorkOrder], q: str) -> QuerySet[WorkOrder]:
+    tokens = query_tokens(q)
+    if not tokens:
+        return qs
+    if connection.vendor == "postgresql":
+        tsq = " & ".join(f"'{t}'" + (":*" if prefix else "") for t, prefix in tokens)
+        return qs.filter(id__in=RawSQL(
+            "SELECT id FROM workorders_workorder WHERE "
+            "array_to_tsvector(string_to_array(search_document, ' ')) @@ %s::tsquery", (tsq,)))
+    match = " AND ".join(f'"{t}"' + ("*" if prefix else "") for t, prefix in tokens)
+    return qs.filter(id__in=RawSQL("SELECT rowid FROM workorders_search WHERE workorders_search MATCH %s",
+                                   (match,)))
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, value = raw.split(":", 1)
+        if kind != "id":
+            raise ValueError
+        return int(value)
+    except (ValueError, UnicodeDecodeError):
+        raise ValidationFailed(FieldProblem("cursor", _("Not a cursor this API gave out.")))
+
+
+FILTERS = ("status", "priority", "type", "team", "assignee", "customer", "site", "asset")
+
+
+@dataclass
+class WorkOrderFilter:
+    status: list[str] | None = None
+    priority: list[str] | None = None
+    type: str | None = None
+    team: str | None = None
+    assignee: str | None = None
+    customer: str | None = None
+    site: str | None = None
+    asset: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    q: str | None = None
+    external_system: str | None = None
+    external_id: str | None = None
+
+
+def filter_work_orders(user, f: WorkOrderFilter) -> QuerySet[WorkOrder]:
+    qs = visible_work_orders(user)
+    if f.status:
+        qs = qs.filter(status__in=f.status)
+    if f.priority:
+        qs = qs.filter(priority__in=f.priority)
+    if f.type:
+        qs = qs.filter(wo_type__key=f.type)
+    if f.team:
+        qs = qs.filter(team__code=f.team)
+    if f.assignee:
+        qs = qs.filter(assignee__isnull=True) if f.assignee == "none" else qs.filter(assignee__username=f.assignee)
+    if f.customer:
+        qs = qs.filter(customer__code=f.customer)
+    if f.site:
+        qs = qs.filter(site__code=f.site)
+    if f.asset:
+        qs = qs.filter(asset__serial_number=f.asset)
+    if f.created_after:
+        qs = qs.filter(created_at__gte=f.created_after)
+    if f.created_before:
+        qs = qs.filter(created_at__lt=f.created_before)
+    if f.external_system or f.external_id:
+        if not (f.external_system and f.external_id):
+            raise ValidationFailed(FieldProblem("external_system", _("Give both external_system and external_id.")))
+        qs = qs.filter(external_refs__system=f.external_system, external_refs__external_id=f.external_id)
+    if f.q:
+        qs = apply_search(qs, f.q)
+    return qs
+
+
+def page_work_orders(user, f: WorkOrderFilter, *, cursor: str | None = None, limit: int = 25) -> Page:
+    qs = filter_work_orders(user, f).select_related(*LIST_RELATED).order_by("-id")
+    if cursor:
+        qs = qs.filter(id__lt=decode_cursor(cursor))
+    items = list(qs[: limit + 1])
+    next_cursor = encode_cursor(items[limit - 1].id) if len(items) > limit else None
+    return Page(items[:limit], next_cursor)
+
+
+def timeline_for(user, wo: WorkOrder) -> QuerySet[TimelineEvent]:
+    qs = TimelineEvent.objects.filter(work_order=wo).select_related("actor").order_by("id")
+    if user.role == Role.CUSTOMER:
+        qs = qs.filter(public=True)
+    return qs
+
+
+def attachments_for(user, wo: WorkOrder) -> QuerySet[Attachment]:
+    qs = Attachment.objects.filter(work_order=wo).order_by("id")
+    if user.role == Role.CUSTOMER:
+        qs = qs.filter(public=True)
+    return qs
+
+
+def access_attachment(user, code: str, attachment_id: int) -> Attachment:
+    wo = access_work_order_by_code(user, code)
+    att = attachments_for(user, wo).filter(pk=attachment_id).first()
+    if att is None:
+        raise NotFound(_("No such attachment."))
+    return att

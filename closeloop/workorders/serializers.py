@@ -1,0 +1,65 @@
+"""Work orders as plain dicts for the API (and the console's JSON islands)."""
+
+from django.urls import reverse
+
+from .lifecycle import STATE_LABELS
+from .models import Attachment, TimelineEvent, WorkOrder
+from .permissions import allowed_actions
+
+MILESTONES = ("assigned_at", "accepted_at", "departed_at", "arrived_at", "started_at", "resolved_at",
+              "confirmed_at", "invoiced_at", "closed_at", "cancelled_at")
+
+
+def _user(u):
+    return {"username": u.username, "name": str(u)} if u is not None else None
+
+
+def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
+    out = {
+        "code": wo.code,
+        "type": {"key": wo.wo_type.key, "name": wo.wo_type.name},
+        "title": wo.title,
+        "description": wo.description,
+        "priority": wo.priority,
+        "status": wo.status,
+        "status_label": str(STATE_LABELS.get(wo.status, wo.status)),
+        "customer": {"code": wo.customer.code, "name": wo.customer.name} if wo.customer_id else None,
+        "site": {"code": wo.site.code, "name": wo.site.name} if wo.site_id else None,
+        "asset": ({"serial_number": wo.asset.serial_number, "name": wo.asset.name, "model": wo.asset.model}
+                  if wo.asset_id else None),
+        "contact": ({"id": wo.contact.pk, "name": wo.contact.name, "phone": wo.contact.phone}
+                    if wo.contact_id else None),
+        "fault_code": wo.fault_code,
+        "team": {"code": wo.team.code, "name": wo.team.name} if wo.team_id else None,
+        "assignee": _user(wo.assignee) if wo.assignee_id else None,
+        "custom": wo.custom or {},
+        "resolution": wo.resolution,
+        "invoice_number": wo.invoice_number,
+        "rating": wo.rating,
+        "version": wo.version,
+        "created_at": wo.created_at,
+        "updated_at": wo.updated_at,
+        "milestones": {m.removesuffix("_at"): getattr(wo, m) for m in MILESTONES},
+    }
+    if detail:
+        out["external_refs"] = [{"system": r.system, "id": r.external_id} for r in wo.external_refs.all()]
+        links = [{"kind": ln.kind, "direction": "out", "code": ln.target.code, "title": ln.target.title,
+                  "status": ln.target.status} for ln in wo.links_out.select_related("target")]
+        links += [{"kind": ln.kind, "direction": "in", "code": ln.source.code, "title": ln.source.title,
+                   "status": ln.source.status} for ln in wo.links_in.select_related("source")]
+        out["links"] = links
+        if user is not None:
+            out["allowed_actions"] = [t.action for t in allowed_actions(user, wo)]
+    return out
+
+
+def event(e: TimelineEvent) -> dict:
+    return {"id": e.pk, "at": e.at, "actor": _user(e.actor) if e.actor_id else None, "kind": e.kind,
+            "action": e.action, "from_state": e.from_state, "to_state": e.to_state, "data": e.data,
+            "public": e.public}
+
+
+def attachment(a: Attachment, code: str) -> dict:
+    return {"id": a.pk, "name": a.original_name, "content_type": a.content_type, "size": a.size, "sha256": a.sha256,
+            "public": a.public, "created_at": a.created_at,
+            "url": reverse("api:attachment_download", kwargs={"code": code, "attachment_id": a.pk})}

@@ -1,0 +1,633 @@
+"""Every write to a work order. Each public `do_*` function is one transaction that
+changes state, appends the timeline event(s), and (from the SLA and notification
+issues on) appends outbox rows. Nothing here talks to the network.
+
+Callers: workorders.api (REST), workorders.views (console), demo loader, and later
+rules / preventive plans / inbound integrations: every creation path gets the
+same validation and the same guards.
+"""
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from closeloop.accounts.models import Role, Team, User
+from closeloop.core.clock import now
+from closeloop.core.errors import (
+    Conflict,
+    FieldProblem,
+    Forbidden,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from closeloop.core.text import document_tokens
+from closeloop.customers.models import Asset, Contact, Customer, Site
+
+from . import permissions
+from .fields import clean_custom
+from .lifecycle import PAUSED, TRANSITIONS, WAIT_REASONS, S, Transition, hooks_for
+from .models import (
+    Attachment,
+    CodeCounter,
+    ExternalRef,
+    LinkKind,
+    Priority,
+    TimelineEvent,
+    WorkOrder,
+    WorkOrderLink,
+    WorkOrderType,
+)
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 20000
+COMMENT_MAX = 10000
+NOTE_MAX = 2000
+MAX_EXTERNAL_REFS = 20
+
+
+# ---- codes ---------------------------------------------------------------------------
+
+def next_code(prefix: str, at: datetime | None = None) -> str:
+    """`prefix` + YYYYMMDD (business time zone) + 5-digit daily sequence.
+
+    One UPSERT ... RETURNING per code: atomic on PostgreSQL (row lock on conflict)
+    and on SQLite (the write lock). Must run inside the creating transaction so a
+    number is never handed out twice. Past 99999 in one day the sequence simply
+    grows to 6 digits rather than failing.
+    """
+    day = timezone.localdate(at or now())
+    table = CodeCounter._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (prefix, day, value) VALUES (%s, %s, 1) "
+            f"ON CONFLICT (prefix, day) DO UPDATE SET value = {table}.value + 1 RETURNING value",
+            [prefix, day],
+        )
+        value = cur.fetchone()[0]
+    return f"{prefix}{day:%Y%m%d}{value:05d}"
+
+
+# ---- helpers -------------------------------------------------------------------------
+
+def _event(wo: WorkOrder, actor: User | None, kind: str, *, at: datetime, action: str = "", from_state: str = "",
+           to_state: str = "", data: dict | None = None, public: bool = False) -> TimelineEvent:
+    return TimelineEvent.objects.create(work_order=wo, actor=actor, kind=kind, action=action, at=at,
+                                        from_state=from_state, to_state=to_state, data=data or {}, public=public)
+
+
+def _text(problems: list, name: str, value, *, required: bool = False, max_len: int = 200) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        problems.append(FieldProblem(name, _("Must be text.")))
+        return ""
+    value = value.strip()
+    if required and not value:
+        problems.append(FieldProblem(name, _("This field is required."), "required"))
+    elif len(value) > max_len:
+        problems.append(FieldProblem(name, _("At most %(n)d characters.") % {"n": max_len}, "too_long"))
+    return value
+
+
+def search_document_for(wo: WorkOrder, refs: list[str] | None = None) -> str:
+    parts = [wo.code, wo.title, wo.description, wo.fault_code]
+    if wo.customer_id:
+        parts.append(wo.customer.name)
+    if wo.site_id:
+        parts.append(wo.site.name)
+    if wo.asset_id:
+        parts += [wo.asset.name, wo.asset.serial_number, wo.asset.model]
+    parts += [str(v) for v in (wo.custom or {}).values() if isinstance(v, str)]
+    if refs is None and wo.pk:
+        refs = list(wo.external_refs.values_list("external_id", flat=True))
+    parts += refs or []
+    return document_tokens(*parts)
+
+
+def _lookup(problems, name, model, value, *, by="code", label=None):
+    """Resolve a reference given by its public key (code, username, serial)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, model):
+        return value
+    obj = model.objects.filter(**{by: value}).first()
+    if obj is None:
+        problems.append(FieldProblem(name, _("No %(what)s %(v)s.") % {"what": label or name, "v": value},
+                                     "not_found"))
+    return obj
+
+
+@dataclass
+class Relations:
+    customer: Customer | None = None
+    site: Site | None = None
+    asset: Asset | None = None
+    contact: Contact | None = None
+
+
+def _resolve_relations(problems, actor: User, data: dict, current: Relations | None = None) -> Relations:
+    cur = current or Relations()
+    rel = Relations(
+        customer=_lookup(problems, "customer", Customer, data["customer"]) if "customer" in data else cur.customer,
+        site=_lookup(problems, "site", Site, data["site"]) if "site" in data else cur.site,
+        asset=(_lookup(problems, "asset", Asset, data["asset"], by="serial_number", label=_("asset"))
+               if "asset" in data else cur.asset),
+        contact=(_lookup(problems, "contact", Contact, data["contact"], by="pk")
+                 if "contact" in data else cur.contact),
+    )
+    if actor.role == Role.CUSTOMER:
+        # A customer contact files for their own organisation, whatever they sent.
+        if rel.customer is not None and rel.customer.pk != actor.customer_id:
+            problems.append(FieldProblem("customer", _("You can only file work orders for your organisation.")))
+        rel.customer = actor.customer
+    # Fill the customer from the site or the asset, then check they agree.
+    if rel.customer is None:
+        rel.customer = (rel.site.customer if rel.site else None) or (rel.asset.customer if rel.asset else None)
+    if rel.asset and rel.site is None and rel.asset.site_id:
+        rel.site = rel.asset.site
+    for name, obj in (("site", rel.site), ("asset", rel.asset), ("contact", rel.contact)):
+        if obj is not None and rel.customer is not None and obj.customer_id != rel.customer.pk:
+            problems.append(FieldProblem(name, _("Belongs to another customer."), "mismatch"))
+    if rel.asset and rel.site and rel.asset.site_id and rel.asset.site_id != rel.site.pk:
+        problems.append(FieldProblem("asset", _("This asset is at another site."), "mismatch"))
+    return rel
+
+
+def _check_assignee(problems, value) -> User | None:
+    user = _lookup(problems, "assignee", User, value, by="username", label=_("user"))
+    if user is not None and (user.role != Role.ENGINEER or not user.is_active):
+        problems.append(FieldProblem("assignee", _("Only an active engineer can be assigned.")))
+    return user
+
+
+def _external_refs(problems, refs) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if refs is None:
+        return out
+    if not isinstance(refs, list) or len(refs) > MAX_EXTERNAL_REFS:
+        problems.append(FieldProblem("external_refs", _("A list of at most %(n)d references.")
+                                     % {"n": MAX_EXTERNAL_REFS}))
+        return out
+    for i, ref in enumerate(refs):
+        system = (ref.get("system") or "").strip() if isinstance(ref, dict) else ""
+        ext_id = (str(ref.get("id") or "")).strip() if isinstance(ref, dict) else ""
+        if not system or not ext_id or len(system) > 40 or len(ext_id) > 100:
+            problems.append(FieldProblem(f"external_refs[{i}]", _("Needs a system (≤40) and an id (≤100).")))
+            continue
+        if ExternalRef.objects.filter(system=system, external_id=ext_id).exists() or (system, ext_id) in out:
+            problems.append(FieldProblem(f"external_refs[{i}]", _("%(s)s %(i)s is already linked to a work order.")
+                                         % {"s": system, "i": ext_id}, "unique"))
+            continue
+        out.append((system, ext_id))
+    return out
+
+
+# ---- create ----------------------------------------------------------------------------
+
+CREATE_FIELDS = {"type", "title", "description", "priority", "customer", "site", "asset", "contact", "fault_code",
+                 "team", "assignee", "custom", "external_refs"}
+
+
+def do_create_work_order(*, actor: User, data: dict) -> WorkOrder:
+    """Create a work order from public keys (type key, customer/site code, asset serial,
+    team code, assignee username). Raises ValidationFailed listing every problem."""
+    if not permissions.may_create(actor):
+        raise Forbidden(_("You may not create work orders."))
+    unknown = set(data) - CREATE_FIELDS
+    problems: list[FieldProblem] = [FieldProblem(k, _("Unknown field."), "unknown") for k in sorted(unknown)]
+    wo_type = _lookup(problems, "type", WorkOrderType, data.get("type"), by="key", label=_("type"))
+    if data.get("type") in (None, ""):
+        problems.append(FieldProblem("type", _("This field is required."), "required"))
+    elif wo_type is not None and not wo_type.active:
+        problems.append(FieldProblem("type", _("This type is no longer in use.")))
+    title = _text(problems, "title", data.get("title"), required=True, max_len=TITLE_MAX)
+    description = _text(problems, "description", data.get("description"), max_len=DESCRIPTION_MAX)
+    fault_code = _text(problems, "fault_code", data.get("fault_code"), max_len=40)
+    priority = data.get("priority") or Priority.NORMAL
+    if priority not in Priority.values:
+        problems.append(FieldProblem("priority", _("Must be one of: %(c)s.") % {"c": ", ".join(Priority.values)}))
+    rel = _resolve_relations(problems, actor, data)
+    team = _lookup(problems, "team", Team, data.get("team"))
+    assignee = None
+    if data.get("assignee") or (data.get("team") and actor.role == Role.CUSTOMER):
+        if actor.role not in permissions.EDITOR_ROLES and not actor.is_superuser:
+            problems.append(FieldProblem("assignee" if data.get("assignee") else "team",
+                                         _("Only dispatchers assign work.")))
+        else:
+            assignee = _check_assignee(problems, data.get("assignee"))
+    custom = {}
+    if wo_type is not None:
+        try:
+            custom = clean_custom(wo_type, data.get("custom") if isinstance(data.get("custom"), dict) else {})
+        except ValidationFailed as e:
+            problems.extend(e.problems)
+        if data.get("custom") is not None and not isinstance(data.get("custom"), dict):
+            problems.append(FieldProblem("custom", _("Must be an object of field values.")))
+    refs = _external_refs(problems, data.get("external_refs"))
+    if problems:
+        raise ValidationFailed(problems)
+
+    with transaction.atomic():
+        t = now()
+        wo = WorkOrder(
+            code=next_code(wo_type.prefix, t), wo_type=wo_type, title=title, description=description,
+            priority=priority, customer=rel.customer, site=rel.site, asset=rel.asset, contact=rel.contact,
+            fault_code=fault_code, team=team or (assignee.team if assignee else None), created_by=actor,
+            custom=custom, created_at=t, updated_at=t, status=S.NEW,
+        )
+        wo.search_document = search_document_for(wo, refs=[r[1] for r in refs])
+        wo.save()
+        for system, ext_id in refs:
+            ExternalRef.objects.create(work_order=wo, system=system, external_id=ext_id, created_at=t)
+        _event(wo, actor, TimelineEvent.Kind.CREATED, at=t, to_state=S.NEW, public=True,
+               data={"title": title, "priority": priority, "type": wo_type.key,
+                     "external_refs": [{"system": s, "id": i} for s, i in refs]})
+        for fn in hooks_for("create").effects:
+            fn(TransitionContext(actor=actor, wo=wo, transition=None, data=data, at=t))
+        if assignee is not None:
+            _apply_transition(actor, wo, TRANSITIONS["assign"], {"assignee": assignee, "team": wo.team}, t)
+    return wo
+
+
+# ---- update ----------------------------------------------------------------------------
+
+UPDATE_FIELDS = {"title", "description", "priority", "customer", "site", "asset", "contact", "fault_code", "team",
+                 "custom"}
+
+
+def do_update_work_order(*, actor: User, wo: WorkOrder, data: dict, expected_version: int | None = None) -> WorkOrder:
+    """Edit fields (not status or assignee: those are actions). A stale
+    `expected_version` (from If-Match) is a 412 and changes nothing."""
+    if not permissions.may_edit(actor, wo):
+        raise Forbidden(_("You may not edit this work order."))
+    if expected_version is not None and expected_version != wo.version:
+        raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
+                                 % {"v": wo.version}, version=wo.version, status=wo.status)
+    problems: list[FieldProblem] = [FieldProblem(k, _("Unknown or read-only field."), "unknown")
+                                    for k in sorted(set(data) - UPDATE_FIELDS)]
+    if actor.role == Role.ENGINEER:
+        for k in ("customer", "site", "team", "priority"):
+            if k in data:
+                problems.append(FieldProblem(k, _("Only a dispatcher can change this."), "forbidden"))
+    changes: dict[str, tuple] = {}
+    new: dict = {}
+    if "title" in data:
+        new["title"] = _text(problems, "title", data["title"], required=True, max_len=TITLE_MAX)
+    if "description" in data:
+        new["description"] = _text(problems, "description", data["description"], max_len=DESCRIPTION_MAX)
+    if "fault_code" in data:
+        new["fault_code"] = _text(problems, "fault_code", data["fault_code"], max_len=40)
+    if "priority" in data:
+        if data["priority"] not in Priority.values:
+            problems.append(FieldProblem("priority", _("Must be one of: %(c)s.") % {"c": ", ".join(Priority.values)}))
+        else:
+            new["priority"] = data["priority"]
+    if {"customer", "site", "asset", "contact"} & set(data):
+        rel = _resolve_relations(problems, actor, data, Relations(wo.customer, wo.site, wo.asset, wo.contact))
+        new.update(customer=rel.customer, site=rel.site, asset=rel.asset, contact=rel.contact)
+    if "team" in data:
+        new["team"] = _lookup(problems, "team", Team, data["team"])
+    if "custom" in data:
+        if not isinstance(data["custom"], dict):
+            problems.append(FieldProblem("custom", _("Must be an object of field values.")))
+        else:
+            try:
+                new["custom"] = clean_custom(wo.wo_type, data["custom"], existing=wo.custom)
+            except ValidationFailed as e:
+                problems.extend(e.problems)
+    if problems:
+        raise ValidationFailed(problems)
+    for k, v in new.items():
+        old = getattr(wo, k)
+        if old != v:
+            changes[k] = (_jsonable(old), _jsonable(v))
+            setattr(wo, k, v)
+    if not changes:
+        return wo
+    with transaction.atomic():
+        t = now()
+        wo.search_document = search_document_for(wo)
+        updated = WorkOrder.objects.filter(pk=wo.pk, version=wo.version).update(
+            **{k: getattr(wo, k) for k in changes}, search_document=wo.search_document, updated_at=t,
+            version=F("version") + 1)
+        if not updated:
+            current = WorkOrder.objects.get(pk=wo.pk)
+            raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
+                                     % {"v": current.version}, version=current.version, status=current.status)
+        wo.version += 1
+        wo.updated_at = t
+        _event(wo, actor, TimelineEvent.Kind.UPDATED, at=t,
+               data={"changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()}})
+        for fn in hooks_for("update").effects:
+            fn(TransitionContext(actor=actor, wo=wo, transition=None, data={"changes": changes}, at=t))
+    return wo
+
+
+def _jsonable(v):
+    if v is None or isinstance(v, (str, int, float, bool, dict, list)):
+        return v
+    if isinstance(v, Customer | Site):
+        return v.code
+    if isinstance(v, Asset):
+        return v.serial_number
+    if isinstance(v, Team):
+        return v.code
+    if isinstance(v, User):
+        return v.username
+    return str(v)
+
+
+# ---- transitions -------------------------------------------------------------------------
+
+@dataclass
+class TransitionContext:
+    """What guards and effects registered in lifecycle receive."""
+
+    actor: User
+    wo: WorkOrder
+    transition: Transition | None
+    data: dict
+    at: datetime
+    from_state: str = ""
+    to_state: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def _clean_action_input(t: Transition, wo: WorkOrder, data: dict) -> dict:
+    problems: list[FieldProblem] = [FieldProblem(k, _("Not an input of %(a)s.") % {"a": t.action}, "unknown")
+                                    for k in sorted(set(data) - set(t.required) - set(t.optional))]
+    clean: dict = {}
+    for name in t.required:
+        if data.get(name) in (None, ""):
+            problems.append(FieldProblem(name, _("This field is required."), "required"))
+    if "note" in data:
+        clean["note"] = _text(problems, "note", data["note"], max_len=NOTE_MAX)
+    if t.action == "assign":
+        clean["assignee"] = _check_assignee(problems, data.get("assignee"))
+        if data.get("team"):
+            clean["team"] = _lookup(problems, "team", Team, data["team"])
+    if "resolution" in data or "resolution" in t.required:
+        clean["resolution"] = _text(problems, "resolution", data.get("resolution"), required=True,
+                                    max_len=DESCRIPTION_MAX)
+    if t.action == "invoice":
+        clean["invoice_number"] = _text(problems, "invoice_number", data.get("invoice_number"), required=True,
+                                        max_len=64)
+    if t.action == "wait":
+        if data.get("reason") and data["reason"] not in WAIT_REASONS:
+            problems.append(FieldProblem("reason", _("Must be 'customer' or 'parts'.")))
+        clean["reason"] = data.get("reason")
+    elif "reason" in t.required:
+        clean["reason"] = _text(problems, "reason", data.get("reason"), required=True, max_len=NOTE_MAX)
+    if "rating" in data and data["rating"] not in (None, ""):
+        try:
+            rating = int(data["rating"])
+            if not 1 <= rating <= 5:
+                raise ValueError
+            clean["rating"] = rating
+        except (TypeError, ValueError):
+            problems.append(FieldProblem("rating", _("A whole number from 1 to 5.")))
+    for coord, lo, hi in (("latitude", -90, 90), ("longitude", -180, 180)):
+        if data.get(coord) not in (None, ""):
+            try:
+                val = float(data[coord])
+                if not lo <= val <= hi:
+                    raise ValueError
+                clean[coord] = val
+            except (TypeError, ValueError):
+                problems.append(FieldProblem(coord, _("A number from %(lo)d to %(hi)d.") % {"lo": lo, "hi": hi}))
+    if problems:
+        raise ValidationFailed(problems)
+    return clean
+
+
+def _target(t: Transition, wo: WorkOrder, clean: dict) -> str:
+    if t.action == "wait":
+        return WAIT_REASONS[clean["reason"]]
+    if t.action == "resume":
+        return wo.resume_to or S.IN_PROGRESS
+    if t.action == "reopen":
+        return S.ASSIGNED if wo.assignee_id else S.NEW
+    return t.target
+
+
+def do_transition(*, actor: User, wo: WorkOrder, action: str, data: dict | None = None,
+                  expected_version: int | None = None) -> WorkOrder:
+    """Take `action` on `wo`. Two people acting at once: one wins, the other gets a
+    Conflict (409) naming the current state; nothing is half-written."""
+    t = TRANSITIONS.get(action)
+    if t is None:
+        raise NotFound(_("Unknown action %(a)s.") % {"a": action})
+    data = dict(data or {})
+    if not permissions.may_take(actor, wo, t):
+        raise Forbidden(_("You may not %(a)s this work order.") % {"a": t.action})
+    if expected_version is not None and expected_version != wo.version:
+        raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
+                                 % {"v": wo.version}, version=wo.version, status=wo.status)
+    if wo.status not in t.sources:
+        raise Conflict(_("Cannot %(a)s a work order that is %(s)s.") % {"a": t.action, "s": wo.status_label},
+                       status=wo.status, version=wo.version)
+    clean = _clean_action_input(t, wo, data)
+    with transaction.atomic():
+        _apply_transition(actor, wo, t, clean, now())
+    return wo
+
+
+def _apply_transition(actor: User, wo: WorkOrder, t: Transition, clean: dict, at: datetime) -> None:
+    from_state = wo.status
+    to_state = _target(t, wo, clean)
+    ctx = TransitionContext(actor=actor, wo=wo, transition=t, data=clean, at=at, from_state=from_state,
+                            to_state=to_state)
+    hooks = hooks_for(t.action)
+    for guard in hooks.guards:
+        guard(ctx)
+    values: dict = {"status": to_state, "updated_at": at}
+    event_data: dict = {}
+    if t.milestone and getattr(wo, t.milestone) is None:
+        values[t.milestone] = at
+    if t.action == "assign":
+        values["assignee"] = clean["assignee"]
+        values["team"] = clean.get("team") or clean["assignee"].team or wo.team
+        event_data["assignee"] = clean["assignee"].username
+        event_data["assignee_name"] = str(clean["assignee"])
+        if wo.assignee_id and wo.assignee_id != clean["assignee"].pk:
+            event_data["previous_assignee"] = wo.assignee.username
+        if values["team"] is not None:
+            event_data["team"] = values["team"].code
+    elif t.action == "wait":
+        values["resume_to"] = from_state
+    elif t.action == "resume":
+        values["resume_to"] = ""
+    elif t.action == "complete":
+        values["resolution"] = clean["resolution"]
+    elif t.action == "invoice":
+        values["invoice_number"] = clean["invoice_number"]
+        event_data["invoice_number"] = clean["invoice_number"]
+    elif t.action == "reopen":
+        for col in ("resolved_at", "confirmed_at", "invoiced_at", "closed_at", "cancelled_at"):
+            values[col] = None
+    if "rating" in clean:
+        values["rating"] = clean["rating"]
+        event_data["rating"] = clean["rating"]
+    for key in ("reason", "note", "resolution", "latitude", "longitude"):
+        if clean.get(key) not in (None, ""):
+            event_data[key] = clean[key]
+    # Compare-and-set on (version, status): the loser of a race updates nothing.
+    updated = WorkOrder.objects.filter(pk=wo.pk, version=wo.version, status=from_state).update(
+        version=F("version") + 1, **values)
+    if not updated:
+        current = WorkOrder.objects.get(pk=wo.pk)
+        raise Conflict(_("Someone else changed this work order first; it is now %(s)s.")
+                       % {"s": current.status_label}, status=current.status, version=current.version)
+    for k, v in values.items():
+        setattr(wo, k, v)
+    wo.version += 1
+    # Status changes are public (the customer follows progress); notes on them are not.
+    _event(wo, actor, TimelineEvent.Kind.TRANSITION, at=at, action=t.action, from_state=from_state,
+           to_state=to_state, data=event_data, public=True)
+    for effect in hooks.effects:
+        effect(ctx)
+
+
+# ---- comments, attachments, links, external refs ---------------------------------------------
+
+def do_add_comment(*, actor: User, wo: WorkOrder, body: str, public: bool = False) -> TimelineEvent:
+    problems: list[FieldProblem] = []
+    body = _text(problems, "body", body, required=True, max_len=COMMENT_MAX)
+    if not isinstance(public, bool):
+        problems.append(FieldProblem("public", _("Must be true or false.")))
+    if problems:
+        raise ValidationFailed(problems)
+    if not permissions.may_comment_internal(actor):
+        public = True  # a customer's words are always visible to the customer side
+    with transaction.atomic():
+        t = now()
+        WorkOrder.objects.filter(pk=wo.pk).update(updated_at=t)
+        return _event(wo, actor, TimelineEvent.Kind.COMMENT, at=t, data={"body": body}, public=public)
+
+
+def _sniff(head: bytes) -> str | None:
+    """Content type from the file's first bytes, for the types we accept."""
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head.startswith(b"PK\x03\x04"):
+        return "application/zip"
+    return None
+
+
+def do_add_attachment(*, actor: User, wo: WorkOrder, upload: UploadedFile, public: bool = False) -> Attachment:
+    problems: list[FieldProblem] = []
+    name = (upload.name or "file").replace("\\", "/").rsplit("/", 1)[-1][:200]
+    if upload.size is None or upload.size == 0:
+        problems.append(FieldProblem("file", _("The file is empty.")))
+    elif upload.size > settings.MAX_UPLOAD_BYTES:
+        problems.append(FieldProblem("file", _("At most %(n)d MB.") % {"n": settings.MAX_UPLOAD_BYTES // 2**20},
+                                     "too_large"))
+    if problems:
+        raise ValidationFailed(problems)
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    sniffed = _sniff(head)
+    guessed = mimetypes.guess_type(name)[0] or ""
+    if sniffed is None and guessed in ("text/plain", "text/csv"):
+        sniffed = guessed
+    if sniffed == "application/zip" and name.lower().endswith(".xlsx"):
+        sniffed = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    if sniffed not in settings.ALLOWED_UPLOAD_TYPES:
+        raise ValidationFailed(FieldProblem("file", _("This kind of file is not accepted (images, PDF, text, CSV, "
+                                                      "Excel or ZIP)."), "type"))
+    if actor.role == Role.CUSTOMER:
+        public = True
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    with transaction.atomic():
+        t = now()
+        att = Attachment(work_order=wo, uploaded_by=actor, original_name=name, content_type=sniffed,
+                         extension=settings.ALLOWED_UPLOAD_TYPES[sniffed], size=upload.size,
+                         sha256=digest.hexdigest(), public=public, created_at=t)
+        att.file.save("ignored", upload, save=False)
+        try:
+            att.save()
+            _event(wo, actor, TimelineEvent.Kind.ATTACHMENT, at=t, public=public,
+                   data={"attachment_id": att.pk, "name": name, "size": att.size, "content_type": sniffed})
+        except Exception:
+            att.file.delete(save=False)
+            raise
+    return att
+
+
+def do_add_external_ref(*, actor: User, wo: WorkOrder, system: str, external_id: str) -> ExternalRef:
+    if not permissions.may_edit(actor, wo):
+        raise Forbidden(_("You may not edit this work order."))
+    problems: list[FieldProblem] = []
+    refs = _external_refs(problems, [{"system": system, "id": external_id}])
+    if problems:
+        raise ValidationFailed(problems)
+    with transaction.atomic():
+        t = now()
+        try:
+            with transaction.atomic():
+                ref = ExternalRef.objects.create(work_order=wo, system=refs[0][0], external_id=refs[0][1],
+                                                 created_at=t)
+        except IntegrityError:
+            raise ValidationFailed(FieldProblem("id", _("Already linked to a work order."), "unique"))
+        wo.search_document = search_document_for(wo)
+        WorkOrder.objects.filter(pk=wo.pk).update(search_document=wo.search_document, updated_at=t)
+        _event(wo, actor, TimelineEvent.Kind.EXTERNAL_REF, at=t, data={"system": ref.system, "id": ref.external_id})
+    return ref
+
+
+def do_link(*, actor: User, wo: WorkOrder, target: WorkOrder, kind: str) -> WorkOrderLink:
+    if not permissions.may_edit(actor, wo):
+        raise Forbidden(_("You may not edit this work order."))
+    if kind not in LinkKind.values:
+        raise ValidationFailed(FieldProblem("kind", _("Must be one of: %(c)s.") % {"c": ", ".join(LinkKind.values)}))
+    if target.pk == wo.pk:
+        raise ValidationFailed(FieldProblem("target", _("A work order cannot link to itself.")))
+    if kind == LinkKind.PARENT and _is_ancestor(wo, target):
+        raise ValidationFailed(FieldProblem("target", _("That would make a cycle of parents.")))
+    with transaction.atomic():
+        t = now()
+        link, created = WorkOrderLink.objects.get_or_create(
+            source=wo, target=target, kind=kind, defaults={"created_at": t, "created_by": actor})
+        if created:
+            _event(wo, actor, TimelineEvent.Kind.LINK, at=t, data={"kind": kind, "target": target.code})
+            _event(target, actor, TimelineEvent.Kind.LINK, at=t, data={"kind": kind, "source": wo.code})
+    return link
+
+
+def _is_ancestor(wo: WorkOrder, candidate_parent: WorkOrder) -> bool:
+    """Would making candidate_parent the parent of wo form a cycle?"""
+    seen = set()
+    frontier = [candidate_parent.pk]
+    while frontier:
+        pk = frontier.pop()
+        if pk == wo.pk:
+            return True
+        if pk in seen or len(seen) > 1000:
+            continue
+        seen.add(pk)
+        frontier += list(WorkOrderLink.objects.filter(source_id=pk, kind=LinkKind.PARENT)
+                         .values_list("target_id", flat=True))
+    return False
+
+
+def paused(wo: WorkOrder) -> bool:
+    return wo.status in PAUSED

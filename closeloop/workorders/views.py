@@ -1,0 +1,181 @@
+"""Console pages for work orders. Thin: forms in, services and selectors out."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from closeloop.core.errors import DomainError, NotFound
+
+from . import permissions, selectors, services
+from .api import attachment_response
+from .forms import WorkOrderCreateForm
+from .lifecycle import STATE_LABELS, TRANSITIONS
+from .models import Priority, WorkOrderType
+
+
+def _wo_or_404(request, code):
+    try:
+        return selectors.access_work_order_by_code(request.user, code)
+    except NotFound:
+        raise Http404(_("No such work order."))
+
+
+@login_required
+def home(request):
+    return redirect("workorders:list")
+
+
+@login_required
+@require_GET
+def work_order_list(request):
+    g = request.GET
+    f = selectors.WorkOrderFilter(
+        status=[s for s in g.getlist("status") if s in STATE_LABELS] or None,
+        priority=[p for p in g.getlist("priority") if p in Priority.values] or None,
+        type=g.get("type") or None, team=g.get("team") or None, assignee=g.get("assignee") or None,
+        customer=g.get("customer") or None, site=g.get("site") or None, q=(g.get("q") or "")[:200] or None,
+    )
+    try:
+        page = selectors.page_work_orders(request.user, f, cursor=g.get("cursor") or None, limit=25)
+    except DomainError as e:
+        messages.error(request, str(e))
+        page = selectors.Page([], None)
+    params = g.copy()
+    params.pop("cursor", None)
+    ctx = {
+        "page": page, "filters": f, "states": STATE_LABELS.items(), "priorities": Priority.choices,
+        "types": WorkOrderType.objects.filter(active=True), "query_string": params.urlencode(),
+        "may_create": permissions.may_create(request.user),
+    }
+    template = "workorders/_list_rows.html" if request.htmx and request.htmx.target == "wo-rows" else \
+        "workorders/list.html"
+    return render(request, template, ctx)
+
+
+@login_required
+def work_order_create(request):
+    if not permissions.may_create(request.user):
+        raise Http404
+    wo_type = WorkOrderType.objects.filter(key=request.POST.get("type") or request.GET.get("type"),
+                                           active=True).first()
+    form = WorkOrderCreateForm(request.POST or None, user=request.user, wo_type=wo_type)
+    if request.method == "POST" and form.is_valid():
+        try:
+            wo = services.do_create_work_order(actor=request.user, data=form.service_data())
+        except DomainError as e:
+            _errors_to_form(form, e)
+        else:
+            messages.success(request, _("Work order %(code)s created.") % {"code": wo.code})
+            return redirect("workorders:detail", code=wo.code)
+    return render(request, "workorders/create.html", {"form": form, "wo_type": wo_type})
+
+
+@login_required
+@require_GET
+def custom_fields_partial(request):
+    """htmx: the custom fields of the chosen type, swapped into the create form."""
+    wo_type = WorkOrderType.objects.filter(key=request.GET.get("type"), active=True).first()
+    form = WorkOrderCreateForm(user=request.user, wo_type=wo_type)
+    return render(request, "workorders/_custom_fields.html", {"form": form})
+
+
+def _errors_to_form(form, e: DomainError):
+    if not e.problems:
+        form.add_error(None, str(e))
+    for p in e.problems:
+        name = p.field.replace("custom.", "custom__")
+        form.add_error(name if name in form.fields else None, p.message if name in form.fields
+                       else f"{p.field}: {p.message}")
+
+
+@login_required
+@require_GET
+def work_order_detail(request, code):
+    wo = _wo_or_404(request, code)
+    ctx = {
+        "wo": wo,
+        "events": selectors.timeline_for(request.user, wo),
+        "attachments": selectors.attachments_for(request.user, wo),
+        "actions": permissions.allowed_actions(request.user, wo),
+        "may_comment_internal": permissions.may_comment_internal(request.user),
+        "engineers": _engineers() if any(t.action == "assign" for t in permissions.allowed_actions(request.user, wo))
+        else [],
+        "state_labels": STATE_LABELS,
+        "links_out": wo.links_out.select_related("target"),
+        "links_in": wo.links_in.select_related("source"),
+        "external_refs": wo.external_refs.all(),
+    }
+    return render(request, "workorders/detail.html", ctx)
+
+
+def _engineers():
+    from closeloop.accounts.models import Role, User
+
+    return User.objects.filter(role=Role.ENGINEER, is_active=True).select_related("team").order_by("team__name",
+                                                                                                     "username")
+
+
+@login_required
+@require_POST
+def work_order_action(request, code, action):
+    wo = _wo_or_404(request, code)
+    t = TRANSITIONS.get(action)
+    if t is None:
+        raise Http404
+    data = {k: v for k in (*t.required, *t.optional) if (v := request.POST.get(k, "").strip())}
+    version = request.POST.get("version")
+    try:
+        services.do_transition(actor=request.user, wo=wo, action=action, data=data,
+                               expected_version=int(version) if version and version.isdigit() else None)
+    except DomainError as e:
+        messages.error(request, _format_error(e))
+    else:
+        messages.success(request, _("%(action)s: done.") % {"action": t.label})
+    return redirect("workorders:detail", code=wo.code)
+
+
+def _format_error(e: DomainError) -> str:
+    if e.problems:
+        return "; ".join(f"{p.field}: {p.message}" for p in e.problems)
+    return str(e)
+
+
+@login_required
+@require_POST
+def work_order_comment(request, code):
+    wo = _wo_or_404(request, code)
+    try:
+        services.do_add_comment(actor=request.user, wo=wo, body=request.POST.get("body", ""),
+                                public=request.POST.get("public") == "on")
+    except DomainError as e:
+        messages.error(request, _format_error(e))
+    return redirect("workorders:detail", code=wo.code)
+
+
+@login_required
+@require_POST
+def work_order_upload(request, code):
+    wo = _wo_or_404(request, code)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("file: choose a file to upload."))
+    else:
+        try:
+            services.do_add_attachment(actor=request.user, wo=wo, upload=upload,
+                                       public=request.POST.get("public") == "on")
+        except DomainError as e:
+            messages.error(request, _format_error(e))
+    return redirect("workorders:detail", code=wo.code)
+
+
+@login_required
+@require_GET
+def attachment_download(request, code, attachment_id) -> HttpResponse:
+    try:
+        att = selectors.access_attachment(request.user, code, attachment_id)
+    except NotFound:
+        raise Http404
+    return attachment_response(att)
