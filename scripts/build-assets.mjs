@@ -1,7 +1,14 @@
 // Bundles closeloop/static/src into closeloop/static/dist with esbuild.
 // Run by `make` (npm run build); nothing third-party is committed.
+//
+// Also writes dist/icons.svg: a sprite of the Tabler icons named in
+// closeloop/static/src/icons.txt (one name a line), taken from the @tabler/icons
+// package. Templates use them with {% icon "name" %} (closeloop.core.templatetags.ui);
+// a test checks that every name a template uses is listed.
 import * as esbuild from "esbuild";
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 
 const outdir = "closeloop/static/dist";
 mkdirSync(outdir, { recursive: true });
@@ -20,4 +27,42 @@ await esbuild.build({
   assetNames: "assets/[name]-[hash]",
   logLevel: "warning",
 });
-console.log(`assets built into ${outdir}`);
+
+function buildSprite() {
+  // The package exports "./*" -> "./icons/*": resolve one icon to find the folder.
+  const require = createRequire(import.meta.url);
+  const iconsDir = dirname(require.resolve("@tabler/icons/outline/point.svg"));
+  const names = readFileSync("closeloop/static/src/icons.txt", "utf8")
+    .split("\n")
+    .map((l) => l.replace(/#.*/, "").trim())
+    .filter(Boolean);
+  const symbols = [];
+  const missing = [];
+  for (const name of [...new Set(names)].sort()) {
+    let svg;
+    try {
+      svg = readFileSync(join(iconsDir, `${name}.svg`), "utf8");
+    } catch {
+      missing.push(name);
+      continue;
+    }
+    const inner = svg
+      .replace(/^[\s\S]*?<svg[^>]*>/, "")
+      .replace(/<\/svg>\s*$/, "")
+      .replace(/<path stroke="none" d="M0 0h24v24H0z" fill="none"\s*\/>/, "")
+      .replace(/\s*\n\s*/g, "");
+    symbols.push(`<symbol id="${name}" viewBox="0 0 24 24">${inner}</symbol>`);
+  }
+  if (missing.length) {
+    throw new Error(`icons.txt names icons @tabler/icons does not have: ${missing.join(", ")}`);
+  }
+  writeFileSync(
+    join(outdir, "icons.svg"),
+    `<svg xmlns="http://www.w3.org/2000/svg">${symbols.join("")}</svg>\n`,
+  );
+  return symbols.length;
+}
+
+const count = buildSprite();
+copyFileSync("closeloop/static/src/favicon.svg", join(outdir, "favicon.svg"));
+console.log(`assets built into ${outdir} (${count} icons)`);

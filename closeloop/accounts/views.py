@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from closeloop.core.clock import now
 from closeloop.core.errors import DomainError
 
 from . import services
@@ -25,6 +26,7 @@ def tokens(request):
     ctx = {
         "tokens": request.user.api_tokens.all(),
         "new_token": new_token,
+        "now": now(),
         "scopes": [(s.value, s.label) for s in Scope if s != Scope.ADMIN or request.user.role == Role.ADMIN],
     }
     return render(request, "accounts/tokens.html", ctx)

@@ -28,9 +28,22 @@ class WorkOrderCreateForm(forms.Form):
             del self.fields["assignee"]
         if user is not None and user.role == "customer":
             del self.fields["customer"]
+        if "assignee" in self.fields:
+            self.fields["assignee"] = forms.ChoiceField(label=_("Assign to"), required=False,
+                                                        choices=engineer_choices(_("Not now")))
+        self.wo_type = wo_type
         self.custom_keys: list[str] = []
         if wo_type is not None:
             add_custom_fields(self, wo_type)
+        self.fields["title"].widget.attrs.setdefault("autocomplete", "off")
+        style_widgets(self)
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        mark_invalid(self)
+
+    def custom_bound_fields(self):
+        return [self[f"custom__{key}"] for key in self.custom_keys]
 
     def service_data(self) -> dict:
         d = self.cleaned_data
@@ -45,6 +58,17 @@ class WorkOrderCreateForm(forms.Form):
                 custom[key] = value.isoformat() if hasattr(value, "isoformat") else value
         data["custom"] = custom
         return data
+
+
+def engineer_choices(blank_label) -> list:
+    """Active engineers grouped by team, valued by username (what the services take)."""
+    from closeloop.accounts.models import Role, User
+
+    groups: dict[str, list] = {}
+    for u in User.objects.filter(role=Role.ENGINEER, is_active=True).select_related("team").order_by(
+            "team__name", "username"):
+        groups.setdefault(u.team.name if u.team else str(_("No team")), []).append((u.username, str(u)))
+    return [("", blank_label), *groups.items()]
 
 
 def add_custom_fields(form: forms.Form, wo_type: WorkOrderType) -> None:
@@ -62,10 +86,30 @@ def add_custom_fields(form: forms.Form, wo_type: WorkOrderType) -> None:
         else:
             field = forms.CharField(max_length=f.max_length or 5000, **common)
         # Required is enforced by the service so the API and the form say the same thing;
-        # the browser still gets the hint.
+        # the browser still gets the hint (and the template marks the label).
         field.widget.attrs["data-required"] = "1" if f.required else "0"
         if f.required:
             field.widget.attrs["required"] = "required"
-            field.label = f"{f.label} *"
         form.fields[name] = field
         form.custom_keys.append(f.key)
+
+
+def style_widgets(form: forms.Form) -> None:
+    """Tabler classes on every widget, so templates can render `{{ field }}` as is."""
+    for field in form.fields.values():
+        w = field.widget
+        if isinstance(w, forms.CheckboxInput):
+            css = "form-check-input"
+        elif isinstance(w, forms.Select):
+            css = "form-select"
+        else:
+            css = "form-control"
+        w.attrs["class"] = f"{w.attrs.get('class', '')} {css}".strip()
+
+
+def mark_invalid(form: forms.Form) -> None:
+    for name in form.errors:
+        if name in form.fields:
+            w = form.fields[name].widget
+            if "is-invalid" not in w.attrs.get("class", ""):
+                w.attrs["class"] = f"{w.attrs.get('class', '')} is-invalid".strip()

@@ -48,11 +48,16 @@ def work_order_list(request):
     ctx = {
         "page": page, "filters": f, "states": STATE_LABELS.items(), "priorities": Priority.choices,
         "types": WorkOrderType.objects.filter(active=True), "query_string": params.urlencode(),
-        "may_create": permissions.may_create(request.user),
+        "may_create": permissions.may_create(request.user), "first_page": not g.get("cursor"),
     }
-    template = "workorders/_list_rows.html" if request.htmx and request.htmx.target == "wo-rows" else \
-        "workorders/list.html"
-    return render(request, template, ctx)
+    if request.htmx and request.htmx.target == "wo-rows":
+        return render(request, "workorders/_list_rows.html", ctx)
+    if request.user.sees_all_work_orders:
+        from closeloop.accounts.models import Team
+
+        ctx["teams"] = Team.objects.all()
+        ctx["engineers"] = _engineers()
+    return render(request, "workorders/list.html", ctx)
 
 
 @login_required

@@ -1,0 +1,44 @@
+"""Small template helpers shared by every console page.
+
+`{% icon "name" %}` draws a Tabler icon from the sprite that scripts/build-assets.mjs
+builds into static/dist/icons.svg; names must be listed in static/src/icons.txt
+(checked by closeloop/core/tests/test_ui_templates.py).
+"""
+
+from django import template
+from django.templatetags.static import static
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag
+def icon(name: str, extra: str = "") -> str:
+    return format_html(
+        '<svg class="icon{}" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" '
+        'stroke-linecap="round" stroke-linejoin="round"><use href="{}#{}"></use></svg>',
+        f" {extra}" if extra else "", static("dist/icons.svg"), name,
+    )
+
+
+@register.filter
+def get(mapping, key):
+    """`{{ labels|get:key }}`: a dict lookup with a variable key."""
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None
+
+
+@register.filter
+def initials(user) -> str:
+    """One or two characters for an avatar: the first of a Chinese name, else two letters."""
+    label = str(user or "").strip()
+    if not label:
+        return "?"
+    if not label.isascii():
+        return label[0]
+    parts = [p for p in label.replace("_", " ").replace(".", " ").split() if p]
+    if len(parts) >= 2:
+        return (parts[0][0] + parts[1][0]).upper()
+    return label[:2].upper()
