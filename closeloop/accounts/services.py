@@ -1,16 +1,23 @@
 """Writes for people and access: API tokens, users, teams."""
 
 import hashlib
+import re
 import secrets
+import zoneinfo
 from datetime import datetime
 
+from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
+from django.contrib.auth.validators import UnicodeUsernameValidator
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from closeloop.core.clock import now
-from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
+from closeloop.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 
-from .models import ApiToken, Role, Scope, Team, User
+from .models import ApiToken, EngineerSkill, Role, Scope, SkillTag, Team, User
+from .validation import Cleaner, delete_unreferenced
 
 TOKEN_PREFIX = "cl_"
 
@@ -78,7 +85,7 @@ def authenticate_token(clear: str) -> tuple[User, ApiToken] | None:
 
 
 USER_FIELDS = {"display_name", "email", "phone", "role", "team", "customer", "home_base", "home_latitude",
-               "home_longitude", "language", "is_active", "first_name", "last_name"}
+               "home_longitude", "language", "is_active", "first_name", "last_name", "time_zone"}
 
 
 @transaction.atomic
@@ -140,3 +147,286 @@ def do_update_team(*, team: Team, **fields) -> Team:
         setattr(team, k, v)
     team.save()
     return team
+
+
+# ---- API / console level: public keys in, every problem named, admin only -------------------------
+# These wrap the helpers above for callers that hold plain input (the REST API, the console,
+# importers): they check the actor, resolve team/customer codes and usernames, and report every
+# bad field at once before anything is written.
+
+USERNAME_RE = re.compile(UnicodeUsernameValidator.regex)
+USER_INPUT_FIELDS = {"username", "password", *USER_FIELDS, "skills"}
+TEAM_INPUT_FIELDS = {"code", "name", "parent", "supervisor", "backup_team", "region"}
+SKILL_TAG_FIELDS = {"name", "category"}
+MAX_SKILLS = 50
+
+
+def may_administer(actor: User) -> bool:
+    return actor.is_active and (actor.is_superuser or actor.role == Role.ADMIN)
+
+
+def require_admin(actor: User) -> None:
+    if not may_administer(actor):
+        raise Forbidden(_("Only administrators manage users, teams, skill tags and work order types."))
+
+
+def _clean_skills(c, name: str = "skills") -> None:
+    if c._skip(name):
+        return
+    value = c.data.get(name)
+    if value is None:
+        value = []
+    if not isinstance(value, list) or len(value) > MAX_SKILLS:
+        return c.problem(name, _("A list of at most %(n)d {tag, level} entries.") % {"n": MAX_SKILLS})
+    out, seen = [], set()
+    for i, item in enumerate(value):
+        item = item if isinstance(item, dict) else {}
+        ref, level = item.get("tag"), item.get("level", 1)
+        tag = None
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            tag = SkillTag.objects.filter(pk=ref).first()
+        elif isinstance(ref, str) and ref.strip():
+            tag = SkillTag.objects.filter(name=ref.strip()).first()
+        if tag is None:
+            c.problem(f"{name}[{i}].tag", _("No skill tag %(t)s.") % {"t": ref}, "not_found")
+            continue
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+            c.problem(f"{name}[{i}].level", _("A level from 1 (basic) to 5 (expert)."))
+            continue
+        if tag.pk in seen:
+            c.problem(f"{name}[{i}].tag", _("Listed twice."), "duplicate")
+            continue
+        seen.add(tag.pk)
+        out.append((tag, level))
+    c.out[name] = out
+
+
+def _clean_password(c, user: User) -> None:
+    if "password" not in c.data:
+        return
+    value = c.data["password"]
+    if value is None and not c.partial:
+        return
+    if not isinstance(value, str) or not value:
+        return c.problem("password", _("Give a password, or leave the field out."))
+    if len(value) > 200:
+        return c.problem("password", _("At most %(n)d characters.") % {"n": 200}, "too_long")
+    try:
+        validate_password(value, user=user)
+    except ValidationError as e:
+        return c.problem("password", " ".join(str(m) for m in e.messages), "weak")
+    c.out["password"] = value
+
+
+def _clean_user(actor: User, data: dict, *, instance: User | None) -> dict:
+    partial = instance is not None
+    c = Cleaner(data, partial=partial, allowed=USER_INPUT_FIELDS)
+    if partial:
+        if "username" in data and data["username"] != instance.username:
+            c.problem("username", _("A username cannot change: it is how integrations address the user. "
+                                    "Create a new user and deactivate this one."), "read_only")
+    else:
+        c.slug("username", max_len=150, pattern=USERNAME_RE, message=_("Letters, digits and @ . + - _ only."))
+        if "username" in c.out and User.objects.filter(username__iexact=c.out["username"]).exists():
+            c.out.pop("username")
+            c.problem("username", _("This username is taken."), "unique")
+    c.text("display_name", max_len=100)
+    c.text("first_name", max_len=150)
+    c.text("last_name", max_len=150)
+    c.email("email")
+    c.phone("phone")
+    c.choice("role", Role.values, default=Role.ENGINEER)
+    c.ref("team", Team.objects.all(), by="code", label=_("team"))
+    from closeloop.customers.models import Customer  # customers depends on accounts, not the reverse
+
+    c.ref("customer", Customer.objects.all(), by="code", label=_("customer"))
+    c.text("home_base", max_len=200)
+    c.latitude("home_latitude")
+    c.longitude("home_longitude")
+    c.choice("language", ["", *(code for code, _name in settings.LANGUAGES)], default="")
+    c.text("time_zone", max_len=64)
+    if c.out.get("time_zone") and c.out["time_zone"] not in zoneinfo.available_timezones():
+        c.out.pop("time_zone")
+        c.problem("time_zone", _("Not a time zone name such as Asia/Shanghai."))
+    c.boolean("is_active", default=True)
+    _clean_skills(c)
+    candidate = instance or User(username=c.out.get("username", ""))
+    probe = User(username=candidate.username, email=c.value("email", candidate.email),
+                 first_name=c.value("first_name", candidate.first_name),
+                 last_name=c.value("last_name", candidate.last_name))
+    _clean_password(c, probe)
+    if not (c.failed("role") or c.failed("customer")):
+        role = c.value("role", instance.role if instance else Role.ENGINEER)
+        customer = c.value("customer", instance.customer if instance else None)
+        try:
+            _validate_user_fields({"role": role, "customer": customer})
+        except ValidationFailed as e:
+            c.problems.extend(e.problems)
+    if instance is not None and instance.pk == actor.pk:
+        if c.out.get("role", actor.role) != actor.role and actor.role == Role.ADMIN:
+            c.problem("role", _("You cannot take away your own administrator role."), "self")
+        if c.out.get("is_active") is False:
+            c.problem("is_active", _("You cannot deactivate yourself."), "self")
+    c.check()
+    return c.out
+
+
+def _set_skills(user: User, skills: list) -> None:
+    EngineerSkill.objects.filter(user=user).exclude(tag__in=[t for t, _lvl in skills]).delete()
+    for tag, level in skills:
+        EngineerSkill.objects.update_or_create(user=user, tag=tag, defaults={"level": level})
+
+
+@transaction.atomic
+def do_add_user(*, actor: User, data: dict) -> User:
+    """Create a user from plain input (team/customer codes, skills by tag name)."""
+    require_admin(actor)
+    out = _clean_user(actor, data, instance=None)
+    skills = out.pop("skills", [])
+    user = do_create_user(**out)
+    _set_skills(user, skills)
+    return user
+
+
+@transaction.atomic
+def do_edit_user(*, actor: User, user: User, data: dict) -> User:
+    """Partial update; `skills`, when given, replaces the whole set; `password` is validated."""
+    require_admin(actor)
+    out = _clean_user(actor, data, instance=user)
+    password = out.pop("password", None)
+    skills = out.pop("skills", None)
+    do_update_user(user=user, **out)
+    if password:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+    if skills is not None:
+        _set_skills(user, skills)
+    return user
+
+
+@transaction.atomic
+def do_remove_user(*, actor: User, user: User) -> None:
+    """Only a user nothing refers to (no work orders, timeline events, supervised teams...).
+    Anyone with history is deactivated instead (PATCH is_active=false)."""
+    require_admin(actor)
+    if user.pk == actor.pk:
+        raise Conflict(_("You cannot delete yourself."))
+    delete_unreferenced(user, _("User %(u)s") % {"u": user.username},
+                        allow={"accounts.apitoken", "accounts.engineerskill"})
+
+
+# ---- teams -------------------------------------------------------------------------
+
+def _clean_team(actor: User, data: dict, *, instance: Team | None) -> dict:
+    c = Cleaner(data, partial=instance is not None, allowed=TEAM_INPUT_FIELDS)
+    c.slug("code")
+    c.unique("code", Team, exclude=instance, message=_("A team with this code exists."))
+    c.text("name", max_len=100, required=True)
+    c.unique("name", Team, exclude=instance, message=_("A team with this name exists."))
+    c.ref("parent", Team.objects.all(), by="code", label=_("team"))
+    c.ref("backup_team", Team.objects.all(), by="code", label=_("team"))
+    c.ref("supervisor", User.objects.all(), by="username", label=_("user"))
+    c.text("region", max_len=100)
+    sup = c.out.get("supervisor")
+    if sup is not None and (not sup.is_active or sup.role == Role.CUSTOMER):
+        c.out.pop("supervisor")
+        c.problem("supervisor", _("A supervisor is an active member of staff."))
+    if instance is not None:
+        if c.out.get("backup_team") is not None and c.out["backup_team"].pk == instance.pk:
+            c.out.pop("backup_team")
+            c.problem("backup_team", _("A team cannot back itself up."))
+        node, hops = c.out.get("parent"), 0
+        while node is not None and hops < 100:
+            if node.pk == instance.pk:
+                c.out.pop("parent")
+                c.problem("parent", _("A team cannot sit under itself or one of its own sub-teams."), "cycle")
+                break
+            node, hops = node.parent, hops + 1
+    c.check()
+    return c.out
+
+
+@transaction.atomic
+def do_add_team(*, actor: User, data: dict) -> Team:
+    require_admin(actor)
+    return do_create_team(**_clean_team(actor, data, instance=None))
+
+
+@transaction.atomic
+def do_edit_team(*, actor: User, team: Team, data: dict) -> Team:
+    require_admin(actor)
+    return do_update_team(team=team, **_clean_team(actor, data, instance=team))
+
+
+@transaction.atomic
+def do_remove_team(*, actor: User, team: Team) -> None:
+    """Only a team nothing refers to: no members, work orders, sub-teams, backups."""
+    require_admin(actor)
+    delete_unreferenced(team, _("Team %(c)s") % {"c": team.code})
+
+
+# ---- skill tags --------------------------------------------------------------------
+
+def _clean_skill_tag(data: dict, *, instance=None) -> dict:
+    c = Cleaner(data, partial=instance is not None, allowed=SKILL_TAG_FIELDS)
+    c.text("name", max_len=100, required=True)
+    if c.out.get("name", "x").isdigit():
+        c.out.pop("name")
+        c.problem("name", _("A name cannot be only digits: those address a tag by its id."))
+    c.unique("name", SkillTag, exclude=instance, message=_("A skill tag with this name exists."))
+    c.text("category", max_len=100)
+    c.check()
+    return c.out
+
+
+@transaction.atomic
+def do_create_skill_tag(*, actor: User, data: dict):
+    require_admin(actor)
+    return SkillTag.objects.create(**_clean_skill_tag(data))
+
+
+@transaction.atomic
+def do_update_skill_tag(*, actor: User, tag, data: dict):
+    require_admin(actor)
+    for k, v in _clean_skill_tag(data, instance=tag).items():
+        setattr(tag, k, v)
+    tag.save()
+    return tag
+
+
+@transaction.atomic
+def do_delete_skill_tag(*, actor: User, tag) -> None:
+    require_admin(actor)
+    delete_unreferenced(tag, _("Skill tag %(t)s") % {"t": tag.name})
+
+
+# ---- tokens from the API and the command line ------------------------------------------
+
+@transaction.atomic
+def do_issue_token(*, actor: User, name: str = "", scopes: list[str] | None = None,
+                   expires_at: datetime | None = None, granting_scopes: set[str] | None = None
+                   ) -> tuple[ApiToken, str]:
+    """A token for oneself. `granting_scopes` (the caller's own token's scopes) caps what it
+    may carry, so a read-only token cannot mint a write token."""
+    wanted = _check_scopes(list(scopes or []))
+    problems = []
+    if granting_scopes is not None and not set(wanted) <= set(granting_scopes):
+        problems.append(FieldProblem("scopes", _("You cannot grant a scope your own token lacks: %(s)s.")
+                                     % {"s": ", ".join(sorted(set(wanted) - set(granting_scopes)))}))
+    if expires_at is not None and expires_at <= now():
+        problems.append(FieldProblem("expires_at", _("Must be in the future.")))
+    if problems:
+        raise ValidationFailed(problems)
+    return do_create_token(user=actor, name=(name or "").strip(), scopes=wanted, expires_at=expires_at)
+
+
+@transaction.atomic
+def do_revoke_token_as_operator(*, token_id: int) -> ApiToken:
+    """For the `closeloop token revoke` command: whoever runs it administers the installation."""
+    token = ApiToken.objects.filter(pk=token_id).first()
+    if token is None:
+        raise NotFound(_("No such token."))
+    if token.revoked_at is None:
+        token.revoked_at = now()
+        token.save(update_fields=["revoked_at"])
+    return token

@@ -1,0 +1,213 @@
+"""Work order types and their custom fields.
+
+Anyone signed in reads them (customer contacts: active types only); writes are
+for administrators holding a token with the `admin` scope. Types are addressed by
+key, fields by their key within the type.
+"""
+
+from typing import Literal
+
+from django.http import HttpResponse
+from ninja import Query, Router, Schema, Status
+from pydantic import Field
+
+from closeloop.accounts.api import require_admin_write
+from closeloop.accounts.selectors import page_by_id
+from closeloop.core.apikit import StrictSchema, require_scope
+
+from . import types_selectors as selectors
+from . import types_services as services
+
+router = Router(tags=["work order types"])
+BASE = "/api/v1"
+
+KindName = Literal["repair", "service", "after_sales", "production", "preventive"]
+FieldKindName = Literal["text", "number", "choice", "date", "boolean", "user", "asset"]
+
+
+# ---- shapes ------------------------------------------------------------------------
+
+class FieldIn(StrictSchema):
+    key: str = Field(max_length=40, description="Lower-case identifier, unique within the type.",
+                     examples=["temperature"])
+    label: str = Field(max_length=100)
+    kind: FieldKindName = "text"
+    required: bool = False
+    choices: list[str] = Field(default_factory=list, max_length=100, description="Choice fields only; not empty.")
+    min_value: float | None = Field(None, description="Number fields only.")
+    max_value: float | None = Field(None, description="Number fields only; not below min_value.")
+    max_length: int | None = Field(None, description="Text fields only, 1 to 5000.")
+    pattern: str = Field("", max_length=200, description="Text fields only: a regular expression values must match.")
+    help_text: str = Field("", max_length=200)
+    order: int | None = Field(None, description="Position in forms; default after the last field.")
+
+
+class FieldPatch(StrictSchema):
+    key: str | None = Field(None, max_length=40)
+    label: str | None = Field(None, max_length=100)
+    kind: FieldKindName | None = None
+    required: bool | None = None
+    choices: list[str] | None = Field(None, max_length=100)
+    min_value: float | None = None
+    max_value: float | None = None
+    max_length: int | None = None
+    pattern: str | None = Field(None, max_length=200)
+    help_text: str | None = Field(None, max_length=200)
+    order: int | None = None
+
+
+class TypeIn(StrictSchema):
+    key: str = Field(max_length=40, examples=["repair"])
+    name: str = Field(max_length=100)
+    kind: KindName = "repair"
+    prefix: str = Field(max_length=4, description="1-4 upper-case letters starting every code, e.g. WD.")
+    description: str = Field("", max_length=5000)
+    process_steps: list[str] = Field(default_factory=list, max_length=50, description="Production types.")
+    active: bool = True
+    fields: list[FieldIn] = Field(default_factory=list, max_length=100, description="Custom fields to create.")
+
+
+class TypePatch(StrictSchema):
+    key: str | None = Field(None, max_length=40)
+    name: str | None = Field(None, max_length=100)
+    kind: KindName | None = None
+    prefix: str | None = Field(None, max_length=4, description="New work orders only; existing codes keep theirs.")
+    description: str | None = Field(None, max_length=5000)
+    process_steps: list[str] | None = Field(None, max_length=50)
+    active: bool | None = None
+
+
+class FieldOut(Schema):
+    key: str
+    label: str
+    kind: str
+    required: bool
+    choices: list[str]
+    min_value: float | None
+    max_value: float | None
+    max_length: int | None
+    pattern: str
+    help_text: str
+    order: int
+
+
+class TypeOut(Schema):
+    key: str
+    name: str
+    kind: str
+    prefix: str
+    description: str
+    process_steps: list[str]
+    active: bool
+    fields: list[FieldOut]
+
+
+class TypePage(Schema):
+    items: list[TypeOut]
+    next_cursor: str | None
+
+
+class TypeFilters(Schema):
+    kind: KindName | None = None
+    active: bool | None = None
+    cursor: str | None = Field(None, max_length=200)
+    limit: int = Field(25, ge=1, le=100)
+
+
+def _num(d) -> float | None:
+    return float(d) if d is not None else None
+
+
+def field_out(f) -> dict:
+    return {"key": f.key, "label": f.label, "kind": f.kind, "required": f.required, "choices": list(f.choices or []),
+            "min_value": _num(f.min_value), "max_value": _num(f.max_value), "max_length": f.max_length,
+            "pattern": f.pattern, "help_text": f.help_text, "order": f.order}
+
+
+def type_out(t) -> dict:
+    return {"key": t.key, "name": t.name, "kind": t.kind, "prefix": t.prefix, "description": t.description,
+            "process_steps": list(t.process_steps or []), "active": t.active,
+            "fields": [field_out(f) for f in t.fields.all()]}
+
+
+# ---- types -------------------------------------------------------------------------
+
+@router.get("/work-order-types", response=TypePage, summary="List work order types with their fields")
+def list_types(request, filters: Query[TypeFilters]):
+    require_scope(request, "read")
+    qs = selectors.filter_types(request.auth, kind=filters.kind, active=filters.active)
+    page = page_by_id(qs, cursor=filters.cursor, limit=filters.limit)
+    return {"items": [type_out(t) for t in page.items], "next_cursor": page.next_cursor}
+
+
+@router.post("/work-order-types", response={201: TypeOut},
+             summary="Create a type, optionally with its fields (administrators)")
+def create_type(request, payload: TypeIn, response: HttpResponse):
+    require_admin_write(request)
+    data = payload.model_dump(exclude_unset=True)
+    fields = data.pop("fields", [])
+    wo_type = services.do_create_type_with_fields(actor=request.auth, data=data, fields=fields)
+    response["Location"] = f"{BASE}/work-order-types/{wo_type.key}"
+    return Status(201, type_out(selectors.access_type(request.auth, wo_type.key)))
+
+
+@router.get("/work-order-types/{key}", response=TypeOut, summary="Get a type by key")
+def get_type(request, key: str):
+    require_scope(request, "read")
+    return type_out(selectors.access_type(request.auth, key))
+
+
+@router.patch("/work-order-types/{key}", response=TypeOut, summary="Edit a type (administrators; partial)")
+def update_type(request, key: str, payload: TypePatch):
+    require_admin_write(request)
+    wo_type = services.do_update_type(actor=request.auth, wo_type=selectors.access_type(request.auth, key),
+                                      data=payload.model_dump(exclude_unset=True))
+    return type_out(selectors.access_type(request.auth, wo_type.key))
+
+
+@router.delete("/work-order-types/{key}", response={204: None},
+               summary="Delete a type no work order uses (409 otherwise: set active=false)")
+def delete_type(request, key: str):
+    require_admin_write(request)
+    services.do_delete_type(actor=request.auth, wo_type=selectors.access_type(request.auth, key))
+    return Status(204, None)
+
+
+# ---- custom fields -----------------------------------------------------------------
+
+@router.get("/work-order-types/{key}/fields", response=list[FieldOut], summary="A type's custom fields, in order")
+def list_fields(request, key: str):
+    require_scope(request, "read")
+    return [field_out(f) for f in selectors.access_type(request.auth, key).fields.all()]
+
+
+@router.post("/work-order-types/{key}/fields", response={201: FieldOut}, summary="Add a custom field (administrators)")
+def create_field(request, key: str, payload: FieldIn, response: HttpResponse):
+    require_admin_write(request)
+    wo_type = selectors.access_type(request.auth, key)
+    field = services.do_create_field(actor=request.auth, wo_type=wo_type, data=payload.model_dump(exclude_unset=True))
+    response["Location"] = f"{BASE}/work-order-types/{wo_type.key}/fields/{field.key}"
+    return Status(201, field_out(field))
+
+
+@router.get("/work-order-types/{key}/fields/{field_key}", response=FieldOut, summary="Get one custom field")
+def get_field(request, key: str, field_key: str):
+    require_scope(request, "read")
+    return field_out(selectors.access_field(request.auth, key, field_key))
+
+
+@router.patch("/work-order-types/{key}/fields/{field_key}", response=FieldOut,
+              summary="Edit a custom field (administrators; partial)")
+def update_field(request, key: str, field_key: str, payload: FieldPatch):
+    require_admin_write(request)
+    field = services.do_update_field(actor=request.auth, field=selectors.access_field(request.auth, key, field_key),
+                                     data=payload.model_dump(exclude_unset=True))
+    return field_out(field)
+
+
+@router.delete("/work-order-types/{key}/fields/{field_key}", response={204: None},
+               summary="Remove a custom field (values already on work orders stay in their history)")
+def delete_field(request, key: str, field_key: str):
+    require_admin_write(request)
+    services.do_delete_field(actor=request.auth, field=selectors.access_field(request.auth, key, field_key))
+    return Status(204, None)
