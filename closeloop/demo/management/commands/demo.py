@@ -30,6 +30,8 @@ class Command(BaseCommand):
         except DomainError as e:
             raise CommandError(str(e))
         marker = result.marker
+        if result.reset:
+            self.stdout.write(_("Wiped the previous demo database."))
         if result.loaded:
             counts = marker.summary.get("counts", {})
             self.stdout.write(self.style.SUCCESS(
