@@ -18,8 +18,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import models
-from django.db.models import ForeignObjectRel
+from django.db import IntegrityError, models, transaction
+from django.db.models import ForeignObjectRel, ProtectedError, RestrictedError
 from django.utils.translation import gettext as _
 
 from closeloop.core.errors import DomainError, FieldProblem, ValidationFailed
@@ -250,9 +250,6 @@ def refuse_delete_if_referenced(obj: models.Model, what: str, *, allow: set[str]
 def delete_unreferenced(obj: models.Model, what: str, *, allow: set[str] = frozenset()) -> None:
     """Check, then delete; a reference added meanwhile is caught by the database's
     PROTECT constraints and reported the same way."""
-    from django.db import IntegrityError, transaction
-    from django.db.models import ProtectedError, RestrictedError
-
     refuse_delete_if_referenced(obj, what, allow=allow)
     try:
         with transaction.atomic():

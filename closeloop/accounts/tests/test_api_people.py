@@ -178,6 +178,7 @@ TEAM_BAD = [
     ("patch", "/teams/team-x", {"backup_team": "team-x"}, "backup_team"),
     ("patch", "/teams/team-x", {"parent": "team-x"}, "parent"),
     ("patch", "/teams/team-x", {"name": ""}, "name"),
+    ("patch", "/teams/team-x", {"budget": 1}, "budget"),
 ]
 
 

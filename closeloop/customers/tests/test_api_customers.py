@@ -263,3 +263,27 @@ def test_object_with_history_cannot_move_to_another_customer(world):
     # Without history an asset may move (sold equipment), site included.
     r = api.patch(f"{V1}/assets/SN-B-1", {"customer": "org-a", "site": "site-a"})
     assert r.status_code == 200 and r.json()["customer"]["code"] == "org-a"
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+@pytest.mark.parametrize("url", ["/customers/nope", "/sites/nope", "/contacts/999999", "/assets/NOPE-1",
+                                 "/customers/nope/contracts"])
+def test_unknown_keys_are_404(world, method, url):
+    body = {}
+    if url.endswith("/contracts") and method != "get":
+        method, body = "post", {"number": "K", "starts_on": "2026-01-01", "ends_on": "2026-02-01"}
+    r = getattr(world.api(world.admin), method)(V1 + url, *([body] if method in ("patch", "post") else []))
+    assert r.status_code == 404 and r["Content-Type"] == "application/problem+json"
+
+
+def test_contact_id_must_be_a_number(world):
+    r = world.api(world.admin).get(f"{V1}/contacts/abc")
+    assert r.status_code == 422 and "contact_id" in errors(r)
+
+
+def test_openapi_lists_these_endpoints(client, db):
+    paths = client.get(f"{V1}/openapi.json").json()["paths"]
+    for p in ("/customers", "/customers/{code}", "/customers/{code}/contracts", "/sites/{code}", "/contacts/{contact_id}",
+              "/assets/{serial_number}", "/users/{username}", "/teams/{code}", "/skill-tags/{ref}", "/tokens/{token_id}",
+              "/work-order-types/{key}/fields/{field_key}"):
+        assert V1 + p in paths
