@@ -49,10 +49,19 @@ def browser(transactional_db, live_server, monkeypatch):
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The live server answers in threads that keep a browser's keep-alive socket, and with it a
+    # persistent connection (CONN_MAX_AGE) that would outlive the test and block dropping the
+    # PostgreSQL test database. Close each request's connection instead.
+    from django.db import connection, connections
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
     with sync_playwright() as pw:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+        # Django keeps connections in context-local storage, and while Playwright runs, the test's
+        # ORM calls get their own connection: close it, or PostgreSQL cannot drop the test database.
+        connections.close_all()
 
 
 @dataclass

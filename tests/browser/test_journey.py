@@ -92,6 +92,7 @@ def test_work_order_runs_the_whole_loop_in_a_browser(world, browse, screenshot_d
     expect(disp.get_by_test_id("wo-status")).to_have_attribute("data-status", "new")
     expect(disp.get_by_test_id("wo-site")).to_contain_text("甲医院本部")
     expect(disp.get_by_test_id("action-accept")).to_have_count(0)  # not the dispatcher's to take
+    disp.screenshot(path=str(screenshot_dir / "detail-new-1280.png"))
 
     act(disp, "assign", "assigned", assignee="eng_x")
     expect(disp.get_by_test_id("wo-assignee")).to_contain_text("eng_x")
@@ -124,6 +125,7 @@ def test_work_order_runs_the_whole_loop_in_a_browser(world, browse, screenshot_d
         files=[{"name": "现场记录.txt", "mimeType": "text/plain", "buffer": "E-21 已排除".encode()}])
     eng.get_by_test_id("upload-form").locator("button[type=submit]").click()
     expect(eng.get_by_test_id("attachment")).to_have_count(1)
+    eng.screenshot(path=str(screenshot_dir / "detail-in-progress-1280.png"))
     act(eng, "complete", "resolved", resolution="电源板老化，已更换并通过自检。")
     expect(eng.get_by_test_id("wo-resolution")).to_have_text("电源板老化，已更换并通过自检。")
     expect(eng.get_by_test_id("action-confirm")).to_have_count(0)  # the engineer cannot confirm for the customer
