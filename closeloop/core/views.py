@@ -30,9 +30,19 @@ class LoginView(DjangoLoginView):
         response = super().post(request, *args, **kwargs)
         if request.user.is_authenticated:
             ratelimit.clear(username, address)
+            _remember_language(request, response, request.user.language)
         else:
             ratelimit.record_failure(username, address)
         return response
+
+
+def _remember_language(request, response, lang: str) -> None:
+    """The language chosen on the profile follows the user to a new browser (LocaleMiddleware reads the cookie)."""
+    from django.conf import settings
+
+    if lang in dict(settings.LANGUAGES):
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, lang, max_age=365 * 86400, samesite="Lax",
+                            secure=request.is_secure(), httponly=False)
 
 
 @require_POST
@@ -54,8 +64,7 @@ def set_language(request):
     response: HttpResponse = HttpResponseRedirect(nxt)
     if lang in dict(settings.LANGUAGES):
         translation.activate(lang)
-        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, lang, max_age=365 * 86400, samesite="Lax",
-                            secure=request.is_secure(), httponly=False)
+        _remember_language(request, response, lang)
         if request.user.is_authenticated and request.user.language != lang:
             request.user.language = lang
             request.user.save(update_fields=["language"])

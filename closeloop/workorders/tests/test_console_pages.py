@@ -7,6 +7,7 @@ The journey in a real browser is tests/browser/test_journey.py.
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from closeloop.workorders import services
@@ -134,3 +135,25 @@ def test_pages_have_no_inline_styles_or_handlers(world):
         assert not re.search(r"\sstyle=", html), url
         assert not re.search(r"\son[a-z]+=", html), url
         assert "hx-on" not in html, url
+
+
+def test_demo_badge_only_in_demo_mode(world, settings):
+    c = world.browser_client(world.dispatcher)
+    settings.DEMO_MODE = False
+    assert b'data-testid="demo-badge"' not in c.get(reverse("workorders:list")).content
+    settings.DEMO_MODE = True
+    assert b'data-testid="demo-badge"' in c.get(reverse("workorders:list")).content
+    assert b'data-testid="demo-badge"' in Client().get(reverse("login")).content
+
+
+def test_language_from_the_profile_follows_the_user_to_a_new_browser(world):
+    world.dispatcher.language = "en"
+    world.dispatcher.save()
+    c = Client()
+    r = c.post(reverse("login"), {"username": "dispatcher", "password": "pw-dispatcher-123"})
+    assert r.cookies["django_language"].value == "en"
+    assert b"Work orders" in c.get(reverse("workorders:list")).content
+    c.post(reverse("set_language"), {"language": "zh-hans", "next": "/work-orders/"})
+    world.dispatcher.refresh_from_db()
+    assert world.dispatcher.language == "zh-hans"
+    assert "工单".encode() in c.get(reverse("workorders:list")).content
