@@ -157,3 +157,33 @@ def test_language_from_the_profile_follows_the_user_to_a_new_browser(world):
     world.dispatcher.refresh_from_db()
     assert world.dispatcher.language == "zh-hans"
     assert "工单".encode() in c.get(reverse("workorders:list")).content
+
+
+def test_detail_renders_in_every_state_for_every_role(world):
+    """Walk one work order through the loop and its side states; every role's page renders."""
+    wo = _wo(world, title="全流程")
+    steps = [
+        (world.dispatcher, "assign", {"assignee": "eng_x"}), (world.eng_x, "accept", {}),
+        (world.eng_x, "wait", {"reason": "parts"}), (world.eng_x, "resume", {}), (world.eng_x, "depart", {}),
+        (world.eng_x, "arrive", {}), (world.eng_x, "start", {}),
+        (world.eng_x, "complete", {"resolution": "换板"}), (world.cust_a, "confirm", {"rating": 4}),
+        (world.finance, "invoice", {"invoice_number": "FP-1"}), (world.dispatcher, "close", {}),
+        (world.dispatcher, "reopen", {"reason": "复发"}), (world.dispatcher, "cancel", {"reason": "重复"}),
+    ]
+    clients = {u.username: world.browser_client(u)
+               for u in (world.dispatcher, world.eng_x, world.finance, world.cust_a, world.manager)}
+    url = reverse("workorders:detail", args=[wo.code])
+    for actor, action, data in [(None, None, None), *steps]:
+        if actor is not None:
+            wo.refresh_from_db()
+            services.do_transition(actor=actor, wo=wo, action=action, data=data)
+        wo.refresh_from_db()
+        for name, c in clients.items():
+            r = c.get(url)
+            if name == "eng_x" and wo.assignee_id is None:
+                assert r.status_code == 404  # not theirs yet
+                continue
+            assert r.status_code == 200, (name, wo.status)
+            assert f'data-status="{wo.status}"' in r.content.decode(), (name, wo.status)
+    html = clients["cust_a"].get(url).content.decode()
+    assert 'data-testid="comment-public"' not in html  # a customer's comments are always public
