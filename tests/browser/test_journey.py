@@ -104,7 +104,7 @@ def test_work_order_runs_the_whole_loop_in_a_browser(world, browse, screenshot_d
     rows = disp.get_by_test_id("wo-row")
     expect(rows).to_have_count(1)
     expect(rows.first).to_have_attribute("data-code", code)
-    assert "q=" in disp.url  # the filter is in the address, so it can be shared and reloaded
+    expect(disp).to_have_url(re.compile(r"[?&]q="))  # the filter is in the address: shareable, reloadable
     disp.get_by_test_id("reset-filters").click()
     expect(disp.get_by_test_id("wo-row")).to_have_count(5)
     disp.screenshot(path=str(screenshot_dir / "list-1280.png"), full_page=True)
