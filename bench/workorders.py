@@ -55,7 +55,8 @@ class Op:
 
 
 OPS = [
-    Op("create", "POST /api/v1/work-orders (type, title, description, priority, customer, site, team)",
+    Op("create", "POST /api/v1/work-orders (type, title, description, priority, customer, site, asset (60 %), "
+                 "contact, team)",
        ("rps", ">=", 300)),
     Op("get", "GET /api/v1/work-orders/{code}, random codes over the whole table", ("p99", "<=", 15)),
     Op("list-team", "GET ?status=assigned&team={team}, first page of 25, the 5 teams in turn", ("p99", "<=", 50)),
@@ -146,7 +147,7 @@ def make_fixtures(rng: random.Random, samples: int) -> dict:
 
     from closeloop.accounts.models import User
     from closeloop.accounts.services import do_create_token
-    from closeloop.customers.models import Site
+    from closeloop.customers.models import Asset, Contact, Site
     from closeloop.workorders.models import WorkOrder
 
     dispatcher = User.objects.get(username="bench-dispatcher")
@@ -157,22 +158,35 @@ def make_fixtures(rng: random.Random, samples: int) -> dict:
     ids = [rng.randint(lo, hi) for _i in range(samples)]
     codes = list(WorkOrder.objects.filter(id__in=ids).values_list("code", flat=True))
     rng.shuffle(codes)
-    sites = list(Site.objects.filter(code__startswith="bench-c").values_list("code", "customer__code", "name"))
+    contacts = dict(Contact.objects.filter(customer__code__startswith="bench-c").values_list("customer_id", "id"))
+    assets: dict[int, list] = {}
+    for site_id, serial, category in Asset.objects.filter(site__code__startswith="bench-c").values_list(
+            "site_id", "serial_number", "category"):
+        assets.setdefault(site_id, []).append((serial, category))
+    sites = list(Site.objects.filter(code__startswith="bench-c").values_list("id", "code", "customer_id",
+                                                                             "customer__code"))
+    equipment = {e[0]: e for e in vocab.EQUIPMENT}
     teams = [f"bench-{code}" for code, _name, _groups in vocab.TEAMS]
     bodies = []
     for _i in range(2000):
-        site, customer, _site_name = rng.choice(sites)
-        equipment, _group, _w, faults, _models = rng.choice(vocab.EQUIPMENT)
+        site_id, site, customer_id, customer = rng.choice(sites)
+        body = {"type": rng.choice(vocab.TYPES)[0], "customer": customer, "site": site}
+        if assets.get(site_id) and rng.random() < 0.6:  # like the seeded ones: most name an asset
+            body["asset"], category = rng.choice(assets[site_id])
+            name, _group, _w, faults, _models = equipment[category]
+        else:
+            name, _group, _w, faults, _models = rng.choice(vocab.EQUIPMENT)
         fault = rng.choice(faults)[0]
         loc = rng.choice(vocab.LOCATIONS_CJK + vocab.LOCATIONS_MIXED + [""] * 10)
-        bodies.append({
-            "type": rng.choice(vocab.TYPES)[0],
-            "title": f"{loc}{equipment}{fault}",
-            "description": f"{rng.choice(vocab.REPORTERS)}反映{loc}{equipment}{fault}，{rng.choice(vocab.OBSERVATIONS)}，"
-                           f"{rng.choice(vocab.IMPACTS)}。{rng.choice(vocab.REQUESTS)}",
-            "priority": rng.choices(["low", "normal", "high", "urgent"], [15, 55, 22, 8])[0],
-            "customer": customer, "site": site, "team": rng.choice(teams),
-        })
+        body.update(
+            title=f"{loc}{name}{fault}",
+            description=f"{rng.choice(vocab.REPORTERS)}反映{loc}{name}{fault}，{rng.choice(vocab.OBSERVATIONS)}，"
+                        f"{rng.choice(vocab.IMPACTS)}。{rng.choice(vocab.REQUESTS)}",
+            priority=rng.choices(["low", "normal", "high", "urgent"], [15, 55, 22, 8])[0],
+            team=rng.choice(teams))
+        if customer_id in contacts:
+            body["contact"] = contacts[customer_id]
+        bodies.append(body)
     count = WorkOrder.objects.count()
     connection.close()
     return {"token": clear, "codes": codes, "teams": teams, "bodies": bodies, "work_orders": count}
@@ -353,6 +367,7 @@ def run_load(client: str, url: str, req_file: Path, duration: float, concurrency
         "ok": result["ok"], "non2xx": result["non2xx"], "socket_errors": result["socket_errors"], "errors": errs,
         "first_error": first_error,
         "server_cpu_pct": round(100 * server_cpu / wall, 1),
+        "server_cpu_ms_per_request": round(1000 * server_cpu / max(1, result["requests"]), 2),
         "db_cpu_pct": round(100 * db_cpu / wall, 1) if db_pids else None,
         "client_cpu_pct": round(100 * client_cpu / wall, 1),
         "machine_cpu_pct": round(100 * (m1[0] - m0[0]) / (m1[1] - m0[1]) * os.cpu_count(), 1),
@@ -370,14 +385,15 @@ def verdict(op: Op, r: dict) -> str:
 
 
 def print_table(rows: list[tuple[Op, dict]], show_db: bool) -> str:
-    head = ["operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU%"]
+    head = ["operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU%", "CPU ms/req"]
     if show_db:
         head.append("db CPU%")
     head += ["client CPU%", "machine CPU%", "target"]
     lines = [head]
     for op, r in rows:
         line = [op.name, f"{r['requests']:,}", f"{r['rps']:,.0f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
-                f"{r['p99_ms']:.1f}", f"{r['errors']:,}", f"{r['server_cpu_pct']:.0f}"]
+                f"{r['p99_ms']:.1f}", f"{r['errors']:,}", f"{r['server_cpu_pct']:.0f}",
+                f"{r['server_cpu_ms_per_request']:.1f}"]
         if show_db:
             line.append(f"{r['db_cpu_pct']:.0f}" if r["db_cpu_pct"] is not None else "-")
         line += [f"{r['client_cpu_pct']:.0f}", f"{r['machine_cpu_pct']:.0f}", verdict(op, r)]
@@ -490,8 +506,8 @@ def main(argv=None) -> int:
         f"{fx['work_orders']:,} work orders, {info['size_mb']:,} MB; {args.workers} gunicorn workers; "
         f"concurrency {args.concurrency}, {args.duration:g}s per operation, client {client}; {started:%Y-%m-%d %H:%M}")
     log(table)
-    log(f"CPU% is of one core (200 = both cores of this machine). Load average before {load0[0]:.2f}, "
-        f"after {load1[0]:.2f}.")
+    log(f"CPU% is of one core (200 = both cores of this machine); CPU ms/req is the server's (gunicorn) CPU time "
+        f"per request. Load average before {load0[0]:.2f}, after {load1[0]:.2f}.")
 
     out_dir = BENCH_DIR / "results"
     out_dir.mkdir(exist_ok=True)
@@ -525,7 +541,15 @@ def machine() -> dict:
         wrk = (v.stdout + v.stderr).split("\n")[0].strip()
     import django
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gb": round(os.sysconf("SC_PAGE_SIZE")
+    git = {}
+    try:
+        git["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                       text=True).stdout.strip()
+        git["uncommitted_files"] = len(subprocess.run(["git", "status", "--porcelain", "closeloop"], cwd=ROOT,
+                                                      capture_output=True, text=True).stdout.splitlines())
+    except OSError:
+        pass
+    return {"git": git, "cpu": cpu, "cores": os.cpu_count(), "mem_gb": round(os.sysconf("SC_PAGE_SIZE")
                                                                  * os.sysconf("SC_PHYS_PAGES") / 2**30),
             "kernel": platform.release(), "python": platform.python_version(), "django": django.get_version(),
             "wrk": wrk}
