@@ -152,6 +152,7 @@ USE_TZ = True
 # --- Static and uploads -----------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("CLOSELOOP_MEDIA_ROOT", DATA_DIR / "media"))
 STORAGES = {

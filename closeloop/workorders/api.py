@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.http import FileResponse, HttpResponse
 from django.utils.translation import gettext as _
-from ninja import File, Form, Query, Router, Schema
+from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
@@ -74,7 +74,7 @@ def create_work_order(request, payload: WorkOrderCreate, response: HttpResponse)
     wo = selectors.access_work_order_by_code(request.auth, wo.code)
     response["Location"] = f"/api/v1/work-orders/{wo.code}"
     response["ETag"] = wo.etag
-    return 201, serializers.work_order(wo, request.auth, detail=True)
+    return Status(201, serializers.work_order(wo, request.auth, detail=True))
 
 
 @router.get("/work-orders/{code}", response=WorkOrderOut, summary="Get a work order by its code")
@@ -126,7 +126,7 @@ def add_comment(request, code: str, payload: CommentIn):
     require_scope(request, "write")
     wo = selectors.access_work_order_by_code(request.auth, code)
     ev = services.do_add_comment(actor=request.auth, wo=wo, body=payload.body, public=payload.public)
-    return 201, serializers.event(ev)
+    return Status(201, serializers.event(ev))
 
 
 @router.get("/work-orders/{code}/attachments", response=list[AttachmentOut], summary="List attachments")
@@ -141,7 +141,7 @@ def upload_attachment(request, code: str, file: File[UploadedFile], public: Form
     require_scope(request, "write")
     wo = selectors.access_work_order_by_code(request.auth, code)
     att = services.do_add_attachment(actor=request.auth, wo=wo, upload=file, public=public)
-    return 201, serializers.attachment(att, wo.code)
+    return Status(201, serializers.attachment(att, wo.code))
 
 
 @router.get("/work-orders/{code}/attachments/{attachment_id}", url_name="attachment_download",
@@ -171,7 +171,7 @@ def add_external_ref(request, code: str, payload: ExternalRefIn):
     require_scope(request, "write")
     wo = selectors.access_work_order_by_code(request.auth, code)
     ref = services.do_add_external_ref(actor=request.auth, wo=wo, system=payload.system, external_id=payload.id)
-    return 201, {"system": ref.system, "id": ref.external_id}
+    return Status(201, {"system": ref.system, "id": ref.external_id})
 
 
 @router.post("/work-orders/{code}/links", response={201: dict}, summary="Link to another work order")
@@ -183,4 +183,4 @@ def add_link(request, code: str, payload: LinkIn):
     except NotFound:
         raise ValidationFailed(FieldProblem("target", _("No work order %(c)s.") % {"c": payload.target}, "not_found"))
     link = services.do_link(actor=request.auth, wo=wo, target=target, kind=payload.kind)
-    return 201, {"source": wo.code, "target": target.code, "kind": link.kind}
+    return Status(201, {"source": wo.code, "target": target.code, "kind": link.kind})

@@ -57,8 +57,8 @@ OPEN_STATES = [s for s in STATES if s not in TERMINAL]
 FIELD_STATES = (S.ACCEPTED, S.EN_ROUTE, S.ON_SITE, S.IN_PROGRESS)
 
 # Who may act, besides the role list of each transition:
-ASSIGNEE = "assignee"  # the engineer the work order is assigned to
-CUSTOMER = "customer"  # a contact of the work order's customer organisation
+ASSIGNEE = "@assignee"  # the engineer the work order is assigned to (not a role name)
+CUSTOMER = "@own_customer"  # a contact of the work order's customer organisation (not a role name)
 
 
 @dataclass(frozen=True)

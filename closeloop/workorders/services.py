@@ -271,7 +271,7 @@ def do_update_work_order(*, actor: User, wo: WorkOrder, data: dict, expected_ver
         raise Forbidden(_("You may not edit this work order."))
     if expected_version is not None and expected_version != wo.version:
         raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
-                                 % {"v": wo.version}, version=wo.version, status=wo.status)
+                                 % {"v": wo.version}, version=wo.version, current_state=wo.status)
     problems: list[FieldProblem] = [FieldProblem(k, _("Unknown or read-only field."), "unknown")
                                     for k in sorted(set(data) - UPDATE_FIELDS)]
     if actor.role == Role.ENGINEER:
@@ -322,7 +322,7 @@ def do_update_work_order(*, actor: User, wo: WorkOrder, data: dict, expected_ver
         if not updated:
             current = WorkOrder.objects.get(pk=wo.pk)
             raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
-                                     % {"v": current.version}, version=current.version, status=current.status)
+                                     % {"v": current.version}, version=current.version, current_state=current.status)
         wo.version += 1
         wo.updated_at = t
         _event(wo, actor, TimelineEvent.Kind.UPDATED, at=t,
@@ -431,10 +431,10 @@ def do_transition(*, actor: User, wo: WorkOrder, action: str, data: dict | None 
         raise Forbidden(_("You may not %(a)s this work order.") % {"a": t.action})
     if expected_version is not None and expected_version != wo.version:
         raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
-                                 % {"v": wo.version}, version=wo.version, status=wo.status)
+                                 % {"v": wo.version}, version=wo.version, current_state=wo.status)
     if wo.status not in t.sources:
         raise Conflict(_("Cannot %(a)s a work order that is %(s)s.") % {"a": t.action, "s": wo.status_label},
-                       status=wo.status, version=wo.version)
+                       current_state=wo.status, version=wo.version)
     clean = _clean_action_input(t, wo, data)
     with transaction.atomic():
         _apply_transition(actor, wo, t, clean, now())
@@ -486,7 +486,7 @@ def _apply_transition(actor: User, wo: WorkOrder, t: Transition, clean: dict, at
     if not updated:
         current = WorkOrder.objects.get(pk=wo.pk)
         raise Conflict(_("Someone else changed this work order first; it is now %(s)s.")
-                       % {"s": current.status_label}, status=current.status, version=current.version)
+                       % {"s": current.status_label}, current_state=current.status, version=current.version)
     for k, v in values.items():
         setattr(wo, k, v)
     wo.version += 1
