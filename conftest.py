@@ -33,6 +33,8 @@ if os.environ.get("DATABASE_URL", "").startswith("postgres"):
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
+    # Argon2 (production) costs ~50 ms a hash; tests that check hashing override this back.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     yield
     shutil.rmtree(tmp_path / "media", ignore_errors=True)
 

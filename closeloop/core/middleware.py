@@ -97,3 +97,26 @@ class IdempotencyMiddleware:
 
 
 
+
+
+class UserTimezoneMiddleware:
+    """Show times in the user's own zone (profile `time_zone`); stored times stay UTC."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        import zoneinfo
+
+        from django.utils import timezone
+
+        user = getattr(request, "user", None)
+        tz_name = getattr(user, "time_zone", "") if user is not None and user.is_authenticated else ""
+        if tz_name:
+            try:
+                timezone.activate(zoneinfo.ZoneInfo(tz_name))
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                timezone.deactivate()
+        else:
+            timezone.deactivate()
+        return self.get_response(request)

@@ -50,9 +50,9 @@ def _clean_one(f: CustomField, value):
         if not num.is_finite():
             raise ValueError(_("Must be a number."))
         if f.min_value is not None and num < f.min_value:
-            raise ValueError(_("Must be at least %(v)s.") % {"v": f.min_value.normalize()})
+            raise ValueError(_("Must be at least %(v)s.") % {"v": format(f.min_value.normalize(), "f")})
         if f.max_value is not None and num > f.max_value:
-            raise ValueError(_("Must be at most %(v)s.") % {"v": f.max_value.normalize()})
+            raise ValueError(_("Must be at most %(v)s.") % {"v": format(f.max_value.normalize(), "f")})
         return int(num) if num == num.to_integral_value() and abs(num) < 2**53 else float(num)
     if f.kind == FieldKind.CHOICE:
         if value not in (f.choices or []):

@@ -64,7 +64,8 @@ def next_code(prefix: str, at: datetime | None = None) -> str:
     number is never handed out twice. Past 99999 in one day the sequence simply
     grows to 6 digits rather than failing.
     """
-    day = timezone.localdate(at or now())
+    # Always the deployment's business zone, never a user's zone activated for a request.
+    day = timezone.localdate(at or now(), timezone.get_default_timezone())
     table = CodeCounter._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
