@@ -50,6 +50,8 @@ class ListFilters(Schema):
     q: str | None = Field(None, max_length=200, description="Keywords; Chinese words of two characters work.")
     external_system: str | None = Field(None, max_length=40)
     external_id: str | None = Field(None, max_length=100)
+    custom: list[str] | None = Field(None, description="Custom field filter `key:value`, repeatable, e.g. "
+                                     "`custom=shift:早` (typed by the field's definition).")
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(25, ge=1, le=100)
 

@@ -4,6 +4,7 @@ order a user may not see is a 404 everywhere, never a 403 that confirms it exist
 """
 
 import base64
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,6 +106,8 @@ class WorkOrderFilter:
     q: str | None = None
     external_system: str | None = None
     external_id: str | None = None
+    #: ["key:value", ...]: custom field values (all must match)
+    custom: list[str] | None = None
 
 
 def filter_work_orders(user, f: WorkOrderFilter) -> QuerySet[WorkOrder]:
@@ -133,9 +136,39 @@ def filter_work_orders(user, f: WorkOrderFilter) -> QuerySet[WorkOrder]:
         if not (f.external_system and f.external_id):
             raise ValidationFailed(FieldProblem("external_system", _("Give both external_system and external_id.")))
         qs = qs.filter(external_refs__system=f.external_system, external_refs__external_id=f.external_id)
+    for item in f.custom or []:
+        qs = qs.filter(_custom_condition(item, f.type))
     if f.q:
         qs = apply_search(qs, f.q)
     return qs
+
+
+def _custom_condition(item: str, type_key: str | None) -> Q:
+    """`key:value` against WorkOrder.custom, typed by the field's definition."""
+    from .models import CustomField, FieldKind
+
+    key, sep, raw = item.partition(":")
+    if not sep or not re.fullmatch(r"[-a-zA-Z0-9_]{1,40}", key):
+        raise ValidationFailed(FieldProblem("custom", _("Use key:value, e.g. shift:早.")))
+    defs = CustomField.objects.filter(key=key)
+    if type_key:
+        defs = defs.filter(wo_type__key=type_key)
+    kinds = set(defs.values_list("kind", flat=True))
+    if not kinds:
+        raise ValidationFailed(FieldProblem("custom", _("No custom field %(k)s.") % {"k": key}))
+    cond = Q()
+    for kind in kinds:
+        if kind == FieldKind.NUMBER:
+            try:
+                num = float(raw)
+            except ValueError:
+                raise ValidationFailed(FieldProblem("custom", _("%(k)s is a number.") % {"k": key}))
+            cond |= Q(**{f"custom__{key}": int(num) if num.is_integer() else num})
+        elif kind == FieldKind.BOOLEAN:
+            cond |= Q(**{f"custom__{key}": raw.lower() in ("true", "1", "yes")})
+        else:
+            cond |= Q(**{f"custom__{key}": raw})
+    return cond
 
 
 def page_work_orders(user, f: WorkOrderFilter, *, cursor: str | None = None, limit: int = 25) -> Page:

@@ -150,3 +150,21 @@ def test_openapi_document_lists_the_contract(world):
     for p in ("/api/v1/work-orders", "/api/v1/work-orders/{code}", "/api/v1/work-orders/{code}/actions/{action}",
               "/api/v1/work-orders/{code}/timeline"):
         assert p in paths
+
+
+def test_filters_follow_custom_field_definitions(world):
+    c = world.api(world.dispatcher)
+    hot = c.post("/api/v1/work-orders", {**GOOD, "type": "production", "custom": {"temperature": 220,
+                                                                                  "shift": "早"}}).json()["code"]
+    c.post("/api/v1/work-orders", {**GOOD, "type": "production", "custom": {"temperature": 180, "shift": "晚"}})
+
+    def codes(*items, **extra):
+        r = c.get("/api/v1/work-orders", {"custom": list(items), **extra})
+        return r.status_code, [w["code"] for w in r.json().get("items", [])]
+
+    assert codes("shift:早") == (200, [hot])
+    assert codes("temperature:220", type="production") == (200, [hot])
+    assert codes("temperature:220", "shift:晚") == (200, [])
+    assert codes("temperature:hot")[0] == 422
+    assert codes("nosuch:1")[0] == 422
+    assert codes("broken")[0] == 422
