@@ -19,7 +19,7 @@ check-tools:
 	@if [ -z "$(PYTHON)" ]; then \
 		echo "closeloop needs Python >= 3.12 (found: $$(python3 --version 2>&1 || echo none))." >&2; \
 		echo "Install it (e.g. 'pyenv install 3.12') and run make again." >&2; exit 1; fi
-	@if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(+process.versions.node.split(".")[0] < 20)'; then \
+	@if ! command -v node >/dev/null 2>&1 || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then \
 		echo "closeloop needs Node.js >= 20 with npm (found: $$(node --version 2>&1 || echo none))." >&2; \
 		echo "Install it from your distribution or nodejs.org and run make again." >&2; exit 1; fi
 
