@@ -35,6 +35,10 @@ def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Argon2 (production) costs ~50 ms a hash; tests that check hashing override this back.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The demo marker is cached per process; each test starts from its own database state.
+    from closeloop.demo import selectors as demo_selectors
+
+    demo_selectors._cache.clear()
     yield
     shutil.rmtree(tmp_path / "media", ignore_errors=True)
 
