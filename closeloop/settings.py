@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "closeloop.customers",
     "closeloop.workorders",
     "closeloop.demo",
+    "closeloop.outbox",
+    "closeloop.sla",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,79 @@
+"""`closeloop worker`: processes due SLA timers and the outbox.
+
+Any number against PostgreSQL, one against SQLite (DESIGN.md §4). Each step is a
+`handle_one_*` that returns whether more work may be waiting; when nothing is, the
+worker sleeps until the earliest deadline or --poll seconds, whichever is sooner
+(new rows written by web processes are seen on the next poll). Its work per tick
+is one indexed query per timer table, whatever the number of open work orders.
+
+SIGTERM / SIGINT: finish the item in hand, then exit. SIGKILL at any instant loses
+nothing: claims are leases that expire (sla.worker, outbox.services).
+"""
+
+import logging
+import os
+import signal
+import socket
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from closeloop.core.clock import now
+from closeloop.outbox.services import handle_one_outbox, next_outbox_at
+from closeloop.sla.worker import handle_one_sla_check, next_sla_check_at
+
+log = logging.getLogger("closeloop.worker")
+
+
+class Command(BaseCommand):
+    help = "Process due SLA timers (escalations) and the outbox until stopped."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--poll", type=float, default=float(os.environ.get("CLOSELOOP_WORKER_POLL", "0.5")),
+                            help="Seconds between looks for new work when idle (default 0.5).")
+        parser.add_argument("--until-idle", action="store_true", help="Exit when nothing is due.")
+        parser.add_argument("--max-seconds", type=float, default=0, help="Exit after this long (0: never).")
+        parser.add_argument("--id", default="", help="Worker name in claims (default host:pid).")
+
+    def handle(self, *args, poll, until_idle, max_seconds, id, **options):
+        worker_id = id or f"{socket.gethostname()}:{os.getpid()}"
+        self.stopping = False
+
+        def stop(signum, frame):
+            self.stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        started = time.monotonic()
+        done = 0
+        if options.get("verbosity", 1) > 1:
+            self.stdout.write(f"worker {worker_id} started")
+        while not self.stopping:
+            if max_seconds and time.monotonic() - started > max_seconds:
+                break
+            try:
+                busy = handle_one_sla_check(worker_id)
+                busy = handle_one_outbox(worker_id) or busy
+            except Exception:  # a lost database connection must not kill the worker
+                log.exception("worker step failed")
+                close_old_connections()
+                time.sleep(poll)
+                continue
+            if busy:
+                done += 1
+                continue
+            if until_idle:
+                break
+            self._sleep(poll)
+        if options.get("verbosity", 1) > 1:
+            self.stdout.write(f"worker {worker_id} stopped after {done} items")
+
+    def _sleep(self, poll: float) -> None:
+        wait = poll
+        nexts = [t for t in (next_sla_check_at(), next_outbox_at()) if t is not None]
+        if nexts:
+            wait = max(0.0, min(poll, (min(nexts) - now()).total_seconds()))
+        end = time.monotonic() + wait
+        while not self.stopping and time.monotonic() < end:
+            time.sleep(min(0.1, max(0.0, end - time.monotonic())))

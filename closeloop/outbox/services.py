@@ -1,0 +1,100 @@
+"""Writing to and working off the outbox.
+
+`enqueue` is called inside a business transaction (services.do_* of any app);
+`handle_one_outbox` is called by the worker (core/management/commands/worker.py).
+"""
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+
+from closeloop.core.clock import now
+
+from .models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(hours=1)
+
+#: kind -> deliver(message). Registered by the apps that deliver (the notifications
+#: issue); a kind with no handler stays pending: the rows are the proof.
+_handlers: dict[str, Callable[[OutboxMessage], None]] = {}
+
+
+class RetryableError(Exception):
+    """A delivery failed in a way a retry can fix (network, 5xx)."""
+
+
+def register(kind: str, fn: Callable[[OutboxMessage], None]) -> None:
+    _handlers[kind] = fn
+
+
+def unregister(kind: str) -> None:
+    _handlers.pop(kind, None)
+
+
+def enqueue(kind: str, key: str, payload: dict, *, at: datetime | None = None) -> OutboxMessage | None:
+    """Record a side effect in the caller's transaction. Returns None when a row with
+    this key already exists (the request was recorded before)."""
+    t = at or now()
+    try:
+        with transaction.atomic():
+            return OutboxMessage.objects.create(kind=kind, key=key, payload=payload, created_at=t, available_at=t)
+    except IntegrityError:
+        return None
+
+
+def _claim(worker_id: str, t: datetime) -> OutboxMessage | None:
+    kinds = list(_handlers)
+    if not kinds:
+        return None
+    with transaction.atomic():
+        qs = (OutboxMessage.objects.filter(done_at__isnull=True, available_at__lte=t, kind__in=kinds)
+              .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=t)).order_by("available_at"))
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        row = qs.values("id", "claimed_until").first()
+        if row is None:
+            return None
+        # Compare-and-set on the lease we saw: exactly one worker wins.
+        won = OutboxMessage.objects.filter(id=row["id"], claimed_until=row["claimed_until"], done_at__isnull=True) \
+            .update(claimed_until=t + LEASE, claimed_by=worker_id, attempts=F("attempts") + 1)
+    if won != 1:
+        return None
+    return OutboxMessage.objects.get(id=row["id"])
+
+
+def handle_one_outbox(worker_id: str = "worker", at: datetime | None = None) -> bool:
+    """Deliver one due message. Returns whether there may be more work waiting."""
+    t = at or now()
+    msg = _claim(worker_id, t)
+    if msg is None:
+        return False
+    try:
+        _handlers[msg.kind](msg)
+    except Exception as exc:  # a failed delivery is retried with backoff
+        retry = isinstance(exc, RetryableError) or not isinstance(exc, ValueError)
+        backoff = min(MAX_BACKOFF, timedelta(seconds=10 * 2 ** min(msg.attempts, 12)))
+        log.warning("outbox %s delivery failed (attempt %d): %s", msg.key, msg.attempts, exc)
+        OutboxMessage.objects.filter(id=msg.id, claimed_by=worker_id).update(
+            claimed_until=None, claimed_by="", last_error=str(exc)[:2000],
+            available_at=(t + backoff) if retry else t + MAX_BACKOFF * 24)
+        return True
+    OutboxMessage.objects.filter(id=msg.id, claimed_by=worker_id).update(done_at=now(), claimed_until=None)
+    return True
+
+
+def next_outbox_at() -> datetime | None:
+    """Earliest time a deliverable message becomes due (for the worker's sleep)."""
+    kinds = list(_handlers)
+    if not kinds:
+        return None
+    row = (OutboxMessage.objects.filter(done_at__isnull=True, kind__in=kinds).order_by("available_at")
+           .values_list("available_at", "claimed_until").first())
+    if row is None:
+        return None
+    return max(row[0], row[1]) if row[1] else row[0]

@@ -1,0 +1,75 @@
+"""The outbox: recorded once per key, delivered at least once, retried with backoff,
+and a claimed-but-not-done row is redelivered after its lease."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from closeloop.outbox import services as outbox
+from closeloop.outbox.models import OutboxMessage
+
+T0 = datetime(2026, 3, 2, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def delivered():
+    sent = []
+    outbox.register("test", lambda m: sent.append(m.key))
+    yield sent
+    outbox.unregister("test")
+
+
+def test_a_key_is_recorded_once(db):
+    assert outbox.enqueue("test", "k1", {"a": 1}, at=T0) is not None
+    assert outbox.enqueue("test", "k1", {"a": 2}, at=T0) is None
+    assert OutboxMessage.objects.get().payload == {"a": 1}
+
+
+def test_it_delivers_due_messages_and_marks_them_done(db, delivered):
+    outbox.enqueue("test", "k1", {}, at=T0)
+    outbox.enqueue("test", "k2", {}, at=T0 + timedelta(seconds=10))
+    assert outbox.handle_one_outbox("w", at=T0)
+    assert not outbox.handle_one_outbox("w", at=T0)
+    assert delivered == ["k1"]
+    assert outbox.handle_one_outbox("w", at=T0 + timedelta(seconds=10))
+    assert delivered == ["k1", "k2"]
+    assert not OutboxMessage.objects.filter(done_at__isnull=True).exists()
+
+
+def test_kinds_without_a_handler_stay_pending(db, delivered):
+    outbox.enqueue("notification", "n1", {}, at=T0)
+    assert not outbox.handle_one_outbox("w", at=T0 + timedelta(days=1))
+    assert OutboxMessage.objects.get().done_at is None
+
+
+def test_a_failed_delivery_is_retried_later(db):
+    calls = []
+
+    def flaky(m):
+        calls.append(m.attempts)
+        if len(calls) == 1:
+            raise outbox.RetryableError("502 from the provider")
+
+    outbox.register("flaky", flaky)
+    try:
+        outbox.enqueue("flaky", "f1", {}, at=T0)
+        assert outbox.handle_one_outbox("w", at=T0)
+        msg = OutboxMessage.objects.get()
+        assert msg.done_at is None and msg.available_at > T0 and "502" in msg.last_error
+        assert not outbox.handle_one_outbox("w", at=T0 + timedelta(seconds=1))
+        assert outbox.handle_one_outbox("w", at=msg.available_at)
+        assert calls == [1, 2]
+        assert OutboxMessage.objects.get().done_at is not None
+    finally:
+        outbox.unregister("flaky")
+
+
+def test_a_claimed_row_is_redelivered_after_the_lease(db, delivered):
+    outbox.enqueue("test", "k1", {}, at=T0)
+    claimed = outbox._claim("crashed", T0)  # the worker dies before delivering
+    assert claimed is not None
+    assert outbox._claim("other", T0 + timedelta(seconds=1)) is None
+    assert not outbox.handle_one_outbox("w2", at=T0 + outbox.LEASE - timedelta(seconds=1))
+    assert outbox.handle_one_outbox("w2", at=T0 + outbox.LEASE + timedelta(seconds=1))
+    assert delivered == ["k1"]
+    assert OutboxMessage.objects.get().attempts == 2

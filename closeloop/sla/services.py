@@ -1,0 +1,295 @@
+"""Every write of the SLA app. `recompute` runs inside the work order's own
+transaction (lifecycle effect, see sla.hooks) or the worker's; `fire_due_levels`
+is the escalation ladder (called by sla.worker.handle_one_sla_check).
+"""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.translation import gettext as _
+
+from closeloop.accounts.models import Role, User
+from closeloop.core.clock import now
+from closeloop.core.errors import FieldProblem, ValidationFailed
+from closeloop.outbox.services import enqueue
+from closeloop.workorders.models import PRIORITY_RANK, TimelineEvent, WorkOrder
+
+from . import ledger as ledger_mod
+from .models import MILESTONES, BusinessCalendar, Escalation, SLAPolicy, SLATarget
+from .policies import check_condition, select_policy
+
+#: Timeline event kinds written by this app (workorders.TimelineEvent.kind values).
+EVENT_SLA = "sla"
+EVENT_ESCALATION = "escalation"
+
+ACTIONS = ("remind_assignee", "notify_supervisor", "reassign_backup", "raise_priority", "call_manager")
+RESPONSE_ACTION_CHOICES = ("depart", "arrive", "start", "complete")
+
+
+def _events(wo: WorkOrder) -> list[ledger_mod.Event]:
+    rows = TimelineEvent.objects.filter(work_order=wo, kind__in=("created", "transition")).order_by("id") \
+        .values_list("at", "kind", "action", "from_state", "to_state")
+    events = [ledger_mod.Event(*r) for r in rows]
+    return events or [ledger_mod.Event(wo.created_at, "created")]
+
+
+def compute_for(wo: WorkOrder, policy: SLAPolicy, at: datetime) -> list[ledger_mod.TargetLedger]:
+    return ledger_mod.compute(_events(wo), targets=policy.targets, ladder=policy.ladder,
+                              response_actions=policy.response_actions, cal=policy.calendar.spec(), now=at)
+
+
+def _next_check(led: ledger_mod.TargetLedger, fired: set, at: datetime) -> datetime | None:
+    if not led.running:
+        return None
+    times = [lv.fire_at for lv in led.levels if lv.level not in fired and lv.fire_at is not None]
+    if led.state == "on_track" and led.warning_at:
+        times.append(led.warning_at)
+    if not led.breached and led.due_at:
+        times.append(led.due_at)
+    times = [t for t in times if t is not None]
+    return min(times) if times else None
+
+
+def recompute(wo: WorkOrder, *, at: datetime | None = None, actor: User | None = None,
+              policies: list[SLAPolicy] | None = None) -> list[SLATarget]:
+    """Bring the work order's ledger rows up to date with its timeline and the policy
+    that now applies. Records a timeline event when the policy (or its version) changes."""
+    at = at or now()
+    policy = select_policy(wo, policies)
+    existing = {t.milestone: t for t in SLATarget.objects.filter(work_order=wo)}
+    before = next(iter(existing.values()), None)
+    if policy is None:
+        if existing:
+            SLATarget.objects.filter(work_order=wo).delete()
+            TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=EVENT_SLA,
+                                         data={"policy": None, "previous": _ref(before)})
+        return []
+    if before is None or before.policy_id != policy.pk or before.policy_version != policy.version:
+        TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=EVENT_SLA, data={
+            "policy": policy.key, "policy_name": policy.name, "version": policy.version,
+            "calendar": policy.calendar.key, "targets": policy.targets, "previous": _ref(before)})
+    fired = _fired(wo, policy)
+    rows = []
+    for led in compute_for(wo, policy, at):
+        row = existing.pop(led.milestone, None) or SLATarget(work_order=wo, milestone=led.milestone)
+        row.policy, row.policy_version, row.calendar_id = policy, policy.version, policy.calendar_id
+        row.target_seconds, row.started_at, row.due_at, row.met_at = (led.target_seconds, led.started_at,
+                                                                      led.due_at, led.met_at)
+        row.elapsed_seconds, row.paused_seconds = led.elapsed_seconds, led.paused_seconds
+        row.paused_intervals = [[a.isoformat(), b.isoformat() if b else None] for a, b in led.paused_intervals]
+        row.state, row.breached, row.computed_at = led.state, led.breached, at
+        row.next_check_at = _next_check(led, fired.get(led.milestone, set()), at)
+        row.claim_token = ""
+        row.save()
+        rows.append(row)
+    if existing:
+        SLATarget.objects.filter(pk__in=[t.pk for t in existing.values()]).delete()
+    return rows
+
+
+def _ref(target: SLATarget | None) -> dict | None:
+    if target is None:
+        return None
+    return {"policy": target.policy.key, "version": target.policy_version}
+
+
+def _fired(wo: WorkOrder, policy: SLAPolicy) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for milestone, level in Escalation.objects.filter(work_order=wo, policy=policy, policy_version=policy.version) \
+            .values_list("milestone", "level"):
+        out.setdefault(milestone, set()).add(level)
+    return out
+
+
+# ---- the escalation ladder ------------------------------------------------------------------
+
+def fire_due_levels(wo: WorkOrder, *, at: datetime, worker: str = "") -> list[Escalation]:
+    """Fire every ladder level that is due and not fired yet for this work order and
+    policy version; then recompute the ledger (which sets the next timer). Runs in the
+    caller's transaction. A level another worker already recorded is skipped: the
+    unique constraint on Escalation decides."""
+    rows = recompute(wo, at=at)
+    if not rows:
+        return []
+    policy = rows[0].policy
+    fired = _fired(wo, policy)
+    done: list[Escalation] = []
+    for led in compute_for(wo, policy, at):
+        for lv in led.levels:
+            if lv.fire_at is None or lv.fire_at > at or lv.level in fired.get(led.milestone, set()):
+                continue
+            try:
+                with transaction.atomic():
+                    esc = Escalation.objects.create(
+                        work_order=wo, policy=policy, policy_version=policy.version, milestone=led.milestone,
+                        level=lv.level, due_at=lv.fire_at, fired_at=now(), actions=lv.actions, worker=worker[:64])
+            except IntegrityError:
+                continue  # someone else fired it: exactly once
+            fired.setdefault(led.milestone, set()).add(lv.level)
+            _run_actions(wo, esc, led, at)
+            done.append(esc)
+    if done:
+        recompute(wo, at=at)
+    return done
+
+
+def _supervisor(wo: WorkOrder) -> User | None:
+    if wo.team_id and wo.team.supervisor_id:
+        return wo.team.supervisor
+    return User.objects.filter(role=Role.MANAGER, is_active=True).order_by("id").first()
+
+
+def _notify(esc: Escalation, wo: WorkOrder, action: str, user: User | None, channel: str, at: datetime) -> None:
+    if user is None:
+        return
+    enqueue("notification", f"escalation:{esc.pk}:{action}:{user.pk}", {
+        "event": "sla.escalation", "channel": channel, "to": user.username, "work_order": wo.code,
+        "milestone": esc.milestone, "level": esc.level, "action": action,
+        "due_at": esc.due_at.isoformat(), "title": wo.title, "priority": wo.priority,
+    }, at=at)
+
+
+def _run_actions(wo: WorkOrder, esc: Escalation, led, at: datetime) -> None:
+    data = {"milestone": esc.milestone, "level": esc.level, "policy": esc.policy.key,
+            "policy_version": esc.policy_version, "actions": esc.actions, "due_at": esc.due_at.isoformat(),
+            "deadline": led.due_at.isoformat() if led.due_at else None}
+    changes: dict = {}
+    for action in esc.actions:
+        if action == "remind_assignee":
+            _notify(esc, wo, action, wo.assignee if wo.assignee_id else None, "inbox", at)
+        elif action == "notify_supervisor":
+            _notify(esc, wo, action, _supervisor(wo), "inbox", at)
+        elif action == "call_manager":
+            _notify(esc, wo, action, _supervisor(wo), "voice", at)
+        elif action == "reassign_backup":
+            backup = wo.team.backup_team if wo.team_id else None
+            if backup is not None:
+                changes["team"] = backup
+                data["team"] = {"from": wo.team.code, "to": backup.code}
+                if backup.supervisor_id:
+                    _notify(esc, wo, action, backup.supervisor, "inbox", at)
+        elif action == "raise_priority":
+            order = sorted(PRIORITY_RANK, key=PRIORITY_RANK.get)
+            i = order.index(wo.priority)
+            if i + 1 < len(order):
+                changes["priority"] = order[i + 1]
+                data["priority"] = {"from": wo.priority, "to": order[i + 1]}
+    if changes:
+        # Escalation changes do not re-select the policy: the ladder that raised the
+        # priority keeps running (documented in docs/sla.md).
+        WorkOrder.objects.filter(pk=wo.pk).update(**changes, updated_at=at, version=F("version") + 1)
+        for k, v in changes.items():
+            setattr(wo, k, v)
+        wo.version += 1
+    TimelineEvent.objects.create(work_order=wo, at=at, actor=None, kind=EVENT_ESCALATION, data=data)
+
+
+# ---- policies and calendars ------------------------------------------------------------------
+
+POLICY_FIELDS = {"key", "name", "order", "active", "condition", "calendar", "response_actions", "targets",
+                 "ladder"}
+
+
+def _clean_policy(data: dict, problems: list) -> dict:
+    clean = {}
+    if "condition" in data:
+        try:
+            check_condition(data["condition"] or "")
+        except ValidationFailed as e:
+            problems.extend(e.problems)
+        clean["condition"] = data["condition"] or ""
+    if "calendar" in data:
+        cal = BusinessCalendar.objects.filter(key=data["calendar"]).first()
+        if cal is None:
+            problems.append(FieldProblem("calendar", _("No calendar %(k)s.") % {"k": data["calendar"]}, "not_found"))
+        clean["calendar"] = cal
+    if "response_actions" in data:
+        acts = data["response_actions"] or []
+        if "accept" in acts:
+            problems.append(FieldProblem("response_actions", _("Accepting is not a response: use depart or arrive.")))
+        bad = [a for a in acts if a not in RESPONSE_ACTION_CHOICES and a != "accept"]
+        if bad:
+            problems.append(FieldProblem("response_actions", _("Must be some of: %(c)s.")
+                                         % {"c": ", ".join(RESPONSE_ACTION_CHOICES)}))
+        clean["response_actions"] = list(acts)
+    if "targets" in data:
+        targets = data["targets"] or {}
+        for k, v in targets.items():
+            if k not in MILESTONES:
+                problems.append(FieldProblem(f"targets.{k}", _("Must be one of: %(c)s.") % {"c": ", ".join(MILESTONES)}))
+            elif not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+                problems.append(FieldProblem(f"targets.{k}", _("A whole number of seconds, more than 0.")))
+        clean["targets"] = targets
+    if "ladder" in data:
+        seen = set()
+        for i, step in enumerate(data["ladder"] or []):
+            name = f"ladder[{i}]"
+            if not isinstance(step.get("level"), int) or step["level"] in seen:
+                problems.append(FieldProblem(name, _("Each level needs its own whole number.")))
+            seen.add(step.get("level"))
+            if (step.get("pct") is None) == (step.get("after") is None):
+                problems.append(FieldProblem(name, _("Give either pct (of the target) or after (seconds after the "
+                                                     "deadline).")))
+            bad = [a for a in step.get("actions") or [] if a not in ACTIONS]
+            if bad or not step.get("actions"):
+                problems.append(FieldProblem(name, _("Actions must be some of: %(c)s.") % {"c": ", ".join(ACTIONS)}))
+            bad_m = [m for m in step.get("milestones") or [] if m not in MILESTONES]
+            if bad_m:
+                problems.append(FieldProblem(name, _("Milestones must be some of: %(c)s.")
+                                             % {"c": ", ".join(MILESTONES)}))
+        clean["ladder"] = data["ladder"] or []
+    for k in ("key", "name", "order", "active"):
+        if k in data:
+            clean[k] = data[k]
+    return clean
+
+
+def do_create_policy(*, actor: User, data: dict) -> SLAPolicy:
+    problems = [FieldProblem(k, _("Unknown field."), "unknown") for k in sorted(set(data) - POLICY_FIELDS)]
+    for k in ("key", "name", "calendar", "targets"):
+        if not data.get(k):
+            problems.append(FieldProblem(k, _("This field is required."), "required"))
+    if data.get("key") and SLAPolicy.objects.filter(key=data["key"]).exists():
+        problems.append(FieldProblem("key", _("Already in use."), "unique"))
+    clean = _clean_policy(data, problems)
+    if problems:
+        raise ValidationFailed(problems)
+    clean.setdefault("response_actions", list(ledger_mod.DEFAULT_RESPONSE_ACTIONS))
+    with transaction.atomic():
+        policy = SLAPolicy.objects.create(**clean, updated_at=now())
+        recompute_open(policy_changed=policy)
+    return policy
+
+
+def do_update_policy(*, actor: User, policy: SLAPolicy, data: dict) -> SLAPolicy:
+    """Edit a policy: its version goes up, and every open work order's ledger is
+    recomputed (which records the change on their timelines)."""
+    problems = [FieldProblem(k, _("Unknown or read-only field."), "unknown")
+                for k in sorted(set(data) - (POLICY_FIELDS - {"key"}))]
+    clean = _clean_policy(data, problems)
+    if problems:
+        raise ValidationFailed(problems)
+    with transaction.atomic():
+        for k, v in clean.items():
+            setattr(policy, k, v)
+        policy.version += 1
+        policy.updated_at = now()
+        policy.save()
+        recompute_open(policy_changed=policy)
+    return policy
+
+
+def recompute_open(*, policy_changed: SLAPolicy | None = None, at: datetime | None = None) -> int:
+    """Recompute the ledger of every open work order. (In one transaction with the
+    policy change; large fleets: see docs/sla.md.)"""
+    from closeloop.workorders.lifecycle import TERMINAL
+
+    at = at or now()
+    policies = list(SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("order", "id"))
+    n = 0
+    qs = WorkOrder.objects.exclude(status__in=TERMINAL).select_related("wo_type", "customer", "site", "team")
+    for wo in qs.iterator(chunk_size=500):
+        recompute(wo, at=at, policies=policies)
+        n += 1
+    return n

@@ -1,0 +1,65 @@
+"""The SLA timer step of the worker (core/management/commands/worker.py).
+
+handle_one_sla_check claims the earliest due SLATarget in its own short
+transaction: a compare-and-set on `next_check_at` (with SKIP LOCKED on PostgreSQL)
+that moves it LEASE into the future and stamps a claim token. Then, in a second
+transaction, it locks the work order, fires due ladder levels and recomputes the
+ledger, which writes the real next timer. A worker killed between the two leaves
+the lease behind: the row comes due again when the lease expires and another
+worker (or the same one restarted) does the work. Escalation's unique constraint
+makes each level fire once, whatever races.
+"""
+
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+
+from closeloop.core.clock import now
+from closeloop.workorders.models import WorkOrder
+
+from .models import SLATarget
+from .services import fire_due_levels
+
+LEASE = timedelta(seconds=30)
+
+
+def claim_one_sla_check(worker_id: str, at: datetime) -> tuple[int, int, str] | None:
+    """Claim one due target. Returns (target id, work order id, claim token), or None
+    when nothing is due (or another worker won the row we saw)."""
+    token = f"{worker_id}:{uuid.uuid4().hex[:12]}"[:40]
+    with transaction.atomic():
+        qs = SLATarget.objects.filter(next_check_at__lte=at).order_by("next_check_at")
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        row = qs.values_list("id", "work_order_id", "next_check_at").first()
+        if row is None:
+            return None
+        won = SLATarget.objects.filter(id=row[0], next_check_at=row[2]).update(
+            next_check_at=at + LEASE, claim_token=token)
+    return (row[0], row[1], token) if won == 1 else None
+
+
+def process_claimed(work_order_id: int, worker_id: str, at: datetime) -> list:
+    with transaction.atomic():
+        qs = WorkOrder.objects.select_related("wo_type", "customer", "site", "team", "assignee")
+        if connection.features.has_select_for_update:
+            qs = qs.select_for_update(of=("self",))
+        wo = qs.get(pk=work_order_id)
+        return fire_due_levels(wo, at=at, worker=worker_id)
+
+
+def handle_one_sla_check(worker_id: str = "worker", at: datetime | None = None) -> bool:
+    """Process one due SLA timer. Returns whether more work may be waiting."""
+    at = at or now()
+    claimed = claim_one_sla_check(worker_id, at)
+    if claimed is None:
+        # Lost a race for a row that is now leased: look again; nothing due: idle.
+        return SLATarget.objects.filter(next_check_at__lte=at).exists()
+    process_claimed(claimed[1], worker_id, at)
+    return True
+
+
+def next_sla_check_at() -> datetime | None:
+    return SLATarget.objects.filter(next_check_at__isnull=False).order_by("next_check_at") \
+        .values_list("next_check_at", flat=True).first()
