@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 from closeloop.accounts.api import router as accounts_router
 from closeloop.core.apikit import AUTH, install_handlers
 from closeloop.customers.api import router as customers_router
+from closeloop.sla.api import router as sla_router
 from closeloop.workorders.api import router as workorders_router
 
 api = NinjaAPI(
@@ -20,4 +21,5 @@ install_handlers(api)
 api.add_router("/", workorders_router)
 api.add_router("/", customers_router)
 api.add_router("/", accounts_router)
+api.add_router("/", sla_router)
 api.add_router("/", "closeloop.workorders.api_types.router")

@@ -52,6 +52,9 @@ class ListFilters(Schema):
     external_id: str | None = Field(None, max_length=100)
     custom: list[str] | None = Field(None, description="Custom field filter `key:value`, repeatable, e.g. "
                                      "`custom=shift:早` (typed by the field's definition).")
+    breached: bool | None = Field(None, description="SLA: with (true) or without (false) a breached target.")
+    due_within: int | None = Field(None, ge=0, le=366 * 86400,
+                                   description="SLA: a running target is due within this many seconds.")
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(25, ge=1, le=100)
 

@@ -131,6 +131,8 @@ class WorkOrderOut(Schema):
     external_refs: list[ExternalRefOut] | None = None
     links: list[LinkOut] | None = None
     allowed_actions: list[str] | None = None
+    #: The SLA ledger, one entry per target (sla.serializers.target); detail only.
+    sla: list[dict[str, Any]] | None = None
 
 
 class WorkOrderPage(Schema):

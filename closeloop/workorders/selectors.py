@@ -108,6 +108,10 @@ class WorkOrderFilter:
     external_id: str | None = None
     #: ["key:value", ...]: custom field values (all must match)
     custom: list[str] | None = None
+    #: SLA: only work orders with (true) / without (false) a breached target, or with a
+    #: running target due within N seconds (sla.selectors).
+    breached: bool | None = None
+    due_within: int | None = None
 
 
 def filter_work_orders(user, f: WorkOrderFilter) -> QuerySet[WorkOrder]:
@@ -138,6 +142,15 @@ def filter_work_orders(user, f: WorkOrderFilter) -> QuerySet[WorkOrder]:
         qs = qs.filter(external_refs__system=f.external_system, external_refs__external_id=f.external_id)
     for item in f.custom or []:
         qs = qs.filter(_custom_condition(item, f.type))
+    if f.breached is not None or f.due_within is not None:
+        from closeloop.sla import selectors as sla_selectors
+
+        if f.breached:
+            qs = sla_selectors.only_breached(qs)
+        elif f.breached is False:
+            qs = qs.exclude(pk__in=sla_selectors.only_breached(WorkOrder.objects.all()).values("pk"))
+        if f.due_within is not None:
+            qs = sla_selectors.due_within(qs, f.due_within)
     if f.q:
         qs = apply_search(qs, f.q)
     return qs

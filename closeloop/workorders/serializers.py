@@ -50,6 +50,10 @@ def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
         out["links"] = links
         if user is not None:
             out["allowed_actions"] = [t.action for t in allowed_actions(user, wo)]
+        from closeloop.sla import selectors as sla_selectors
+        from closeloop.sla import serializers as sla_serializers
+
+        out["sla"] = sla_serializers.ledger(sla_selectors.ledger_for(wo))
     return out
 
 

@@ -1,0 +1,43 @@
+"""Reads of the SLA app. Work order visibility is workorders.selectors' job: these
+take a work order the caller may already see."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from closeloop.core.clock import now
+
+from .models import BusinessCalendar, Escalation, SLAPolicy, SLATarget, TargetState
+
+RUNNING = (TargetState.ON_TRACK, TargetState.WARNING)
+
+
+def ledger_for(wo) -> list[SLATarget]:
+    order = {"response": 0, "arrival": 1, "resolution": 2, "closure": 3}
+    rows = list(SLATarget.objects.filter(work_order=wo).select_related("policy", "calendar"))
+    return sorted(rows, key=lambda r: order.get(r.milestone, 9))
+
+
+def escalations_for(wo) -> QuerySet[Escalation]:
+    return Escalation.objects.filter(work_order=wo).select_related("policy").order_by("id")
+
+
+def only_breached(qs: QuerySet) -> QuerySet:
+    """Work orders with a breached target (used by the list filter `breached`)."""
+    return qs.filter(Exists(SLATarget.objects.filter(work_order=OuterRef("pk"), breached=True)))
+
+
+def due_within(qs: QuerySet, seconds: int, at: datetime | None = None) -> QuerySet:
+    """Work orders with a running target due in the next `seconds` (filter `due_within`)."""
+    at = at or now()
+    return qs.filter(Exists(SLATarget.objects.filter(
+        work_order=OuterRef("pk"), met_at__isnull=True, state__in=RUNNING, due_at__gt=at,
+        due_at__lte=at + timedelta(seconds=seconds))))
+
+
+def policies() -> QuerySet[SLAPolicy]:
+    return SLAPolicy.objects.select_related("calendar").order_by("order", "id")
+
+
+def calendars() -> QuerySet[BusinessCalendar]:
+    return BusinessCalendar.objects.order_by("name")
