@@ -58,3 +58,4 @@ document.addEventListener(
   },
   true,
 );
+import "./sla-countdown.js";
