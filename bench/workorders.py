@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -227,15 +228,17 @@ def db_info(vendor_hint: str) -> dict:
     return {"vendor": vendor_hint, "version": version, "size_mb": round(size / 2**20)}
 
 
-def pg_backend_pids() -> list[int]:
-    from django.db import connection
+def pg_backend_pids_fn(url: str):
+    """A function listing the PostgreSQL backends connected to the benchmark database (not itself)."""
+    import psycopg
 
-    if connection.vendor != "postgresql":
-        return []
-    with connection.cursor() as cur:
-        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        pids = [r[0] for r in cur.fetchall()]
-    connection.close()
+    conn = psycopg.connect(url, autocommit=True)
+
+    def pids() -> list[int]:
+        return [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+
+    pids.close = conn.close
     return pids
 
 
@@ -263,8 +266,64 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def cpu_sum(pids: list[int]) -> dict[int, float]:
-    return {p: c for p in pids if (c := proc_cpu(p)) is not None}
+def proc_start(pid: int) -> float | None:
+    """Seconds since boot when the process started."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return int(fh.read().rsplit(")", 1)[1].split()[19]) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def uptime_s() -> float:
+    with open("/proc/uptime") as fh:
+        return float(fh.read().split()[0])
+
+
+class CpuTracker:
+    """CPU seconds used by a changing set of processes (gunicorn workers, PostgreSQL backends)
+    during a run: samples every 0.25 s, so processes that start during the run (a backend for
+    a new connection, a restarted worker) are counted from their start."""
+
+    def __init__(self, pids_fn):
+        self.pids_fn = pids_fn
+        self.base: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self._stop = threading.Event()
+
+    def _sample(self) -> None:
+        try:
+            pids = self.pids_fn()
+        except Exception:  # a monitoring hiccup must not end the benchmark
+            return
+        for pid in pids:
+            cpu = proc_cpu(pid)
+            if cpu is None:
+                continue
+            if pid not in self.base:
+                started = proc_start(pid)
+                self.base[pid] = 0.0 if started is not None and started >= self.t0 else cpu
+            self.last[pid] = cpu
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.25):
+            self._sample()
+
+    def __enter__(self):
+        self.t0 = uptime_s()
+        self._sample()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.last[p] - self.base[p] for p in self.last)
 
 
 def machine_busy() -> tuple[float, float]:
@@ -328,23 +387,21 @@ def pick_client(choice: str) -> str:
 
 
 def run_load(client: str, url: str, req_file: Path, duration: float, concurrency: int, env: dict,
-             server: Server, db_pids: list[int]) -> dict:
+             server: Server, db_pids_fn=None) -> dict:
     if client == "wrk":
         cmd = ["wrk", "-t", str(min(2, concurrency)), "-c", str(concurrency), "-d", f"{duration:g}s",
                "--timeout", "10s", "-s", str(BENCH_DIR / "requests.lua"), url, "--", str(req_file)]
     else:
         cmd = [sys.executable, str(BENCH_DIR / "httpload.py"), "--url", url, "--requests", str(req_file),
                "--duration", f"{duration:g}", "--concurrency", str(concurrency)]
-    spids = server.pids()
-    s0, d0 = cpu_sum(spids), cpu_sum(db_pids)
     m0 = machine_busy()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    with CpuTracker(server.pids) as srv, CpuTracker(db_pids_fn or list) as db:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.monotonic() - t0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     m1 = machine_busy()
-    s1, d1 = cpu_sum(spids), cpu_sum(db_pids)
     result = None
     first_error = ""
     for line in p.stdout.splitlines():
@@ -355,8 +412,7 @@ def run_load(client: str, url: str, req_file: Path, duration: float, concurrency
     if result is None:
         raise SystemExit(f"the load client failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
     client_cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    server_cpu = sum(s1.get(k, v) - v for k, v in s0.items())
-    db_cpu = sum(d1.get(k, v) - v for k, v in d0.items())
+    server_cpu, db_cpu = srv.seconds, db.seconds
     secs = result["duration_us"] / 1e6
     lat = result["latency_us"]
     errs = result["non2xx"] + sum(result["socket_errors"].values())
@@ -368,7 +424,7 @@ def run_load(client: str, url: str, req_file: Path, duration: float, concurrency
         "first_error": first_error,
         "server_cpu_pct": round(100 * server_cpu / wall, 1),
         "server_cpu_ms_per_request": round(1000 * server_cpu / max(1, result["requests"]), 2),
-        "db_cpu_pct": round(100 * db_cpu / wall, 1) if db_pids else None,
+        "db_cpu_pct": round(100 * db_cpu / wall, 1) if db_pids_fn else None,
         "client_cpu_pct": round(100 * client_cpu / wall, 1),
         "machine_cpu_pct": round(100 * (m1[0] - m0[0]) / (m1[1] - m0[1]) * os.cpu_count(), 1),
     }
@@ -478,6 +534,7 @@ def main(argv=None) -> int:
     url = f"http://127.0.0.1:{args.port}"
     client_env = dict(os.environ, BENCH_AUTH=f"Bearer {fx['token']}")
     results: list[tuple[Op, dict]] = []
+    db_pids = pg_backend_pids_fn(args.database_url) if args.db == "postgres" else None
     try:
         server.start()
         log(f"server up: closeloop serve --workers {args.workers} on {url} (pid {server.proc.pid}, log "
@@ -487,8 +544,7 @@ def main(argv=None) -> int:
             req_file = tmp / f"{name}.tsv"
             req_file.write_text("\n".join(request_lines(name, fx)) + "\n", encoding="utf-8")
             if args.warmup > 0:
-                run_load(client, url, req_file, args.warmup, args.concurrency, client_env, server, [])
-            db_pids = pg_backend_pids()
+                run_load(client, url, req_file, args.warmup, args.concurrency, client_env, server)
             r = run_load(client, url, req_file, args.duration, args.concurrency, client_env, server, db_pids)
             results.append((op, r))
             log(f"  {name:<12} {r['rps']:>8,.0f} req/s  p50 {r['p50_ms']:6.1f}  p95 {r['p95_ms']:6.1f}  "
@@ -497,6 +553,8 @@ def main(argv=None) -> int:
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        if db_pids is not None:
+            db_pids.close()
 
     results.sort(key=lambda x: [o.name for o in OPS].index(x[0].name))
     load1 = os.getloadavg()
