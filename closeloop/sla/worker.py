@@ -10,6 +10,7 @@ worker (or the same one restarted) does the work. Escalation's unique constraint
 makes each level fire once, whatever races.
 """
 
+import os
 import uuid
 from datetime import datetime, timedelta
 
@@ -21,7 +22,9 @@ from closeloop.workorders.models import WorkOrder
 from .models import SLATarget
 from .services import fire_due_levels
 
-LEASE = timedelta(seconds=30)
+#: How long a claim holds before another worker may redo it (a crashed worker's items
+#: wait this long). Overridable for tests of real crashes.
+LEASE = timedelta(seconds=float(os.environ.get("CLOSELOOP_SLA_LEASE", "30")))
 
 
 def claim_one_sla_check(worker_id: str, at: datetime) -> tuple[int, int, str] | None:

@@ -2,9 +2,11 @@
 level, with a timeline event and outbox rows; races, crashes and real processes."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -184,3 +186,40 @@ def test_real_worker_processes_fire_every_level_exactly_once(world):
     assert TimelineEvent.objects.filter(kind="escalation", work_order__in=wos).count() == 72
     assert not SLATarget.objects.filter(next_check_at__isnull=False).exists()
     assert WorkOrder.objects.filter(priority="urgent").count() == 12  # raised by both targets' level 2
+
+
+def _worker(env, *args):
+    return subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "worker", *args], cwd=ROOT, env=env)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigkill_mid_run_then_restart_loses_nothing_and_duplicates_nothing(world):
+    always = calendars()[1]
+    policy("p", always, targets={"response": 60})
+    with time_machine.travel(now() - timedelta(hours=2), tick=False):
+        wos = [create(world) for _ in range(40)]
+    env = {**os.environ, "DATABASE_URL": _database_url(), "CLOSELOOP_WORKER_POLL": "0.1",
+           "CLOSELOOP_SLA_LEASE": "1"}
+    p = _worker(env, "--id", "doomed")
+    deadline = time.monotonic() + 60
+    while not Escalation.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    fired_before = Escalation.objects.count()
+    assert 0 < fired_before < 120
+    time.sleep(1.1)  # the dead worker's lease runs out
+    assert _worker(env, "--until-idle", "--id", "phoenix").wait(timeout=120) == 0
+    assert Escalation.objects.count() == 120  # 40 x 3 levels, none lost, none twice
+    assert TimelineEvent.objects.filter(kind="escalation", work_order__in=wos).count() == 120
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_stops_an_idle_worker_promptly(world):
+    env = {**os.environ, "DATABASE_URL": _database_url()}
+    p = _worker(env, "-v", "2")
+    time.sleep(2)
+    t = time.monotonic()
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=10) == 0
+    assert time.monotonic() - t < 2

@@ -1,29 +1,50 @@
-"""`closeloop serve`: the production-style web server (gunicorn, sync workers).
+"""`closeloop serve`: the production-style web server (gunicorn, sync workers), with
+one `closeloop worker` beside it (SLA timers, outbox) in the same process tree.
 
 Gunicorn sync workers measured 2.5-3x cheaper per request than ASGI for this app
-(DESIGN.md §7). Background work (`closeloop worker`) joins this process tree once
-the SLA issue lands; until then, serve runs the web processes only.
+(DESIGN.md §7). One worker is right for SQLite; against PostgreSQL start more with
+`closeloop worker` anywhere (--no-worker here to run none).
 """
 
+import atexit
 import os
+import subprocess
 import sys
 
 from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Serve closeloop with gunicorn on 127.0.0.1:PORT."
+    help = "Serve closeloop with gunicorn on 127.0.0.1:PORT, and run the background worker beside it."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
+        parser.add_argument("--no-worker", action="store_true",
+                            help="Do not start the background worker (SLA timers, outbox).")
 
-    def handle(self, *args, host, port, workers, **options):
+    def handle(self, *args, host, port, workers, no_worker, **options):
         from gunicorn.app.wsgiapp import run
 
+        if not no_worker:
+            self._start_worker()
         self.stdout.write(f"closeloop on http://{host}:{port}/ ({workers} workers)")
         sys.argv = ["gunicorn", "closeloop.wsgi:application", "--bind", f"{host}:{port}", "--workers", str(workers),
                     "--access-logfile", "-" if os.environ.get("CLOSELOOP_ACCESS_LOG") else "/dev/null",
                     "--graceful-timeout", "10", "--timeout", "60"]
         run()
+
+    def _start_worker(self) -> None:
+        proc = subprocess.Popen([sys.executable, "-m", "closeloop.cli", "worker", "--parent-pid", str(os.getpid())])
+
+        def stop():
+            if proc.poll() is None:
+                proc.terminate()  # SIGTERM: the worker finishes the item in hand
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+        atexit.register(stop)
+        self.stdout.write(f"closeloop worker started (pid {proc.pid})")

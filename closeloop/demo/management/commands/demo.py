@@ -40,6 +40,14 @@ class Command(BaseCommand):
                 % {"s": result.seconds, "c": counts.get("customers", 0), "a": counts.get("assets", 0),
                    "u": counts.get("users", 0), "w": counts.get("work_orders", 0),
                    "e": counts.get("timeline_events", 0)}))
+            from closeloop.demo.sla import LIVE_FAULT_CODE, seed_sla
+
+            sla = seed_sla()
+            self.stdout.write(_("SLA: %(p)d policies, %(c)d calendars; %(s)s shows deadlines across the Spring "
+                                "Festival holiday; %(l)s breaches a 30-second policy live (any work order with fault "
+                                "code %(f)s does).")
+                              % {"p": sla["policies"], "c": sla["calendars"], "s": sla["showcase"], "l": sla["live"],
+                                 "f": LIVE_FAULT_CODE})
         else:
             self.stdout.write(_("The demo company is already loaded (%(when)s, scale %(scale)s); nothing to do. "
                                 "Use --reset to load it again.")
