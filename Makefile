@@ -13,7 +13,7 @@ PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { command -v $$p; break; }; done)
 
-.PHONY: setup demo test lint check-tools assets serve clean bench
+.PHONY: setup demo test lint check-tools assets serve clean bench bench-sla
 
 check-tools:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -62,6 +62,10 @@ serve: setup
 
 bench: setup
 	$(PY) bench/workorders.py
+
+# SLA worker: deadline -> escalation latency over 100k open work orders (docs/sla.md)
+bench-sla: setup
+	$(PY) bench/sla.py
 
 clean:
 	rm -rf $(VENV) node_modules closeloop/static/dist
