@@ -9,6 +9,7 @@ from closeloop.customers.api import router as customers_router
 from closeloop.sla.api import router as sla_router
 from closeloop.workorders.api import router as workorders_router
 
+
 class Utf8JSONRenderer(JSONRenderer):
     """Chinese text as itself, not \\uXXXX escapes (smaller, and readable in curl)."""
 
@@ -31,3 +32,5 @@ api.add_router("/", customers_router)
 api.add_router("/", accounts_router)
 api.add_router("/", sla_router)
 api.add_router("/", "closeloop.workorders.api_types.router")
+api.add_router("/", "closeloop.dispatch.api.router")
+api.add_router("/", "closeloop.rules.api.router")

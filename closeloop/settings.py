@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "closeloop.demo",
     "closeloop.outbox",
     "closeloop.sla",
+    "closeloop.dispatch",
+    "closeloop.rules",
 ]
 
 MIDDLEWARE = [

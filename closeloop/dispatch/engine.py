@@ -1,0 +1,189 @@
+"""Dispatch scoring, pure and vectorised (numpy): no database here.
+
+One function scores J jobs × C candidates; a single suggestion is the J = 1 case and
+the batch is the same matrix fed to scipy's linear_sum_assignment, so the dispatcher's
+list and the batch plan can never disagree.
+
+Score (0..100) = skills 30 + distance 30 + load 20 + customer history 10 + shift 10.
+Excluded (never suggested, never assigned): on leave, off shift (for engineers with a
+roster), missing a required skill or below its minimum level, no capacity left today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+W_SKILL, W_DIST, W_LOAD, W_HIST, W_SHIFT = 30.0, 30.0, 20.0, 10.0, 10.0
+DIST_HALF_KM = 25.0  # distance part halves at this distance
+UNKNOWN_DIST_PART = 0.3
+HISTORY_CAP = 5
+
+# exclusion codes (explained in words by dispatch.services)
+LEAVE, OFF_SHIFT, SKILL, FULL = "leave", "off_shift", "skill", "full"
+# shift states
+ON_SHIFT, ON_CALL, NO_ROSTER, OFF = 0, 1, 2, 3
+SHIFT_PART = {ON_SHIFT: 1.0, ON_CALL: 0.6, NO_ROSTER: 0.5, OFF: 0.0}
+
+
+@dataclass
+class Candidates:
+    """C engineers as parallel arrays (built by dispatch.services.load_candidates)."""
+
+    ids: np.ndarray  # int
+    usernames: list[str]
+    names: list[str]
+    lat: np.ndarray  # float, nan when unknown
+    lng: np.ndarray
+    shift: np.ndarray  # int: ON_SHIFT / ON_CALL / NO_ROSTER / OFF
+    on_leave: np.ndarray  # bool
+    leave_reason: list[str]
+    open_count: np.ndarray  # int
+    open_hours: np.ndarray  # float
+    day_hours: np.ndarray  # float
+    levels: np.ndarray  # C × T int skill levels (0 = none) for the tags in `tags`
+    tags: list[int] = field(default_factory=list)  # tag ids, columns of `levels`
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Jobs:
+    """J work orders: site, required levels per tag column, estimate, history."""
+
+    ids: list[int]
+    lat: np.ndarray
+    lng: np.ndarray
+    required: np.ndarray  # J × T int minimum levels (0 = not required)
+    est_hours: np.ndarray  # float
+    history: np.ndarray  # J × C int: earlier work for this customer by each candidate
+
+
+@dataclass
+class Scores:
+    total: np.ndarray  # J × C float, 0..100
+    skill: np.ndarray  # J × C 0..1
+    dist_km: np.ndarray  # J × C km (nan unknown)
+    dist: np.ndarray
+    load: np.ndarray  # C (0..1) before this job
+    hist: np.ndarray  # J × C 0..1
+    shift: np.ndarray  # C 0..1
+    skill_ok: np.ndarray  # J × C bool
+    fits: np.ndarray  # J × C bool: capacity for this job today
+    eligible: np.ndarray  # J × C bool
+
+
+def haversine_km(lat1, lng1, lat2, lng2):
+    lat1, lng1, lat2, lng2 = (np.radians(np.asarray(x, dtype=float)) for x in (lat1, lng1, lat2, lng2))
+    a = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lng2 - lng1) / 2) ** 2
+    return 6371.0088 * 2 * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+
+
+def score(jobs: Jobs, cands: Candidates) -> Scores:
+    req = jobs.required  # J × T
+    lv = cands.levels  # C × T
+    if req.shape[1]:
+        needed = req[:, None, :] > 0  # J × 1 × T
+        skill_ok = np.all((lv[None, :, :] >= req[:, None, :]) | ~needed, axis=2)
+        n_req = needed.sum(axis=2)  # J × 1
+        skill = np.where(n_req > 0, (np.minimum(lv[None, :, :], 5) / 5.0 * needed).sum(axis=2) / np.maximum(n_req, 1),
+                         1.0)
+    else:
+        skill_ok = np.ones((len(jobs.ids), len(cands)), dtype=bool)
+        skill = np.ones((len(jobs.ids), len(cands)))
+    dist_km = haversine_km(jobs.lat[:, None], jobs.lng[:, None], cands.lat[None, :], cands.lng[None, :])
+    dist = np.where(np.isnan(dist_km), UNKNOWN_DIST_PART, 1.0 / (1.0 + dist_km / DIST_HALF_KM))
+    day = np.maximum(cands.day_hours, 0.1)
+    load = np.clip(1.0 - cands.open_hours / day, 0.0, 1.0)
+    hist = np.minimum(jobs.history, HISTORY_CAP) / HISTORY_CAP
+    shift = np.vectorize(SHIFT_PART.get, otypes=[float])(cands.shift) if len(cands) else np.zeros(0)
+    fits = (cands.open_hours[None, :] + jobs.est_hours[:, None]) <= cands.day_hours[None, :] + 1e-9
+    available = (~cands.on_leave) & (cands.shift != OFF)
+    eligible = skill_ok & fits & available[None, :]
+    total = (W_SKILL * skill + W_DIST * dist + W_LOAD * load[None, :] + W_HIST * hist + W_SHIFT * shift[None, :])
+    return Scores(total=total, skill=skill, dist_km=dist_km, dist=dist, load=load, hist=hist, shift=shift,
+                  skill_ok=skill_ok, fits=fits, eligible=eligible)
+
+
+def exclusion(s: Scores, cands: Candidates, j: int, c: int) -> str | None:
+    """Why candidate c cannot take job j (first reason), or None."""
+    if cands.on_leave[c]:
+        return LEAVE
+    if cands.shift[c] == OFF:
+        return OFF_SHIFT
+    if not s.skill_ok[j, c]:
+        return SKILL
+    if not s.fits[j, c]:
+        return FULL
+    return None
+
+
+# ---- batch --------------------------------------------------------------------------------------
+
+UNASSIGNED_COST = 1000.0  # worse than any feasible assignment: assign as many as possible first
+SLOT_LOAD_STEP = 5.0  # each further job for the same engineer in one batch costs this much more
+
+
+def slot_count(cands: Candidates, est_hours: float, cap: int) -> np.ndarray:
+    """How many more jobs of `est_hours` each engineer can take today (capped)."""
+    free = np.maximum(cands.day_hours - cands.open_hours, 0.0)
+    slots = np.floor(free / max(est_hours, 0.1) + 1e-9).astype(int)
+    slots[cands.on_leave | (cands.shift == OFF)] = 0
+    return np.minimum(slots, cap)
+
+
+def batch_cost(jobs: Jobs, cands: Candidates, max_slots: int | None = None):
+    """The cost matrix (J × (slots + J dummies)) and the column → candidate index map
+    (-1 for "leave unassigned"). Cost = 100 - score + slot penalty; ineligible = inf."""
+    s = score(jobs, cands)
+    n_jobs = len(jobs.ids)
+    cap = n_jobs if max_slots is None else max_slots
+    est = float(np.max(jobs.est_hours)) if n_jobs else 1.0
+    slots = slot_count(cands, est, cap)
+    col_cand = np.repeat(np.arange(len(cands)), slots)
+    col_slot = np.concatenate([np.arange(k) for k in slots]) if len(slots) and slots.sum() else np.zeros(0, int)
+    base = 100.0 - s.total  # J × C
+    cost = base[:, col_cand] + SLOT_LOAD_STEP * col_slot[None, :]
+    cost = np.where(s.eligible[:, col_cand], cost, np.inf)
+    dummy = np.full((n_jobs, n_jobs), UNASSIGNED_COST)
+    return np.hstack([cost, dummy]), np.concatenate([col_cand, np.full(n_jobs, -1)]), s
+
+
+def assign_batch(jobs: Jobs, cands: Candidates, max_slots: int | None = None) -> tuple[list[int], float, Scores]:
+    """Optimal plan: for each job the candidate index, or -1; and the total cost."""
+    from scipy.optimize import linear_sum_assignment
+
+    if not len(jobs.ids):
+        return [], 0.0, score(jobs, cands)
+    cost, col_cand, s = batch_cost(jobs, cands, max_slots)
+    finite = np.where(np.isinf(cost), 1e9, cost)  # scipy wants a feasible finite matrix
+    rows, cols = linear_sum_assignment(finite)
+    plan = [-1] * len(jobs.ids)
+    total = 0.0
+    for r, c in zip(rows, cols, strict=True):
+        plan[r] = int(col_cand[c])
+        total += float(finite[r, c])
+    return plan, total, s
+
+
+def plan_cost(plan: list[int], jobs: Jobs, cands: Candidates, s: Scores) -> float:
+    """The objective of a plan (job → candidate or -1), as batch_cost defines it; inf
+    when it breaks eligibility or capacity. For checking the optimum."""
+    est = float(np.max(jobs.est_hours)) if len(jobs.ids) else 1.0
+    slots = slot_count(cands, est, len(jobs.ids))
+    used: dict[int, int] = {}
+    total = 0.0
+    for j, c in enumerate(plan):
+        if c < 0:
+            total += UNASSIGNED_COST
+            continue
+        if not s.eligible[j, c]:
+            return float("inf")
+        k = used.get(c, 0)
+        if k >= slots[c]:
+            return float("inf")
+        used[c] = k + 1
+        total += 100.0 - float(s.total[j, c]) + SLOT_LOAD_STEP * k
+    return total
