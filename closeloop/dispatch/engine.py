@@ -4,7 +4,10 @@ One function scores J jobs × C candidates; a single suggestion is the J = 1 cas
 the batch is the same matrix fed to scipy's linear_sum_assignment, so the dispatcher's
 list and the batch plan can never disagree.
 
-Score (0..100) = skills 30 + distance 30 + load 20 + customer history 10 + shift 10.
+Score (0..100) = distance 40 + load 20 + shift 15 + skill levels 15 + customer history 10.
+Skills are first a threshold (below a required minimum level: excluded); among those who
+qualify, closeness weighs most, so the work goes to the nearest qualified person who is
+free, unless they are much busier or much less experienced.
 Excluded (never suggested, never assigned): on leave, off shift (for engineers with a
 roster), missing a required skill or below its minimum level, no capacity left today.
 """
@@ -15,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-W_SKILL, W_DIST, W_LOAD, W_HIST, W_SHIFT = 30.0, 30.0, 20.0, 10.0, 10.0
-DIST_HALF_KM = 25.0  # distance part halves at this distance
+W_SKILL, W_DIST, W_LOAD, W_HIST, W_SHIFT = 15.0, 40.0, 20.0, 10.0, 15.0
+DIST_SCALE_KM = 100.0  # distance part = exp(-km / scale): 1 next door, 0.61 at 50 km, 0.37 at 100 km
 UNKNOWN_DIST_PART = 0.3
 HISTORY_CAP = 5
 
@@ -94,7 +97,7 @@ def score(jobs: Jobs, cands: Candidates) -> Scores:
         skill_ok = np.ones((len(jobs.ids), len(cands)), dtype=bool)
         skill = np.ones((len(jobs.ids), len(cands)))
     dist_km = haversine_km(jobs.lat[:, None], jobs.lng[:, None], cands.lat[None, :], cands.lng[None, :])
-    dist = np.where(np.isnan(dist_km), UNKNOWN_DIST_PART, 1.0 / (1.0 + dist_km / DIST_HALF_KM))
+    dist = np.where(np.isnan(dist_km), UNKNOWN_DIST_PART, np.exp(-np.nan_to_num(dist_km) / DIST_SCALE_KM))
     day = np.maximum(cands.day_hours, 0.1)
     load = np.clip(1.0 - cands.open_hours / day, 0.0, 1.0)
     hist = np.minimum(jobs.history, HISTORY_CAP) / HISTORY_CAP

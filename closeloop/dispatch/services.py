@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db import connection, transaction
+from django.db.models import Case, Count, IntegerField, Max, Q, Value, When
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import EngineerSkill, Role, User
@@ -85,12 +85,21 @@ def _hours_by_type() -> dict[int, float]:
     return {r.wo_type_id: float(r.estimated_hours) for r in DispatchSetting.objects.filter(wo_type__isnull=False)}
 
 
+def _raw(qs) -> list[tuple]:
+    """A values_list queryset's rows straight from the driver: no per-value Django
+    converters (numbers come back as float or Decimal, both fine for float())."""
+    sql, params = qs.query.sql_with_params()
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
+
+
 def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None = None) -> engine.Candidates:
     """Every active engineer (or `user_ids`) as engine arrays. Seven queries whatever C is."""
     users = User.objects.filter(role=Role.ENGINEER, is_active=True)
     if user_ids is not None:
         users = users.filter(pk__in=user_ids)
-    rows = list(users.order_by("pk").values_list("pk", "username", "display_name", "first_name", "last_name",
+    rows = _raw(users.order_by("pk").values_list("pk", "username", "display_name", "first_name", "last_name",
                                                  "home_latitude", "home_longitude"))
     n = len(rows)
     index = {r[0]: i for i, r in enumerate(rows)}
@@ -98,26 +107,30 @@ def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None
     lat = np.array([float(r[5]) if r[5] is not None else np.nan for r in rows], dtype=float)
     lng = np.array([float(r[6]) if r[6] is not None else np.nan for r in rows], dtype=float)
     day = np.full(n, 8.0)
-    for uid, dh, plat, plng, pat in EngineerProfile.objects.values_list(
-            "user_id", "day_hours", "latitude", "longitude", "located_at"):
+    for uid, dh, plat, plng, fresh in _raw(EngineerProfile.objects.order_by().annotate(
+            fresh=Case(When(located_at__gte=at - LOCATION_FRESH, then=Value(1)), default=Value(0),
+                       output_field=IntegerField())).values_list("user_id", "day_hours", "latitude", "longitude",
+                                                                 "fresh")):
         i = index.get(uid)
         if i is None:
             continue
         day[i] = float(dh)
-        if plat is not None and plng is not None and pat is not None and at - pat <= LOCATION_FRESH:
+        if plat is not None and plng is not None and fresh:
             lat[i], lng[i] = float(plat), float(plng)
     shift = np.full(n, engine.NO_ROSTER, dtype=np.int64)
-    for uid in Shift.objects.filter(starts_at__lt=at + ROSTER_WINDOW, ends_at__gt=at - ROSTER_WINDOW) \
-            .values_list("user_id", flat=True).distinct():
+    for (uid,) in _raw(Shift.objects.filter(starts_at__lt=at + ROSTER_WINDOW, ends_at__gt=at - ROSTER_WINDOW)
+                       .order_by().values_list("user_id").distinct()):
         if uid in index:
             shift[index[uid]] = engine.OFF
-    for uid, kind in Shift.objects.filter(starts_at__lte=at, ends_at__gt=at).values_list("user_id", "kind"):
+    for uid, kind in _raw(Shift.objects.filter(starts_at__lte=at, ends_at__gt=at).order_by()
+                          .values_list("user_id", "kind")):
         i = index.get(uid)
         if i is not None and (kind == Shift.Kind.SHIFT or shift[i] != engine.ON_SHIFT):
             shift[i] = engine.ON_SHIFT if kind == Shift.Kind.SHIFT else engine.ON_CALL
     on_leave = np.zeros(n, dtype=bool)
     reasons = [""] * n
-    for uid, reason in Leave.objects.filter(starts_at__lte=at, ends_at__gt=at).values_list("user_id", "reason"):
+    for uid, reason in _raw(Leave.objects.filter(starts_at__lte=at, ends_at__gt=at).order_by()
+                            .values_list("user_id", "reason")):
         i = index.get(uid)
         if i is not None:
             on_leave[i] = True
@@ -125,8 +138,8 @@ def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None
     hours = _hours_by_type()
     count = np.zeros(n, dtype=np.int64)
     open_hours = np.zeros(n)
-    for uid, type_id, c in WorkOrder.objects.filter(status__in=ACTIVE_STATES, assignee__isnull=False) \
-            .values_list("assignee_id", "wo_type_id").annotate(c=Count("id")).order_by():
+    for uid, type_id, c in _raw(WorkOrder.objects.filter(status__in=ACTIVE_STATES, assignee__isnull=False)
+                                .values_list("assignee_id", "wo_type_id").annotate(c=Count("id")).order_by()):
         i = index.get(uid)
         if i is not None:
             count[i] += c
@@ -134,8 +147,8 @@ def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None
     levels = np.zeros((n, len(tag_ids)), dtype=np.int64)
     if tag_ids:
         col = {t: k for k, t in enumerate(tag_ids)}
-        for uid, tag_id, level in EngineerSkill.objects.filter(tag_id__in=tag_ids).values_list(
-                "user_id", "tag_id", "level"):
+        for uid, tag_id, level in _raw(EngineerSkill.objects.filter(tag_id__in=tag_ids).order_by().values_list(
+                "user_id", "tag_id", "level")):
             i = index.get(uid)
             if i is not None:
                 levels[i, col[tag_id]] = level
@@ -153,9 +166,9 @@ def _history(customer_ids: list[int | None], cands: engine.Candidates) -> np.nda
         return out
     index = {int(uid): i for i, uid in enumerate(cands.ids)}
     per: dict[int, dict[int, int]] = {}
-    for cust, uid, c in WorkOrder.objects.filter(customer_id__in=wanted, status__in=DONE_STATES,
-                                                 assignee__isnull=False) \
-            .values_list("customer_id", "assignee_id").annotate(c=Count("id")).order_by():
+    for cust, uid, c in _raw(WorkOrder.objects.filter(customer_id__in=wanted, status__in=DONE_STATES,
+                                                      assignee__isnull=False)
+                             .values_list("customer_id", "assignee_id").annotate(c=Count("id")).order_by()):
         per.setdefault(cust, {})[uid] = c
     for j, cust in enumerate(customer_ids):
         for uid, c in per.get(cust, {}).items():

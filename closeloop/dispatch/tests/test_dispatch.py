@@ -86,7 +86,7 @@ def test_engineer_without_roster_is_available_but_ranks_lower(crew):
     Shift.objects.filter(user=crew.eng_x).delete()
     s = services.suggest(_wo(crew))
     x = next(x for x in s.suggestions if x["username"] == "eng_x")
-    assert x["shift"] == "no_roster" and x["parts"]["shift"] == 5.0
+    assert x["shift"] == "no_roster" and x["parts"]["shift"] == 7.5
 
 
 @time_machine.travel(T0, tick=False)

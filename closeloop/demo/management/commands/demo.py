@@ -48,6 +48,12 @@ class Command(BaseCommand):
                                 "code %(f)s does).")
                               % {"p": sla["policies"], "c": sla["calendars"], "s": sla["showcase"], "l": sla["live"],
                                  "f": LIVE_FAULT_CODE})
+            from closeloop.demo.rules import seed_rules
+
+            seeded = seed_rules()
+            self.stdout.write(_("Rules and dispatch: %(r)d rules, an urgent keyword library, %(s)d roster shifts; "
+                                "file \"呼吸机离线\" at a 三级甲等 hospital to see it become urgent and dispatched.")
+                              % {"r": seeded["rules"], "s": seeded["shifts"]})
         else:
             self.stdout.write(_("The demo company is already loaded (%(when)s, scale %(scale)s); nothing to do. "
                                 "Use --reset to load it again.")
