@@ -167,11 +167,12 @@ def test_dry_run_shows_parts_and_changes(urgent):
     wo = create(urgent, title="监护仪黑屏", team="team-x")
     r.refresh_from_db()
     api = urgent.api(urgent.manager)
-    out = api.post(f"/api/v1/rules/{r.pk}/try", {"work_order": wo.code}).json()
+    en = {"Accept-Language": "en"}
+    out = api.post(f"/api/v1/rules/{r.pk}/try", {"work_order": wo.code}, headers=en).json()
     assert [p["result"] for p in out["parts"]] == [True, True, False]
     assert out["matched"] is False and out["keywords"] == {"urgent": ["监护仪黑屏"]}
     api.patch(f"/api/v1/rules/{r.pk}", {"condition": 'wo.keywords.urgent', "enabled": True})
-    out = api.post(f"/api/v1/rules/{r.pk}/try", {"work_order": wo.code}).json()
+    out = api.post(f"/api/v1/rules/{r.pk}/try", {"work_order": wo.code}, headers=en).json()
     assert out["would_fire"] is True
     assert out["actions"] == ["priority normal → urgent", "notify manager"]
     assert TimelineEvent.objects.filter(work_order=wo, kind="rule").count() == 0  # nothing written
