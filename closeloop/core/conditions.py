@@ -358,3 +358,82 @@ def sample_context(keyword_libraries: list[str] | None = None) -> dict:
         "event": {"trigger": "created", "action": "", "from": "", "to": "", "changed": []},
         "actor": {"username": "", "role": "", "team": ""},
     }
+
+
+# ---- the builder: field / operator / value, and/or groups → CEL -----------------------------------
+
+#: Fields a business user picks from (the builder's menu); each is a path in the context.
+BUILDER_FIELDS = {
+    "wo.title", "wo.description", "wo.text", "wo.type", "wo.kind", "wo.priority", "wo.status", "wo.fault_code",
+    "wo.region", "wo.team", "wo.assignee", "wo.customer.code", "wo.customer.tier", "wo.customer.province",
+    "wo.site.code", "wo.site.grade", "wo.site.province", "wo.site.city", "wo.asset.category", "wo.asset.model",
+    "wo.asset.manufacturer", "event.trigger", "event.action", "event.from", "event.to", "actor.role",
+    "actor.username",
+}
+_CUSTOM = re.compile(r"^wo\.custom\.[a-z][a-z0-9_]{0,39}$")
+_KEYWORDS = re.compile(r"^wo\.keywords\.[a-z][a-z0-9_]{0,39}$")
+BUILDER_OPS = {"==", "!=", "<", "<=", ">", ">=", "in", "not_in", "contains", "starts_with", "ends_with",
+               "is_true", "is_false", "changed"}
+MAX_BUILDER_NODES = 100
+
+
+def _literal(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConditionError(_("Not a number."))
+        return repr(value)
+    if isinstance(value, str):
+        if len(value) > 1000:
+            raise ConditionError(_("A value is too long."))
+        # A CEL string literal: escape the backslash and the quote, no raw control characters.
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+        return f'"{escaped}"'
+    if isinstance(value, list):
+        if len(value) > MAX_ITEMS:
+            raise ConditionError(_("Too many values."))
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    raise ConditionError(_("Values are text, numbers, true/false or lists of them."))
+
+
+def build_condition(tree: dict, _count: list | None = None) -> str:
+    """CEL from a builder tree: {"all": [...]} / {"any": [...]} groups (nestable) of
+    {"field": "wo.site.grade", "op": "==", "value": "三级甲等"}. Fields come from a fixed
+    menu (plus wo.custom.<key> and wo.keywords.<library>), values become quoted CEL
+    literals: nothing the user types is ever spliced in as code."""
+    count = _count if _count is not None else [0]
+    count[0] += 1
+    if count[0] > MAX_BUILDER_NODES:
+        raise ConditionError(_("The condition has too many parts."), kind="limit")
+    if not isinstance(tree, dict):
+        raise ConditionError(_("Each part is a group or a comparison."))
+    for key, joiner in (("all", " && "), ("any", " || ")):
+        if key in tree:
+            parts = tree[key]
+            if not isinstance(parts, list) or not parts:
+                raise ConditionError(_("A group needs at least one part."))
+            inner = [build_condition(p, count) for p in parts]
+            return inner[0] if len(inner) == 1 else "(" + joiner.join(inner) + ")"
+    if "not" in tree:
+        return "!(" + build_condition(tree["not"], count) + ")"
+    field, op, value = tree.get("field"), tree.get("op"), tree.get("value")
+    if not isinstance(field, str) or not (field in BUILDER_FIELDS or _CUSTOM.match(field) or _KEYWORDS.match(field)):
+        raise ConditionError(_("Unknown field %(f)s.") % {"f": str(field)[:60]})
+    if op not in BUILDER_OPS:
+        raise ConditionError(_("Unknown operator %(o)s.") % {"o": str(op)[:20]})
+    if op == "is_true":
+        return field
+    if op == "is_false":
+        return f"!{field}"
+    if op == "changed":
+        return f"{_literal(field.removeprefix('wo.'))} in event.changed"
+    if op in ("in", "not_in"):
+        if not isinstance(value, list):
+            raise ConditionError(_("A list of values is needed."))
+        expr = f"{field} in {_literal(value)}"
+        return expr if op == "in" else f"!({expr})"
+    if op in ("contains", "starts_with", "ends_with"):
+        fn = {"contains": "contains", "starts_with": "startsWith", "ends_with": "endsWith"}[op]
+        return f"{field}.{fn}({_literal(str(value))})"
+    return f"{field} {op} {_literal(value)}"

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from closeloop.core import conditions
 from closeloop.core.apikit import StrictSchema, parse_if_match, require_scope
-from closeloop.core.errors import Forbidden, NotFound
+from closeloop.core.errors import Forbidden, NotFound, ValidationFailed
 from closeloop.workorders import selectors as wo_selectors
 
 from . import services
@@ -159,9 +159,23 @@ def check_condition(request, payload: ConditionIn):
             list(KeywordLibrary.objects.values_list("name", flat=True))))
     except conditions.ConditionError as exc:
         return {"ok": False, "error": exc.as_dict()}
-    except services.ValidationFailed as exc:
+    except ValidationFailed as exc:
         return {"ok": False, "error": {"message": str(exc.problems[0].message)}}
     return {"ok": True, "error": None}
+
+
+class BuildIn(StrictSchema):
+    tree: dict[str, Any] = Field(description='{"all"|"any": [...]} groups of {"field", "op", "value"}')
+
+
+@router.post("/conditions/build", summary="The visual builder's tree (field, operator, value; and/or groups) as CEL")
+def build_condition(request, payload: BuildIn):
+    _read(request)
+    try:
+        source = conditions.build_condition(payload.tree)
+    except conditions.ConditionError as exc:
+        raise ValidationFailed(exc.problem("tree")) from None
+    return {"condition": source}
 
 
 @router.get("/keyword-libraries", response=list[LibraryOut])

@@ -131,3 +131,27 @@ def test_throughput_sanity():
     cel_ctx = c.make_context(ctx(keywords={"urgent": True}))
     for _ in range(1000):
         assert c.evaluate('wo.keywords.urgent && wo.site.grade == ""', cel_ctx)
+
+
+def test_builder_writes_cel_and_never_splices_code():
+    tree = {"all": [
+        {"field": "wo.keywords.urgent", "op": "is_true"},
+        {"any": [{"field": "wo.site.grade", "op": "==", "value": "三级甲等"},
+                 {"field": "wo.asset.category", "op": "in", "value": ["呼吸机", "麻醉机"]}]},
+        {"not": {"field": "wo.title", "op": "contains", "value": '") || true || ("'}},
+    ]}
+    src = c.build_condition(tree)
+    assert src == ('(wo.keywords.urgent && (wo.site.grade == "三级甲等" || wo.asset.category in ["呼吸机", "麻醉机"])'
+                   ' && !(wo.title.contains("\\") || true || (\\"")))')
+    c.check_condition(src)
+    cx = ctx(keywords={"urgent": True}, site={"grade": "三级甲等"}, title="x")
+    assert c.matches(src, cx)
+    # The injected text is just text.
+    cx["wo"]["title"] = '") || true || ("'
+    assert not c.matches(src, cx)
+    for bad in ({"field": "__import__", "op": "==", "value": 1}, {"field": "wo.title", "op": "matches", "value": "x"},
+                {"field": "wo.title", "op": "==", "value": object()}, {"all": []},
+                {"all": [{"field": "wo.title", "op": "==", "value": "a"}] * 200}):
+        with pytest.raises(c.ConditionError):
+            c.build_condition(bad)
+    assert c.build_condition({"field": "wo.priority", "op": "changed"}) == '"priority" in event.changed'

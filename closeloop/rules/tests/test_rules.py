@@ -220,3 +220,12 @@ def test_api_keyword_libraries(world):
     assert [x["name"] for x in api.get("/api/v1/keyword-libraries").json()] == ["urgent"]
     assert api.delete("/api/v1/keyword-libraries/urgent").status_code == 204
     assert KeywordLibrary.objects.count() == 0
+
+
+def test_api_builder(world):
+    api = world.api(world.manager)
+    r = api.post("/api/v1/conditions/build", {"tree": {"all": [
+        {"field": "wo.keywords.urgent", "op": "is_true"}, {"field": "wo.site.grade", "op": "==", "value": "三级甲等"}]}})
+    assert r.status_code == 200 and r.json()["condition"] == '(wo.keywords.urgent && wo.site.grade == "三级甲等")'
+    r = api.post("/api/v1/conditions/build", {"tree": {"field": "os.system", "op": "==", "value": 1}})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "tree"
