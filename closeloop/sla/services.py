@@ -55,7 +55,19 @@ def recompute(wo: WorkOrder, *, at: datetime | None = None, actor: User | None =
               policies: list[SLAPolicy] | None = None) -> list[SLATarget]:
     """Bring the work order's ledger rows up to date with its timeline and the policy
     that now applies. Records a timeline event when the policy (or its version) changes."""
-    at = at or now()
+    return _sync(wo, at=at or now(), actor=actor, policies=policies)[0]
+
+
+#: SLATarget columns the ledger writes (one UPDATE for all of a work order's rows).
+_LEDGER_FIELDS = ["policy", "policy_version", "calendar", "target_seconds", "started_at", "due_at", "met_at",
+                  "elapsed_seconds", "paused_seconds", "paused_intervals", "state", "breached", "computed_at",
+                  "next_check_at", "claim_token"]
+
+
+def _sync(wo: WorkOrder, *, at: datetime, actor: User | None = None, policies: list[SLAPolicy] | None = None,
+          fire: bool = False, worker: str = "") -> tuple[list[SLATarget], list[Escalation]]:
+    """One pass: select the policy, read the timeline once, fire due ladder levels when
+    `fire` (the worker), write the ledger rows and their next timers."""
     policy = select_policy(wo, policies)
     existing = {t.milestone: t for t in SLATarget.objects.filter(work_order=wo)}
     before = next(iter(existing.values()), None)
@@ -64,15 +76,20 @@ def recompute(wo: WorkOrder, *, at: datetime | None = None, actor: User | None =
             SLATarget.objects.filter(work_order=wo).delete()
             TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=EVENT_SLA,
                                          data={"policy": None, "previous": _ref(before)})
-        return []
+        return [], []
     if before is None or before.policy_id != policy.pk or before.policy_version != policy.version:
         TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=EVENT_SLA, data={
             "policy": policy.key, "policy_name": policy.name, "version": policy.version,
             "calendar": policy.calendar.key, "targets": policy.targets, "previous": _ref(before)})
     fired = _fired(wo, policy)
-    rows = []
-    for led in compute_for(wo, policy, at):
-        row = existing.pop(led.milestone, None) or SLATarget(work_order=wo, milestone=led.milestone)
+    ledgers = compute_for(wo, policy, at)
+    done = _fire(wo, policy, ledgers, fired, at, worker) if fire else []
+    rows, new_rows = [], []
+    for led in ledgers:
+        row = existing.pop(led.milestone, None)
+        if row is None:
+            row = SLATarget(work_order=wo, milestone=led.milestone)
+            new_rows.append(row)
         row.policy, row.policy_version, row.calendar_id = policy, policy.version, policy.calendar_id
         row.target_seconds, row.started_at, row.due_at, row.met_at = (led.target_seconds, led.started_at,
                                                                       led.due_at, led.met_at)
@@ -81,11 +98,15 @@ def recompute(wo: WorkOrder, *, at: datetime | None = None, actor: User | None =
         row.state, row.breached, row.computed_at = led.state, led.breached, at
         row.next_check_at = _next_check(led, fired.get(led.milestone, set()), at)
         row.claim_token = ""
-        row.save()
         rows.append(row)
     if existing:
         SLATarget.objects.filter(pk__in=[t.pk for t in existing.values()]).delete()
-    return rows
+    old_rows = [r for r in rows if r.pk is not None]
+    if old_rows:
+        SLATarget.objects.bulk_update(old_rows, _LEDGER_FIELDS)
+    if new_rows:
+        SLATarget.objects.bulk_create(new_rows)
+    return rows, done
 
 
 def _ref(target: SLATarget | None) -> dict | None:
@@ -106,16 +127,16 @@ def _fired(wo: WorkOrder, policy: SLAPolicy) -> dict[str, set[int]]:
 
 def fire_due_levels(wo: WorkOrder, *, at: datetime, worker: str = "") -> list[Escalation]:
     """Fire every ladder level that is due and not fired yet for this work order and
-    policy version; then recompute the ledger (which sets the next timer). Runs in the
-    caller's transaction. A level another worker already recorded is skipped: the
-    unique constraint on Escalation decides."""
-    rows = recompute(wo, at=at)
-    if not rows:
-        return []
-    policy = rows[0].policy
-    fired = _fired(wo, policy)
+    policy version, and recompute the ledger (which sets the next timer). Runs in the
+    caller's transaction (sla.worker holds the work order's row lock)."""
+    return _sync(wo, at=at, fire=True, worker=worker)[1]
+
+
+def _fire(wo: WorkOrder, policy: SLAPolicy, ledgers, fired: dict, at: datetime, worker: str) -> list[Escalation]:
+    """A level another worker already recorded is skipped: the unique constraint on
+    Escalation decides, so each level fires once whatever races."""
     done: list[Escalation] = []
-    for led in compute_for(wo, policy, at):
+    for led in ledgers:
         for lv in led.levels:
             if lv.fire_at is None or lv.fire_at > at or lv.level in fired.get(led.milestone, set()):
                 continue
@@ -129,8 +150,6 @@ def fire_due_levels(wo: WorkOrder, *, at: datetime, worker: str = "") -> list[Es
             fired.setdefault(led.milestone, set()).add(lv.level)
             _run_actions(wo, esc, led, at)
             done.append(esc)
-    if done:
-        recompute(wo, at=at)
     return done
 
 

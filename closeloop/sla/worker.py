@@ -27,20 +27,29 @@ from .services import fire_due_levels
 LEASE = timedelta(seconds=float(os.environ.get("CLOSELOOP_SLA_LEASE", "30")))
 
 
-def claim_one_sla_check(worker_id: str, at: datetime) -> tuple[int, int, str] | None:
-    """Claim one due target. Returns (target id, work order id, claim token), or None
-    when nothing is due (or another worker won the row we saw)."""
+def claim_sla_checks(worker_id: str, at: datetime, limit: int = 1) -> list[tuple[int, int, str]]:
+    """Claim up to `limit` due targets, earliest first. Returns [(target id, work order
+    id, claim token)]; empty when nothing is due (or other workers won what we saw)."""
     token = f"{worker_id}:{uuid.uuid4().hex[:12]}"[:40]
     with transaction.atomic():
         qs = SLATarget.objects.filter(next_check_at__lte=at).order_by("next_check_at")
         if connection.features.has_select_for_update_skip_locked:
             qs = qs.select_for_update(skip_locked=True)
-        row = qs.values_list("id", "work_order_id", "next_check_at").first()
-        if row is None:
-            return None
-        won = SLATarget.objects.filter(id=row[0], next_check_at=row[2]).update(
+        ids = list(qs.values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        # Compare-and-set: only rows still due change (a claimed row's timer is in the
+        # future until its lease runs out), and the token says which ones we won.
+        SLATarget.objects.filter(id__in=ids, next_check_at__lte=at).update(
             next_check_at=at + LEASE, claim_token=token)
-    return (row[0], row[1], token) if won == 1 else None
+        won = list(SLATarget.objects.filter(id__in=ids, claim_token=token).order_by("next_check_at", "id")
+                   .values_list("id", "work_order_id"))
+    return [(t, w, token) for t, w in won]
+
+
+def claim_one_sla_check(worker_id: str, at: datetime) -> tuple[int, int, str] | None:
+    won = claim_sla_checks(worker_id, at, 1)
+    return won[0] if won else None
 
 
 def process_claimed(work_order_id: int, worker_id: str, at: datetime) -> list:
@@ -52,14 +61,20 @@ def process_claimed(work_order_id: int, worker_id: str, at: datetime) -> list:
         return fire_due_levels(wo, at=at, worker=worker_id)
 
 
-def handle_one_sla_check(worker_id: str = "worker", at: datetime | None = None) -> bool:
-    """Process one due SLA timer. Returns whether more work may be waiting."""
+def handle_one_sla_check(worker_id: str = "worker", at: datetime | None = None, batch: int = 1) -> bool:
+    """Process due SLA timers: one, or up to `batch` claimed together (one claim
+    transaction for several items; each work order is still its own transaction).
+    Returns whether more work may be waiting."""
     at = at or now()
-    claimed = claim_one_sla_check(worker_id, at)
-    if claimed is None:
-        # Lost a race for a row that is now leased: look again; nothing due: idle.
+    claimed = claim_sla_checks(worker_id, at, batch)
+    if not claimed:
+        # Lost a race for rows that are now leased: look again; nothing due: idle.
         return SLATarget.objects.filter(next_check_at__lte=at).exists()
-    process_claimed(claimed[1], worker_id, at)
+    seen = set()
+    for _target, wo_id, _token in claimed:
+        if wo_id not in seen:  # one pass covers all of a work order's targets
+            seen.add(wo_id)
+            process_claimed(wo_id, worker_id, at)
     return True
 
 

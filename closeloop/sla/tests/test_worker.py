@@ -17,7 +17,13 @@ from django.db import connection
 from closeloop.core.clock import now
 from closeloop.outbox.models import OutboxMessage
 from closeloop.sla.models import Escalation, SLATarget
-from closeloop.sla.worker import LEASE, claim_one_sla_check, handle_one_sla_check, process_claimed
+from closeloop.sla.worker import (
+    LEASE,
+    claim_one_sla_check,
+    claim_sla_checks,
+    handle_one_sla_check,
+    process_claimed,
+)
 from closeloop.workorders import services as wo_services
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
@@ -223,3 +229,17 @@ def test_sigterm_stops_an_idle_worker_promptly(world):
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=10) == 0
     assert time.monotonic() - t < 2
+
+
+def test_a_batch_claim_takes_only_what_is_due_and_not_leased(world, always):
+    policy("p", always, targets={"response": 60}, ladder=[{"level": 1, "after": 0, "actions": ["remind_assignee"]}])
+    with time_machine.travel(T0, tick=False):
+        wos = [create(world) for _ in range(5)]
+    at = T0 + timedelta(seconds=61)
+    first = {w for _t, w, _k in claim_sla_checks("a", at, 2)}
+    second = {w for _t, w, _k in claim_sla_checks("b", at, 10)}
+    assert len(first) == 2 and len(second) == 3
+    assert first | second == {w.pk for w in wos}
+    assert claim_sla_checks("c", at, 10) == []
+    assert handle_one_sla_check("d", at=at + LEASE, batch=10)
+    assert Escalation.objects.count() == 5

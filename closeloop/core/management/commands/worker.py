@@ -35,10 +35,12 @@ class Command(BaseCommand):
         parser.add_argument("--until-idle", action="store_true", help="Exit when nothing is due.")
         parser.add_argument("--max-seconds", type=float, default=0, help="Exit after this long (0: never).")
         parser.add_argument("--id", default="", help="Worker name in claims (default host:pid).")
+        parser.add_argument("--batch", type=int, default=10,
+                            help="Due SLA timers claimed at once (each work order is still its own transaction).")
         parser.add_argument("--parent-pid", type=int, default=0,
                             help="Exit when this process is gone (used by `closeloop serve`).")
 
-    def handle(self, *args, poll, until_idle, max_seconds, id, parent_pid, **options):
+    def handle(self, *args, poll, until_idle, max_seconds, id, parent_pid, batch, **options):
         worker_id = id or f"{socket.gethostname()}:{os.getpid()}"
         self.stopping = False
 
@@ -57,7 +59,7 @@ class Command(BaseCommand):
             if parent_pid and os.getppid() != parent_pid:
                 break  # the server that started us is gone (even by SIGKILL)
             try:
-                busy = handle_one_sla_check(worker_id)
+                busy = handle_one_sla_check(worker_id, batch=batch)
                 busy = handle_one_outbox(worker_id) or busy
             except Exception:  # a lost database connection must not kill the worker
                 log.exception("worker step failed")
