@@ -32,7 +32,7 @@ ACTIVE_STATES = (S.ASSIGNED, S.ACCEPTED, S.EN_ROUTE, S.ON_SITE, S.IN_PROGRESS)
 DONE_STATES = (S.RESOLVED, S.CONFIRMED, S.INVOICED, S.CLOSED)
 DEFAULT_HOURS = 2.0
 LOCATION_FRESH = timedelta(hours=12)
-ROSTER_WINDOW = timedelta(days=7)
+ROSTER_WINDOW = timedelta(days=1)  # rostered: has a shift or duty within a day of now
 TRAVEL_KMH = 40.0
 EVENT_DISPATCH = "dispatch"  # TimelineEvent.kind written here
 REASON_MAX = 500
@@ -118,15 +118,15 @@ def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None
         if plat is not None and plng is not None and fresh:
             lat[i], lng[i] = float(plat), float(plng)
     shift = np.full(n, engine.NO_ROSTER, dtype=np.int64)
-    for (uid,) in _raw(Shift.objects.filter(starts_at__lt=at + ROSTER_WINDOW, ends_at__gt=at - ROSTER_WINDOW)
-                       .order_by().values_list("user_id").distinct()):
-        if uid in index:
-            shift[index[uid]] = engine.OFF
-    for uid, kind in _raw(Shift.objects.filter(starts_at__lte=at, ends_at__gt=at).order_by()
-                          .values_list("user_id", "kind")):
+    # One grouped query: 2 = on a shift now, 1 = on call now, 0 = rostered around now but off.
+    now_state = Max(Case(When(starts_at__lte=at, ends_at__gt=at, kind=Shift.Kind.SHIFT, then=Value(2)),
+                         When(starts_at__lte=at, ends_at__gt=at, then=Value(1)), default=Value(0),
+                         output_field=IntegerField()))
+    for uid, state in _raw(Shift.objects.filter(starts_at__lt=at + ROSTER_WINDOW, ends_at__gt=at - ROSTER_WINDOW)
+                           .order_by().values_list("user_id").annotate(state=now_state)):
         i = index.get(uid)
-        if i is not None and (kind == Shift.Kind.SHIFT or shift[i] != engine.ON_SHIFT):
-            shift[i] = engine.ON_SHIFT if kind == Shift.Kind.SHIFT else engine.ON_CALL
+        if i is not None:
+            shift[i] = {2: engine.ON_SHIFT, 1: engine.ON_CALL}.get(state, engine.OFF)
     on_leave = np.zeros(n, dtype=bool)
     reasons = [""] * n
     for uid, reason in _raw(Leave.objects.filter(starts_at__lte=at, ends_at__gt=at).order_by()
