@@ -8,8 +8,8 @@ missing map key, `__import__("os")` an undefined function.
 
 Limits, checked before anything runs:
   * the source: at most MAX_SOURCE characters, nesting depth MAX_DEPTH (brackets),
-    at most MAX_MACROS comprehension macros (map/filter/all/exists/exists_one), only
-    whitelisted functions;
+    at most MAX_MACROS comprehension macros (map/filter/all/exists/exists_one), none
+    inside another (they multiply), only whitelisted functions;
   * the inputs: strings clipped to MAX_STRING characters, lists and maps to MAX_ITEMS
     entries, nesting to MAX_INPUT_DEPTH levels.
 CEL has no loops other than the macros and no recursion, so with these bounds one
@@ -111,6 +111,39 @@ def _scan(source: str) -> tuple[int, int | None]:
     return best, where
 
 
+def _nested_macro(source: str) -> int | None:
+    """Offset of a macro call inside another macro's arguments (outside string literals),
+    or None. Nested macros multiply: three over lists of a few hundred items run for
+    seconds, and the interpreter cannot be stopped, so they are refused."""
+    starts = {m.end() - 1 for m in _MACRO.finditer(source)}  # offsets of their "("
+    stack: list[bool] = []
+    quote = None
+    i = 0
+    while i < len(source):
+        ch = source[i]
+        if quote:
+            if ch == "\\":
+                i += 2
+                continue
+            if source.startswith(quote, i):
+                i += len(quote)
+                quote = None
+                continue
+        elif ch in "\"'":
+            quote = source[i:i + 3] if source[i:i + 3] in ('"""', "'''") else ch
+            i += len(quote)
+            continue
+        elif ch in "([{":
+            is_macro = i in starts
+            if is_macro and any(stack):
+                return i
+            stack.append(is_macro)
+        elif ch in ")]}" and stack:
+            stack.pop()
+        i += 1
+    return None
+
+
 _compiled: dict[str, cel.Program] = {}
 
 
@@ -131,6 +164,11 @@ def compile_condition(source: str) -> cel.Program:
         col = where - (source.rfind("\n", 0, where) + 1) + 1
         raise ConditionError(_("The condition is nested too deeply (at most %(n)d levels).") % {"n": MAX_DEPTH},
                              line=line, column=col, offset=where, kind="limit")
+    nested = _nested_macro(source)
+    if nested is not None:
+        raise ConditionError(_("A list macro (map, filter, all, exists) cannot contain another one."),
+                             offset=nested, line=source.count("\n", 0, nested) + 1,
+                             column=nested - (source.rfind("\n", 0, nested) + 1) + 1, kind="limit")
     macros = list(_MACRO.finditer(source))
     if len(macros) > MAX_MACROS:
         m = macros[MAX_MACROS]
