@@ -10,6 +10,8 @@ Limits, checked before anything runs:
   * the source: at most MAX_SOURCE characters, nesting depth MAX_DEPTH (brackets),
     at most MAX_MACROS comprehension macros (map/filter/all/exists/exists_one), none
     inside another (they multiply), only whitelisted functions;
+  * list literals: at most MAX_LIST_LITERAL values in all (a macro over a long literal
+    list building long strings is the remaining way to make the interpreter work hard);
   * the inputs: strings clipped to MAX_STRING characters, lists and maps to MAX_ITEMS
     entries, nesting to MAX_INPUT_DEPTH levels.
 CEL has no loops other than the macros and no recursion, so with these bounds one
@@ -37,7 +39,9 @@ from closeloop.core.errors import FieldProblem, ValidationFailed
 MAX_SOURCE = 4000
 MAX_DEPTH = 24
 MAX_MACROS = 3
-MAX_STRING = 10000
+MAX_LIST_LITERAL = 200
+MAX_STRING = 2000
+KEYWORD_TEXT_MAX = 50000  # keywords are matched in Python over this much of the text
 MAX_ITEMS = 200
 MAX_INPUT_DEPTH = 6
 EVAL_BUDGET_S = 0.05
@@ -115,8 +119,16 @@ def _nested_macro(source: str) -> int | None:
     """Offset of a macro call inside another macro's arguments (outside string literals),
     or None. Nested macros multiply: three over lists of a few hundred items run for
     seconds, and the interpreter cannot be stopped, so they are refused."""
+    return _shape(source)[0]
+
+
+def _shape(source: str) -> tuple[int | None, int]:
+    """(offset of the first macro nested in another or None, items in list literals)."""
     starts = {m.end() - 1 for m in _MACRO.finditer(source)}  # offsets of their "("
     stack: list[bool] = []
+    brackets: list[str] = []
+    items = 0
+    nested = None
     quote = None
     i = 0
     while i < len(source):
@@ -135,13 +147,19 @@ def _nested_macro(source: str) -> int | None:
             continue
         elif ch in "([{":
             is_macro = i in starts
-            if is_macro and any(stack):
-                return i
+            if is_macro and any(stack) and nested is None:
+                nested = i
             stack.append(is_macro)
+            brackets.append(ch)
+            if ch == "[":
+                items += 1
         elif ch in ")]}" and stack:
             stack.pop()
+            brackets.pop()
+        elif ch == "," and brackets and brackets[-1] == "[":
+            items += 1
         i += 1
-    return None
+    return nested, items
 
 
 _compiled: dict[str, cel.Program] = {}
@@ -164,7 +182,10 @@ def compile_condition(source: str) -> cel.Program:
         col = where - (source.rfind("\n", 0, where) + 1) + 1
         raise ConditionError(_("The condition is nested too deeply (at most %(n)d levels).") % {"n": MAX_DEPTH},
                              line=line, column=col, offset=where, kind="limit")
-    nested = _nested_macro(source)
+    nested, items = _shape(source)
+    if items > MAX_LIST_LITERAL:
+        raise ConditionError(_("At most %(n)d values in the lists of one condition.") % {"n": MAX_LIST_LITERAL},
+                             kind="limit")
     if nested is not None:
         raise ConditionError(_("A list macro (map, filter, all, exists) cannot contain another one."),
                              offset=nested, line=source.count("\n", 0, nested) + 1,
@@ -357,7 +378,7 @@ def work_order_context(wo, *, keyword_libraries: dict[str, list[str]] | None = N
     team = wo.team if wo.team_id else None
     asset = wo.asset if wo.asset_id else None
     text = " ".join(x for x in (wo.title, wo.description, wo.fault_code) if x)
-    hits, found = keyword_hits(text[:MAX_STRING * 2], keyword_libraries or {})
+    hits, found = keyword_hits(text[:KEYWORD_TEXT_MAX], keyword_libraries or {})
     return {
         "wo": {
             "code": wo.code, "type": wo.wo_type.key, "kind": wo.wo_type.kind, "title": wo.title,
