@@ -81,6 +81,46 @@ def update_policy(request, key: str, payload: PolicyPatch):
     return serializers.policy(_policy(p.key))
 
 
+class CalendarIn(StrictSchema):
+    key: str = Field(max_length=40, pattern=r"^[a-z0-9-_]+$")
+    name: str = Field(max_length=100)
+    kind: str = Field("hours", description="hours, china (statutory holidays and 调休) or always (24x7)")
+    tz: str = Field("Asia/Shanghai", max_length=64)
+    week: dict[str, list[list[str]]] = Field(default_factory=dict,
+                                             description='weekday 0-6 -> [["09:00", "18:00"], ...]')
+    holidays: list[str] = []
+    workdays: list[str] = []
+
+
+class CalendarPatch(StrictSchema):
+    name: str | None = Field(None, max_length=100)
+    kind: str | None = None
+    tz: str | None = Field(None, max_length=64)
+    week: dict[str, list[list[str]]] | None = None
+    holidays: list[str] | None = None
+    workdays: list[str] | None = None
+
+
+@router.post("/sla/calendars", response={201: dict}, summary="Create a business calendar")
+def create_calendar(request, payload: CalendarIn):
+    require_scope(request, "admin")
+    require_role(request, "admin")
+    cal = services.do_create_calendar(actor=request.auth, data=payload.model_dump())
+    return Status(201, serializers.calendar(cal))
+
+
+@router.patch("/sla/calendars/{key}", response=dict,
+              summary="Edit a business calendar (its policies get a new version; open work orders are recomputed)")
+def update_calendar(request, key: str, payload: CalendarPatch):
+    require_scope(request, "admin")
+    require_role(request, "admin")
+    cal = selectors.calendars().filter(key=key).first()
+    if cal is None:
+        raise NotFound(_("No calendar %(k)s.") % {"k": key})
+    cal = services.do_update_calendar(actor=request.auth, calendar=cal, data=payload.model_dump(exclude_unset=True))
+    return serializers.calendar(cal)
+
+
 @router.get("/sla/calendars", response=list[dict], summary="Business calendars")
 def list_calendars(request):
     require_scope(request, "read")

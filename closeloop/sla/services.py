@@ -312,3 +312,86 @@ def recompute_open(*, policy_changed: SLAPolicy | None = None, at: datetime | No
         recompute(wo, at=at, policies=policies)
         n += 1
     return n
+
+
+CALENDAR_FIELDS = {"key", "name", "kind", "tz", "week", "holidays", "workdays"}
+
+
+def _clean_calendar(data: dict, problems: list) -> dict:
+    from datetime import date
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from .calendars import parse_hm
+
+    clean = {}
+    if "kind" in data:
+        if data["kind"] not in BusinessCalendar.Kind.values:
+            problems.append(FieldProblem("kind", _("Must be one of: %(c)s.")
+                                         % {"c": ", ".join(BusinessCalendar.Kind.values)}))
+        clean["kind"] = data["kind"]
+    if "tz" in data:
+        try:
+            ZoneInfo(data["tz"] or "")
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(FieldProblem("tz", _("Not a time zone name (e.g. Asia/Shanghai).")))
+        clean["tz"] = data["tz"]
+    if "week" in data:
+        week = data["week"] or {}
+        for day, spans in week.items():
+            if day not in {str(i) for i in range(7)} or not isinstance(spans, list):
+                problems.append(FieldProblem(f"week.{day}", _("Weekdays are 0 (Monday) to 6, each a list of "
+                                                              "[start, end] times.")))
+                continue
+            for span in spans:
+                try:
+                    if len(span) != 2:
+                        raise ValueError
+                    parse_hm(span[0])
+                    parse_hm(span[1])
+                except (TypeError, ValueError, AttributeError):
+                    problems.append(FieldProblem(f"week.{day}", _("Times are HH:MM, e.g. [\"09:00\", \"18:00\"].")))
+        clean["week"] = week
+    for name in ("holidays", "workdays"):
+        if name in data:
+            for d in data[name] or []:
+                try:
+                    date.fromisoformat(d)
+                except (TypeError, ValueError):
+                    problems.append(FieldProblem(name, _("Dates are YYYY-MM-DD.")))
+                    break
+            clean[name] = sorted(set(data[name] or []))
+    for k in ("key", "name"):
+        if k in data:
+            clean[k] = data[k]
+    return clean
+
+
+def do_create_calendar(*, actor: User, data: dict) -> BusinessCalendar:
+    problems = [FieldProblem(k, _("Unknown field."), "unknown") for k in sorted(set(data) - CALENDAR_FIELDS)]
+    for k in ("key", "name"):
+        if not data.get(k):
+            problems.append(FieldProblem(k, _("This field is required."), "required"))
+    if data.get("key") and BusinessCalendar.objects.filter(key=data["key"]).exists():
+        problems.append(FieldProblem("key", _("Already in use."), "unique"))
+    clean = _clean_calendar(data, problems)
+    if problems:
+        raise ValidationFailed(problems)
+    return BusinessCalendar.objects.create(**clean)
+
+
+def do_update_calendar(*, actor: User, calendar: BusinessCalendar, data: dict) -> BusinessCalendar:
+    """Edit a calendar: every policy that counts in it gets a new version, and open work
+    orders are recomputed (the change goes on their timelines)."""
+    problems = [FieldProblem(k, _("Unknown or read-only field."), "unknown")
+                for k in sorted(set(data) - (CALENDAR_FIELDS - {"key"}))]
+    clean = _clean_calendar(data, problems)
+    if problems:
+        raise ValidationFailed(problems)
+    with transaction.atomic():
+        for k, v in clean.items():
+            setattr(calendar, k, v)
+        calendar.version += 1
+        calendar.save()
+        SLAPolicy.objects.filter(calendar=calendar).update(version=F("version") + 1, updated_at=now())
+        recompute_open()
+    return calendar

@@ -2,11 +2,12 @@
 detail and at /sla, list filters `breached` and `due_within`, permissions."""
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
 
-from closeloop.sla.models import SLAPolicy
+from closeloop.sla.models import SLAPolicy, SLATarget
 from closeloop.sla.worker import handle_one_sla_check
 from closeloop.workorders import services as wo_services
 
@@ -111,3 +112,35 @@ def test_customers_see_their_ledger_but_not_escalations_and_not_others(world, ca
         assert api.get(f"{V1}/work-orders/{theirs.code}/sla").status_code == 404
         codes = [w["code"] for w in api.get(f"{V1}/work-orders", {"breached": "true"}).json()["items"]]
         assert codes == [mine.code]
+
+
+def test_an_admin_edits_a_calendar_and_open_deadlines_move(world, cals):
+    china, _ = cals
+    policy("p", china, targets={"response": 2 * 3600})
+    sh = ZoneInfo("Asia/Shanghai")
+    with time_machine.travel(datetime(2026, 3, 6, 17, tzinfo=sh), tick=False):  # Friday 17:00
+        wo = create(world)
+        r = SLATarget.objects.get(work_order=wo)
+        assert r.due_at == datetime(2026, 3, 9, 10, tzinfo=sh)
+        resp = world.api(world.admin).patch(f"{V1}/sla/calendars/cn-office", {"holidays": ["2026-03-09"]})
+        assert resp.status_code == 200, resp.content
+    r = SLATarget.objects.get(work_order=wo)
+    assert r.due_at == datetime(2026, 3, 10, 10, tzinfo=sh) and r.policy_version == 2
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"key": "x", "name": "x", "tz": "Mars/Olympus"}, "tz"),
+    ({"key": "x", "name": "x", "week": {"7": [["09:00", "18:00"]]}}, "week.7"),
+    ({"key": "x", "name": "x", "week": {"0": [["9am", "6pm"]]}}, "week.0"),
+    ({"key": "x", "name": "x", "holidays": ["tomorrow"]}, "holidays"),
+    ({"key": "x", "name": "x", "kind": "lunar"}, "kind"),
+])
+def test_bad_calendars_are_refused(world, cals, body, field):
+    r = world.api(world.admin).post(f"{V1}/sla/calendars", body)
+    assert r.status_code == 422 and field in [e["field"] for e in r.json()["errors"]]
+
+
+def test_only_admins_write_calendars(world, cals):
+    body = {"key": "x", "name": "x"}
+    assert world.api(world.manager).post(f"{V1}/sla/calendars", body).status_code == 403
+    assert world.api(world.admin).post(f"{V1}/sla/calendars", body).status_code == 201
