@@ -307,7 +307,8 @@ def recompute_open(*, policy_changed: SLAPolicy | None = None, at: datetime | No
     at = at or now()
     policies = list(SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("order", "id"))
     n = 0
-    qs = WorkOrder.objects.exclude(status__in=TERMINAL).select_related("wo_type", "customer", "site", "team")
+    qs = WorkOrder.objects.exclude(status__in=TERMINAL).select_related("wo_type", "customer", "site", "team", "assignee",
+                                                                       "asset")
     for wo in qs.iterator(chunk_size=500):
         recompute(wo, at=at, policies=policies)
         n += 1

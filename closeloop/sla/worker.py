@@ -54,7 +54,7 @@ def claim_one_sla_check(worker_id: str, at: datetime) -> tuple[int, int, str] | 
 
 def process_claimed(work_order_id: int, worker_id: str, at: datetime) -> list:
     with transaction.atomic():
-        qs = WorkOrder.objects.select_related("wo_type", "customer", "site", "team", "assignee")
+        qs = WorkOrder.objects.select_related("wo_type", "customer", "site", "team", "assignee", "asset")
         if connection.features.has_select_for_update:
             qs = qs.select_for_update(of=("self",))
         wo = qs.get(pk=work_order_id)
