@@ -107,7 +107,9 @@ def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None
     lat = np.array([float(r[5]) if r[5] is not None else np.nan for r in rows], dtype=float)
     lng = np.array([float(r[6]) if r[6] is not None else np.nan for r in rows], dtype=float)
     day = np.full(n, 8.0)
-    for uid, dh, plat, plng, fresh in _raw(EngineerProfile.objects.order_by().annotate(
+    # Only profiles that change something: a fresh location or a day other than the default.
+    profiles = EngineerProfile.objects.filter(Q(located_at__gte=at - LOCATION_FRESH) | ~Q(day_hours=8))
+    for uid, dh, plat, plng, fresh in _raw(profiles.order_by().annotate(
             fresh=Case(When(located_at__gte=at - LOCATION_FRESH, then=Value(1)), default=Value(0),
                        output_field=IntegerField())).values_list("user_id", "day_hours", "latitude", "longitude",
                                                                  "fresh")):
