@@ -222,9 +222,11 @@ def test_sigkill_mid_run_then_restart_loses_nothing_and_duplicates_nothing(world
 
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_stops_an_idle_worker_promptly(world):
-    env = {**os.environ, "DATABASE_URL": _database_url()}
-    p = _worker(env, "-v", "2")
-    time.sleep(2)
+    env = {**os.environ, "DATABASE_URL": _database_url(), "PYTHONUNBUFFERED": "1"}
+    p = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "worker", "-v", "2"], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, text=True)
+    assert "started" in p.stdout.readline()  # printed once the signal handlers are in place
+    time.sleep(0.5)
     t = time.monotonic()
     p.send_signal(signal.SIGTERM)
     assert p.wait(timeout=10) == 0
