@@ -333,6 +333,13 @@ def machine_busy() -> tuple[float, float]:
     return (sum(v) - idle) / CLK_TCK, sum(v) / CLK_TCK
 
 
+def machine_busy_pct(seconds: float) -> float:
+    b0, t0 = machine_busy()
+    time.sleep(seconds)
+    b1, t1 = machine_busy()
+    return 100 * (b1 - b0) / max(1e-9, t1 - t0) * (os.cpu_count() or 1)
+
+
 class Server:
     def __init__(self, env: dict, port: int, workers: int, log_path: Path):
         self.env, self.port, self.workers, self.log_path = env, port, workers, log_path
@@ -416,7 +423,7 @@ def run_load(client: str, url: str, req_file: Path, duration: float, concurrency
     secs = result["duration_us"] / 1e6
     lat = result["latency_us"]
     errs = result["non2xx"] + sum(result["socket_errors"].values())
-    return {
+    out = {
         "requests": result["requests"], "seconds": round(secs, 2), "rps": round(result["requests"] / secs, 1),
         "p50_ms": lat["p50"] / 1000, "p90_ms": lat["p90"] / 1000, "p95_ms": lat["p95"] / 1000,
         "p99_ms": lat["p99"] / 1000, "max_ms": lat["max"] / 1000, "mean_ms": round(lat["mean"] / 1000, 2),
@@ -425,9 +432,13 @@ def run_load(client: str, url: str, req_file: Path, duration: float, concurrency
         "server_cpu_pct": round(100 * server_cpu / wall, 1),
         "server_cpu_ms_per_request": round(1000 * server_cpu / max(1, result["requests"]), 2),
         "db_cpu_pct": round(100 * db_cpu / wall, 1) if db_pids_fn else None,
+        "db_cpu_ms_per_request": round(1000 * db_cpu / max(1, result["requests"]), 2) if db_pids_fn else None,
         "client_cpu_pct": round(100 * client_cpu / wall, 1),
         "machine_cpu_pct": round(100 * (m1[0] - m0[0]) / (m1[1] - m0[1]) * os.cpu_count(), 1),
     }
+    out["other_cpu_pct"] = round(max(0.0, out["machine_cpu_pct"] - out["server_cpu_pct"] - (out["db_cpu_pct"] or 0)
+                                     - out["client_cpu_pct"]), 1)
+    return out
 
 
 def verdict(op: Op, r: dict) -> str:
@@ -443,16 +454,17 @@ def verdict(op: Op, r: dict) -> str:
 def print_table(rows: list[tuple[Op, dict]], show_db: bool) -> str:
     head = ["operation", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "server CPU%", "CPU ms/req"]
     if show_db:
-        head.append("db CPU%")
-    head += ["client CPU%", "machine CPU%", "target"]
+        head += ["db CPU%", "db ms/req"]
+    head += ["client CPU%", "other CPU%", "target"]
     lines = [head]
     for op, r in rows:
         line = [op.name, f"{r['requests']:,}", f"{r['rps']:,.0f}", f"{r['p50_ms']:.1f}", f"{r['p95_ms']:.1f}",
                 f"{r['p99_ms']:.1f}", f"{r['errors']:,}", f"{r['server_cpu_pct']:.0f}",
                 f"{r['server_cpu_ms_per_request']:.1f}"]
         if show_db:
-            line.append(f"{r['db_cpu_pct']:.0f}" if r["db_cpu_pct"] is not None else "-")
-        line += [f"{r['client_cpu_pct']:.0f}", f"{r['machine_cpu_pct']:.0f}", verdict(op, r)]
+            line += [f"{r['db_cpu_pct']:.0f}", f"{r['db_cpu_ms_per_request']:.1f}"] if r["db_cpu_pct"] is not None \
+                else ["-", "-"]
+        line += [f"{r['client_cpu_pct']:.0f}", f"{r['other_cpu_pct']:.0f}", verdict(op, r)]
         lines.append(line)
     widths = [max(len(str(ln[i])) for ln in lines) for i in range(len(head))]
     out = []
@@ -499,6 +511,10 @@ def main(argv=None) -> int:
     load0 = os.getloadavg()
     log(f"closeloop bench: {args.db}, n={args.n:,}, {args.duration:g}s per operation at concurrency "
         f"{args.concurrency}, client {client}, load average {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}")
+    busy = machine_busy_pct(2.0)
+    if busy > 30:
+        log(f"warning: the machine is already {busy:.0f}% busy (200% = both cores); the numbers will be lower "
+            f"than it can do")
 
     if args.db == "sqlite":
         fresh = reset_sqlite(data_dir, args.reuse)
@@ -565,7 +581,12 @@ def main(argv=None) -> int:
         f"concurrency {args.concurrency}, {args.duration:g}s per operation, client {client}; {started:%Y-%m-%d %H:%M}")
     log(table)
     log(f"CPU% is of one core (200 = both cores of this machine); CPU ms/req is the server's (gunicorn) CPU time "
-        f"per request. Load average before {load0[0]:.2f}, after {load1[0]:.2f}.")
+        f"per request; other = the rest of the machine (other processes, kernel). Load average before "
+        f"{load0[0]:.2f}, after {load1[0]:.2f}.")
+    busiest = max((r["other_cpu_pct"] for _op, r in results), default=0)
+    if busiest > 25:
+        log(f"warning: other processes used up to {busiest:.0f}% CPU during the run; throughput and latency above "
+            f"are lower than this machine can do (CPU ms/req is less affected).")
 
     out_dir = BENCH_DIR / "results"
     out_dir.mkdir(exist_ok=True)
@@ -574,6 +595,7 @@ def main(argv=None) -> int:
         "started": started.isoformat(), "db": args.db, "database": info, "work_orders": fx["work_orders"],
         "params": vars(args) | {"database_url": redact(args.database_url) if args.db == "postgres" else None},
         "client": client, "machine": machine(), "load_average": {"before": load0, "after": load1},
+        "machine_busy_before_pct": busy,
         "migrate_s": migrate_s, "seeding": seeding, "search_fractions": fractions,
         "operations": {op.name: r | {"what": op.what, "verdict": verdict(op, r)} for op, r in results},
         "table": table,
