@@ -18,7 +18,8 @@ _CJK = (
     "\uac00-\ud7af"  # hangul
     "\uf900-\ufaff"  # compatibility ideographs
 )
-_RUN = re.compile(rf"([{_CJK}]+)|([^\W_]+)", re.UNICODE)
+# A Latin/digit run stops at the first CJK character, so "12层制冷" still yields 制冷.
+_RUN = re.compile(rf"([{_CJK}]+)|((?:(?![{_CJK}])[^\W_])+)", re.UNICODE)
 MAX_DOCUMENT_TOKENS = 4000
 MAX_QUERY_TOKENS = 24
 

@@ -19,7 +19,7 @@ from closeloop.core.text import query_tokens
 
 from .models import Attachment, TimelineEvent, WorkOrder
 
-LIST_RELATED = ("wo_type", "customer", "site", "assignee", "team")
+LIST_RELATED = ("wo_type", "customer", "site", "assignee", "team", "asset", "contact")
 
 
 def visible_work_orders(user) -> QuerySet[WorkOrder]:

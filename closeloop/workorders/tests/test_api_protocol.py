@@ -168,3 +168,11 @@ def test_filters_follow_custom_field_definitions(world):
     assert codes("temperature:hot")[0] == 422
     assert codes("nosuch:1")[0] == 422
     assert codes("broken")[0] == 422
+
+
+def test_search_finds_chinese_words_glued_to_digits_and_latin(world):
+    c = world.api(world.dispatcher)
+    code = c.post("/api/v1/work-orders", {**GOOD, "title": "12层中央空调制冷效果差", "description": "CT机房UPS跳闸"}
+                  ).json()["code"]
+    for q in ("制冷", "中央", "机房", "跳闸", "ups"):
+        assert [w["code"] for w in c.get("/api/v1/work-orders", {"q": q}).json()["items"]] == [code], q
