@@ -84,10 +84,8 @@ def _offset(source: str, line: int, column: int) -> int:
     return sum(len(x) + 1 for x in lines[: line - 1]) + column - 1
 
 
-def _scan(source: str) -> tuple[int, int | None]:
-    """Bracket depth (outside string literals) and the offset where it first passes MAX_DEPTH."""
-    depth = best = 0
-    where = None
+def _code_chars(source: str):
+    """(offset, character) of the source outside string literals. Used by _scan and _shape."""
     quote = None
     i = 0
     while i < len(source):
@@ -100,18 +98,28 @@ def _scan(source: str) -> tuple[int, int | None]:
                 i += len(quote)
                 quote = None
                 continue
-        elif ch in "\"'":
+            i += 1
+            continue
+        if ch in "\"'":
             quote = source[i:i + 3] if source[i:i + 3] in ('"""', "'''") else ch
             i += len(quote)
             continue
-        elif ch in "([{":
+        yield i, ch
+        i += 1
+
+
+def _scan(source: str) -> tuple[int, int | None]:
+    """Bracket depth (outside string literals) and the offset where it first passes MAX_DEPTH."""
+    depth = best = 0
+    where = None
+    for i, ch in _code_chars(source):
+        if ch in "([{":
             depth += 1
             best = max(best, depth)
             if depth == MAX_DEPTH + 1 and where is None:
                 where = i
         elif ch in ")]}":
             depth -= 1
-        i += 1
     return best, where
 
 
@@ -129,23 +137,8 @@ def _shape(source: str) -> tuple[int | None, int]:
     brackets: list[str] = []
     items = 0
     nested = None
-    quote = None
-    i = 0
-    while i < len(source):
-        ch = source[i]
-        if quote:
-            if ch == "\\":
-                i += 2
-                continue
-            if source.startswith(quote, i):
-                i += len(quote)
-                quote = None
-                continue
-        elif ch in "\"'":
-            quote = source[i:i + 3] if source[i:i + 3] in ('"""', "'''") else ch
-            i += len(quote)
-            continue
-        elif ch in "([{":
+    for i, ch in _code_chars(source):
+        if ch in "([{":
             is_macro = i in starts
             if is_macro and any(stack) and nested is None:
                 nested = i
@@ -158,7 +151,6 @@ def _shape(source: str) -> tuple[int | None, int]:
             brackets.pop()
         elif ch == "," and brackets and brackets[-1] == "[":
             items += 1
-        i += 1
     return nested, items
 
 
