@@ -57,6 +57,10 @@ INSTALLED_APPS = [
     "closeloop.sla",
     "closeloop.dispatch",
     "closeloop.rules",
+    "closeloop.notify",
+    "closeloop.fieldwork",
+    "closeloop.portal",
+    "closeloop.approvals",
 ]
 
 MIDDLEWARE = [

@@ -7,4 +7,8 @@ urlpatterns = [
     path("", include("closeloop.core.urls")),
     path("", include("closeloop.accounts.urls")),
     path("", include("closeloop.workorders.urls")),
+    path("", include("closeloop.notify.urls")),
+    path("", include("closeloop.fieldwork.urls")),
+    path("", include("closeloop.portal.urls")),
+    path("", include("closeloop.approvals.urls")),
 ]

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from closeloop.core.errors import DomainError, NotFound
 
-from . import permissions, selectors, services
+from . import panels, permissions, selectors, services
 from .api import attachment_response
 from .forms import WorkOrderCreateForm
 from .lifecycle import STATE_LABELS, TRANSITIONS
@@ -118,6 +118,7 @@ def work_order_detail(request, code):
     ctx["sla_targets"] = ledger_for(wo)
     ctx["sla_running"] = any(t.state in ("on_track", "warning", "breached") and t.met_at is None
                              for t in ctx["sla_targets"])
+    ctx["panels"] = panels.for_work_order(request, wo)
     return render(request, "workorders/detail.html", ctx)
 
 

@@ -1,0 +1,3 @@
+"""Approvals: models."""
+
+from django.db import models  # noqa: F401

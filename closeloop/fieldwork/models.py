@@ -1,0 +1,3 @@
+"""Field work and closure gates: models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""Notifications: models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,3 @@
+"""Customer portal: models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,43 @@
+"""Cards other apps add to the work order page, without editing its template.
+
+An app registers a panel in its AppConfig.ready():
+
+    from closeloop.workorders import panels
+    panels.register("gates", "fieldwork/_gates_card.html", context=gates_context, order=20)
+
+`context(request, wo)` returns a dict (or None to hide the panel for this viewer); the
+template is included with that dict as `panel` and the page context (`wo`, `request`).
+Panels render in `order`, after the "Next step" card and the SLA card.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Panel:
+    key: str
+    template: str
+    context: Callable | None
+    order: int
+
+
+_panels: dict[str, Panel] = {}
+
+
+def register(key: str, template: str, *, context: Callable | None = None, order: int = 50) -> None:
+    _panels[key] = Panel(key, template, context, order)
+
+
+def unregister(key: str) -> None:
+    _panels.pop(key, None)
+
+
+def for_work_order(request, wo) -> list[dict]:
+    out = []
+    for p in sorted(_panels.values(), key=lambda p: (p.order, p.key)):
+        ctx = p.context(request, wo) if p.context else {}
+        if ctx is None:
+            continue
+        out.append({"key": p.key, "template": p.template, "panel": ctx})
+    return out
