@@ -1,3 +1,6 @@
+from django.utils.functional import SimpleLazyObject
+
+from closeloop.core import nav
 from closeloop.demo.selectors import is_demo_database
 
 
@@ -6,5 +9,7 @@ def closeloop(request):
     return {
         # settings.DEMO_MODE, or a database `closeloop demo` loaded (cached per process).
         "DEMO_MODE": is_demo_database(),
+        # Entries other apps registered (core/nav.py); computed only when a template uses them.
+        "nav_entries": SimpleLazyObject(lambda: nav.entries_for(request)),
         "current_role": getattr(user, "role", None) if user and user.is_authenticated else None,
     }

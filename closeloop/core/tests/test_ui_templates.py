@@ -73,3 +73,9 @@ def test_zh_hans_catalogue_is_complete_and_compiled():
             compiled = gettext.GNUTranslations(fh)
         stale = [m for m, s, _f in entries if compiled._catalog.get(_unescape(m)) != _unescape(s)]
         assert stale == [], f"{po.with_suffix('.mo')} is older than its .po: run compilemessages"
+
+
+def test_every_registered_nav_and_panel_icon_is_in_the_sprite_list():
+    from closeloop.core import nav
+
+    assert {e.icon for e in nav._entries.values()} - _listed_icons() == set()

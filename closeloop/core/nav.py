@@ -1,0 +1,58 @@
+"""Top navigation entries that apps add without editing base.html.
+
+In an AppConfig.ready():
+
+    from closeloop.core import nav
+    from django.utils.translation import gettext_lazy as _
+    nav.register("approvals", _("Approvals"), "approvals:inbox", icon="checklist",
+                 visible=lambda user: user.role in ("manager", "admin"), order=40,
+                 badge=lambda request: pending_count(request.user))
+
+`visible(user)` hides the entry from users it does not concern; `badge(request)` returns a
+number (0/None hides the badge). The entry is active when the request's URL namespace
+equals `namespace` (defaults to the app part of `url_name`). Icons must be listed in
+static/src/icons.txt.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    key: str
+    label: object
+    url_name: str
+    icon: str
+    visible: Callable | None
+    order: int
+    badge: Callable | None
+    namespace: str
+
+
+_entries: dict[str, NavEntry] = {}
+
+
+def register(key: str, label, url_name: str, *, icon: str = "point", visible: Callable | None = None,
+             order: int = 50, badge: Callable | None = None, namespace: str | None = None) -> None:
+    _entries[key] = NavEntry(key, label, url_name, icon, visible, order, badge,
+                             namespace or url_name.split(":", 1)[0])
+
+
+def entries_for(request) -> list[dict]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return []
+    out = []
+    for e in sorted(_entries.values(), key=lambda e: (e.order, e.key)):
+        if e.visible and not e.visible(user):
+            continue
+        try:
+            url = reverse(e.url_name)
+        except NoReverseMatch:
+            continue
+        out.append({"key": e.key, "label": e.label, "url": url, "icon": e.icon, "namespace": e.namespace,
+                    "badge": e.badge(request) if e.badge else None})
+    return out
