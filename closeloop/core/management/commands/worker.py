@@ -19,6 +19,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
+from closeloop.core import jobs
 from closeloop.core.clock import now
 from closeloop.outbox.services import handle_one_outbox, next_outbox_at
 from closeloop.sla.worker import handle_one_sla_check, next_sla_check_at
@@ -61,6 +62,8 @@ class Command(BaseCommand):
             try:
                 busy = handle_one_sla_check(worker_id, batch=batch)
                 busy = handle_one_outbox(worker_id) or busy
+                for job in jobs.registered():
+                    busy = job.step(worker_id) or busy
             except Exception:  # a lost database connection must not kill the worker
                 log.exception("worker step failed")
                 close_old_connections()
@@ -77,7 +80,8 @@ class Command(BaseCommand):
 
     def _sleep(self, poll: float) -> None:
         wait = poll
-        nexts = [t for t in (next_sla_check_at(), next_outbox_at()) if t is not None]
+        candidates = [next_sla_check_at(), next_outbox_at()] + [j.next_at() for j in jobs.registered() if j.next_at]
+        nexts = [t for t in candidates if t is not None]
         if nexts:
             wait = max(0.0, min(poll, (min(nexts) - now()).total_seconds()))
         end = time.monotonic() + wait
