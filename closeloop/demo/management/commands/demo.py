@@ -54,6 +54,10 @@ class Command(BaseCommand):
             self.stdout.write(_("Rules and dispatch: %(r)d rules, an urgent keyword library, %(s)d roster shifts; "
                                 "file \"呼吸机离线\" at a 三级甲等 hospital to see it become urgent and dispatched.")
                               % {"r": seeded["rules"], "s": seeded["shifts"]})
+            from closeloop.demo.extras import run_all
+
+            for line in run_all():
+                self.stdout.write(line)
         else:
             self.stdout.write(_("The demo company is already loaded (%(when)s, scale %(scale)s); nothing to do. "
                                 "Use --reset to load it again.")
