@@ -17,6 +17,8 @@ await esbuild.build({
   entryPoints: {
     app: "closeloop/static/src/app.js",
     "app-style": "closeloop/static/src/app.css",
+    portal: "closeloop/static/src/portal.js",
+    console: "closeloop/static/src/console.js",
   },
   bundle: true,
   minify: true,

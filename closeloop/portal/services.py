@@ -1,0 +1,348 @@
+"""Customer portal writes: reports from QR links or accounts, tracking links, the
+customer's confirmation (signature + rating), reopening, key-step notifications.
+
+Anonymous visitors act through one service user per customer organisation
+(`portal+<customer code>`, role customer, no usable password): the work order services
+then apply exactly the rules they apply to a customer account of that organisation.
+"""
+
+import os
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from closeloop.accounts.models import Role, User
+from closeloop.core.clock import now
+from closeloop.core.errors import Conflict, DomainError, FieldProblem, Forbidden, ValidationFailed
+from closeloop.customers.models import Asset, Contact, Customer, Site
+from closeloop.workorders import services as wo_services
+from closeloop.workorders.lifecycle import S
+from closeloop.workorders.models import TimelineEvent, WorkOrder, WorkOrderType
+
+from .models import Feedback, PortalHit, TrackingLink
+
+QR_SALT = "closeloop.portal.qr"
+WHAT_MAX = 2000
+NAME_MAX = 100
+
+
+def reopen_days() -> int:
+    return int(getattr(settings, "PORTAL_REOPEN_DAYS", os.environ.get("CLOSELOOP_PORTAL_REOPEN_DAYS", "7")))
+
+
+def rate_limits() -> dict[str, tuple[int, int]]:
+    """scope -> (max requests, window seconds) per client address."""
+    return getattr(settings, "PORTAL_RATE_LIMITS", {
+        "report": (int(os.environ.get("CLOSELOOP_PORTAL_REPORTS_PER_HOUR", "10")), 3600),
+        "lookup": (int(os.environ.get("CLOSELOOP_PORTAL_LOOKUPS_PER_MINUTE", "60")), 60),
+        "act": (20, 3600),
+    })
+
+
+# ---- QR codes ------------------------------------------------------------------------------
+
+def _qr_module():
+    try:
+        from closeloop.fieldwork import qr  # the field-work app's signer, when it exists
+
+        return qr
+    except ImportError:
+        return None
+
+
+def sign_qr(obj: Site | Asset) -> str:
+    """A token for a site's or an asset's QR sticker. Signed (django.core.signing, our own
+    salt), no expiry: stickers stay on machines for years. It reveals only the kind and id."""
+    kind = "a" if isinstance(obj, Asset) else "s"
+    return signing.dumps({"k": kind, "id": obj.pk}, salt=QR_SALT, compress=True)
+
+
+def unsign_qr(token: str) -> Site | Asset | None:
+    try:
+        data = signing.loads(token, salt=QR_SALT)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict):
+        return None
+    model = {"a": Asset, "s": Site}.get(data.get("k"))
+    if model is None:
+        return None
+    return model.objects.select_related("customer").filter(pk=data.get("id")).first()
+
+
+def qr_path(obj: Site | Asset) -> str:
+    from django.urls import reverse
+
+    return reverse("portal:qr", args=[sign_qr(obj)])
+
+
+# ---- rate limits ---------------------------------------------------------------------------
+
+def check_rate(scope: str, address: str) -> None:
+    """Count this request; refuse (Forbidden -> 429 in the views) past the limit."""
+    limit, window = rate_limits().get(scope, (60, 60))
+    t = now()
+    recent = PortalHit.objects.filter(scope=scope, address=address, at__gte=t - timedelta(seconds=window)).count()
+    if recent >= limit:
+        raise RateLimited(_("Too many requests from your network. Please wait a little and try again."))
+    PortalHit.objects.create(scope=scope, address=address, at=t)
+    if secrets.randbelow(200) == 0:  # prune now and then
+        PortalHit.objects.filter(at__lt=t - timedelta(days=1)).delete()
+
+
+class RateLimited(DomainError):
+    def __init__(self, message: str):
+        super().__init__(message, 429, "rate_limited")
+
+
+# ---- tracking --------------------------------------------------------------------------------
+
+def ensure_tracking(wo: WorkOrder) -> TrackingLink:
+    link = TrackingLink.objects.filter(work_order=wo).first()
+    if link is None:
+        link = TrackingLink.objects.create(work_order=wo, token=secrets.token_urlsafe(32), created_at=now())
+    return link
+
+
+def tracking_path(wo: WorkOrder) -> str:
+    from django.urls import reverse
+
+    return reverse("portal:track", args=[ensure_tracking(wo).token])
+
+
+def tracking_url(wo: WorkOrder) -> str:
+    """Absolute tracking link (settings.SITE_URL / CLOSELOOP_SITE_URL, else relative)."""
+    base = (getattr(settings, "SITE_URL", "") or os.environ.get("CLOSELOOP_SITE_URL", "")).rstrip("/")
+    return base + tracking_path(wo)
+
+
+def work_order_by_token(token: str) -> WorkOrder | None:
+    if not token or len(token) > 64:
+        return None
+    link = TrackingLink.objects.select_related(
+        "work_order", "work_order__assignee", "work_order__site", "work_order__asset", "work_order__customer",
+        "work_order__wo_type").filter(token=token).first()
+    return link.work_order if link else None
+
+
+def _on_create(ctx) -> None:
+    ensure_tracking(ctx.wo)
+
+
+NOTIFY_STEPS = {
+    "accept": "portal.accepted",
+    "depart": "portal.on_the_way",
+    "arrive": "portal.arrived",
+    "complete": "portal.done",
+}
+
+
+def _notify_step(ctx) -> None:
+    """Tell the requester at key steps (accepted, on the way, arrived, done)."""
+    wo = ctx.wo
+    event = NOTIFY_STEPS.get(ctx.transition.action if ctx.transition else "")
+    if not event or not wo.contact_id:
+        return
+    from closeloop.outbox.services import enqueue
+
+    messages = {
+        "portal.accepted": _("Your request %(code)s was accepted by %(name)s."),
+        "portal.on_the_way": _("%(name)s is on the way for %(code)s."),
+        "portal.arrived": _("%(name)s has arrived for %(code)s."),
+        "portal.done": _("%(code)s is done. Please confirm and rate the work."),
+    }
+    name = str(wo.assignee) if wo.assignee_id else ""
+    enqueue("notify", f"portal:{wo.pk}:{ctx.transition.action}:{wo.version}", {
+        "event": event,
+        "work_order": wo.code,
+        "recipients": [{"contact": wo.contact_id}],
+        "message": messages[event] % {"code": wo.code, "name": name},
+        "context": {"url": tracking_url(wo), "engineer": name, "status": wo.status},
+        "public": True,
+    })
+
+
+def register_hooks() -> None:
+    from closeloop.workorders.lifecycle import register_effect
+
+    register_effect("create", _on_create)
+    for action in NOTIFY_STEPS:
+        register_effect(action, _notify_step)
+
+
+# ---- who acts for an anonymous visitor ------------------------------------------------------------
+
+def portal_actor(customer: Customer) -> User:
+    username = f"portal+{customer.code}"[:150]
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = User(username=username, role=Role.CUSTOMER, customer=customer,
+                    display_name=(_("Customer portal (%(org)s)") % {"org": customer.name})[:100])
+        user.set_unusable_password()
+        user.save()
+    return user
+
+
+# ---- report a problem -------------------------------------------------------------------------------
+
+def default_type() -> WorkOrderType | None:
+    key = getattr(settings, "PORTAL_WORK_ORDER_TYPE", os.environ.get("CLOSELOOP_PORTAL_TYPE", "repair"))
+    return (WorkOrderType.objects.filter(key=key, active=True).first()
+            or WorkOrderType.objects.filter(active=True, kind="repair").order_by("id").first()
+            or WorkOrderType.objects.filter(active=True).order_by("id").first())
+
+
+def _clean_phone(problems, phone: str, required: bool) -> str:
+    phone = (phone or "").strip().replace(" ", "").replace("-", "")
+    if required and not phone:
+        problems.append(FieldProblem("phone", _("Give a phone number so the engineer can reach you."), "required"))
+    elif phone and (len(phone) > 20 or not phone.lstrip("+").isdigit() or len(phone) < 5):
+        problems.append(FieldProblem("phone", _("Not a phone number."), "invalid"))
+    return phone
+
+
+def do_report(*, actor: User | None, what: str, place: Site | Asset | None = None, asset: str = "",
+              site: str = "", phone: str = "", name: str = "", photo=None) -> WorkOrder:
+    """Create a work order from the portal's five fields. `actor` is the logged-in customer
+    account, or None for an anonymous visitor who came through a QR link (`place`)."""
+    problems: list[FieldProblem] = []
+    what = (what or "").strip()
+    if not what:
+        problems.append(FieldProblem("what", _("Tell us what is wrong."), "required"))
+    elif len(what) > WHAT_MAX:
+        problems.append(FieldProblem("what", _("At most %(n)d characters.") % {"n": WHAT_MAX}, "too_long"))
+    name = (name or "").strip()[:NAME_MAX]
+    phone = _clean_phone(problems, phone, required=actor is None)
+    if actor is None and place is None:
+        raise Forbidden(_("Scan the QR code on the equipment or site, or log in."))
+    customer = place.customer if place is not None else actor.customer
+    if actor is not None and (actor.role != Role.CUSTOMER or actor.customer_id is None):
+        raise Forbidden(_("Only a customer account reports problems here."))
+    if place is not None and actor is not None and place.customer_id != actor.customer_id:
+        place = None  # a sticker of another organisation: ignore it, file for the account's own
+    data: dict = {}
+    if isinstance(place, Asset):
+        data["asset"] = place.serial_number
+        if place.site_id:
+            data["site"] = place.site.code
+    elif isinstance(place, Site):
+        data["site"] = place.code
+    if place is None and actor is not None:
+        if asset:
+            a = Asset.objects.filter(customer_id=actor.customer_id, serial_number=asset).first()
+            if a is None:
+                problems.append(FieldProblem("asset", _("No equipment with this serial number."), "not_found"))
+            else:
+                data["asset"] = a.serial_number
+        if site:
+            s = Site.objects.filter(customer_id=actor.customer_id, code=site).first()
+            if s is None:
+                problems.append(FieldProblem("site", _("No such site."), "not_found"))
+            else:
+                data["site"] = s.code
+    wo_type = default_type()
+    if wo_type is None:
+        problems.append(FieldProblem("what", _("Reporting is not set up yet (no work order type).")))
+    if problems:
+        raise ValidationFailed(problems)
+    first_line = what.splitlines()[0].strip()
+    title = first_line if len(first_line) <= 60 else first_line[:59] + "…"
+    data.update(type=wo_type.key, title=title, description=what)
+    with transaction.atomic():
+        contact = _find_contact(customer, phone, name, actor)
+        if contact is not None:
+            data["contact"] = contact.pk
+        by = actor or portal_actor(customer)
+        wo = wo_services.do_create_work_order(actor=by, data=data)
+        TimelineEvent.objects.create(work_order=wo, actor=by, kind=TimelineEvent.Kind.PORTAL, at=now(),
+                                     public=True, data={"via": "qr" if place is not None else "account",
+                                                        "place": getattr(place, "code", None)
+                                                        or getattr(place, "serial_number", None)})
+        ensure_tracking(wo)
+        if photo is not None:
+            wo_services.do_add_attachment(actor=by, wo=wo, upload=photo, public=True)
+    return wo
+
+
+def _find_contact(customer: Customer, phone: str, name: str, actor: User | None) -> Contact | None:
+    if not phone and actor is not None:
+        phone = actor.phone
+    if not phone:
+        return None
+    contact = Contact.objects.filter(customer=customer, phone=phone).order_by("id").first()
+    if contact is None:
+        contact = Contact.objects.create(customer=customer, phone=phone,
+                                         name=name or (str(actor) if actor else phone))
+    return contact
+
+
+# ---- confirm, sign, rate, reopen ----------------------------------------------------------------
+
+def may_reopen(wo: WorkOrder) -> bool:
+    if wo.status not in (S.RESOLVED, S.CONFIRMED, S.CLOSED):
+        return False
+    done = wo.resolved_at or wo.closed_at
+    return done is not None and now() - done <= timedelta(days=reopen_days())
+
+
+def do_confirm(*, actor: User | None, wo: WorkOrder, rating, comment: str = "", signer_name: str = "",
+               image_png: bytes | None = None) -> WorkOrder:
+    """The customer confirms the work: e-signature (via field work's signature service),
+    rating 1-5 and an optional comment, then the `confirm` action."""
+    problems: list[FieldProblem] = []
+    try:
+        stars = int(rating)
+        if not 1 <= stars <= 5:
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append(FieldProblem("rating", _("Choose 1 to 5 stars."), "required"))
+        stars = None
+    comment = (comment or "").strip()
+    if len(comment) > 2000:
+        problems.append(FieldProblem("comment", _("At most %(n)d characters.") % {"n": 2000}))
+    signer_name = (signer_name or "").strip()[:NAME_MAX]
+    if not signer_name:
+        problems.append(FieldProblem("signer_name", _("Type your name to sign."), "required"))
+    if image_png is not None and (not image_png.startswith(b"\x89PNG\r\n\x1a\n") or len(image_png) > 512 * 1024):
+        problems.append(FieldProblem("signature", _("The signature image is not a PNG (at most 512 KB).")))
+    if problems:
+        raise ValidationFailed(problems)
+    if wo.status != S.RESOLVED:
+        raise Conflict(_("This work order is not waiting for your confirmation."), current_state=wo.status,
+                       version=wo.version)
+    by = actor or portal_actor(wo.customer)
+    with transaction.atomic():
+        signed = False
+        if image_png is not None:
+            try:
+                from closeloop.fieldwork.services import do_record_signature
+            except ImportError:
+                do_record_signature = None
+            if do_record_signature is not None:
+                do_record_signature(wo, signer_name=signer_name, image_png=image_png, version=wo.version,
+                                    via="portal")
+                wo.refresh_from_db()
+                signed = True
+        data = {"rating": stars, "note": comment[:2000]} if comment else {"rating": stars}
+        wo_services.do_transition(actor=by, wo=wo, action="confirm", data=data)
+        Feedback.objects.update_or_create(work_order=wo, defaults={
+            "rating": stars, "comment": comment, "signer_name": signer_name, "at": now(), "via": "portal"})
+        TimelineEvent.objects.create(work_order=wo, actor=by, kind=TimelineEvent.Kind.PORTAL, at=now(), public=True,
+                                     data={"rating": stars, "comment": comment, "signer_name": signer_name,
+                                           "signed": signed})
+    return wo
+
+
+def do_reopen(*, actor: User | None, wo: WorkOrder, reason: str) -> WorkOrder:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed(FieldProblem("reason", _("Tell us what is still wrong."), "required"))
+    if not may_reopen(wo):
+        raise Conflict(_("This work order can no longer be reopened here; please report a new problem."),
+                       current_state=wo.status, version=wo.version)
+    by = actor or portal_actor(wo.customer)
+    return wo_services.do_transition(actor=by, wo=wo, action="reopen", data={"reason": reason[:2000]})

@@ -1,0 +1,202 @@
+"""Customer portal: QR reports, tracking links, notifications at key steps, confirm/sign/rate,
+reopen window, rate limits."""
+
+import base64
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from closeloop.core.clock import now
+from closeloop.outbox.models import OutboxMessage
+from closeloop.portal import services
+from closeloop.portal.models import Feedback, TrackingLink
+from closeloop.workorders import services as wo_services
+from closeloop.workorders.lifecycle import S
+from closeloop.workorders.models import TimelineEvent, WorkOrder
+
+pytestmark = pytest.mark.django_db
+
+PNG = (b"\x89PNG\r\n\x1a\n" + base64.b64decode(
+    "AAAADUlIRFIAAAABAAAAAQgGAAAAHxXEiQAAAA1JREFUeJxjYGBg+A8AAQQBAHAgZQsAAAAASUVORK5CYII="))
+
+
+def _report_via_qr(client, world, **over):
+    token = services.sign_qr(world.asset_a)
+    data = {"what": "呼吸机报警，无法开机\n屏幕黑", "phone": "13900001111", "name": "李医生", **over}
+    return client.post(f"/portal/q/{token}/report", data)
+
+
+def test_qr_report_creates_work_order_with_tracking_link_and_contact(world):
+    c = Client()
+    r = _report_via_qr(c, world)
+    assert r.status_code == 302
+    wo = WorkOrder.objects.get()
+    assert wo.customer == world.org_a and wo.asset == world.asset_a and wo.site == world.site_a
+    assert wo.title == "呼吸机报警，无法开机" and "屏幕黑" in wo.description
+    assert wo.contact.phone == "13900001111" and wo.contact.name == "李医生"
+    link = TrackingLink.objects.get(work_order=wo)
+    assert r["Location"] == f"/portal/t/{link.token}/"
+    assert len(link.token) >= 40 and wo.code not in link.token
+    assert TimelineEvent.objects.filter(work_order=wo, kind="portal", public=True).exists()
+    page = c.get(r["Location"])
+    assert page.status_code == 200
+    assert wo.code in page.content.decode()
+
+
+def test_report_needs_what_and_phone_and_keeps_input(world):
+    c = Client()
+    r = _report_via_qr(c, world, what="", phone="abc")
+    assert r.status_code == 422
+    body = r.content.decode()
+    assert 'data-testid="error-what"' in body and 'data-testid="error-phone"' in body
+    assert "李医生" in body
+    assert WorkOrder.objects.count() == 0
+
+
+def test_report_with_photo(world):
+    c = Client()
+    photo = SimpleUploadedFile("p.png", PNG, content_type="image/png")
+    r = _report_via_qr(c, world, photo=photo)
+    assert r.status_code == 302
+    wo = WorkOrder.objects.get()
+    assert wo.attachments.get().public is True
+
+
+def test_tampered_or_unknown_tokens_are_404(world):
+    c = Client()
+    token = services.sign_qr(world.asset_a)
+    assert c.get(f"/portal/q/{token[:-2]}xx/").status_code == 404
+    assert c.get("/portal/t/not-a-token/").status_code == 404
+    assert c.post("/portal/q/bogus/report", {"what": "x", "phone": "13900001111"}).status_code == 404
+
+
+def test_site_qr_goes_to_report_prefilled(world):
+    c = Client()
+    token = services.sign_qr(world.site_b)
+    r = c.get(f"/portal/q/{token}/")
+    assert r.status_code == 302 and r["Location"].endswith("/report")
+    page = c.get(r["Location"])
+    assert "乙医院本部" in page.content.decode()
+    c.post(r["Location"], {"what": "门禁坏了", "phone": "13900002222"})
+    assert WorkOrder.objects.get().customer == world.org_b
+
+
+def test_rate_limit_on_anonymous_reports(world, settings):
+    settings.PORTAL_RATE_LIMITS = {"report": (2, 3600), "lookup": (100, 60), "act": (5, 3600)}
+    c = Client()
+    assert _report_via_qr(c, world).status_code == 302
+    assert _report_via_qr(c, world).status_code == 302
+    r = _report_via_qr(c, world)
+    assert r.status_code == 429
+    assert WorkOrder.objects.count() == 2
+
+
+def test_rate_limit_on_token_lookups(world, settings):
+    settings.PORTAL_RATE_LIMITS = {"report": (5, 3600), "lookup": (3, 60), "act": (5, 3600)}
+    c = Client()
+    codes = [c.get(f"/portal/t/guess{i}/").status_code for i in range(5)]
+    assert codes == [404, 404, 404, 429, 429]
+
+
+def test_account_report_and_own_view(world):
+    c = world.browser_client(world.cust_a)
+    r = c.post("/portal/new", {"what": "监护仪不显示", "where": "a:SN-A-1", "phone": "13800000001"})
+    assert r.status_code == 302
+    wo = WorkOrder.objects.get()
+    assert wo.created_by == world.cust_a and wo.asset == world.asset_a and wo.contact == world.contact_a
+    assert r["Location"] == f"/portal/w/{wo.code}/"
+    assert c.get(r["Location"]).status_code == 200
+    # Another organisation's asset is refused, naming the field.
+    r = c.post("/portal/new", {"what": "x", "where": "a:SN-B-1"})
+    assert r.status_code == 422 and WorkOrder.objects.count() == 1
+
+
+def test_key_steps_enqueue_public_notifications_to_the_contact(world):
+    wo = services.do_report(actor=None, place=world.asset_a, what="报警", phone="13800000001")
+    d = world.dispatcher
+    wo_services.do_transition(actor=d, wo=wo, action="assign", data={"assignee": "eng_x"})
+    for action in ("accept", "depart", "arrive", "start"):
+        wo_services.do_transition(actor=world.eng_x, wo=wo, action=action)
+    wo_services.do_transition(actor=world.eng_x, wo=wo, action="complete", data={"resolution": "换了电源"})
+    rows = list(OutboxMessage.objects.filter(kind="notify", key__startswith=f"portal:{wo.pk}:").order_by("id"))
+    assert [r.payload["event"] for r in rows] == ["portal.accepted", "portal.on_the_way", "portal.arrived",
+                                                  "portal.done"]
+    link = TrackingLink.objects.get(work_order=wo)
+    for r in rows:
+        assert r.payload["recipients"] == [{"contact": wo.contact_id}]
+        assert r.payload["public"] is True and r.payload["work_order"] == wo.code
+        assert r.payload["context"]["url"].endswith(f"/portal/t/{link.token}/")
+    assert services.tracking_url(wo).endswith(link.token + "/")
+
+
+def _resolved(world):
+    wo = services.do_report(actor=None, place=world.asset_a, what="报警", phone="13800000001")
+    wo_services.do_transition(actor=world.dispatcher, wo=wo, action="assign", data={"assignee": "eng_x"})
+    for action in ("accept", "arrive", "start"):
+        wo_services.do_transition(actor=world.eng_x, wo=wo, action=action)
+    wo_services.do_transition(actor=world.eng_x, wo=wo, action="complete", data={"resolution": "换了电源"})
+    return wo
+
+
+def test_confirm_sign_and_rate_through_tracking_link(world):
+    wo = _resolved(world)
+    token = TrackingLink.objects.get(work_order=wo).token
+    c = Client()
+    page = c.get(f"/portal/t/{token}/").content.decode()
+    assert 'data-testid="confirm-form"' in page
+    r = c.post(f"/portal/t/{token}/confirm", {"rating": "4", "comment": "很快", "signer_name": "李医生",
+                                             "signature": "data:image/png;base64," + base64.b64encode(PNG).decode()})
+    assert r.status_code == 302
+    wo.refresh_from_db()
+    assert wo.status == S.CONFIRMED and wo.rating == 4
+    fb = Feedback.objects.get(work_order=wo)
+    assert fb.comment == "很快" and fb.signer_name == "李医生"
+
+
+def test_confirm_needs_rating_and_name(world):
+    wo = _resolved(world)
+    token = TrackingLink.objects.get(work_order=wo).token
+    Client().post(f"/portal/t/{token}/confirm", {"rating": "9", "signer_name": ""})
+    wo.refresh_from_db()
+    assert wo.status == S.RESOLVED
+
+
+def test_reopen_within_window_only(world, settings):
+    settings.PORTAL_REOPEN_DAYS = 3
+    wo = _resolved(world)
+    token = TrackingLink.objects.get(work_order=wo).token
+    with time_machine.travel(now() + timedelta(days=4)):
+        Client().post(f"/portal/t/{token}/reopen", {"reason": "又坏了"})
+        wo.refresh_from_db()
+        assert wo.status == S.RESOLVED
+    Client().post(f"/portal/t/{token}/reopen", {"reason": "又坏了"})
+    wo.refresh_from_db()
+    assert wo.status == S.ASSIGNED
+
+
+def test_public_timeline_hides_internal_comments(world):
+    wo = _resolved(world)
+    wo_services.do_add_comment(actor=world.dispatcher, wo=wo, body="内部：客户很难缠", public=False)
+    wo_services.do_add_comment(actor=world.dispatcher, wo=wo, body="已安排工程师", public=True)
+    token = TrackingLink.objects.get(work_order=wo).token
+    body = Client().get(f"/portal/t/{token}/").content.decode()
+    assert "已安排工程师" in body and "客户很难缠" not in body
+    live = Client().get(f"/portal/t/{token}/live").content.decode()
+    assert "客户很难缠" not in live and 'data-status="resolved"' in live
+
+
+def test_passport_shows_open_work_last_service_and_no_plan(world):
+    done = _resolved(world)
+    services.do_report(actor=None, place=world.asset_a, what="又报警", phone="13800000001")
+    token = services.sign_qr(world.asset_a)
+    body = Client().get(f"/portal/q/{token}/").content.decode()
+    assert 'data-testid="passport-wo"' in body
+    assert done.title in body  # last service
+    assert "passport-next" in body
+    # Nothing about org B's asset, and no internal fields.
+    assert "SN-B-1" not in body
+
+

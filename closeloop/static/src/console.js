@@ -1,0 +1,1 @@
+// Staff console (board, live updates, bulk actions, shortcuts): filled below.
