@@ -5,3 +5,15 @@ class FieldworkConfig(AppConfig):
     name = "closeloop.fieldwork"
     label = "fieldwork"
     verbose_name = "Field work and closure gates"
+
+    def ready(self):
+        from . import hooks
+
+        hooks.register()
+        try:
+            from closeloop.demo import extras
+            from closeloop.demo import fieldwork as demo_fieldwork
+
+            extras.register("fieldwork", demo_fieldwork.seed)
+        except ImportError:  # demo scenario not written yet
+            pass

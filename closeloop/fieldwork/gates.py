@@ -1,0 +1,149 @@
+"""Closure gates: technical evidence, customer signature, invoice number.
+
+`evaluate(wo)` says, for each gate the work order's type requires, whether it passes,
+what is missing, and who satisfied it when. `close_guard` (registered on the "close"
+action in apps.py) refuses a close while a required gate is open, whatever the path
+(console, API, rules, any creation path): they all close through services.do_transition.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from closeloop.core.errors import DomainError, FieldProblem
+
+from .models import ClosureForm, ClosurePolicy, GateKind, PartUsed, Photo, Signature, StepResult
+
+GATE_LABELS = {
+    GateKind.TECHNICAL: gettext_lazy("Technical"),
+    GateKind.DELIVERY: gettext_lazy("Customer signature"),
+    GateKind.FINANCIAL: gettext_lazy("Invoice number"),
+}
+
+
+@dataclass
+class GateStatus:
+    gate: str
+    required: bool
+    passed: bool
+    missing: list[str] = field(default_factory=list)
+    by: str = ""
+    at: datetime | None = None
+
+    @property
+    def label(self):
+        return GATE_LABELS[self.gate]
+
+    def as_dict(self) -> dict:
+        return {"gate": self.gate, "label": str(self.label), "required": self.required, "passed": self.passed,
+                "missing": self.missing, "by": self.by, "at": self.at.isoformat() if self.at else None}
+
+
+def policy_for(wo) -> ClosurePolicy | None:
+    return ClosurePolicy.objects.filter(wo_type_id=wo.wo_type_id).first()
+
+
+def signed_content(wo) -> dict:
+    """What a customer's signature covers. Status and version are not part of it (later
+    steps of the loop do not void a signature); an edit of any of these does."""
+    form = ClosureForm.objects.filter(work_order=wo).first()
+    return {
+        "code": wo.code,
+        "title": wo.title,
+        "customer": wo.customer.code if wo.customer_id else None,
+        "site": wo.site.code if wo.site_id else None,
+        "asset": wo.asset.serial_number if wo.asset_id else None,
+        "resolution": wo.resolution,
+        "form": form.data if form else {},
+        "parts": [[p.part_number, p.name, str(p.quantity)] for p in PartUsed.objects.filter(work_order=wo)],
+        "steps": [[s.index, s.result] for s in StepResult.objects.filter(work_order=wo)],
+    }
+
+
+def content_hash(content: dict) -> str:
+    return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _who(user) -> str:
+    return (user.display_name or user.username) if user is not None else ""
+
+
+def evaluate(wo, policy: ClosurePolicy | None = None) -> list[GateStatus]:
+    policy = policy if policy is not None else policy_for(wo)
+    if policy is None:
+        return []
+    out: list[GateStatus] = []
+
+    # Technical: required photo kinds, required closure form fields, every checklist step recorded.
+    if policy.technical_required:
+        missing: list[str] = []
+        stamps: list[tuple[datetime, object]] = []
+        photos = {}
+        for p in Photo.objects.filter(work_order=wo).select_related("uploaded_by"):
+            photos.setdefault(p.kind, p)
+        for kind in policy.required_photos:
+            if kind in photos:
+                stamps.append((photos[kind].created_at, photos[kind].uploaded_by))
+            else:
+                missing.append(_("photo: %(k)s") % {"k": kind})
+        form = ClosureForm.objects.filter(work_order=wo).select_related("submitted_by").first()
+        for f in policy.form_fields:
+            if f.get("required", True) and (form is None or form.data.get(f["key"]) in (None, "")):
+                missing.append(_("form: %(f)s") % {"f": f.get("label") or f["key"]})
+        if form is not None and policy.form_fields:
+            stamps.append((form.submitted_at, form.submitted_by))
+        steps = {s.index: s for s in StepResult.objects.filter(work_order=wo).select_related("actor")}
+        for i, label in enumerate(policy.checklist):
+            if i in steps:
+                stamps.append((steps[i].at, steps[i].actor))
+            else:
+                missing.append(_("step: %(s)s") % {"s": label})
+        last = max(stamps, key=lambda s: s[0]) if stamps and not missing else None
+        out.append(GateStatus(GateKind.TECHNICAL, True, not missing, missing,
+                              by=_who(last[1]) if last else "", at=last[0] if last else None))
+
+    if policy.require_signature:
+        sig = Signature.objects.filter(work_order=wo).order_by("-id").first()
+        if sig is None:
+            out.append(GateStatus(GateKind.DELIVERY, True, False, [_("customer signature")]))
+        elif sig.content_hash != content_hash(signed_content(wo)):
+            out.append(GateStatus(GateKind.DELIVERY, True, False,
+                                  [_("signature does not match the current work order (edited after signing)")]))
+        else:
+            out.append(GateStatus(GateKind.DELIVERY, True, True, by=sig.signer_name, at=sig.created_at))
+
+    if policy.require_invoice:
+        if wo.invoice_number:
+            from closeloop.workorders.models import TimelineEvent
+
+            ev = (TimelineEvent.objects.filter(work_order=wo, action="invoice").select_related("actor")
+                  .order_by("-id").first())
+            out.append(GateStatus(GateKind.FINANCIAL, True, True, by=_who(ev.actor) if ev else "",
+                                  at=wo.invoiced_at))
+        else:
+            out.append(GateStatus(GateKind.FINANCIAL, True, False, [_("invoice number")]))
+    return out
+
+
+class GatesNotPassed(DomainError):
+    def __init__(self, open_gates: list[GateStatus]):
+        names = ", ".join(f"{g.label} ({'; '.join(g.missing)})" for g in open_gates)
+        super().__init__(_("Cannot close: closure gates not passed: %(g)s.") % {"g": names}, 409, "gates_not_passed",
+                         problems=[FieldProblem(f"gates.{g.gate}", "; ".join(g.missing), "gate") for g in open_gates],
+                         extra={"gates": [g.gate for g in open_gates]})
+
+
+def check_all_pass(wo) -> None:
+    open_gates = [g for g in evaluate(wo) if g.required and not g.passed]
+    if open_gates:
+        raise GatesNotPassed(open_gates)
+
+
+def close_guard(ctx) -> None:
+    """lifecycle guard on "close" (and any transition whose target is closed)."""
+    if ctx.to_state == "closed":
+        check_all_pass(ctx.wo)

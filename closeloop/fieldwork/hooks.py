@@ -1,0 +1,32 @@
+"""Lifecycle hooks of field work: the close guard, auto-close after the invoice, repeats."""
+
+from django.utils.translation import gettext as _
+
+from closeloop.workorders.lifecycle import TRANSITIONS, S
+
+from . import gates
+
+
+def auto_close_after_invoice(ctx) -> None:
+    """Finance posted the invoice number: when the type says so and every gate passes,
+    the work order closes in the same transaction (the timeline says it was automatic)."""
+    from closeloop.workorders.services import _apply_transition
+
+    wo = ctx.wo
+    policy = gates.policy_for(wo)
+    if policy is None or not policy.auto_close or wo.status != S.INVOICED:
+        return
+    if any(g.required and not g.passed for g in gates.evaluate(wo, policy)):
+        return
+    _apply_transition(ctx.actor, wo, TRANSITIONS["close"], {"note": _("Closed automatically: every closure gate "
+                                                                      "passed.")}, ctx.at)
+
+
+def register() -> None:
+    from closeloop.workorders.lifecycle import register_effect, register_guard
+
+    from . import repeats
+
+    register_guard(None, gates.close_guard)  # any action whose target is closed
+    register_effect("invoice", auto_close_after_invoice)
+    register_effect("create", repeats.link_repeats)

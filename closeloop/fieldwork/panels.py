@@ -1,0 +1,18 @@
+"""The closure gates card on the work order page (registered in apps.py)."""
+
+from closeloop.accounts.models import Role
+
+from . import gates
+from .models import CheckIn, Photo
+
+
+def gates_panel(request, wo):
+    policy = gates.policy_for(wo)
+    user = request.user
+    staff = user.is_authenticated and user.role != Role.CUSTOMER
+    if policy is None and not staff:
+        return None
+    photos = list(Photo.objects.filter(work_order=wo)) if staff else []
+    flagged = [c for c in CheckIn.objects.filter(work_order=wo) if c.flags] if staff else []
+    return {"policy": policy, "gates": gates.evaluate(wo, policy) if policy else [], "photos": photos,
+            "flagged_checkins": flagged, "staff": staff}

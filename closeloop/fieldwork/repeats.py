@@ -1,0 +1,34 @@
+"""Repeats: a new work order for the same customer and asset, or the same customer and
+fault code, within 30 days of an earlier one links to it as a repeat."""
+
+from contextvars import ContextVar
+from datetime import timedelta
+
+from django.db.models import Q
+
+from closeloop.workorders.models import LinkKind, TimelineEvent, WorkOrder, WorkOrderLink
+
+REPEAT_WINDOW = timedelta(days=30)
+#: Set while field work creates a follow-up work order (linked as a child, not a repeat).
+SUPPRESS: ContextVar[bool] = ContextVar("fieldwork_suppress_repeats", default=False)
+
+
+def link_repeats(ctx) -> None:
+    wo = ctx.wo
+    if SUPPRESS.get() or not wo.customer_id or not (wo.asset_id or wo.fault_code):
+        return
+    cond = Q()
+    if wo.asset_id:
+        cond |= Q(asset_id=wo.asset_id)
+    if wo.fault_code:
+        cond |= Q(fault_code=wo.fault_code)
+    earlier = (WorkOrder.objects.filter(cond, customer_id=wo.customer_id, created_at__gte=ctx.at - REPEAT_WINDOW)
+               .exclude(pk=wo.pk).exclude(status="cancelled").order_by("-created_at", "-id").first())
+    if earlier is None:
+        return
+    WorkOrderLink.objects.create(source=wo, target=earlier, kind=LinkKind.REPEAT, created_at=ctx.at,
+                                 created_by=None)
+    reason = "asset" if wo.asset_id and earlier.asset_id == wo.asset_id else "fault_code"
+    for on, data in ((wo, {"kind": LinkKind.REPEAT, "target": earlier.code, "reason": reason}),
+                     (earlier, {"kind": LinkKind.REPEAT, "source": wo.code, "reason": reason})):
+        TimelineEvent.objects.create(work_order=on, at=ctx.at, kind=TimelineEvent.Kind.LINK, data=data)

@@ -1,0 +1,145 @@
+"""Closure gates and signatures at the service level."""
+
+import pytest
+
+from closeloop.core.errors import Conflict, DomainError, Forbidden, ValidationFailed
+from closeloop.fieldwork import gates, services
+from closeloop.fieldwork.models import Photo
+from closeloop.workorders import services as wo_services
+from closeloop.workorders.lifecycle import S
+from closeloop.workorders.models import WorkOrder
+from closeloop.workorders.tests.factories import make_wo
+
+from .helpers import gate_policy, png
+
+
+def _fake_photo(wo, user, kind="nameplate"):
+    from closeloop.core.clock import now
+
+    return Photo.objects.create(work_order=wo, kind=kind, file="photos/x.jpg", width=1, height=1, size=1, sha256="x",
+                                original_sha256="x", uploaded_by=user, created_at=now())
+
+
+def _technical(world, wo):
+    wo.status = S.IN_PROGRESS
+    services.do_submit_closure_form(actor=world.eng_x, wo=wo, data={"temperature": 180, "pressure": "8.5"})
+    services.do_record_step(actor=world.eng_x, wo=wo, index=0, result="pass")
+    services.do_record_step(actor=world.eng_x, wo=wo, index=1, result="pass")
+    _fake_photo(wo, world.eng_x)
+
+
+def test_close_refused_naming_missing_gates_then_allowed(world):
+    gate_policy(world.repair)
+    wo = make_wo(world, status=S.INVOICED, invoice_number="")
+    with pytest.raises(DomainError) as e:
+        wo_services.do_transition(actor=world.dispatcher, wo=wo, action="close")
+    assert e.value.status == 409 and e.value.code == "gates_not_passed"
+    assert {p.field for p in e.value.problems} == {"gates.technical", "gates.delivery", "gates.financial"}
+    assert "nameplate" in str(e.value) and "模温" in str(e.value)
+    assert WorkOrder.objects.get(pk=wo.pk).status == S.INVOICED
+
+
+def test_full_gate_path_and_auto_close(world):
+    gate_policy(world.repair, auto_close=True)
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    _technical(world, wo)
+    wo = WorkOrder.objects.get(pk=wo.pk)
+    wo_services.do_transition(actor=world.eng_x, wo=wo, action="complete", data={"resolution": "更换压缩机"})
+    tech = {g.gate: g for g in gates.evaluate(wo)}
+    assert tech["technical"].passed and tech["technical"].by == "eng_x"
+    assert not tech["delivery"].passed
+    sig = services.do_sign_and_confirm(wo, signer_name="王护士", image_png=png(1), version=wo.version,
+                                       actor=world.eng_x)
+    wo = WorkOrder.objects.get(pk=wo.pk)
+    assert wo.status == S.CONFIRMED and sig.version == wo.version - 1
+    wo_services.do_transition(actor=world.finance, wo=wo, action="invoice", data={"invoice_number": "INV-1"})
+    wo = WorkOrder.objects.get(pk=wo.pk)
+    assert wo.status == S.CLOSED
+    assert all(g.passed for g in gates.evaluate(wo))
+
+
+def test_signature_stale_version_and_replay_refused(world):
+    gate_policy(world.repair)
+    wo = make_wo(world, status=S.RESOLVED, resolution="修好了")
+    other = make_wo(world, status=S.RESOLVED, resolution="修好了")
+    with pytest.raises(Conflict) as e:
+        services.do_record_signature(wo, signer_name="王", image_png=png(2), version=wo.version + 1)
+    assert e.value.extra["field"] == "version"
+    image = png(3)
+    services.do_record_signature(wo, signer_name="王", image_png=image, version=wo.version)
+    with pytest.raises(Conflict) as e:
+        services.do_record_signature(other, signer_name="王", image_png=image, version=other.version)
+    assert e.value.extra["field"] == "image_png"
+
+
+def test_edit_after_signing_voids_delivery_gate(world):
+    gate_policy(world.repair, required_photos=[], checklist=[], form_fields=[])
+    wo = make_wo(world, status=S.RESOLVED, resolution="修好了")
+    services.do_record_signature(wo, signer_name="王", image_png=png(4), version=wo.version)
+    assert {g.gate: g.passed for g in gates.evaluate(wo)}["delivery"]
+    wo_services.do_update_work_order(actor=world.dispatcher, wo=wo, data={"title": "改过的标题"})
+    wo = WorkOrder.objects.get(pk=wo.pk)
+    d = {g.gate: g for g in gates.evaluate(wo)}["delivery"]
+    assert not d.passed and "edited" in d.missing[0]
+    # The old version cannot be signed again either.
+    with pytest.raises(Conflict):
+        services.do_record_signature(wo, signer_name="王", image_png=png(5), version=wo.version - 1)
+
+
+def test_bad_signature_inputs(world):
+    wo = make_wo(world, status=S.RESOLVED)
+    for image, code in ((b"GIF89a....", "type"), (b"", "required"), (b"\x89PNG\r\n\x1a\n garbage", "invalid")):
+        with pytest.raises(ValidationFailed) as e:
+            services.do_record_signature(wo, signer_name="王", image_png=image, version=wo.version)
+        assert e.value.problems[0].field == "image_png" and e.value.problems[0].code == code
+    with pytest.raises(ValidationFailed) as e:
+        services.do_record_signature(wo, signer_name="", image_png=png(6), version=wo.version)
+    assert e.value.problems[0].field == "signer_name"
+    with pytest.raises(Forbidden):
+        services.do_record_signature(wo, signer_name="王", image_png=png(7), version=wo.version, actor=world.eng_y)
+    with pytest.raises(Forbidden):
+        services.do_record_signature(wo, signer_name="王", image_png=png(7), version=wo.version, actor=world.cust_b)
+    sig = services.do_record_signature(wo, signer_name="王", image_png=png(7), version=wo.version,
+                                       actor=world.cust_a, via="portal")
+    assert sig.via == "portal"
+
+
+def test_closure_form_validation(world):
+    gate_policy(world.repair)
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    with pytest.raises(ValidationFailed) as e:
+        services.do_submit_closure_form(actor=world.eng_x, wo=wo, data={"temperature": 999, "colour": "red"})
+    fields = {p.field: p.code for p in e.value.problems}
+    assert fields == {"colour": "unknown", "temperature": "range", "pressure": "required"}
+    with pytest.raises(Forbidden):
+        services.do_submit_closure_form(actor=world.eng_y, wo=wo, data={"temperature": 1, "pressure": 1})
+
+
+def test_failed_step_opens_followup(world):
+    gate_policy(world.repair)
+    wo = make_wo(world, status=S.ON_SITE, asset=world.asset_a)
+    step = services.do_record_step(actor=world.eng_x, wo=wo, index=1, result="fail", note="漏气", followup=True)
+    assert step.followup is not None and step.followup.asset_id == world.asset_a.pk
+    assert step.followup.links_out.filter(target=wo, kind="parent").exists()
+    with pytest.raises(ValidationFailed):
+        services.do_record_step(actor=world.eng_x, wo=wo, index=9, result="pass")
+
+
+def test_repeat_within_30_days_links(world, time_machine):
+    time_machine.move_to("2026-11-01 10:00:00+08:00")
+    first = wo_services.do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "报警", "customer": "org-a", "asset": "SN-A-1"})
+    time_machine.move_to("2026-11-20 10:00:00+08:00")
+    second = wo_services.do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "又报警", "customer": "org-a", "asset": "SN-A-1"})
+    assert second.links_out.filter(kind="repeat", target=first).exists()
+    time_machine.move_to("2026-12-25 10:00:00+08:00")
+    third = wo_services.do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "故障码", "customer": "org-a", "fault_code": "E12"})
+    assert not third.links_out.filter(kind="repeat").exists()
+    fourth = wo_services.do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "故障码 again", "customer": "org-a", "fault_code": "E12"})
+    assert fourth.links_out.filter(kind="repeat", target=third).exists()
+    other_org = wo_services.do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "故障码", "customer": "org-b", "fault_code": "E12"})
+    assert not other_org.links_out.exists()
