@@ -19,6 +19,7 @@ await esbuild.build({
     "app-style": "closeloop/static/src/app.css",
     portal: "closeloop/static/src/portal.js",
     console: "closeloop/static/src/console.js",
+    "console-style": "closeloop/static/src/console.css",
   },
   bundle: true,
   minify: true,

@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -25,19 +26,22 @@ def _wo_or_404(request, code):
 
 @login_required
 def home(request):
+    """Dispatchers and managers land on the dashboard, customers on their portal."""
+    if request.user.role in ("admin", "manager", "dispatcher") or request.user.is_superuser:
+        return redirect("workorders:dashboard")
+    if request.user.role == "customer":
+        return redirect("portal:home")
     return redirect("workorders:list")
 
 
 @login_required
 @require_GET
 def work_order_list(request):
+    from closeloop.portal import console
+
     g = request.GET
-    f = selectors.WorkOrderFilter(
-        status=[s for s in g.getlist("status") if s in STATE_LABELS] or None,
-        priority=[p for p in g.getlist("priority") if p in Priority.values] or None,
-        type=g.get("type") or None, team=g.get("team") or None, assignee=g.get("assignee") or None,
-        customer=g.get("customer") or None, site=g.get("site") or None, q=(g.get("q") or "")[:200] or None,
-    )
+    queue = console._queue(request.user, g.get("queue")) if request.user.role != "customer" else None
+    f = console.filter_from(g, queue)
     try:
         page = selectors.page_work_orders(request.user, f, cursor=g.get("cursor") or None, limit=25)
     except DomainError as e:
@@ -49,7 +53,9 @@ def work_order_list(request):
         "page": page, "filters": f, "states": STATE_LABELS.items(), "priorities": Priority.choices,
         "types": WorkOrderType.objects.filter(active=True), "query_string": params.urlencode(),
         "may_create": permissions.may_create(request.user), "first_page": not g.get("cursor"),
+        "queue": queue, **console.list_extras(request),
     }
+    console.decorate(page.items)
     if request.htmx and request.htmx.target == "wo-rows":
         return render(request, "workorders/_list_rows.html", ctx)
     if request.user.sees_all_work_orders:
@@ -145,6 +151,9 @@ def work_order_action(request, code, action):
         messages.error(request, _format_error(e))
     else:
         messages.success(request, _("%(action)s: done.") % {"action": t.label})
+    nxt = request.POST.get("next") or ""
+    if nxt and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()}):
+        return redirect(nxt)
     return redirect("workorders:detail", code=wo.code)
 
 
