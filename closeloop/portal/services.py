@@ -290,7 +290,7 @@ def may_reopen(wo: WorkOrder) -> bool:
 
 
 def do_confirm(*, actor: User | None, wo: WorkOrder, rating, comment: str = "", signer_name: str = "",
-               image_png: bytes | None = None) -> WorkOrder:
+               image_png: bytes | None = None, version: int | None = None) -> WorkOrder:
     """The customer confirms the work: e-signature (via field work's signature service),
     rating 1-5 and an optional comment, then the `confirm` action."""
     problems: list[FieldProblem] = []
@@ -307,7 +307,9 @@ def do_confirm(*, actor: User | None, wo: WorkOrder, rating, comment: str = "", 
     signer_name = (signer_name or "").strip()[:NAME_MAX]
     if not signer_name:
         problems.append(FieldProblem("signer_name", _("Type your name to sign."), "required"))
-    if image_png is not None and (not image_png.startswith(b"\x89PNG\r\n\x1a\n") or len(image_png) > 512 * 1024):
+    if not image_png:
+        problems.append(FieldProblem("signature", _("Sign in the box with your finger or mouse."), "required"))
+    elif not image_png.startswith(b"\x89PNG\r\n\x1a\n") or len(image_png) > 512 * 1024:
         problems.append(FieldProblem("signature", _("The signature image is not a PNG (at most 512 KB).")))
     if problems:
         raise ValidationFailed(problems)
@@ -317,16 +319,15 @@ def do_confirm(*, actor: User | None, wo: WorkOrder, rating, comment: str = "", 
     by = actor or portal_actor(wo.customer)
     with transaction.atomic():
         signed = False
-        if image_png is not None:
-            try:
-                from closeloop.fieldwork.services import do_record_signature
-            except ImportError:
-                do_record_signature = None
-            if do_record_signature is not None:
-                do_record_signature(wo, signer_name=signer_name, image_png=image_png, version=wo.version,
-                                    via="portal")
-                wo.refresh_from_db()
-                signed = True
+        try:
+            from closeloop.fieldwork.services import do_record_signature
+        except ImportError:  # field work not installed: the Feedback row keeps the signer's name
+            do_record_signature = None
+        if do_record_signature is not None:
+            do_record_signature(wo, signer_name=signer_name, image_png=image_png,
+                                version=wo.version if version is None else version, actor=by, via="portal")
+            wo.refresh_from_db()
+            signed = True
         data = {"rating": stars, "note": comment[:2000]} if comment else {"rating": stars}
         wo_services.do_transition(actor=by, wo=wo, action="confirm", data=data)
         Feedback.objects.update_or_create(work_order=wo, defaults={

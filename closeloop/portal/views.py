@@ -238,7 +238,7 @@ def _confirm(request, wo, actor, *, redirect_to):
     try:
         services.do_confirm(actor=actor, wo=wo, rating=request.POST.get("rating"),
                             comment=request.POST.get("comment", ""), signer_name=request.POST.get("signer_name", ""),
-                            image_png=png)
+                            image_png=png, version=int(v) if (v := request.POST.get("version", "")).isdigit() else None)
     except DomainError as e:
         messages.error(request, "; ".join(str(p.message) for p in e.problems) or str(e))
     else:

@@ -2,6 +2,7 @@
 reopen window, rate limits."""
 
 import base64
+import io
 from datetime import timedelta
 
 import pytest
@@ -19,8 +20,17 @@ from closeloop.workorders.models import TimelineEvent, WorkOrder
 
 pytestmark = pytest.mark.django_db
 
-PNG = (b"\x89PNG\r\n\x1a\n" + base64.b64decode(
-    "AAAADUlIRFIAAAABAAAAAQgGAAAAHxXEiQAAAA1JREFUeJxjYGBg+A8AAQQBAHAgZQsAAAAASUVORK5CYII="))
+def _png(seed: int = 0) -> bytes:
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGBA", (120, 40), (255, 255, 255, 0))
+    ImageDraw.Draw(im).line([(5, 30), (40 + seed, 5), (110, 30 - seed % 20)], fill=(0, 0, 0, 255), width=3)
+    out = io.BytesIO()
+    im.save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 
 
 def _report_via_qr(client, world, **over):
@@ -154,6 +164,20 @@ def test_confirm_sign_and_rate_through_tracking_link(world):
     assert wo.status == S.CONFIRMED and wo.rating == 4
     fb = Feedback.objects.get(work_order=wo)
     assert fb.comment == "很快" and fb.signer_name == "李医生"
+    from closeloop.fieldwork.models import Signature
+
+    sig = Signature.objects.get(work_order=wo)
+    assert sig.signer_name == "李医生"
+
+
+def test_confirm_with_a_stale_version_is_refused(world):
+    wo = _resolved(world)
+    token = TrackingLink.objects.get(work_order=wo).token
+    Client().post(f"/portal/t/{token}/confirm", {
+        "rating": "5", "signer_name": "李医生", "version": str(wo.version - 1),
+        "signature": "data:image/png;base64," + base64.b64encode(_png(3)).decode()})
+    wo.refresh_from_db()
+    assert wo.status == S.RESOLVED
 
 
 def test_confirm_needs_rating_and_name(world):
