@@ -1,0 +1,57 @@
+"""Where approvals plug into the rest: lifecycle guards/effects, outbox timers, the rules
+action, the navigation entry, the work order card and the demo scenario."""
+
+from django.utils.translation import gettext_lazy as _
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    from closeloop.outbox import services as outbox
+    from closeloop.workorders import lifecycle
+
+    from . import services
+
+    # Every action: a published flow for (type, action) refuses it until approved;
+    # handoff requirements refuse it until the fields are there.
+    lifecycle.register_guard(None, services.guard)
+    lifecycle.register_guard(None, services.handoff_guard)
+    lifecycle.register_effect(None, services.consume)
+    lifecycle.register_effect(None, services.handoff_effect)
+    outbox.register(services.TIMER_KIND, services.on_timer)
+    outbox.register(services.JUSTIFY_KIND, services.on_justification_due)
+    _install_rule_action()
+    _install_ui()
+
+
+def _install_rule_action() -> None:
+    try:
+        from closeloop.rules.runner import register_action
+    except ImportError:  # the rules app has no registry yet
+        return
+    from . import services
+
+    register_action("require_approval", services.rule_require_approval)
+
+
+def _install_ui() -> None:
+    from closeloop.core import nav
+    from closeloop.workorders import panels
+
+    from . import selectors
+
+    nav.register("approvals", _("Approvals"), "approvals:inbox", icon="checklist",
+                 visible=lambda user: user.role != "customer", order=40,
+                 badge=lambda request: selectors.inbox_count(request.user))
+    panels.register("approvals", "approvals/_card.html", context=selectors.card_context, order=30)
+    try:
+        from closeloop.demo import extras
+        from closeloop.demo.approvals import seed_demo
+
+        extras.register("approvals", seed_demo, order=60)
+    except ImportError:
+        pass

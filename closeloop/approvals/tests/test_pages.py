@@ -1,0 +1,64 @@
+"""Console pages: inbox (phone-size), request, decide, bypass, flows, designer, reports, the work order card."""
+
+from closeloop.outbox.models import OutboxMessage
+from closeloop.workorders.lifecycle import S
+from closeloop.workorders.tests.factories import make_wo
+
+from .. import services
+from ..models import RequestStatus
+
+
+def test_inbox_decide_from_phone_page(world, org, purchase_flow):
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    c = world.browser_client(world.eng_x)
+    page = c.get(f"/work-orders/{wo.code}/")
+    assert page.status_code == 200 and b'data-testid="approvals-card"' in page.content
+    r = c.post(f"/work-orders/{wo.code}/approvals", {"action": "purchase_part", "amount": "120", "part": "fuse"})
+    assert r.status_code == 302
+    req = wo.approvals.get()
+    assert req.data == {"amount": 120.0, "part": "fuse"}
+    m = world.browser_client(world.manager)
+    inbox = m.get("/approvals/")
+    assert inbox.status_code == 200 and f'data-request="{req.pk}"'.encode() in inbox.content
+    assert b'name="viewport"' in inbox.content
+    # The nav badge counts it.
+    assert b'approvals' in inbox.content
+    r = m.post(f"/approvals/requests/{req.pk}/decide", {"decision": "approve", "comment": "ok",
+                                                         "next": "/approvals/"})
+    assert r.status_code == 302 and r["Location"] == "/approvals/"
+    req.refresh_from_db()
+    assert req.status == RequestStatus.APPROVED
+    assert c.get(f"/approvals/requests/{req.pk}/").status_code == 200
+    assert world.browser_client(world.cust_a).get(f"/approvals/requests/{req.pk}/").status_code == 404
+    assert world.browser_client(world.eng_y).get(f"/approvals/requests/{req.pk}/").status_code == 404
+
+
+def test_bypass_and_justify_pages(world, org, purchase_flow):
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    req = services.do_start_request(actor=world.eng_x, wo=wo, action="purchase_part", data={"amount": 1200})
+    m = world.browser_client(world.admin)
+    page = m.get(f"/approvals/requests/{req.pk}/")
+    assert b'data-testid="bypass"' in page.content
+    m.post(f"/approvals/requests/{req.pk}/bypass", {"step": "lead2#1", "reason": "ICU down"})
+    j = req.steps.get(key="lead2#1").justification
+    inbox = m.get("/approvals/")
+    assert b'data-testid="justifications"' in inbox.content
+    m.post(f"/approvals/justifications/{j.pk}", {"text": "ventilator"})
+    j.refresh_from_db()
+    assert j.status == "filed"
+    # An engineer sees no bypass form and cannot post one.
+    e = world.browser_client(world.eng_x)
+    assert b'data-testid="bypass"' not in e.get(f"/approvals/requests/{req.pk}/").content
+    e.post(f"/approvals/requests/{req.pk}/bypass", {"step": "fin", "reason": "x"})
+    assert req.steps.get(key="fin").status == "pending"
+
+
+def test_designer_pages_for_managers_only(world, org, purchase_flow):
+    m = world.browser_client(world.manager)
+    for url in ("/approvals/flows/", f"/approvals/flows/{purchase_flow.pk}/designer", "/approvals/reports/"):
+        assert m.get(url).status_code == 200, url
+        assert world.browser_client(world.dispatcher).get(url).status_code == 404
+        assert world.browser_client(world.cust_a).get(url).status_code == 404
+    r = m.post("/approvals/flows/", {"name": "Close", "action": "close", "type": "repair"})
+    assert r.status_code == 302 and "/designer" in r["Location"]
+    assert OutboxMessage.objects.count() == 0
