@@ -113,7 +113,11 @@ document.addEventListener("click", (e) => {
 function setupLive(poller) {
   const tick = async () => {
     if (document.hidden) return;
-    const url = `${poller.dataset.liveUrl}&since=${encodeURIComponent(poller.dataset.since)}`;
+    // The filters are those of the page as it is now (the list's filter form pushes them to the URL).
+    const params = new URLSearchParams(location.search);
+    params.delete("cursor");
+    params.set("since", poller.dataset.since);
+    const url = `${poller.dataset.liveUrl}&${params.toString()}`;
     let resp;
     try {
       resp = await fetch(url, { headers: { "X-Requested-With": "fetch" }, credentials: "same-origin" });

@@ -52,3 +52,21 @@ function init() {
 }
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
 else init();
+
+// Tracking page: the status block refreshes itself (htmx polling). When the work order
+// enters or leaves "technically complete", reload so the confirm/reopen forms follow.
+let shownStatus = null;
+document.addEventListener("htmx:afterSwap", () => {
+  const el = document.getElementById("portal-status");
+  if (!el) return;
+  const status = el.dataset.status;
+  if (shownStatus === null) shownStatus = document.body.dataset.initialStatus || status;
+  if (status !== shownStatus && (status === "resolved" || shownStatus === "resolved")) {
+    window.location.reload();
+  }
+  shownStatus = status;
+});
+document.addEventListener("DOMContentLoaded", () => {
+  const el = document.getElementById("portal-status");
+  if (el) shownStatus = el.dataset.status;
+});
