@@ -1,7 +1,31 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class NotifyConfig(AppConfig):
     name = "closeloop.notify"
     label = "notify"
     verbose_name = "Notifications"
+
+    def ready(self):
+        from closeloop.core import nav
+        from closeloop.outbox import services as outbox
+        from closeloop.workorders import lifecycle, panels
+
+        from . import ack, services, views
+
+        outbox.register("notify", services.fan_out)
+        outbox.register("notification", services.fan_out)  # sla/services.py _notify
+        outbox.register("notify.deliver", services.deliver_message)
+        outbox.register("notify.ack_step", ack.run_step)
+        lifecycle.register_effect("assign", ack.on_assign)
+        lifecycle.register_effect("create", ack.on_create)
+        lifecycle.register_effect("accept", ack.on_accept)
+        nav.register("inbox", _("Inbox"), "notify:inbox", icon="bell", order=90, badge=views.nav_badge)
+        nav.register("notify-admin", _("Channels"), "notify:channels", icon="broadcast", order=95,
+                     visible=lambda u: u.is_superuser or u.role in ("admin", "manager"), namespace="notify-admin")
+        panels.register("notifications", "notify/_panel.html", context=views.panel_context, order=60)
+        from closeloop.demo import extras
+        from closeloop.demo.notify import seed_notify_demo
+
+        extras.register("notify", seed_notify_demo, order=60)

@@ -5,6 +5,7 @@
 """
 
 import logging
+import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -26,7 +27,22 @@ _handlers: dict[str, Callable[[OutboxMessage], None]] = {}
 
 
 class RetryableError(Exception):
-    """A delivery failed in a way a retry can fix (network, 5xx)."""
+    """A delivery failed in a way a retry can fix (network, 5xx). `retry_after` (seconds,
+    e.g. from a Retry-After header) replaces the computed backoff when given."""
+
+    def __init__(self, *args, retry_after: float | None = None):
+        super().__init__(*args)
+        self.retry_after = retry_after
+
+
+class PermanentError(Exception):
+    """Retrying cannot help (bad address, 4xx): the row is finished now, with the error kept."""
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential backoff with full jitter in [half, whole] of 10 s · 2^attempts, capped."""
+    base = min(MAX_BACKOFF.total_seconds(), 10 * 2 ** min(max(attempts, 0), 12))
+    return timedelta(seconds=base * random.uniform(0.5, 1.0))
 
 
 def register(kind: str, fn: Callable[[OutboxMessage], None]) -> None:
@@ -76,13 +92,21 @@ def handle_one_outbox(worker_id: str = "worker", at: datetime | None = None) -> 
         return False
     try:
         _handlers[msg.kind](msg)
+    except PermanentError as exc:
+        log.warning("outbox %s delivery failed permanently (attempt %d): %s", msg.key, msg.attempts, exc)
+        OutboxMessage.objects.filter(id=msg.id, claimed_by=worker_id).update(
+            claimed_until=None, last_error=str(exc)[:2000], done_at=now())
+        return True
     except Exception as exc:  # a failed delivery is retried with backoff
         retry = isinstance(exc, RetryableError) or not isinstance(exc, ValueError)
-        backoff = min(MAX_BACKOFF, timedelta(seconds=10 * 2 ** min(msg.attempts, 12)))
+        delay = backoff(msg.attempts)
+        after = getattr(exc, "retry_after", None)
+        if after is not None:
+            delay = min(MAX_BACKOFF, timedelta(seconds=max(1.0, float(after))))
         log.warning("outbox %s delivery failed (attempt %d): %s", msg.key, msg.attempts, exc)
         OutboxMessage.objects.filter(id=msg.id, claimed_by=worker_id).update(
             claimed_until=None, claimed_by="", last_error=str(exc)[:2000],
-            available_at=(t + backoff) if retry else t + MAX_BACKOFF * 24)
+            available_at=(t + delay) if retry else t + MAX_BACKOFF * 24)
         return True
     OutboxMessage.objects.filter(id=msg.id, claimed_by=worker_id).update(done_at=now(), claimed_until=None)
     return True

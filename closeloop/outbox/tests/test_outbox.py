@@ -37,7 +37,7 @@ def test_it_delivers_due_messages_and_marks_them_done(db, delivered):
 
 
 def test_kinds_without_a_handler_stay_pending(db, delivered):
-    outbox.enqueue("notification", "n1", {}, at=T0)
+    outbox.enqueue("no-handler-kind", "n1", {}, at=T0)
     assert not outbox.handle_one_outbox("w", at=T0 + timedelta(days=1))
     assert OutboxMessage.objects.get().done_at is None
 
@@ -73,3 +73,30 @@ def test_a_claimed_row_is_redelivered_after_the_lease(db, delivered):
     assert outbox.handle_one_outbox("w2", at=T0 + outbox.LEASE + timedelta(seconds=1))
     assert delivered == ["k1"]
     assert OutboxMessage.objects.get().attempts == 2
+
+
+def test_retry_after_replaces_the_backoff_and_permanent_errors_stop(db):
+    def handler(m):
+        if m.key == "ra":
+            raise outbox.RetryableError("429", retry_after=120)
+        raise outbox.PermanentError("400 bad address")
+
+    outbox.register("x", handler)
+    try:
+        outbox.enqueue("x", "ra", {}, at=T0)
+        outbox.enqueue("x", "perm", {}, at=T0)
+        assert outbox.handle_one_outbox("w", at=T0)
+        assert outbox.handle_one_outbox("w", at=T0)
+        ra = OutboxMessage.objects.get(key="ra")
+        assert ra.available_at == T0 + timedelta(seconds=120) and ra.done_at is None
+        perm = OutboxMessage.objects.get(key="perm")
+        assert perm.done_at is not None and "bad address" in perm.last_error and perm.attempts == 1
+    finally:
+        outbox.unregister("x")
+
+
+def test_backoff_grows_with_jitter_and_is_capped():
+    delays = [outbox.backoff(n).total_seconds() for n in range(1, 16)]
+    assert 10 <= delays[0] <= 20
+    assert all(d <= outbox.MAX_BACKOFF.total_seconds() for d in delays)
+    assert len({round(outbox.backoff(3).total_seconds(), 3) for _ in range(20)}) > 1  # jittered

@@ -1,0 +1,5 @@
+"""Demo: notifications (registered from closeloop.notify.apps)."""
+
+
+def seed_notify_demo() -> str:
+    return ""

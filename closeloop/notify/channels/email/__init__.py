@@ -1,0 +1,71 @@
+"""Email through an SMTP server (Django's SMTP backend, our connection per channel).
+
+The Message-ID is derived from the delivery id, so a resent message is the same message."""
+
+import hashlib
+import smtplib
+
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from closeloop.core.errors import FieldProblem
+
+from ..base import Permanent, Retryable, done, require, resolve_checked
+
+KIND = "email"
+MEDIUM = "email"
+LABEL = gettext_lazy("Email (SMTP)")
+FIELDS = [("host", gettext_lazy("SMTP host"), True, False), ("port", gettext_lazy("port"), False, False),
+          ("username", gettext_lazy("user name"), False, False), ("password", gettext_lazy("password"), False, True),
+          ("security", gettext_lazy("security (none, starttls, ssl)"), False, False),
+          ("from_email", gettext_lazy("from address"), True, False)]
+
+
+def validate(config: dict) -> dict:
+    problems: list = []
+    clean = require(config, FIELDS, problems)
+    try:
+        clean["port"] = int(clean.get("port") or 25)
+        if not 0 < clean["port"] < 65536:
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append(FieldProblem("config.port", _("A port number from 1 to 65535."), "invalid"))
+    clean["security"] = clean.get("security") or "none"
+    if clean["security"] not in ("none", "starttls", "ssl"):
+        problems.append(FieldProblem("config.security", _("One of none, starttls, ssl."), "invalid"))
+    if clean.get("from_email") and "@" not in clean["from_email"]:
+        problems.append(FieldProblem("config.from_email", _("An email address."), "invalid"))
+    return done(problems, clean)
+
+
+def send(channel, msg) -> str:
+    c = channel.config
+    if not msg.address or "@" not in msg.address:
+        raise Permanent(_("No email address."), address=True)
+    resolve_checked(c["host"], c["port"])  # refuse private hosts unless allowed
+    conn = get_connection("django.core.mail.backends.smtp.EmailBackend", host=c["host"], port=c["port"],
+                          username=c.get("username") or "", password=c.get("password") or "",
+                          use_tls=c.get("security") == "starttls", use_ssl=c.get("security") == "ssl",
+                          timeout=10, fail_silently=False)
+    mid = "<" + hashlib.sha256(msg.key.encode()).hexdigest()[:32] + "@closeloop>"
+    email = EmailMultiAlternatives(subject=msg.subject, body=msg.body + ("\n\n" + msg.url if msg.url else ""),
+                                   from_email=c["from_email"], to=[msg.address],
+                                   headers={"Message-ID": mid, "X-Closeloop-Delivery": msg.key},
+                                   connection=conn)
+    try:
+        email.send()
+    except smtplib.SMTPRecipientsRefused as e:
+        codes = [v[0] for v in e.recipients.values()]
+        if codes and all(400 <= code < 500 for code in codes):
+            raise Retryable(_("Recipient deferred: %(e)s") % {"e": e.recipients}) from e
+        raise Permanent(_("Address refused: %(e)s") % {"e": e.recipients}, address=True) from e
+    except smtplib.SMTPAuthenticationError as e:
+        raise Permanent(_("SMTP login refused: %(e)s") % {"e": e.smtp_error[:200]}) from e
+    except smtplib.SMTPResponseException as e:
+        if 400 <= e.smtp_code < 500:
+            raise Retryable(f"SMTP {e.smtp_code}: {e.smtp_error[:200]!r}") from e
+        raise Permanent(f"SMTP {e.smtp_code}: {e.smtp_error[:200]!r}") from e
+    except (TimeoutError, smtplib.SMTPException, OSError) as e:
+        raise Retryable(_("SMTP error: %(e)s") % {"e": str(e) or type(e).__name__}) from e
+    return mid

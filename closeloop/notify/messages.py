@@ -1,0 +1,116 @@
+"""Message templates per event kind and channel, in the recipient's language.
+
+Each event kind has a subject and a body (translatable format strings over the payload's
+context); each medium then shapes them: SMS is short plain text, a voice call reads a
+shorter sentence without the link, robots get markdown, email and webhooks the full
+text plus the link. Templates are code, never compiled from user text; payload values
+are only substituted.
+"""
+
+import os
+import string
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+SMS_MAX = 120
+VOICE_MAX = 150
+MARKDOWN_MAX = 3500
+
+
+@dataclass
+class Rendered:
+    subject: str
+    body: str
+    markdown: str
+    url: str
+
+
+def base_url() -> str:
+    return (getattr(settings, "CLOSELOOP_BASE_URL", "") or os.environ.get("CLOSELOOP_BASE_URL", "")
+            or "http://127.0.0.1:8000").rstrip("/")
+
+
+def _templates() -> dict:
+    """event -> (subject, body). Evaluated under the recipient's language."""
+    return {
+        "sla.escalation": (_("SLA escalation: {code} {title}"),
+                           _("{code} {title} (priority {priority}) missed its {milestone} target "
+                             "(level {level}, due {due_local}).")),
+        "sla.warning": (_("SLA warning: {code} {title}"),
+                        _("{code} {title} is close to its {milestone} target (due {due_local}).")),
+        "rule.notify": (_("{code} {title}"), _("{message}")),
+        "approval.requested": (_("Approval requested: {code} {title}"),
+                               _("Please approve {code} {title}. {message}")),
+        "work_order.assigned": (_("Assigned to you: {code} {title}"),
+                                _("{code} {title} is assigned to you (priority {priority}).")),
+        "work_order.status": (_("{code}: {status}"), _("Your request {code} {title} is now {status}.")),
+        "ack.request": (_("URGENT {code} {title}: please acknowledge"),
+                        _("Urgent work order {code} {title}. Acknowledge: {ack_url}")),
+        "ack.backup": (_("URGENT {code} {title}: backup needed"),
+                       _("{target} has not acknowledged urgent work order {code} {title}. "
+                         "Please take it. Acknowledge: {ack_url}")),
+        "ack.supervisor": (_("URGENT {code} {title}: nobody acknowledged"),
+                           _("Nobody acknowledged urgent work order {code} {title}. Acknowledge: {ack_url}")),
+        "channel.paused": (_("Notification channel paused: {channel}"),
+                           _("Channel {channel} failed {failures} times in a row and is paused: {error}")),
+        "test": (_("closeloop test message"),
+                 _("This is a test message from closeloop for channel {channel}.")),
+    }
+
+
+class _Safe(dict):
+    def __missing__(self, key):
+        return ""
+
+
+def _fmt(template: str, ctx: dict) -> str:
+    # string.Formatter over a dict: only plain {name} fields; attribute/index lookups refused.
+    out = []
+    for literal, field, _spec, _conv in string.Formatter().parse(template):
+        out.append(literal)
+        if field is not None:
+            name = field.split(".", 1)[0].split("[", 1)[0]
+            out.append(str(ctx.get(name, "")))
+    return "".join(out)
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def render(event: str, medium: str, ctx: dict, language: str) -> Rendered:
+    with translation.override(language or settings.LANGUAGE_CODE):
+        templates = _templates()
+        ctx = _Safe(ctx)
+        if "status_code" in ctx and not ctx.get("status"):
+            ctx["status"] = ctx["status_code"]
+        if event in templates:
+            subject_t, body_t = templates[event]
+        else:
+            subject_t, body_t = (_("{code} {title}") if ctx.get("code") else _("Notification"),
+                                 "{message}" if ctx.get("message") else _("{event} on {code} {title}"))
+        subject = " ".join(_fmt(subject_t, ctx).split()) or _("Notification")
+        body = _fmt(body_t, ctx).strip()
+        if ctx.get("message") and "{message}" not in body_t:
+            body = f"{body} {ctx['message']}".strip()
+        url = ctx.get("url", "")
+        link_label = _("Open work order") if ctx.get("code") else _("Open")
+        if medium == "sms":
+            text = _clip(body, SMS_MAX - (len(url) + 1 if url and len(url) < 60 else 0))
+            if url and len(url) < 60:
+                text += " " + url
+            return Rendered(subject, text, "", url)
+        if medium == "voice":
+            spoken = body.replace(ctx.get("ack_url", "") or "\x00", "").replace(_("Acknowledge:"), "").strip()
+            return Rendered(subject, _clip(spoken, VOICE_MAX), "", url)
+        md = f"### {subject}\n\n{_clip(body, MARKDOWN_MAX)}"
+        if ctx.get("priority"):
+            md += "\n\n> " + _("Priority") + f": **{ctx['priority']}**"
+        if url:
+            md += f"\n\n[{link_label}]({url})"
+        if ctx.get("ack_url"):
+            md += f"\n\n[{_('Acknowledge')}]({ctx['ack_url']})"
+        return Rendered(subject, body, md, url)

@@ -1,0 +1,72 @@
+"""Permission-checked reads for notifications."""
+
+from django.db.models import QuerySet
+
+from closeloop.core.errors import NotFound
+
+from .models import AckChain, Channel, Delivery, InboxItem
+
+ADMIN_ROLES = ("admin", "manager")
+
+
+def is_notify_admin(user) -> bool:
+    return bool(user.is_superuser or user.role in ADMIN_ROLES)
+
+
+def inbox(user) -> QuerySet:
+    return InboxItem.objects.filter(user=user).select_related("work_order", "chain").order_by("-id")
+
+
+def channels(user) -> QuerySet:
+    if not is_notify_admin(user):
+        return Channel.objects.none()
+    return Channel.objects.select_related("team", "owner").order_by("name")
+
+
+def channel(user, pk) -> Channel:
+    ch = channels(user).filter(pk=pk).first() if str(pk).isdigit() else None
+    if ch is None:
+        raise NotFound("No such channel.")
+    return ch
+
+
+def deliveries(user, *, status=None, medium=None, work_order=None, channel=None, event=None, q=None) -> QuerySet:
+    if not is_notify_admin(user):
+        return Delivery.objects.none()
+    qs = Delivery.objects.select_related("channel", "work_order").order_by("-id")
+    if status:
+        qs = qs.filter(status=status)
+    if medium:
+        qs = qs.filter(medium=medium)
+    if work_order:
+        qs = qs.filter(work_order__code=work_order)
+    if channel:
+        qs = qs.filter(channel_id=channel) if str(channel).isdigit() else qs.none()
+    if event:
+        qs = qs.filter(event=event)
+    if q:
+        qs = qs.filter(recipient__icontains=q)
+    return qs
+
+
+def delivery(user, pk) -> Delivery:
+    d = deliveries(user).filter(pk=pk).first() if str(pk).isdigit() else None
+    if d is None:
+        raise NotFound("No such delivery.")
+    return d
+
+
+def work_order_deliveries(user, wo) -> QuerySet:
+    """A work order's delivery log, for staff who see the work order (never for customers)."""
+    if user.is_customer:
+        return Delivery.objects.none()
+    return Delivery.objects.filter(work_order=wo).select_related("channel").order_by("-id")
+
+
+def chain(user, pk) -> AckChain:
+    from closeloop.workorders.selectors import visible_work_orders
+
+    c = AckChain.objects.select_related("work_order", "target").filter(pk=pk).first() if str(pk).isdigit() else None
+    if c is None or not visible_work_orders(user).filter(pk=c.work_order_id).exists():
+        raise NotFound("No such acknowledgement request.")
+    return c
