@@ -20,6 +20,7 @@ await esbuild.build({
     portal: "closeloop/static/src/portal.js",
     console: "closeloop/static/src/console.js",
     "console-style": "closeloop/static/src/console.css",
+    designer: "closeloop/static/src/designer.js",
   },
   bundle: true,
   minify: true,

@@ -210,7 +210,7 @@ def designer(request, pk):
 
     config = {
         "flow": flow.pk, "tree": flow.draft or T.empty_tree(),
-        "api": f"/api/v1/approval-flows/{flow.pk}",
+        "api": f"/api/v1/approval-flows/{flow.pk}", "check": "/api/v1/approval-flows/check-condition",
         "roles": [[v, str(lbl)] for v, lbl in Role.choices if v != Role.CUSTOMER],
         "users": [[u.username, str(u)] for u in User.objects.filter(is_active=True).exclude(role=Role.CUSTOMER)],
         "teams": [[t.code, t.name] for t in Team.objects.all()],

@@ -1,0 +1,361 @@
+// The approval flow designer (closeloop/approvals/templates/approvals/designer.html).
+// A small hand-written island over the DOM: the flow tree (see approvals/tree.py) is
+// edited in memory, rendered as nested cards, and sent to the approvals API
+// (/api/v1/approval-flows/{id}/draft | validate | preview | publish) with the session
+// cookie and the CSRF token. No inline scripts, styles or handlers (strict CSP).
+
+const root = document.getElementById("designer");
+const configEl = document.getElementById("designer-config");
+
+if (root && configEl) {
+  const config = JSON.parse(configEl.textContent);
+  const t = (key) => root.dataset["t" + key.charAt(0).toUpperCase() + key.slice(1)] || key;
+  let tree = config.tree && Array.isArray(config.tree.nodes) ? config.tree : { settings: {}, auto_approve: [], nodes: [] };
+  const treeEl = document.getElementById("designer-tree");
+  const statusEl = document.getElementById("d-status");
+  const csrf = () => (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+
+  const newId = (prefix) => `${prefix}-${Math.random().toString(36).slice(2, 7)}`;
+
+  function h(tag, attrs = {}, ...children) {
+    const el = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") el.className = v;
+      else if (k === "text") el.textContent = v;
+      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+      else if (k === "value") el.value = v;
+      else if (k === "checked") el.checked = !!v;
+      else el.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of children.flat()) {
+      if (c === null || c === undefined || c === false) continue;
+      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    }
+    return el;
+  }
+
+  function select(options, value, onchange, attrs = {}) {
+    const el = h("select", { class: "form-select form-select-sm", ...attrs, onchange: (e) => onchange(e.target.value) });
+    for (const [v, label] of options) {
+      el.append(h("option", { value: v, selected: String(v) === String(value) }, label));
+    }
+    return el;
+  }
+
+  function labelled(text, control) {
+    return h("label", { class: "d-block mb-2 small" }, h("span", { class: "text-secondary d-block" }, text), control);
+  }
+
+  async function api(method, path, body, base = config.api) {
+    const resp = await fetch(base + path, {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = {};
+    try {
+      data = await resp.json();
+    } catch {
+      /* empty body */
+    }
+    return { ok: resp.ok, status: resp.status, data };
+  }
+
+  // ---- nodes -------------------------------------------------------------------------------------
+
+  function makeNode(type) {
+    if (type === "approver") return { id: newId("a"), type, name: t("approver"), approvers: { kind: "supervisor", levels: 1 }, mode: "any" };
+    if (type === "cc") return { id: newId("cc"), type, name: t("cc"), approvers: { kind: "role", role: "manager" } };
+    if (type === "condition")
+      return {
+        id: newId("c"), type, name: t("condition"),
+        branches: [
+          { id: newId("b"), name: t("branch") + " 1", condition: "amount < 500", nodes: [] },
+          { id: newId("b"), name: t("default"), default: true, nodes: [] },
+        ],
+      };
+    return {
+      id: newId("p"), type: "parallel", name: t("parallel"),
+      branches: [
+        { id: newId("b"), name: t("branch") + " 1", nodes: [] },
+        { id: newId("b"), name: t("branch") + " 2", nodes: [] },
+      ],
+    };
+  }
+
+  function whoEditor(node) {
+    const spec = node.approvers || (node.approvers = { kind: "role", role: "manager" });
+    const box = h("div", { class: "row g-2" });
+    const kind = select(
+      [["user", t("user")], ["role", t("role")], ["supervisor", t("supervisor")], ["department_head", t("head")]],
+      spec.kind,
+      (v) => {
+        node.approvers = v === "user" ? { kind: v, users: [] } : v === "role" ? { kind: v, role: "manager" }
+          : v === "supervisor" ? { kind: v, levels: 1 } : { kind: v };
+        render();
+      },
+      { "data-testid": "who-kind" },
+    );
+    box.append(h("div", { class: "col-12 col-md-5" }, labelled(t("who"), kind)));
+    let detail = null;
+    if (spec.kind === "user") {
+      detail = h("select", {
+        class: "form-select form-select-sm", multiple: true, "data-testid": "who-users",
+        onchange: (e) => { spec.users = [...e.target.selectedOptions].map((o) => o.value); },
+      });
+      for (const [u, name] of config.users) {
+        detail.append(h("option", { value: u, selected: (spec.users || []).includes(u) }, `${name} (${u})`));
+      }
+      detail = labelled(t("user"), detail);
+    } else if (spec.kind === "role") {
+      detail = labelled(t("role"), select(config.roles, spec.role, (v) => { spec.role = v; }, { "data-testid": "who-role" }));
+    } else if (spec.kind === "supervisor") {
+      detail = labelled(t("levels"), h("input", {
+        type: "number", min: 1, max: 10, class: "form-control form-control-sm", value: spec.levels || 1,
+        "data-testid": "who-levels", onchange: (e) => { spec.levels = parseInt(e.target.value, 10) || 1; },
+      }));
+    } else {
+      detail = labelled(t("team"), select([["", "—"], ...config.teams], spec.team || "", (v) => {
+        if (v) spec.team = v; else delete spec.team;
+      }));
+    }
+    box.append(h("div", { class: "col-12 col-md-7" }, detail));
+    return box;
+  }
+
+  function approverExtras(node) {
+    const row = h("div", { class: "row g-2" });
+    row.append(h("div", { class: "col-6 col-md-3" }, labelled(t("mode"), select(
+      [["any", t("any")], ["all", t("all")], ["percent", t("percent")]], node.mode || "any",
+      (v) => { node.mode = v; if (v === "percent" && !node.percent) node.percent = 60; render(); },
+      { "data-testid": "mode" },
+    ))));
+    if (node.mode === "percent") {
+      row.append(h("div", { class: "col-6 col-md-2" }, labelled("%", h("input", {
+        type: "number", min: 1, max: 100, class: "form-control form-control-sm", value: node.percent || 60,
+        onchange: (e) => { node.percent = parseInt(e.target.value, 10) || 0; },
+      }))));
+    }
+    const timer = node.timer || {};
+    row.append(h("div", { class: "col-6 col-md-3" }, labelled(t("timer"), h("input", {
+      type: "number", min: 0, step: "0.5", class: "form-control form-control-sm", value: timer.hours || "",
+      onchange: (e) => {
+        const v = parseFloat(e.target.value);
+        if (v > 0) node.timer = { hours: v, action: (node.timer || {}).action || "remind" };
+        else delete node.timer;
+        render();
+      },
+    }))));
+    if (node.timer) {
+      row.append(h("div", { class: "col-6 col-md-4" }, labelled("→", select(
+        [["remind", t("remind")], ["approve", t("approve")], ["escalate", t("escalate")]], node.timer.action,
+        (v) => { node.timer.action = v; },
+      ))));
+    }
+    row.append(h("div", { class: "col-12" }, h("label", { class: "form-check small" },
+      h("input", { type: "checkbox", class: "form-check-input", checked: node.bypassable !== false,
+        onchange: (e) => { if (e.target.checked) delete node.bypassable; else node.bypassable = false; } }),
+      h("span", { class: "form-check-label" }, t("bypassable")))));
+    return row;
+  }
+
+  function conditionInput(branch) {
+    const err = h("div", { class: "invalid-feedback d-block", "data-testid": "condition-error" });
+    const input = h("input", {
+      type: "text", class: "form-control form-control-sm font-monospace", value: branch.condition || "",
+      placeholder: t("conditionText"), "data-testid": "condition", maxlength: 4000,
+      oninput: (e) => { branch.condition = e.target.value; },
+      onchange: () => checkCondition(input, err),
+    });
+    return h("div", {}, input, err);
+  }
+
+  async function checkCondition(input, err) {
+    err.textContent = "";
+    input.classList.remove("is-invalid", "is-valid");
+    if (!input.value.trim()) return;
+    const r = await api("POST", "", { condition: input.value }, config.check);
+    if (r.ok && r.data.ok) {
+      input.classList.add("is-valid");
+      return;
+    }
+    const e = (r.data && r.data.error) || { message: r.data.title || "error" };
+    input.classList.add("is-invalid");
+    err.append(e.message || "");
+    if (e.column) {
+      // Show where: the source with a caret under the column.
+      const pre = h("pre", { class: "small mb-0 mt-1", "data-testid": "condition-caret" });
+      const line = input.value.split("\n")[(e.line || 1) - 1] || "";
+      pre.textContent = `${line}\n${" ".repeat(Math.max(0, e.column - 1))}^`;
+      err.append(pre);
+      if (typeof e.offset === "number") input.setSelectionRange(e.offset, Math.min(input.value.length, e.offset + 1));
+    }
+  }
+
+  function branchList(node) {
+    const wrap = h("div", { class: "row g-2 mt-1" });
+    node.branches.forEach((br, i) => {
+      const head = h("div", { class: "d-flex gap-2 align-items-center mb-2" },
+        h("input", { type: "text", class: "form-control form-control-sm", value: br.name || "", "aria-label": t("name"),
+          oninput: (e) => { br.name = e.target.value; } }),
+        h("button", { type: "button", class: "btn btn-sm btn-ghost-danger", title: t("delete"), "data-testid": "delete-branch",
+          onclick: () => { node.branches.splice(i, 1); render(); } }, "×"),
+      );
+      const col = h("div", { class: "col-12 col-md", "data-testid": "branch", "data-branch": br.id },
+        h("div", { class: "border rounded p-2 h-100" + (br.default ? " bg-light" : "") }, head));
+      const body = col.firstChild;
+      if (node.type === "condition") {
+        if (br.default) body.append(h("div", { class: "small text-secondary mb-2" }, t("default")));
+        else body.append(conditionInput(br));
+        body.append(h("label", { class: "form-check small mt-1" },
+          h("input", { type: "checkbox", class: "form-check-input", checked: !!br.default, "data-testid": "branch-default",
+            onchange: (e) => { if (e.target.checked) { br.default = true; delete br.condition; } else { delete br.default; br.condition = ""; } render(); } }),
+          h("span", { class: "form-check-label" }, t("default"))));
+      }
+      body.append(nodeList(br.nodes || (br.nodes = [])));
+      wrap.append(col);
+    });
+    wrap.append(h("div", { class: "col-12" }, h("button", {
+      type: "button", class: "btn btn-sm btn-outline-secondary", "data-testid": "add-branch",
+      onclick: () => {
+        const nb = { id: newId("b"), name: `${t("branch")} ${node.branches.length + 1}`, nodes: [] };
+        if (node.type === "condition") {
+          nb.condition = "";
+          const d = node.branches.findIndex((b) => b.default);
+          node.branches.splice(d >= 0 ? d : node.branches.length, 0, nb);
+        } else node.branches.push(nb);
+        render();
+      },
+    }, "+ " + t("addBranch"))));
+    return wrap;
+  }
+
+  function nodeCard(node, list, i) {
+    const badge = { approver: "bg-blue-lt", cc: "bg-secondary-lt", condition: "bg-yellow-lt", parallel: "bg-purple-lt" }[node.type] || "";
+    const head = h("div", { class: "d-flex gap-2 align-items-center mb-2" },
+      h("span", { class: "badge " + badge }, t(node.type)),
+      h("input", { type: "text", class: "form-control form-control-sm", value: node.name || "", "aria-label": t("name"),
+        "data-testid": "node-name", oninput: (e) => { node.name = e.target.value; } }),
+      h("button", { type: "button", class: "btn btn-sm btn-ghost-secondary", title: t("up"), "aria-label": t("up"),
+        "data-testid": "move-up", disabled: i === 0, onclick: () => { list.splice(i - 1, 0, list.splice(i, 1)[0]); render(); } }, "↑"),
+      h("button", { type: "button", class: "btn btn-sm btn-ghost-secondary", title: t("down"), "aria-label": t("down"),
+        "data-testid": "move-down", disabled: i === list.length - 1, onclick: () => { list.splice(i + 1, 0, list.splice(i, 1)[0]); render(); } }, "↓"),
+      h("button", { type: "button", class: "btn btn-sm btn-ghost-danger", title: t("delete"), "aria-label": t("delete"),
+        "data-testid": "delete-node", onclick: () => { list.splice(i, 1); render(); } }, "×"),
+    );
+    const card = h("div", { class: "card card-sm mb-2 cl-flow-node", "data-testid": "node", "data-node": node.id, "data-type": node.type },
+      h("div", { class: "card-body" }, head));
+    const body = card.firstChild;
+    if (node.type === "approver" || node.type === "cc") body.append(whoEditor(node));
+    if (node.type === "approver") body.append(approverExtras(node));
+    if (node.type === "condition" || node.type === "parallel") body.append(branchList(node));
+    body.append(h("div", { class: "invalid-feedback d-block", "data-problems": node.id }));
+    return card;
+  }
+
+  function nodeList(list) {
+    const box = h("div", { class: "cl-flow-list" });
+    if (!list.length) box.append(h("div", { class: "small text-secondary mb-2" }, t("empty")));
+    list.forEach((node, i) => box.append(nodeCard(node, list, i)));
+    const add = h("div", { class: "btn-group btn-group-sm mb-1", role: "group", "data-testid": "add-node" });
+    for (const type of ["approver", "cc", "condition", "parallel"]) {
+      add.append(h("button", { type: "button", class: "btn btn-outline-primary", "data-add": type,
+        onclick: () => { list.push(makeNode(type)); render(); } }, "+ " + t(type)));
+    }
+    box.append(add);
+    return box;
+  }
+
+  function render() {
+    treeEl.replaceChildren(nodeList(tree.nodes));
+  }
+
+  // ---- validate, preview, save, publish -------------------------------------------------------------
+
+  function showProblems(problems, okText) {
+    statusEl.replaceChildren();
+    treeEl.querySelectorAll(".cl-flow-node").forEach((n) => n.classList.remove("border-danger"));
+    treeEl.querySelectorAll("[data-problems]").forEach((n) => { n.textContent = ""; });
+    if (!problems.length) {
+      statusEl.append(h("div", { class: "text-success", "data-testid": "valid" }, "✓ " + okText));
+      return;
+    }
+    const ul = h("ul", { class: "text-danger mb-0 ps-3", "data-testid": "problems" });
+    for (const p of problems) {
+      ul.append(h("li", { "data-node": p.node || "" }, (p.node ? `[${p.node}] ` : "") + p.message));
+      if (p.node) {
+        const card = treeEl.querySelector(`.cl-flow-node[data-node="${CSS.escape(p.node)}"]`);
+        if (card) {
+          card.classList.add("border-danger");
+          const slot = card.querySelector(`[data-problems="${CSS.escape(p.node)}"]`);
+          if (slot) slot.textContent = p.message;
+        }
+      }
+    }
+    statusEl.append(ul);
+  }
+
+  function errorText(r) {
+    if (r.data && r.data.problems) return null;
+    return (r.data && (r.data.detail || r.data.title)) || `HTTP ${r.status}`;
+  }
+
+  document.getElementById("d-validate").addEventListener("click", async () => {
+    const r = await api("POST", "/validate", { tree });
+    if (r.ok) showProblems(r.data.problems, t("ok"));
+    else showProblems([{ message: errorText(r) }]);
+  });
+
+  document.getElementById("d-save").addEventListener("click", async () => {
+    const r = await api("PUT", "/draft", { tree });
+    statusEl.replaceChildren(h("div", { class: r.ok ? "text-success" : "text-danger", "data-testid": "saved" },
+      r.ok ? t("saved") : errorText(r)));
+  });
+
+  document.getElementById("d-publish").addEventListener("click", async () => {
+    const note = document.getElementById("d-note").value;
+    const r = await api("POST", "/publish", { tree, note });
+    if (r.ok) {
+      statusEl.replaceChildren(h("div", { class: "text-success", "data-testid": "published" }, `${t("published")} v${r.data.version}`));
+      const cur = document.querySelector("[data-testid=current-version]");
+      if (cur) cur.textContent = `v${r.data.version}`;
+    } else if (r.data && r.data.problems) showProblems(r.data.problems, t("ok"));
+    else showProblems([{ message: errorText(r) }]);
+  });
+
+  const requesterSel = document.getElementById("d-requester");
+  for (const [u, name] of config.users) requesterSel.append(h("option", { value: u }, `${name} (${u})`));
+
+  function pathItems(items) {
+    const ol = h("ol", { class: "mb-0" });
+    for (const it of items) {
+      if (it.t === "branch") ol.append(h("li", { class: "text-secondary small", "data-testid": "preview-branch", "data-branch": it.branch }, "↳ " + it.name));
+      else if (it.t === "auto") ol.append(h("li", { "data-testid": "preview-auto" }, "✓ " + it.name));
+      else if (it.t === "par") {
+        const li = h("li", { "data-testid": "preview-parallel" }, it.name);
+        for (const br of it.branches) li.append(pathItems(br));
+        ol.append(li);
+      } else {
+        ol.append(h("li", { "data-testid": "preview-step", "data-key": it.key },
+          h("strong", {}, it.name), " — ", (it.approvers || []).map((a) => a.name).join(", ")));
+      }
+    }
+    return ol;
+  }
+
+  document.getElementById("d-preview").addEventListener("click", async () => {
+    const body = { tree, data: { amount: parseFloat(document.getElementById("d-amount").value) || 0 },
+      requester: requesterSel.value || null };
+    const wo = document.getElementById("d-wo").value.trim();
+    if (wo) body.work_order = wo;
+    const r = await api("POST", "/preview", body);
+    const out = document.getElementById("d-path");
+    if (r.ok) out.replaceChildren(...pathItems(r.data.path).children);
+    else if (r.data && r.data.problems) showProblems(r.data.problems, t("ok"));
+    else out.replaceChildren(h("li", { class: "text-danger" }, errorText(r)));
+  });
+
+  render();
+}

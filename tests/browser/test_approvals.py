@@ -1,0 +1,107 @@
+"""The flow designer and the approvals inbox in a real browser: a manager edits a flow
+(bad condition shown with its position, a dead end refused, nodes moved and deleted),
+previews a sample's path, publishes v2; the next request follows v2 while a running one
+stays on v1; an approver decides from a phone-size inbox."""
+
+import pytest
+from playwright.sync_api import expect
+
+from closeloop.accounts.models import Role, Team
+from closeloop.approvals import services
+from closeloop.approvals.models import RequestStatus
+from closeloop.approvals.tests.conftest import purchase_tree
+from closeloop.workorders.lifecycle import S
+from closeloop.workorders.tests.factories import make_wo
+
+from .test_journey import login
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _org(world):
+    ceo = world._user("ceo", Role.MANAGER)
+    company = Team.objects.create(name="Company", code="company", supervisor=ceo)
+    world.team_x.parent = company
+    world.team_x.save()
+
+
+def test_designer_journey(world, browse, screenshot_dir):
+    _org(world)
+    flow = services.do_create_flow(actor=world.manager, data={"name": "Part purchase", "action": "purchase_part",
+                                                              "tree": purchase_tree()})
+    services.do_publish(actor=world.manager, flow=flow)
+    wo_running = make_wo(world, status=S.IN_PROGRESS)
+    running = services.do_start_request(actor=world.eng_x, wo=wo_running, action="purchase_part",
+                                        data={"amount": 1200})
+
+    page = browse(locale="en-US")
+    login(page, "manager")
+    page.goto("/approvals/flows/")
+    page.get_by_test_id("open-designer").first.click()
+    tree = page.get_by_test_id("designer-tree")
+    expect(tree.locator('[data-node="tier"]')).to_be_visible()
+
+    # A broken condition says where it breaks.
+    cond = tree.locator('[data-branch="small"]').get_by_test_id("condition")
+    cond.fill("amount < ")
+    cond.press("Tab")
+    expect(tree.locator('[data-branch="small"]').get_by_test_id("condition-error")).not_to_be_empty()
+    cond.fill("amount < 800")
+    cond.press("Tab")
+    expect(cond).to_have_class(__import__("re").compile("is-valid"))
+
+    # Delete finance from the default branch; move the CC node to the top.
+    tree.locator('[data-node="fin"]').get_by_test_id("delete-node").click()
+    expect(tree.locator('[data-node="fin"]')).to_have_count(0)
+    tree.locator('[data-node="cc-store"]').get_by_test_id("move-up").click()
+    first = tree.locator("[data-testid=node]").first
+    expect(first).to_have_attribute("data-node", "cc-store")
+
+    # A new condition node without a default branch is a dead end: validation names it.
+    top_add = tree.locator(":scope > .cl-flow-list > [data-testid=add-node]")
+    top_add.locator('[data-add="condition"]').click()
+    new_node = tree.locator(":scope > .cl-flow-list > [data-testid=node]").last
+    node_id = new_node.get_attribute("data-node")
+    new_node.get_by_test_id("branch-default").last.uncheck()
+    page.get_by_test_id("validate").click()
+    expect(page.get_by_test_id("problems")).to_contain_text(node_id)
+    expect(page.get_by_test_id("problems")).to_contain_text("dead end")
+    page.screenshot(path=str(screenshot_dir / "designer-problems.png"), full_page=True)
+    new_node.get_by_test_id("delete-node").click()
+    page.get_by_test_id("validate").click()
+    expect(page.get_by_test_id("valid")).to_be_visible()
+
+    # Preview a sample: 1,200 from eng_x goes through the team lead only now.
+    page.get_by_test_id("preview-amount").fill("1200")
+    page.get_by_test_id("preview-requester").select_option("eng_x")
+    page.get_by_test_id("preview").click()
+    steps = page.get_by_test_id("preview-path").get_by_test_id("preview-step")
+    expect(steps).to_have_count(2)
+    expect(steps.nth(1)).to_contain_text("manager")
+    page.get_by_test_id("publish").click()
+    expect(page.get_by_test_id("published")).to_contain_text("v2")
+    page.screenshot(path=str(screenshot_dir / "designer-published.png"), full_page=True)
+
+    # The next request follows v2; the running one stays on v1 (finance still in it).
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    new = services.do_start_request(actor=world.eng_x, wo=wo, action="purchase_part", data={"amount": 1200})
+    assert new.version.number == 2
+    assert [s["key"] for s in new.plan if s["t"] == "step"] == ["cc-store", "lead2#1"]
+    assert "fin" in [s["key"] for s in running.plan if s["t"] == "step"]
+
+    # The approver decides from a phone.
+    phone = browse(locale="en-US", width=390, height=844)
+    login(phone, "manager")
+    phone.goto("/approvals/")
+    task = phone.locator(f'[data-testid=task][data-request="{new.pk}"]')
+    task.get_by_test_id("approve").click()
+    expect(phone.locator(f'[data-testid=task][data-request="{new.pk}"]')).to_have_count(0)
+    phone.screenshot(path=str(screenshot_dir / "inbox-390.png"), full_page=True)
+    new.refresh_from_db()
+    assert new.status == RequestStatus.APPROVED
+
+    watch = browse.watch
+    assert watch.csp_violations() == []
+    assert watch.page_errors == []
+    assert watch.console_errors == []
+    assert watch.bad_responses == []
