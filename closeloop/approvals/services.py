@@ -542,7 +542,8 @@ def on_timer(msg) -> None:
 
 def on_justification_due(msg) -> None:
     with transaction.atomic():
-        j = (Justification.objects.select_for_update().select_related("user", "team", "step__request__work_order")
+        j = (Justification.objects.select_for_update(of=("self",))
+             .select_related("user", "team", "step__request__work_order")
              .filter(pk=msg.payload.get("justification")).first())
         t = now()
         if j is None or j.status != Justification.Status.OPEN or j.due_at > t:
