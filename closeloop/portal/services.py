@@ -347,3 +347,15 @@ def do_reopen(*, actor: User | None, wo: WorkOrder, reason: str) -> WorkOrder:
                        current_state=wo.status, version=wo.version)
     by = actor or portal_actor(wo.customer)
     return wo_services.do_transition(actor=by, wo=wo, action="reopen", data={"reason": reason[:2000]})
+
+
+def demo_line(*, qr_url: str | None, track_url: str | None, code: str | None) -> str:
+    """The line `closeloop demo` prints for the portal scenario (closeloop/demo/portal.py)."""
+    parts = []
+    if qr_url:
+        parts.append(_("scan %(url)s (equipment passport, report a problem)") % {"url": qr_url})
+    if track_url:
+        parts.append(_("track %(code)s at %(url)s") % {"code": code, "url": track_url})
+    if not parts:
+        return _("Customer portal: no assets or work orders to show.")
+    return _("Customer portal: %(what)s") % {"what": "; ".join(parts)}
