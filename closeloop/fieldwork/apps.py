@@ -10,6 +10,11 @@ class FieldworkConfig(AppConfig):
         from . import hooks
 
         hooks.register()
+        from closeloop.workorders import panels
+
+        from .panels import gates_panel
+
+        panels.register("gates", "fieldwork/_gates_card.html", context=gates_panel, order=20)
         try:
             from closeloop.demo import extras
             from closeloop.demo import fieldwork as demo_fieldwork

@@ -120,7 +120,7 @@ class CheckIn(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     accuracy_m = models.FloatField(null=True, blank=True)
-    scanned = models.CharField(max_length=20, blank=True)  # "site:<code>" / "asset:<serial>"
+    scanned = models.CharField(max_length=150, blank=True)  # "site:<code>" / "asset:<serial>"
     distance_m = models.FloatField(null=True, blank=True)
     flags = models.JSONField(default=list, blank=True)
 

@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
                 ('latitude', models.FloatField(blank=True, null=True)),
                 ('longitude', models.FloatField(blank=True, null=True)),
                 ('accuracy_m', models.FloatField(blank=True, null=True)),
-                ('scanned', models.CharField(blank=True, max_length=20)),
+                ('scanned', models.CharField(blank=True, max_length=150)),
                 ('distance_m', models.FloatField(blank=True, null=True)),
                 ('flags', models.JSONField(blank=True, default=list)),
                 ('actor', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),

@@ -1,0 +1,174 @@
+"""Pages of field work: the engineer's phone (/m/), photo and report downloads,
+printable QR codes, and the customer's signing page reached through a link."""
+
+import io
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from closeloop.core.errors import DomainError, NotFound
+from closeloop.workorders import permissions
+
+from . import evidence, gates, report, selectors, services
+from .models import Photo, StepResult
+
+
+def _wo_or_404(request, code):
+    try:
+        return selectors.access_for_field(request.user, code)
+    except NotFound:
+        raise Http404(_("No such work order."))
+
+
+@login_required
+@require_GET
+def phone_home(request):
+    if request.user.role != "engineer":
+        return redirect("workorders:home")
+    return render(request, "fieldwork/mobile/home.html", {"items": list(selectors.todays_work(request.user)[:100])})
+
+
+@login_required
+@require_GET
+def phone_work_order(request, code):
+    wo = _wo_or_404(request, code)
+    if not services.may_do_field_work(request.user, wo):
+        raise Http404(_("No such work order."))
+    policy = gates.policy_for(wo)
+    steps = services.steps_for(wo)
+    results = {s.index: s for s in StepResult.objects.filter(work_order=wo)}
+    form = getattr(wo, "closure_form", None) if hasattr(wo, "closure_form") else None
+    form_data = form.data if form else {}
+    photo_kinds = list(policy.required_photos) if policy else []
+    for extra in ("before", "after", "other"):
+        if extra not in photo_kinds:
+            photo_kinds.append(extra)
+    return render(request, "fieldwork/mobile/work_order.html", {
+        "wo": wo, "policy": policy, "gates": gates.evaluate(wo, policy),
+        "steps": [{"index": i, "label": label, "result": results.get(i)} for i, label in enumerate(steps)],
+        "form_fields": [{**f, "value": form_data.get(f["key"], "")} for f in (policy.form_fields if policy else [])],
+        "photo_kinds": photo_kinds, "photos": list(Photo.objects.filter(work_order=wo)),
+        "parts": list(wo.parts_used.all()),
+        "actions": [t.action for t in permissions.allowed_actions(request.user, wo)],
+        "signature": wo.signatures.order_by("-id").first(),
+    })
+
+
+@require_GET
+def manifest(request):
+    data = {
+        "name": "closeloop " + _("Field work"), "short_name": "closeloop", "start_url": "/m/", "scope": "/m/",
+        "display": "standalone", "background_color": "#ffffff", "theme_color": "#206bc4",
+        "icons": [{"src": reverse("fieldwork:icon", args=[s]), "sizes": f"{s}x{s}", "type": "image/png",
+                   "purpose": "any maskable"} for s in (192, 512)],
+    }
+    return JsonResponse(data, content_type="application/manifest+json", json_dumps_params={"ensure_ascii": False})
+
+
+@lru_cache(maxsize=4)
+def _icon(size: int) -> bytes:
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (size, size), (32, 107, 196))
+    d = ImageDraw.Draw(im)
+    m, w = size // 5, max(4, size // 12)
+    d.arc([m, m, size - m, size - m], start=40, end=340, fill=(255, 255, 255), width=w)
+    out = io.BytesIO()
+    im.save(out, "PNG")
+    return out.getvalue()
+
+
+@require_GET
+def icon(request, size):
+    if size not in (192, 512):
+        raise Http404()
+    resp = HttpResponse(_icon(size), content_type="image/png")
+    resp["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
+@require_GET
+def service_worker(request):
+    """Served from /m/ so its scope covers the phone pages; the code is our own bundle."""
+    path = Path(settings.BASE_DIR) / "static" / "dist" / "mobile-sw.js"
+    try:
+        body = path.read_bytes()
+    except FileNotFoundError:
+        raise Http404()
+    resp = HttpResponse(body, content_type="text/javascript; charset=utf-8")
+    resp["Cache-Control"] = "no-cache"
+    return resp
+
+
+@login_required
+@require_GET
+def photo(request, photo_id):
+    try:
+        p = selectors.access_photo(request.user, photo_id)
+    except NotFound:
+        raise Http404()
+    resp = FileResponse(p.file.open("rb"), content_type="image/jpeg")
+    resp["Content-Security-Policy"] = "default-src 'none'"
+    resp["Cache-Control"] = "private, max-age=3600"
+    return resp
+
+
+@login_required
+@require_GET
+def report_pdf(request, code):
+    wo = _wo_or_404(request, code)
+    return report.pdf_response(wo, request.user)
+
+
+@login_required
+@require_GET
+def qr_page(request, kind, code):
+    """A printable sheet with the site's or asset's signed QR code (staff)."""
+    if kind not in ("site", "asset"):
+        raise Http404()
+    try:
+        obj = selectors.qr_target(request.user, kind, code)
+    except NotFound:
+        raise Http404()
+    fmt = request.GET.get("format")
+    if fmt in ("svg", "png"):
+        resp = HttpResponse(evidence.qr_image(obj, fmt), content_type="image/svg+xml" if fmt == "svg" else "image/png")
+        if request.GET.get("download"):
+            resp["Content-Disposition"] = f'attachment; filename="qr-{kind}-{code}.{fmt}"'
+        return resp
+    return render(request, "fieldwork/qr.html", {"obj": obj, "kind": kind, "code": code,
+                                                 "payload": evidence.qr_payload(obj)})
+
+
+@require_http_methods(["GET", "POST"])
+def sign_by_link(request, token):
+    """The customer's signing page, reached through the one-time link (no login)."""
+    try:
+        link = services.link_for_token(token)
+    except NotFound:
+        return render(request, "fieldwork/sign.html", {"invalid": True}, status=404)
+    wo = link.work_order
+    if request.method == "POST":
+        try:
+            payload = json.loads(request.body or b"{}")
+            services.do_sign_by_link(token=token, signer_name=payload.get("signer_name"),
+                                     image_png=services.decode_png(payload.get("image_png")),
+                                     version=payload.get("version"))
+        except (ValueError, TypeError):
+            return JsonResponse({"detail": _("Invalid request.")}, status=400)
+        except DomainError as e:
+            return JsonResponse({"detail": str(e.message), "errors": [p.as_dict() for p in e.problems]},
+                                status=e.status)
+        return JsonResponse({"ok": True}, status=201)
+    return render(request, "fieldwork/sign.html", {
+        "wo": wo, "link": link, "parts": list(wo.parts_used.all()),
+        "steps": list(StepResult.objects.filter(work_order=wo)),
+    })

@@ -1,0 +1,398 @@
+// The engineer's phone (/m/): actions go through an ordered outbox kept in IndexedDB, each
+// with its own Idempotency-Key, so a flaky network neither loses nor doubles anything. A
+// refused action (409 conflict, 412, 422...) is shown and kept on screen until dismissed:
+// never silently dropped. No inline scripts or handlers (strict CSP).
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const i18n = () => $("#i18n")?.dataset || {};
+const csrf = () => $("input[name=csrfmiddlewaretoken]")?.value || "";
+const FAILED_KEY = "closeloop-m-failed";
+
+// ---- the queue (IndexedDB, falling back to memory) ------------------------------------
+let memQueue = [];
+let dbPromise = null;
+function db() {
+  if (!("indexedDB" in window)) return Promise.resolve(null);
+  if (!dbPromise) {
+    dbPromise = new Promise((resolve) => {
+      const req = indexedDB.open("closeloop-m", 1);
+      req.onupgradeneeded = () => req.result.createObjectStore("queue", { keyPath: "seq", autoIncrement: true });
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => resolve(null);
+    });
+  }
+  return dbPromise;
+}
+function tx(mode, fn) {
+  return db().then(
+    (d) =>
+      new Promise((resolve, reject) => {
+        if (!d) {
+          resolve(fn(null));
+          return;
+        }
+        const t = d.transaction("queue", mode);
+        const store = t.objectStore("queue");
+        let result;
+        const r = fn(store);
+        if (r && "onsuccess" in r) r.onsuccess = () => (result = r.result);
+        t.oncomplete = () => resolve(result);
+        t.onerror = () => reject(t.error);
+      }),
+  );
+}
+const qAdd = (item) => tx("readwrite", (s) => (s ? s.add(item) : memQueue.push({ ...item, seq: Date.now() + Math.random() })));
+const qAll = () => tx("readonly", (s) => (s ? s.getAll() : memQueue.slice()));
+const qDel = (seq) => tx("readwrite", (s) => (s ? s.delete(seq) : (memQueue = memQueue.filter((i) => i.seq !== seq))));
+
+function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+// ---- failures shown until dismissed -----------------------------------------------------
+function failures() {
+  try {
+    return JSON.parse(localStorage.getItem(FAILED_KEY) || "[]");
+  } catch {
+    return [];
+  }
+}
+function saveFailures(list) {
+  localStorage.setItem(FAILED_KEY, JSON.stringify(list.slice(-20)));
+  renderFailures();
+}
+function renderFailures() {
+  const box = $("#errors");
+  if (!box) return;
+  box.replaceChildren();
+  failures().forEach((f, idx) => {
+    const div = document.createElement("div");
+    div.className = "alert alert-danger d-flex align-items-start gap-2";
+    div.dataset.testid = "action-error";
+    const text = document.createElement("div");
+    text.className = "flex-fill";
+    text.textContent = `${i18n().conflict || "Not applied"} (${f.status}) ${f.label}: ${f.detail}`;
+    const btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = "btn btn-sm btn-outline-danger";
+    btn.textContent = i18n().dismiss || "Dismiss";
+    btn.addEventListener("click", () => saveFailures(failures().filter((_x, j) => j !== idx)));
+    div.append(text, btn);
+    box.append(div);
+  });
+}
+
+// ---- sending, in order ------------------------------------------------------------------
+let sending = false;
+let reloadWhenDone = false;
+
+async function status(n) {
+  const badge = $("#queue-badge");
+  const net = $("#net-status");
+  if (badge) {
+    badge.hidden = n === 0;
+    badge.textContent = String(n);
+  }
+  if (net) {
+    net.hidden = n === 0;
+    const tmpl = navigator.onLine ? i18n().sending : i18n().offline;
+    net.textContent = (tmpl || "%(n)s").replace("%(n)s", String(n));
+  }
+}
+
+function buildRequest(item) {
+  const headers = { "X-CSRFToken": csrf(), "Idempotency-Key": item.key, Accept: "application/json" };
+  let body;
+  if (item.form) {
+    body = new FormData();
+    for (const [k, v] of Object.entries(item.form.fields || {})) if (v !== null && v !== undefined) body.append(k, v);
+    if (item.form.file) body.append("file", item.form.file, item.form.filename || "photo.jpg");
+  } else {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(item.json || {});
+  }
+  return fetch(item.url, { method: item.method || "POST", headers, body, credentials: "same-origin" });
+}
+
+async function flush() {
+  if (sending) return;
+  sending = true;
+  try {
+    let items = await qAll();
+    status(items.length);
+    for (const item of items) {
+      let resp;
+      try {
+        resp = await buildRequest(item);
+      } catch {
+        break; // offline: keep it, try again later, in the same order
+      }
+      let detail = "";
+      let body = null;
+      try {
+        body = await resp.clone().json();
+        detail = body.detail || body.title || "";
+      } catch {
+        /* not JSON */
+      }
+      const inProgress = resp.status === 409 && body && body.title === "Request in progress";
+      if (resp.status >= 500 || resp.status === 429 || inProgress) break;
+      await qDel(item.seq);
+      if (resp.ok) {
+        reloadWhenDone = true;
+      } else {
+        saveFailures([...failures(), { status: resp.status, label: item.label, detail, at: new Date().toISOString() }]);
+      }
+      items = await qAll();
+      status(items.length);
+    }
+    const left = (await qAll()).length;
+    status(left);
+    if (left === 0 && reloadWhenDone) {
+      reloadWhenDone = false;
+      window.location.reload();
+    }
+  } finally {
+    sending = false;
+  }
+}
+
+async function enqueue(item) {
+  await qAdd({ ...item, key: uuid(), queuedAt: new Date().toISOString() });
+  await flush();
+}
+
+// ---- GPS -----------------------------------------------------------------------------------
+function position() {
+  return new Promise((resolve) => {
+    if (!navigator.geolocation) return resolve(null);
+    navigator.geolocation.getCurrentPosition(
+      (p) => resolve({ latitude: p.coords.latitude, longitude: p.coords.longitude, accuracy: p.coords.accuracy }),
+      () => resolve(null),
+      { enableHighAccuracy: true, timeout: 8000, maximumAge: 30000 },
+    );
+  });
+}
+
+// ---- signature pad ----------------------------------------------------------------------
+function signaturePad(canvas) {
+  const ctx = canvas.getContext("2d");
+  ctx.lineWidth = 3;
+  ctx.lineCap = "round";
+  ctx.strokeStyle = "#111";
+  let drawing = false;
+  let strokes = 0;
+  const pt = (e) => {
+    const r = canvas.getBoundingClientRect();
+    return [((e.clientX - r.left) * canvas.width) / r.width, ((e.clientY - r.top) * canvas.height) / r.height];
+  };
+  canvas.addEventListener("pointerdown", (e) => {
+    drawing = true;
+    strokes += 1;
+    canvas.setPointerCapture(e.pointerId);
+    ctx.beginPath();
+    ctx.moveTo(...pt(e));
+  });
+  canvas.addEventListener("pointermove", (e) => {
+    if (!drawing) return;
+    ctx.lineTo(...pt(e));
+    ctx.stroke();
+  });
+  const end = () => (drawing = false);
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  return {
+    clear() {
+      ctx.clearRect(0, 0, canvas.width, canvas.height);
+      strokes = 0;
+    },
+    empty: () => strokes === 0,
+    png: () => canvas.toDataURL("image/png"),
+  };
+}
+
+// ---- QR scanning (BarcodeDetector where the browser has it; typing otherwise) --------------
+async function startScan(video, onCode) {
+  if (!("BarcodeDetector" in window) || !navigator.mediaDevices?.getUserMedia) {
+    saveFailures([...failures(), { status: "—", label: "QR", detail: i18n().noCamera || "", at: "" }]);
+    return;
+  }
+  const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+  video.srcObject = stream;
+  video.hidden = false;
+  await video.play();
+  const stop = () => {
+    stream.getTracks().forEach((t) => t.stop());
+    video.hidden = true;
+  };
+  const tick = async () => {
+    try {
+      const codes = await detector.detect(video);
+      if (codes.length) {
+        stop();
+        onCode(codes[0].rawValue);
+        return;
+      }
+    } catch {
+      /* frame not ready */
+    }
+    setTimeout(tick, 250);
+  };
+  tick();
+}
+
+// ---- the work order page ------------------------------------------------------------------
+function workOrderPage(root) {
+  const code = root.dataset.code;
+  const base = `/api/v1/work-orders/${encodeURIComponent(code)}`;
+
+  root.querySelectorAll("[data-action]").forEach((btn) =>
+    btn.addEventListener("click", () => {
+      btn.disabled = true;
+      enqueue({ url: `${base}/actions/${btn.dataset.action}`, json: {}, label: `${code} ${btn.textContent.trim()}` });
+    }),
+  );
+
+  const checkin = $("#checkin-form", root);
+  if (checkin) {
+    const submit = async (text) => {
+      const pos = await position();
+      enqueue({
+        url: `${base}/checkins`,
+        label: `${code} QR`,
+        json: { qr: text.trim(), device_time: new Date().toISOString(), ...(pos || {}) },
+      });
+    };
+    checkin.addEventListener("submit", (e) => {
+      e.preventDefault();
+      submit($("#qr-input", root).value);
+    });
+    $("#scan-start", root)?.addEventListener("click", () =>
+      startScan($("#scan-video", root), (text) => {
+        $("#qr-input", root).value = text;
+        submit(text);
+      }).catch(() => undefined),
+    );
+  }
+
+  root.querySelectorAll("[data-step]").forEach((btn) =>
+    btn.addEventListener("click", () => {
+      const index = Number(btn.dataset.step);
+      const follow = root.querySelector(`[data-followup="${index}"]`);
+      const result = btn.dataset.result;
+      enqueue({
+        url: `${base}/steps`,
+        label: `${code} #${index + 1}`,
+        json: { index, result, followup: result === "fail" && !!follow?.checked },
+      });
+    }),
+  );
+
+  $("#closure-form", root)?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const data = {};
+    e.target.querySelectorAll("[name]").forEach((el) => {
+      if (el.value === "") return;
+      data[el.name] = el.dataset.kind === "boolean" ? el.value === "true" : el.value;
+    });
+    enqueue({ url: `${base}/closure-form`, label: `${code} form`, json: { data } });
+  });
+
+  $("#photo-form", root)?.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const file = e.target.file.files[0];
+    if (!file) return;
+    const pos = await position();
+    enqueue({
+      url: `${base}/photos`,
+      label: `${code} photo`,
+      form: {
+        fields: { kind: e.target.kind.value, latitude: pos?.latitude, longitude: pos?.longitude },
+        file,
+        filename: file.name,
+      },
+    });
+  });
+
+  $("#part-form", root)?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const f = e.target;
+    enqueue({
+      url: `${base}/parts`,
+      label: `${code} ${f.name.value}`,
+      json: { name: f.name.value, part_number: f.part_number.value, quantity: f.quantity.value },
+    });
+  });
+
+  $("#note-form", root)?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    enqueue({ url: `${base}/comments`, label: `${code} note`, json: { body: e.target.body.value } });
+  });
+
+  $("#complete-form", root)?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    enqueue({ url: `${base}/actions/complete`, label: `${code} complete`, json: { resolution: e.target.resolution.value } });
+  });
+
+  const canvas = $("#sign-pad", root);
+  if (canvas) {
+    const pad = signaturePad(canvas);
+    $("#sign-clear", root).addEventListener("click", () => pad.clear());
+    $("#sign-submit", root).addEventListener("click", () => {
+      const name = $("#signer-name", root).value.trim();
+      if (!name || pad.empty()) return;
+      enqueue({
+        url: `${base}/signatures`,
+        label: `${code} signature`,
+        json: { signer_name: name, image_png: pad.png(), version: Number(root.dataset.version) },
+      });
+    });
+  }
+}
+
+// ---- the customer's signing page (link) ----------------------------------------------------
+function signLinkPage(card) {
+  const canvas = $("#sign-pad");
+  const pad = signaturePad(canvas);
+  $("#sign-clear").addEventListener("click", () => pad.clear());
+  $("#sign-submit").addEventListener("click", async () => {
+    const name = $("#signer-name").value.trim();
+    if (!name || pad.empty()) return;
+    const resp = await fetch(card.dataset.post, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+      body: JSON.stringify({ signer_name: name, image_png: pad.png(), version: Number(card.dataset.version) }),
+    });
+    if (resp.ok) {
+      $("#sign-done").hidden = false;
+      $("#sign-submit").disabled = true;
+    } else {
+      let detail = "";
+      try {
+        detail = (await resp.json()).detail || "";
+      } catch {
+        /* not JSON */
+      }
+      saveFailures([...failures(), { status: resp.status, label: "", detail }]);
+    }
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  renderFailures();
+  const sw = document.body.dataset.sw;
+  if (sw && "serviceWorker" in navigator) navigator.serviceWorker.register(sw, { scope: "/m/" }).catch(() => undefined);
+  const wo = $("#wo");
+  if (wo) workOrderPage(wo);
+  const link = $("#sign-link");
+  if (link) signLinkPage(link);
+  flush();
+  window.addEventListener("online", flush);
+  setInterval(flush, 15000);
+});
+
+window.closeloopMobile = { flush, queue: qAll };
