@@ -378,7 +378,7 @@ def deliver(delivery_id: int, outbox_attempts: int = 1) -> Delivery:
     except transport_base.Retryable as e:
         d.attempts += 1
         _channel_failed(ch, str(e))
-        if outbox_attempts >= MAX_ATTEMPTS:
+        if d.attempts >= MAX_ATTEMPTS:
             _finish(d, Status.PERMANENT, _("Gave up after %(n)d attempts: %(e)s") % {"n": d.attempts, "e": e}, now())
             raise outbox.PermanentError(str(e)) from e
         Delivery.objects.filter(pk=d.pk).update(status=Status.FAILED, error=str(e)[:2000], attempts=d.attempts,
@@ -420,7 +420,7 @@ def describe(d: Delivery, at: datetime | None = None) -> str:
     if d.status in (Status.SENT, Status.DELIVERED):
         local = timezone.localtime(d.sent_at or at or now())
         return _("sent to %(who)s via %(via)s at %(t)s — %(s)s") % {
-            "who": d.recipient, "via": via, "t": local.strftime("%H:%M"), "s": Status(d.status).label}
+            "who": d.recipient, "via": via, "t": local.strftime("%H:%M"), "s": str(Status(d.status).label).lower()}
     if d.status == Status.SKIPPED:
         return _("%(via)s to %(who)s skipped: %(e)s") % {"via": via, "who": d.recipient, "e": d.error}
     return _("%(via)s to %(who)s failed: %(e)s") % {"via": via, "who": d.recipient, "e": d.error[:200]}

@@ -6,13 +6,12 @@ from datetime import UTC, datetime, time
 import pytest
 import time_machine
 
+from closeloop.notify.conftest import drain
 from closeloop.notify.models import Channel, Delivery, InboxItem, Status, UserPreference, UserSettings
 from closeloop.outbox.models import OutboxMessage
 from closeloop.outbox.services import enqueue
 from closeloop.workorders.models import TimelineEvent
 from closeloop.workorders.tests.factories import make_wo
-
-from .conftest import drain
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 10:00 in Shanghai

@@ -4,8 +4,10 @@ The Message-ID is derived from the delivery id, so a resent message is the same 
 
 import hashlib
 import smtplib
+import warnings
 
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.smtp import EmailBackend
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -39,15 +41,22 @@ def validate(config: dict) -> dict:
     return done(problems, clean)
 
 
+def _backend(c: dict) -> EmailBackend:
+    return EmailBackend(host=c["host"], port=c["port"], username=c.get("username") or "",
+                        password=c.get("password") or "", use_tls=c.get("security") == "starttls",
+                        use_ssl=c.get("security") == "ssl", timeout=10, fail_silently=False)
+
+
 def send(channel, msg) -> str:
     c = channel.config
     if not msg.address or "@" not in msg.address:
         raise Permanent(_("No email address."), address=True)
     resolve_checked(c["host"], c["port"])  # refuse private hosts unless allowed
-    conn = get_connection("django.core.mail.backends.smtp.EmailBackend", host=c["host"], port=c["port"],
-                          username=c.get("username") or "", password=c.get("password") or "",
-                          use_tls=c.get("security") == "starttls", use_ssl=c.get("security") == "ssl",
-                          timeout=10, fail_silently=False)
+    with warnings.catch_warnings():
+        # Django 6.1 prefers settings-configured mailers; a channel is configured at run time.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        conn = _backend(c)
     mid = "<" + hashlib.sha256(msg.key.encode()).hexdigest()[:32] + "@closeloop>"
     email = EmailMultiAlternatives(subject=msg.subject, body=msg.body + ("\n\n" + msg.url if msg.url else ""),
                                    from_email=c["from_email"], to=[msg.address],

@@ -50,6 +50,7 @@ class Sink:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.server.handle_error = lambda *a: None  # a client that hung up (timeout tests) is expected
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -97,7 +98,9 @@ class Mailbox:
         self.controller.start()
 
     def close(self):
-        self.controller.stop()
+        if not getattr(self, "closed", False):
+            self.closed = True
+            self.controller.stop()
 
 
 @pytest.fixture
@@ -125,3 +128,13 @@ def wait_for(cond, timeout=2.0):
             return True
         time.sleep(0.01)
     return cond()
+
+
+def make_delivery(channel, *, address="", body="冷却报警 WD1", subject="紧急 WD1", key="k1", event="test", **kw):
+    from closeloop.core.clock import now
+    from closeloop.notify.models import Delivery
+
+    t = now()
+    return Delivery.objects.create(key=key, event=event, medium=channel.medium, channel=channel, address=address,
+                                   subject=subject, body=body, markdown=kw.pop("markdown", "### " + subject),
+                                   recipient="张伟", created_at=t, scheduled_at=t, updated_at=t, **kw)
