@@ -119,7 +119,7 @@ def run_step(msg) -> None:
     """The "notify.ack_step" outbox handler."""
     p = msg.payload
     with transaction.atomic():
-        chain = AckChain.objects.select_for_update().select_related("work_order", "target").filter(
+        chain = AckChain.objects.select_for_update(of=("self",)).select_related("work_order", "target").filter(
             pk=p["chain"]).first()
         if chain is None or chain.acked_at is not None or p["step"] <= chain.last_step:
             return
