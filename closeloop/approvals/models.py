@@ -150,7 +150,7 @@ class StepApprover(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["step", "user"], name="uniq_step_approver")]
-        indexes = [models.Index(fields=["user", "open"], name="apr_inbox")]
+        indexes = [models.Index(fields=["user", "open", "added_at"], name="apr_inbox_at")]
 
 
 class Justification(models.Model):

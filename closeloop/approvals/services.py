@@ -580,6 +580,7 @@ def guard(ctx) -> None:
     flow = flow_for(ctx.wo.wo_type_id, t.action)
     if flow is None:
         return
+    ctx.extra["approval_flow"] = flow.pk  # consume() marks the approval used
     ok = ApprovalRequest.objects.filter(work_order=ctx.wo, action=t.action, status=RequestStatus.APPROVED,
                                         consumed_at__isnull=True).exists()
     if ok:
@@ -595,7 +596,7 @@ def guard(ctx) -> None:
 
 def consume(ctx) -> None:
     t = ctx.transition
-    if t is None:
+    if t is None or "approval_flow" not in ctx.extra:
         return
     ApprovalRequest.objects.filter(work_order=ctx.wo, action=t.action, status=RequestStatus.APPROVED,
                                    consumed_at__isnull=True).update(consumed_at=ctx.at)
@@ -630,7 +631,9 @@ def handoff_guard(ctx) -> None:
     if t is None:
         return
     problems = []
-    for r in handoff_requirements(ctx.wo.wo_type_id, t.action):
+    reqs = handoff_requirements(ctx.wo.wo_type_id, t.action)
+    ctx.extra["handoff_requirements"] = reqs  # handoff_effect() records them
+    for r in reqs:
         for key in r.fields:
             v = _field_value(ctx.wo, key, ctx.data)
             if v in (None, "", [], {}):
@@ -647,7 +650,10 @@ def handoff_effect(ctx) -> None:
     t = ctx.transition
     if t is None:
         return
-    for r in handoff_requirements(ctx.wo.wo_type_id, t.action):
+    reqs = ctx.extra.get("handoff_requirements")
+    if reqs is None:
+        reqs = handoff_requirements(ctx.wo.wo_type_id, t.action)
+    for r in reqs:
         values = {k: str(_field_value(ctx.wo, k, ctx.data) or "")[:200] for k in r.fields}
         h = Handoff.objects.create(work_order=ctx.wo, requirement=r, action=t.action, from_team=ctx.wo.team,
                                    to_team=r.to_team, by=ctx.actor, values=values, created_at=ctx.at)
