@@ -44,7 +44,8 @@ def test_guarded_action_error_over_api(world, org):
         "nodes": [{"id": "m", "type": "approver", "approvers": {"kind": "role", "role": "manager"}}]}})
     services.do_publish(actor=world.admin, flow=flow)
     wo = make_wo(world, status=S.INVOICED, invoice_number="I-1")
-    r = world.api(world.dispatcher).post(f"/api/v1/work-orders/{wo.code}/actions/close", {})
+    r = world.api(world.dispatcher).post(f"/api/v1/work-orders/{wo.code}/actions/close", {},
+                                         headers={"Accept-Language": "en"})
     assert r.status_code == 409 and r.json()["type"].endswith("approval_required")
     assert "request approval" in r.json()["title"]
 
