@@ -11,6 +11,7 @@ import io
 import math
 import warnings
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -227,6 +228,7 @@ def _exif_claim(im) -> dict:
     return claim
 
 
+@lru_cache(maxsize=16)
 def _font(size: int):
     from PIL import ImageFont
 

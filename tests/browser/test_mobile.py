@@ -1,0 +1,146 @@
+"""The engineer's phone journey in Chromium at phone size (issue 6): accept, depart, arrive
+with the site's code (typed fallback), checklist, closure form, a watermarked photo, a part,
+complete, the customer signs on the phone; the work order waits for finance's invoice number
+(posted through the API), then closes; the PDF report downloads. Plus: offline queueing
+and a conflict that is shown, not dropped."""
+
+import io
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from closeloop.fieldwork import evidence
+from closeloop.fieldwork.models import Photo, Signature
+from closeloop.fieldwork.tests.helpers import gate_policy, jpeg
+from closeloop.workorders import services
+from closeloop.workorders.lifecycle import S
+from closeloop.workorders.models import WorkOrder
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PHONE = {"width": 390, "height": 844}
+expect.set_options(timeout=15_000)
+
+
+def phone(browse, username) -> Page:
+    page = browse(**PHONE)
+    page.context.grant_permissions(["geolocation"])
+    page.context.set_geolocation({"latitude": 31.2003, "longitude": 121.4002, "accuracy": 15})
+    page.goto("/login/?next=/m/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(f"pw-{username}-123")
+    page.get_by_test_id("login-submit").click()
+    page.wait_for_url("**/m/")
+    return page
+
+
+def status_is(page: Page, wo, status: str):
+    expect(page.get_by_test_id("wo")).to_have_attribute("data-status", status)
+    assert WorkOrder.objects.get(pk=wo.pk).status == status
+
+
+def make(world):
+    gate_policy(world.repair, auto_close=True)
+    wo = services.do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "注塑机模温异常", "site": "site-a", "asset": "SN-A-1", "contact": world.contact_a.pk,
+        "priority": "urgent", "assignee": "eng_x"})
+    return wo
+
+
+def test_phone_journey(world, browse, tmp_path):
+    wo = make(world)
+    page = phone(browse, "eng_x")
+    expect(page.get_by_test_id("today-item")).to_have_count(1)
+    page.get_by_test_id("today-item").click()
+    page.get_by_test_id("accept").click()
+    status_is(page, wo, S.ACCEPTED)
+    page.get_by_test_id("depart").click()
+    status_is(page, wo, S.EN_ROUTE)
+    page.get_by_test_id("qr-input").fill(evidence.qr_payload(world.site_a))
+    page.get_by_test_id("checkin-submit").click()
+    status_is(page, wo, S.ON_SITE)
+    ci = WorkOrder.objects.get(pk=wo.pk).checkins.get()
+    assert ci.latitude == pytest.approx(31.2003) and ci.flags == [] and ci.device_time is not None
+    page.get_by_test_id("start").click()
+    status_is(page, wo, S.IN_PROGRESS)
+    for i in (0, 1):
+        page.locator(f"[data-testid=step][data-index='{i}'] [data-testid=step-pass]").click()
+        expect(page.locator(f"[data-testid=step][data-index='{i}'] [data-testid=step-result]")).to_be_visible()
+    page.get_by_test_id("form-temperature").fill("185")
+    page.get_by_test_id("form-pressure").fill("8.5")
+    page.get_by_test_id("form-submit").click()
+    expect(page.locator("[data-testid=gates] [data-gate=technical]")).to_contain_text("nameplate")
+    page.get_by_test_id("photo-kind").select_option("nameplate")
+    page.get_by_test_id("photo-file").set_input_files(
+        files=[{"name": "nameplate.jpg", "mimeType": "image/jpeg", "buffer": jpeg((1600, 1200))}])
+    page.get_by_test_id("photo-submit").click()
+    expect(page.get_by_test_id("photo")).to_have_count(1)
+    page.get_by_test_id("part-name").fill("加热圈")
+    page.get_by_test_id("part-submit").click()
+    expect(page.get_by_test_id("part")).to_have_count(1)
+    expect(page.locator("[data-testid=gates] [data-gate=technical]")).to_have_attribute("data-passed", "true")
+    page.get_by_test_id("resolution").fill("更换加热圈, 模温恢复正常")
+    page.get_by_test_id("complete-submit").click()
+    status_is(page, wo, S.RESOLVED)
+    # The customer signs on the phone.
+    page.get_by_test_id("signer-name").fill("王护士")
+    pad = page.get_by_test_id("sign-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 40)
+    page.mouse.down()
+    for k in range(1, 12):
+        page.mouse.move(box["x"] + 20 + k * 25, box["y"] + 40 + (k % 3) * 20)
+    page.mouse.up()
+    page.get_by_test_id("sign-submit").click()
+    status_is(page, wo, S.CONFIRMED)
+    sig = Signature.objects.get(work_order=wo)
+    assert sig.signer_name == "王护士" and sig.via == "device" and bytes(sig.image_png).startswith(b"\x89PNG")
+    # The work order waits for finance: the financial gate is still open.
+    expect(page.locator("[data-testid=gates] [data-gate=financial]")).to_have_attribute("data-passed", "false")
+    r = world.api(world.finance).post(f"/api/v1/work-orders/{wo.code}/actions/invoice",
+                                      {"invoice_number": "INV-2026-0042"})
+    assert r.status_code == 200 and r.json()["status"] == S.CLOSED
+    # The watermarked photo: re-encoded JPEG, no EXIF.
+    from PIL import Image
+
+    p = Photo.objects.get(work_order=wo)
+    with p.file.open("rb") as fh:
+        im = Image.open(io.BytesIO(fh.read()))
+    assert im.format == "JPEG" and not im.getexif() and (p.width, p.height) == (1600, 1200)
+    # The report downloads (from the phone page, which still lists it for the engineer).
+    with page.expect_download() as dl:
+        page.evaluate(f"() => {{ const a = document.createElement('a'); a.href = "
+                      f"'/fieldwork/work-orders/{wo.code}/report.pdf'; a.download = ''; document.body.append(a); "
+                      f"a.click(); }}")
+    path = tmp_path / "report.pdf"
+    dl.value.save_as(path)
+    assert path.read_bytes().startswith(b"%PDF")
+    assert browse.watch.csp_violations() == [] and browse.watch.page_errors == []
+
+
+def test_offline_queue_then_conflict_shown(world, browse):
+    wo = make(world)
+    page = phone(browse, "eng_x")
+    page.goto(f"/m/wo/{wo.code}/")
+    page.context.set_offline(True)
+    page.get_by_test_id("accept").click()
+    expect(page.get_by_test_id("queue-badge")).to_have_text("1")
+    expect(page.get_by_test_id("net-status")).to_be_visible()
+    assert WorkOrder.objects.get(pk=wo.pk).status == S.ASSIGNED
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    status_is(page, wo, S.ACCEPTED)
+    # Meanwhile a dispatcher cancels it; the engineer's queued "depart" is refused and shown.
+    page.context.set_offline(True)
+    page.get_by_test_id("depart").click()
+    expect(page.get_by_test_id("queue-badge")).to_have_text("1")
+    services.do_transition(actor=world.dispatcher, wo=WorkOrder.objects.get(pk=wo.pk), action="cancel",
+                           data={"reason": "客户取消"})
+    page.context.set_offline(False)
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.get_by_test_id("action-error")).to_contain_text("409")
+    expect(page.get_by_test_id("queue-badge")).to_be_hidden()
+    page.reload()
+    expect(page.get_by_test_id("action-error")).to_be_visible()  # kept until dismissed
+    page.get_by_test_id("action-error").get_by_role("button").click()
+    expect(page.get_by_test_id("action-error")).to_have_count(0)
