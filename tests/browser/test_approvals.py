@@ -50,6 +50,15 @@ def test_designer_journey(world, browse, screenshot_dir):
     cond.press("Tab")
     expect(cond).to_have_class(__import__("re").compile("is-valid"))
 
+    # The builder adds a clause with &&.
+    large = tree.locator('[data-branch="large"]')
+    large.get_by_test_id("builder-field").select_option("safety")
+    large.get_by_test_id("builder-op").select_option("==")
+    large.get_by_test_id("builder-value").fill("high")
+    large.get_by_test_id("builder-add").click()
+    expect(large.get_by_test_id("condition")).to_have_value('amount > 5000 && safety == "high"')
+    expect(large.get_by_test_id("condition")).to_have_class(__import__("re").compile("is-valid"))
+
     # Delete finance from the default branch; move the CC node to the top.
     tree.locator('[data-node="fin"]').get_by_test_id("delete-node").click()
     expect(tree.locator('[data-node="fin"]')).to_have_count(0)

@@ -169,7 +169,38 @@ if (root && configEl) {
       oninput: (e) => { branch.condition = e.target.value; },
       onchange: () => checkCondition(input, err),
     });
-    return h("div", {}, input, err);
+    return h("div", {}, input, conditionBuilder(branch, input, err), err);
+  }
+
+  // A small builder: field, operator, value -> a CEL clause added with &&.
+  const FIELDS = [
+    ["amount", "amount", "number"], ["impact", "impact", "text"], ["safety", "safety", "text"],
+    ["wo.priority", "wo.priority", "text"], ["wo.type", "wo.type", "text"], ["wo.customer.tier", "wo.customer.tier", "text"],
+    ["wo.region", "wo.region", "text"], ["requester.role", "requester.role", "text"], ["requester.team", "requester.team", "text"],
+  ];
+  function conditionBuilder(branch, input, err) {
+    let field = FIELDS[0];
+    let op = "<";
+    const value = h("input", { type: "text", class: "form-control form-control-sm", "aria-label": t("value"), "data-testid": "builder-value" });
+    const fieldSel = select(FIELDS.map((f) => [f[0], f[1]]), field[0], (v) => { field = FIELDS.find((f) => f[0] === v); },
+      { "data-testid": "builder-field", "aria-label": t("field") });
+    const opSel = select([["<", "<"], ["<=", "≤"], [">", ">"], [">=", "≥"], ["==", "="], ["!=", "≠"]], op, (v) => { op = v; },
+      { "data-testid": "builder-op", "aria-label": t("operator") });
+    const add = h("button", {
+      type: "button", class: "btn btn-sm btn-outline-secondary", "data-testid": "builder-add",
+      onclick: () => {
+        const raw = value.value.trim();
+        if (!raw) return;
+        const num = field[2] === "number" && !Number.isNaN(Number(raw));
+        const literal = num ? String(Number(raw)) : JSON.stringify(raw);
+        const clause = `${field[0]} ${op} ${literal}`;
+        branch.condition = branch.condition && branch.condition.trim() ? `${branch.condition.trim()} && ${clause}` : clause;
+        input.value = branch.condition;
+        value.value = "";
+        checkCondition(input, err);
+      },
+    }, "+ " + t("clause"));
+    return h("div", { class: "d-flex gap-1 mt-1" }, fieldSel, opSel, value, add);
   }
 
   async function checkCondition(input, err) {
