@@ -561,8 +561,7 @@ def on_justification_due(msg) -> None:
                 _("%(u)s bypassed %(s)s on %(c)s and has not justified it") % {
                     "u": j.user, "s": j.step.name, "c": wo.code}, "/approvals/reports/")
         _event(wo, None, {"event": "justification_overdue", "request": req.pk, "step": j.step.key,
-                          "user": j.user.username, "to": [u.username for u in sups]}, at=t,
-               kind=TimelineEvent.Kind.ESCALATION, action=req.action)
+                          "user": j.user.username, "to": [u.username for u in sups]}, at=t, action=req.action)
 
 
 # ---- the guard on lifecycle actions ------------------------------------------------------------------------

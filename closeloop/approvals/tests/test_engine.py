@@ -246,7 +246,8 @@ def test_bypass_opens_justification_that_escalates(world, org, purchase_flow):
         assert j.status == Justification.Status.ESCALATED
         n = OutboxMessage.objects.get(kind="notify", payload__event="approval.justification_overdue")
         assert {"user": "ops_head"} in n.payload["recipients"]  # the bypasser's supervisor
-        assert TimelineEvent.objects.filter(work_order=wo, kind="escalation").count() == 1
+        assert TimelineEvent.objects.filter(work_order=wo, kind="approval",
+                                            data__event="justification_overdue").count() == 1
         # Filing late is still recorded (and says it was late).
         services.do_file_justification(actor=world.manager, j=j, text="ventilator in ICU")
         ev = TimelineEvent.objects.filter(work_order=wo, kind="approval").last()
