@@ -14,5 +14,6 @@ urlpatterns = [
     path("approvals/flows/", views.flows, name="flows"),
     path("approvals/flows/<int:pk>/designer", views.designer, name="designer"),
     path("approvals/reports/", views.reports, name="reports"),
+    path("approvals/handoffs/", views.handoffs, name="handoffs"),
     path("work-orders/<str:code>/approvals", views.start, name="start"),
 ]

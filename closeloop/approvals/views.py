@@ -18,7 +18,7 @@ from closeloop.workorders.models import WorkOrderType
 
 from . import selectors, services
 from . import tree as T
-from .models import ApprovalFlow, Handoff, Justification
+from .models import ApprovalFlow, Handoff, HandoffRequirement, Justification
 
 
 def _staff(request):
@@ -229,4 +229,32 @@ def reports(request):
         "bypass": selectors.bypass_report(), "handoffs": selectors.handoff_quality(),
         "flows": [(f, selectors.duration_report(f)) for f in ApprovalFlow.objects.all()],
         "json": json,
+    })
+
+
+@login_required
+def handoffs(request):
+    """Handoff requirements per transition: list, add, switch on and off."""
+    _designer(request)
+    if request.method == "POST":
+        try:
+            if request.POST.get("toggle"):
+                r = HandoffRequirement.objects.filter(pk=request.POST["toggle"]).first()
+                if r is None:
+                    raise Http404(_("Not found."))
+                services.do_save_handoff_requirement(actor=request.user, req=r, data={"active": not r.active})
+            else:
+                fields = request.POST.getlist("fields")
+                fields += [f"custom.{k.strip()}" for k in request.POST.get("custom", "").split(",") if k.strip()]
+                services.do_save_handoff_requirement(actor=request.user, data={
+                    "action": request.POST.get("action", ""), "type": request.POST.get("type") or None,
+                    "to_team": request.POST.get("to_team") or None, "fields": fields})
+                messages.success(request, _("Handoff requirement saved."))
+            return redirect("approvals:handoffs")
+        except DomainError as e:
+            messages.error(request, _err(e))
+    return render(request, "approvals/handoffs.html", {
+        "requirements": HandoffRequirement.objects.select_related("wo_type", "to_team"),
+        "types": WorkOrderType.objects.filter(active=True), "actions": TRANSITIONS.values(),
+        "teams": Team.objects.all(), "fields": services.HANDOFF_FIELDS,
     })

@@ -62,3 +62,19 @@ def test_designer_pages_for_managers_only(world, org, purchase_flow):
     r = m.post("/approvals/flows/", {"name": "Close", "action": "close", "type": "repair"})
     assert r.status_code == 302 and "/designer" in r["Location"]
     assert OutboxMessage.objects.count() == 0
+
+
+def test_handoff_requirements_page(world):
+    m = world.browser_client(world.manager)
+    assert m.get("/approvals/handoffs/").status_code == 200
+    assert world.browser_client(world.dispatcher).get("/approvals/handoffs/").status_code == 404
+    r = m.post("/approvals/handoffs/", {"action": "complete", "type": "repair", "to_team": "team-y",
+                                        "fields": ["customer", "asset.serial_number"], "custom": "repair_history"})
+    assert r.status_code == 302
+    from ..models import HandoffRequirement
+
+    req = HandoffRequirement.objects.get()
+    assert req.fields == ["customer", "asset.serial_number", "custom.repair_history"] and req.active
+    m.post("/approvals/handoffs/", {"toggle": req.pk})
+    req.refresh_from_db()
+    assert not req.active
