@@ -22,6 +22,7 @@ def install() -> None:
     lifecycle.register_guard(None, services.handoff_guard)
     lifecycle.register_effect(None, services.consume)
     lifecycle.register_effect(None, services.handoff_effect)
+    lifecycle.register_effect("cancel", services.cancel_with_work_order)
     outbox.register(services.TIMER_KIND, services.on_timer)
     outbox.register(services.JUSTIFY_KIND, services.on_justification_due)
     _install_rule_action()

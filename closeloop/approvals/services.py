@@ -601,6 +601,13 @@ def consume(ctx) -> None:
                                    consumed_at__isnull=True).update(consumed_at=ctx.at)
 
 
+def cancel_with_work_order(ctx) -> None:
+    """A cancelled work order takes its waiting approvals with it (they leave every inbox)."""
+    for req in ApprovalRequest.objects.filter(work_order=ctx.wo, status=RequestStatus.PENDING) \
+            .select_related("work_order", "version", "requester"):
+        _finish(req, RequestStatus.CANCELLED, ctx.at, ctx.actor, {"reason": "work_order_cancelled"})
+
+
 # ---- handoffs ---------------------------------------------------------------------------------------------
 
 HANDOFF_FIELDS = ("customer", "site", "asset", "contact", "fault_code", "description", "resolution",

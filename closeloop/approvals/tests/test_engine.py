@@ -325,3 +325,13 @@ def test_data_validation(world, org, purchase_flow):
     assert fields == {"data.amount", "data.Bad Key", "data.x"}
     with pytest.raises(Forbidden):
         services.do_start_request(actor=world.cust_a, wo=wo, action="purchase_part", data={"amount": 1})
+
+
+def test_cancelling_the_work_order_cancels_waiting_approvals(world, org, purchase_flow):
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    req = services.do_start_request(actor=world.eng_x, wo=wo, action="purchase_part", data={"amount": 100})
+    assert world.manager.approval_tasks.filter(open=True).count() == 1
+    do_transition(actor=world.dispatcher, wo=wo, action="cancel", data={"reason": "duplicate"})
+    req.refresh_from_db()
+    assert req.status == RequestStatus.CANCELLED
+    assert world.manager.approval_tasks.filter(open=True).count() == 0

@@ -22,7 +22,7 @@ def test_inbox_decide_from_phone_page(world, org, purchase_flow):
     assert inbox.status_code == 200 and f'data-request="{req.pk}"'.encode() in inbox.content
     assert b'name="viewport"' in inbox.content
     # The nav badge counts it.
-    assert b'approvals' in inbox.content
+    assert b'data-testid="nav-approvals-badge">1<' in inbox.content
     r = m.post(f"/approvals/requests/{req.pk}/decide", {"decision": "approve", "comment": "ok",
                                                          "next": "/approvals/"})
     assert r.status_code == 302 and r["Location"] == "/approvals/"
