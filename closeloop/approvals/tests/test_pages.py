@@ -78,3 +78,20 @@ def test_handoff_requirements_page(world):
     m.post("/approvals/handoffs/", {"toggle": req.pk})
     req.refresh_from_db()
     assert not req.active
+
+
+def test_request_page_shows_parallel_path(world):
+    flow = services.do_create_flow(actor=world.admin, data={"name": "Par", "action": "scrap_asset", "tree": {
+        "nodes": [{"id": "par", "type": "parallel", "name": "Both", "branches": [
+            {"id": "p1", "nodes": [{"id": "a", "type": "approver", "name": "Finance check",
+                                    "approvers": {"kind": "role", "role": "finance"}}]},
+            {"id": "p2", "nodes": [{"id": "b", "type": "approver", "name": "Safety check", "mode": "all",
+                                    "approvers": {"kind": "user", "users": ["manager", "dispatcher"]}}]}]}]}})
+    services.do_publish(actor=world.admin, flow=flow)
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    req = services.do_start_request(actor=world.eng_x, wo=wo, action="scrap_asset")
+    page = world.browser_client(world.manager).get(f"/approvals/requests/{req.pk}/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'data-testid="path-parallel"' in html and "Finance check" in html and "Safety check" in html
+    assert 'data-testid="decide"' in html
