@@ -1,5 +1,58 @@
-"""Demo: notifications (registered from closeloop.notify.apps)."""
+"""Demo: notifications (registered from closeloop.notify.apps).
+
+Channels point at `closeloop notify_sink` (a local DingTalk robot, Twilio-style SMS and
+call API, and an SMTP server): an SLA breach of the live 30-second work order goes to the
+robot in DingTalk format and by email to the supervisor, both on its timeline; an urgent
+work order walks the acknowledge-or-escalate chain every 30 seconds."""
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+SINK = "http://127.0.0.1:8025"
+STEPS = [{"after": 0, "do": "im"}, {"after": 0.5, "do": "sms"}, {"after": 1, "do": "voice"},
+         {"after": 1.5, "do": "backup"}, {"after": 2, "do": "supervisor"}]
 
 
 def seed_notify_demo() -> str:
-    return ""
+    from closeloop.accounts.models import Role, User
+    from closeloop.core.clock import now
+    from closeloop.customers.models import Customer
+    from closeloop.notify.models import AckPolicy, Channel, UserPreference
+    from closeloop.workorders.services import do_create_work_order
+
+    t = now()
+    engineer = User.objects.get(username="engineer")
+    with transaction.atomic():
+        admin = User.objects.filter(username="admin").first()
+        Channel.objects.create(kind="dingtalk", name="演示: 钉钉群机器人", owner=admin, created_at=t,
+                               config={"url": f"{SINK}/robot/send?access_token=demo", "secret": "SECdemo"},
+                               events=["sla.escalation", "ack.request"])
+        Channel.objects.create(kind="email", name="演示: 邮件 (SMTP)", owner=admin, created_at=t,
+                               config={"host": "127.0.0.1", "port": 1025, "from_email": "closeloop@demo.test"})
+        for kind, name in (("sms_twilio", "演示: 短信"), ("voice_twilio", "演示: 语音电话")):
+            Channel.objects.create(kind=kind, name=name, owner=admin, created_at=t, config={
+                "account_sid": "ACdemo", "auth_token": "demo", "from_number": "+8610000000", "endpoint": SINK})
+        # Supervisors and managers want SLA escalations by email too.
+        people = set(User.objects.filter(role=Role.MANAGER)) | {
+            tm.supervisor for tm in [engineer.team] if tm and tm.supervisor_id}
+        from closeloop.accounts.models import Team
+
+        people |= {tm.supervisor for tm in Team.objects.filter(supervisor__isnull=False).select_related("supervisor")}
+        for u in people:
+            if not u.email:
+                User.objects.filter(pk=u.pk).update(email=f"{u.username}@demo.closeloop.test")
+            UserPreference.objects.get_or_create(user=u, event="sla.escalation", medium="email")
+        for u in User.objects.filter(role=Role.ENGINEER, phone=""):
+            User.objects.filter(pk=u.pk).update(phone=f"138{u.pk:08d}")
+        AckPolicy.objects.create(name="演示: 紧急工单无人确认即升级 (30 秒一步)", priorities=["urgent"],
+                                 team=engineer.team, always=True, steps=STEPS)
+    customer = Customer.objects.filter(sites__isnull=False).order_by("id").first()
+    dispatcher = User.objects.get(username="dispatcher")
+    wo = do_create_work_order(actor=dispatcher, data={
+        "type": "repair", "title": "演示: 凌晨 3 点机房空调告警, 等待工程师确认", "priority": "urgent",
+        "customer": customer.code, "site": customer.sites.order_by("id").first().code, "assignee": "engineer",
+        "custom": {"symptom": "报警"}})
+    return _("Notifications: run `closeloop notify_sink` to receive them (robot, SMS, calls: http://127.0.0.1:8025/, "
+             "email: SMTP 127.0.0.1:1025). The live SLA breach goes to the DingTalk robot and by email; %(c)s walks "
+             "acknowledge-or-escalate (IM → SMS → call → backup → supervisor, 30 s apart) until someone "
+             "acknowledges it in the inbox or accepts it.") % {"c": wo.code}

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import User
@@ -90,7 +91,10 @@ def ack_url(token: str) -> str:
     return f"{messages.base_url()}/notifications/ack/{token}"
 
 
-def _event(wo: WorkOrder, at: datetime, text: str, actor=None, **data) -> None:
+def _event(wo: WorkOrder, at: datetime, text, actor=None, **data) -> None:
+    """`text` is a callable: evaluated in the deployment's language (timelines are one language)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        text = text() if callable(text) else text
     TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=TimelineEvent.Kind.NOTIFICATION,
                                  action="ack", data={"text": text, **data})
 
@@ -110,7 +114,7 @@ def start(wo: WorkOrder, target: User | None, at: datetime) -> AckChain | None:
     for i, step in enumerate(chain.steps):
         enqueue("notify.ack_step", f"ack:{chain.pk}:step{i}", {"chain": chain.pk, "step": i, "token": token},
                 at=at + timedelta(minutes=step["after"]))
-    _event(wo, at, _("Acknowledge-or-escalate started for %(who)s (policy %(p)s).") % {
+    _event(wo, at, lambda: _("Acknowledge-or-escalate started for %(who)s (policy %(p)s).") % {
         "who": str(target), "p": policy.name}, chain=chain.pk, step="start")
     return chain
 
@@ -141,16 +145,24 @@ def run_step(msg) -> None:
             event = "ack.supervisor"
             people = [wo.team.supervisor] if wo.team_id and wo.team.supervisor_id else \
                 list(User.objects.filter(role="manager", is_active=True).order_by("id")[:1])
+        media = STEP_MEDIA[do]
+        if do == "im":  # the robots that exist (the inbox always does)
+            from .services import pick_channel
+
+            media = ["inbox"] + [m for m in media[1:] if pick_channel(m, wo) is not None]
         AckChain.objects.filter(pk=chain.pk).update(last_step=p["step"])
         names = ", ".join(str(u) for u in people) or "-"
         fan_out_payload(f"{msg.key}", {
             "event": event, "work_order": wo.code, "recipients": [{"user": u.username} for u in people],
-            "channels": STEP_MEDIA[do], "urgent": True, "no_robots": True,
+            "channels": media, "urgent": True, "no_robots": True,
             "context": {"ack_url": ack_url(p["token"]), "chain": chain.pk, "target": str(target or "")}}, t)
-        labels = {"im": _("instant message"), "sms": _("SMS"), "voice": _("voice call"),
-                  "backup": _("backup person"), "supervisor": _("supervisor")}
-        _event(wo, t, _("Not acknowledged yet: step %(n)d, %(what)s to %(who)s.") % {
-            "n": p["step"] + 1, "what": labels[do], "who": names}, chain=chain.pk, step=do)
+        def text():
+            labels = {"im": _("instant message"), "sms": _("SMS"), "voice": _("voice call"),
+                      "backup": _("backup person"), "supervisor": _("supervisor")}
+            return _("Not acknowledged yet: step %(n)d, %(what)s to %(who)s.") % {
+                "n": p["step"] + 1, "what": labels[do], "who": names}
+
+        _event(wo, t, text, chain=chain.pk, step=do)
 
 
 def _backup(wo: WorkOrder, target: User | None, at: datetime) -> list[User]:
@@ -175,10 +187,13 @@ def _backup(wo: WorkOrder, target: User | None, at: datetime) -> list[User]:
 def _ack(chain: AckChain, actor: User | None, via: str, at: datetime) -> bool:
     n = AckChain.objects.filter(pk=chain.pk, acked_at__isnull=True).update(acked_at=at, acked_by=actor, acked_via=via)
     if n:
-        vias = {"link": _("the link in the message"), "app": _("the app"), "work_order": _("taking the work order")}
-        _event(chain.work_order, at, _("Acknowledged by %(who)s via %(via)s.") % {
-            "who": str(actor) if actor else str(chain.target or "-"), "via": vias.get(via, via)},
-            actor=actor, chain=chain.pk, step="ack")
+        def text():
+            vias = {"link": _("the link in the message"), "app": _("the app"),
+                    "work_order": _("taking the work order")}
+            return _("Acknowledged by %(who)s via %(via)s.") % {
+                "who": str(actor) if actor else str(chain.target or "-"), "via": vias.get(via, via)}
+
+        _event(chain.work_order, at, text, actor=actor, chain=chain.pk, step="ack")
     return bool(n)
 
 

@@ -29,8 +29,9 @@ class Rendered:
 
 
 def base_url() -> str:
-    return (getattr(settings, "CLOSELOOP_BASE_URL", "") or os.environ.get("CLOSELOOP_BASE_URL", "")
-            or "http://127.0.0.1:8000").rstrip("/")
+    """Links in messages: settings.SITE_URL or CLOSELOOP_SITE_URL (as the portal), else local."""
+    return (getattr(settings, "SITE_URL", "") or os.environ.get("CLOSELOOP_SITE_URL", "")
+            or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip("/")
 
 
 def _templates() -> dict:

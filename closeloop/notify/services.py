@@ -60,10 +60,12 @@ def normalize(kind: str, payload: dict) -> dict:
         # sla/services.py _notify
         ctx = {k: p.get(k) for k in ("milestone", "level", "action", "due_at", "title", "priority")}
         urgent = p.get("channel") == "voice" or p.get("priority") == "urgent"
+        # The SLA app names one channel (inbox, or voice for call_manager): the person's own
+        # preferences apply as well, so a supervisor who wants escalations by email gets them.
+        also = [p["channel"]] if p.get("channel") and p["channel"] != Medium.INBOX else []
         return {"event": p.get("event") or "sla.escalation", "work_order": p.get("work_order"),
-                "recipients": [{"user": p["to"]}] if p.get("to") else [],
-                "channels": [p["channel"]] if p.get("channel") else None, "context": ctx, "urgent": urgent,
-                "robots": True}
+                "recipients": [{"user": p["to"]}] if p.get("to") else [], "channels": None, "also": also,
+                "context": ctx, "urgent": urgent}
     # rules/runner.py _notify: {channel, to, phone, work_order, rule, message}
     return {"event": "rule.notify", "work_order": p.get("work_order"),
             "recipients": [{"user": p["to"]}] if p.get("to") else [],
@@ -287,6 +289,7 @@ def fan_out_payload(cause: str, payload: dict, at: datetime) -> list[Delivery]:
             if who.role == Role.CUSTOMER and not public:
                 continue
             media = media_for_user(who, event, asked, urgent)
+            media += [m for m in payload.get("also") or [] if m in Medium.values and m not in media]
             if who.role == Role.CUSTOMER:
                 media = [m for m in media if m in CONTACT_MEDIA | {Medium.INBOX}]
         else:
@@ -406,12 +409,16 @@ def _timeline(d: Delivery, at: datetime) -> None:
     """Outcome of a message on its work order's timeline (inbox messages are not logged there)."""
     if d.work_order_id is None or d.medium == Medium.INBOX:
         return
-    via = d.channel.name if d.channel_id and d.medium in (Medium.WEBHOOK,) else str(Medium(d.medium).label)
+    from django.utils import translation
+
+    with translation.override(settings.LANGUAGE_CODE):  # the timeline is written in the deployment's language
+        via = d.channel.name if d.channel_id and d.medium in (Medium.WEBHOOK,) else str(Medium(d.medium).label)
+        text = describe(d, at)
     TimelineEvent.objects.create(
         work_order_id=d.work_order_id, at=at, actor=None, kind=EVENT_NOTIFICATION, action="delivery",
         data={"delivery": d.key, "recipient": d.recipient, "medium": d.medium, "via": via, "status": d.status,
               "error": d.error[:300], "event": d.event, "channel": d.channel.name if d.channel_id else "",
-              "text": describe(d, at)})
+              "text": text})
 
 
 def describe(d: Delivery, at: datetime | None = None) -> str:

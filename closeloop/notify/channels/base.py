@@ -3,6 +3,7 @@ when connecting, no redirects, timeouts, a response size cap, a total deadline) 
 config validation helpers."""
 
 import ipaddress
+import os
 import socket
 import time
 from urllib.parse import urlsplit
@@ -42,7 +43,13 @@ class Refused(Permanent):
 
 
 def allow_private() -> bool:
-    return bool(getattr(settings, "CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", False))
+    """settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS, else the environment variable of that name
+    ("1"), else only in demo mode (CLOSELOOP_DEMO=1, whose channels point at `notify_sink`)."""
+    value = getattr(settings, "CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", None)
+    if value is None:
+        value = os.environ.get("CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", "") == "1" or bool(
+            getattr(settings, "DEMO_MODE", False))
+    return bool(value)
 
 
 def check_ip(ip: str) -> None:
