@@ -200,7 +200,9 @@ if (root && configEl) {
         checkCondition(input, err);
       },
     }, "+ " + t("clause"));
-    return h("div", { class: "d-flex gap-1 mt-1" }, fieldSel, opSel, value, add);
+    return h("div", { class: "row g-1 mt-1" }, h("div", { class: "col-12 col-sm-4" }, fieldSel),
+      h("div", { class: "col-4 col-sm-2" }, opSel), h("div", { class: "col-8 col-sm-4" }, value),
+      h("div", { class: "col-12 col-sm-2" }, add));
   }
 
   async function checkCondition(input, err) {
@@ -234,12 +236,11 @@ if (root && configEl) {
         h("button", { type: "button", class: "btn btn-sm btn-ghost-danger", title: t("delete"), "data-testid": "delete-branch",
           onclick: () => { node.branches.splice(i, 1); render(); } }, "×"),
       );
-      const col = h("div", { class: "col-12 col-md", "data-testid": "branch", "data-branch": br.id },
-        h("div", { class: "border rounded p-2 h-100" + (br.default ? " bg-light" : "") }, head));
+      const col = h("div", { class: "col-12", "data-testid": "branch", "data-branch": br.id },
+        h("div", { class: "border-start border-3 ps-3 py-1" + (br.default ? " border-secondary" : " border-warning") }, head));
       const body = col.firstChild;
       if (node.type === "condition") {
-        if (br.default) body.append(h("div", { class: "small text-secondary mb-2" }, t("default")));
-        else body.append(conditionInput(br));
+        if (!br.default) body.append(conditionInput(br));
         body.append(h("label", { class: "form-check small mt-1" },
           h("input", { type: "checkbox", class: "form-check-input", checked: !!br.default, "data-testid": "branch-default",
             onchange: (e) => { if (e.target.checked) { br.default = true; delete br.condition; } else { delete br.default; br.condition = ""; } render(); } }),
@@ -290,9 +291,9 @@ if (root && configEl) {
     const box = h("div", { class: "cl-flow-list" });
     if (!list.length) box.append(h("div", { class: "small text-secondary mb-2" }, t("empty")));
     list.forEach((node, i) => box.append(nodeCard(node, list, i)));
-    const add = h("div", { class: "btn-group btn-group-sm mb-1", role: "group", "data-testid": "add-node" });
+    const add = h("div", { class: "btn-list mb-1", role: "group", "data-testid": "add-node" });
     for (const type of ["approver", "cc", "condition", "parallel"]) {
-      add.append(h("button", { type: "button", class: "btn btn-outline-primary", "data-add": type,
+      add.append(h("button", { type: "button", class: "btn btn-sm btn-outline-primary", "data-add": type,
         onclick: () => { list.push(makeNode(type)); render(); } }, "+ " + t(type)));
     }
     box.append(add);
