@@ -359,7 +359,8 @@ def _plan_nodes(nodes, cctx, requester, wo) -> list[dict]:
                 if not chain:
                     items.append(_step(node, f"{node['id']}#1", []))
                 for i, sup in enumerate(chain, start=1):
-                    name = f"{node.get('name') or node['id']} · " + _("level %(n)d") % {"n": i}
+                    # Language-neutral (stored): "Management · 2/3".
+                    name = f"{node.get('name') or node['id']} · {i}/{levels}"
                     items.append(_step(node, f"{node['id']}#{i}", [sup], name=name))
             elif spec.get("kind") == "supervisor":
                 items.append(_step(node, node["id"], supervisor_chain(requester, wo, int(spec.get("levels") or 1))))
