@@ -17,9 +17,11 @@ def seed_notify_demo() -> str:
     from closeloop.accounts.models import Role, User
     from closeloop.core.clock import now
     from closeloop.customers.models import Customer
+    from closeloop.demo.selectors import forget_cached_marker
     from closeloop.notify.models import AckPolicy, Channel, UserPreference
     from closeloop.workorders.services import do_create_work_order
 
+    forget_cached_marker()  # the demo database may loopback (channels point at notify_sink)
     t = now()
     engineer = User.objects.get(username="engineer")
     with transaction.atomic():

@@ -44,11 +44,14 @@ class Refused(Permanent):
 
 def allow_private() -> bool:
     """settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS, else the environment variable of that name
-    ("1"), else only in demo mode (CLOSELOOP_DEMO=1, whose channels point at `notify_sink`)."""
+    ("1"), else only in the demo database (its channels point at `closeloop notify_sink`)."""
     value = getattr(settings, "CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", None)
     if value is None:
-        value = os.environ.get("CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", "") == "1" or bool(
-            getattr(settings, "DEMO_MODE", False))
+        if os.environ.get("CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", "") == "1":
+            return True
+        from closeloop.demo.selectors import is_demo_database
+
+        return is_demo_database()
     return bool(value)
 
 

@@ -123,3 +123,17 @@ def test_private_addresses_are_refused_by_default(sink, settings):
 
     with pytest.raises(ValidationFailed):
         _ch("http://10.0.0.8/hook").save()
+
+
+def test_loopback_is_refused_when_nothing_allows_it(sink, settings):
+    del settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS  # the default: no setting, no env, not the demo database
+    ch = Channel(kind="webhook", name="h", config={"url": sink.url})
+    with pytest.raises(Refused):
+        webhook.send(ch, _delivery_for(ch))
+    assert sink.requests == []
+
+
+def _delivery_for(ch):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(key="k", event="e", work_order_code="", recipient="r", subject="s", body="b", url="")
