@@ -98,7 +98,7 @@ if (root && configEl) {
       },
       { "data-testid": "who-kind" },
     );
-    box.append(h("div", { class: "col-12 col-md-5" }, labelled(t("who"), kind)));
+    box.append(h("div", { class: "col-12 col-md-5" }, labelled(node.type === "cc" ? t("whoCc") : t("who"), kind)));
     let detail = null;
     if (spec.kind === "user") {
       detail = h("select", {
