@@ -185,6 +185,28 @@ def inbox(request):
     return {"tasks": tasks, "justifications": just}
 
 
+@router.get("/approvals/requests", summary="Approval requests I may see, newest first (cursor pages of 50)")
+def list_requests(request, status: str | None = None, action: str | None = None, mine: bool = False,
+                  cursor: str | None = None):
+    _staff(request)
+    qs = selectors.visible_requests(request.auth).order_by("-id")
+    if status:
+        qs = qs.filter(status=status)
+    if action:
+        qs = qs.filter(action=action)
+    if mine:
+        qs = qs.filter(requester=request.auth)
+    if cursor:
+        qs = qs.filter(id__lt=wo_selectors.decode_cursor(cursor))
+    rows = list(qs[:51])
+    more = len(rows) > 50
+    rows = rows[:50]
+    return {"items": [{"id": r.pk, "work_order": r.work_order.code, "flow": r.flow.name, "version": r.version.number,
+                       "action": r.action, "status": r.status, "requester": r.requester.username, "data": r.data,
+                       "created_at": r.created_at, "decided_at": r.decided_at} for r in rows],
+            "next_cursor": wo_selectors.encode_cursor(rows[-1].pk) if more else None}
+
+
 @router.get("/approvals/requests/{pk}", response=RequestOut)
 def get_request(request, pk: int):
     _staff(request)

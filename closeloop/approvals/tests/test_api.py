@@ -123,3 +123,20 @@ def test_permission_matrix(world, org, purchase_flow, who):
     # Read-only tokens cannot write.
     ro = world.api(user, scopes=["read"])
     assert ro.post(f"/api/v1/work-orders/{own.code}/approvals", {"action": "purchase_part"}).status_code == 403
+
+
+def test_list_requests_paged_and_filtered(world, org, purchase_flow):
+    for i in range(55):
+        wo = make_wo(world, status=S.IN_PROGRESS, org="a" if i % 5 else "b")
+        services.do_start_request(actor=world.eng_x if i % 5 else world.eng_y, wo=wo, action="purchase_part",
+                                  data={"amount": 100})
+    api = world.api(world.manager)
+    page = api.get("/api/v1/approvals/requests", {"status": "pending"}).json()
+    assert len(page["items"]) == 50 and page["next_cursor"]
+    rest = api.get("/api/v1/approvals/requests", {"status": "pending", "cursor": page["next_cursor"]}).json()
+    assert len(rest["items"]) == 5 and rest["next_cursor"] is None
+    # An engineer sees their team's; a customer none.
+    eng = world.api(world.eng_x).get("/api/v1/approvals/requests").json()
+    assert len(eng["items"]) == 44 and all(r["requester"] == "eng_x" for r in eng["items"])
+    assert world.api(world.cust_a).get("/api/v1/approvals/requests").status_code == 403
+    assert api.get("/api/v1/approvals/requests", {"cursor": "nope"}).status_code == 422
