@@ -240,7 +240,8 @@ def do_record_signature(wo, *, signer_name: str, image_png: bytes, version: int,
     if problems:
         raise ValidationFailed(problems)
     with transaction.atomic():
-        current = WorkOrder.objects.select_for_update().select_related("customer", "site", "asset").get(pk=wo.pk)
+        current = WorkOrder.objects.select_for_update(of=("self",)).select_related("customer", "site", "asset").get(
+            pk=wo.pk)
         if current.version != version:
             raise Conflict(_("The work order changed since it was shown for signing (now version %(v)d); "
                              "show it again and sign the current version.") % {"v": current.version},

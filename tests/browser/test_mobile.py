@@ -33,6 +33,16 @@ def phone(browse, username) -> Page:
     return page
 
 
+def ready(page: Page):
+    """Wait until mobile.js has wired the page (after each reload), so a tap is not a native submit."""
+    expect(page.locator("body[data-ready='1']")).to_have_count(1)
+
+
+def tap(page: Page, testid: str):
+    ready(page)
+    page.get_by_test_id(testid).click()
+
+
 def status_is(page: Page, wo, status: str):
     expect(page.get_by_test_id("wo")).to_have_attribute("data-status", status)
     assert WorkOrder.objects.get(pk=wo.pk).status == status
@@ -50,38 +60,44 @@ def test_phone_journey(world, browse, tmp_path):
     wo = make(world)
     page = phone(browse, "eng_x")
     expect(page.get_by_test_id("today-item")).to_have_count(1)
-    page.get_by_test_id("today-item").click()
-    page.get_by_test_id("accept").click()
+    tap(page, "today-item")
+    tap(page, "accept")
     status_is(page, wo, S.ACCEPTED)
-    page.get_by_test_id("depart").click()
+    tap(page, "depart")
     status_is(page, wo, S.EN_ROUTE)
     page.get_by_test_id("qr-input").fill(evidence.qr_payload(world.site_a))
-    page.get_by_test_id("checkin-submit").click()
+    tap(page, "checkin-submit")
     status_is(page, wo, S.ON_SITE)
     ci = WorkOrder.objects.get(pk=wo.pk).checkins.get()
     assert ci.latitude == pytest.approx(31.2003) and ci.flags == [] and ci.device_time is not None
-    page.get_by_test_id("start").click()
+    tap(page, "start")
     status_is(page, wo, S.IN_PROGRESS)
     for i in (0, 1):
+        ready(page)
         page.locator(f"[data-testid=step][data-index='{i}'] [data-testid=step-pass]").click()
         expect(page.locator(f"[data-testid=step][data-index='{i}'] [data-testid=step-result]")).to_be_visible()
+    ready(page)
     page.get_by_test_id("form-temperature").fill("185")
     page.get_by_test_id("form-pressure").fill("8.5")
-    page.get_by_test_id("form-submit").click()
+    tap(page, "form-submit")
     expect(page.locator("[data-testid=gates] [data-gate=technical]")).to_contain_text("nameplate")
+    ready(page)
     page.get_by_test_id("photo-kind").select_option("nameplate")
     page.get_by_test_id("photo-file").set_input_files(
         files=[{"name": "nameplate.jpg", "mimeType": "image/jpeg", "buffer": jpeg((1600, 1200))}])
-    page.get_by_test_id("photo-submit").click()
+    tap(page, "photo-submit")
     expect(page.get_by_test_id("photo")).to_have_count(1)
+    ready(page)
     page.get_by_test_id("part-name").fill("加热圈")
-    page.get_by_test_id("part-submit").click()
+    tap(page, "part-submit")
     expect(page.get_by_test_id("part")).to_have_count(1)
     expect(page.locator("[data-testid=gates] [data-gate=technical]")).to_have_attribute("data-passed", "true")
+    ready(page)
     page.get_by_test_id("resolution").fill("更换加热圈, 模温恢复正常")
-    page.get_by_test_id("complete-submit").click()
+    tap(page, "complete-submit")
     status_is(page, wo, S.RESOLVED)
     # The customer signs on the phone.
+    ready(page)
     page.get_by_test_id("signer-name").fill("王护士")
     pad = page.get_by_test_id("sign-pad")
     pad.scroll_into_view_if_needed()
@@ -91,7 +107,7 @@ def test_phone_journey(world, browse, tmp_path):
     for k in range(1, 12):
         page.mouse.move(box["x"] + 20 + k * 25, box["y"] + 40 + (k % 3) * 20)
     page.mouse.up()
-    page.get_by_test_id("sign-submit").click()
+    tap(page, "sign-submit")
     status_is(page, wo, S.CONFIRMED)
     sig = Signature.objects.get(work_order=wo)
     assert sig.signer_name == "王护士" and sig.via == "device" and bytes(sig.image_png).startswith(b"\x89PNG")
@@ -123,7 +139,7 @@ def test_offline_queue_then_conflict_shown(world, browse):
     page = phone(browse, "eng_x")
     page.goto(f"/m/wo/{wo.code}/")
     page.context.set_offline(True)
-    page.get_by_test_id("accept").click()
+    tap(page, "accept")
     expect(page.get_by_test_id("queue-badge")).to_have_text("1")
     expect(page.get_by_test_id("net-status")).to_be_visible()
     assert WorkOrder.objects.get(pk=wo.pk).status == S.ASSIGNED
@@ -132,7 +148,7 @@ def test_offline_queue_then_conflict_shown(world, browse):
     status_is(page, wo, S.ACCEPTED)
     # Meanwhile a dispatcher cancels it; the engineer's queued "depart" is refused and shown.
     page.context.set_offline(True)
-    page.get_by_test_id("depart").click()
+    tap(page, "depart")
     expect(page.get_by_test_id("queue-badge")).to_have_text("1")
     services.do_transition(actor=world.dispatcher, wo=WorkOrder.objects.get(pk=wo.pk), action="cancel",
                            data={"reason": "客户取消"})

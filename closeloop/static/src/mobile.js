@@ -120,9 +120,12 @@ async function flush() {
   if (sending) return;
   sending = true;
   try {
-    let items = await qAll();
-    status(items.length);
-    for (const item of items) {
+    // Always the oldest first; items queued while sending are picked up in this same pass.
+    for (;;) {
+      const items = await qAll();
+      status(items.length);
+      const item = items[0];
+      if (!item) break;
       let resp;
       try {
         resp = await buildRequest(item);
@@ -145,8 +148,6 @@ async function flush() {
       } else {
         saveFailures([...failures(), { status: resp.status, label: item.label, detail, at: new Date().toISOString() }]);
       }
-      items = await qAll();
-      status(items.length);
     }
     const left = (await qAll()).length;
     status(left);
@@ -390,6 +391,7 @@ document.addEventListener("DOMContentLoaded", () => {
   if (wo) workOrderPage(wo);
   const link = $("#sign-link");
   if (link) signLinkPage(link);
+  document.body.dataset.ready = "1";
   flush();
   window.addEventListener("online", flush);
   setInterval(flush, 15000);
