@@ -98,7 +98,7 @@ async function status(n) {
   if (net) {
     net.hidden = n === 0;
     const tmpl = navigator.onLine ? i18n().sending : i18n().offline;
-    net.textContent = (tmpl || "%(n)s").replace("%(n)s", String(n));
+    net.textContent = (tmpl || "{n}").replace("{n}", String(n));
   }
 }
 

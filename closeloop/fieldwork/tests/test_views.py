@@ -1,0 +1,65 @@
+"""Pages: the gates card on the work order page, the phone pages, PWA files, QR sheets, photos."""
+
+import json
+
+from django.test import Client
+
+from closeloop.fieldwork import evidence
+from closeloop.fieldwork.tests.helpers import gate_policy, jpeg
+from closeloop.workorders.lifecycle import S
+from closeloop.workorders.tests.factories import make_wo
+
+
+def test_gates_card_on_work_order_page(world):
+    gate_policy(world.repair)
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    html = world.browser_client(world.dispatcher).get(f"/work-orders/{wo.code}/").content.decode()
+    assert 'data-testid="gates"' in html and 'data-gate="technical"' in html and "nameplate" in html
+    assert f"/fieldwork/work-orders/{wo.code}/report.pdf" in html
+    # The customer sees the gates (their own work order), not the staff-only photos or report link.
+    html = world.browser_client(world.cust_a).get(f"/work-orders/{wo.code}/").content.decode()
+    if 'data-testid="gates"' in html:
+        assert "report.pdf" not in html
+
+
+def test_phone_pages(world):
+    gate_policy(world.repair)
+    wo = make_wo(world, status=S.ON_SITE)
+    eng = world.browser_client(world.eng_x)
+    r = eng.get("/m/")
+    assert r.status_code == 200 and wo.code in r.content.decode()
+    r = eng.get(f"/m/wo/{wo.code}/")
+    assert r.status_code == 200 and 'data-testid="photos"' in r.content.decode()
+    assert world.browser_client(world.eng_y).get(f"/m/wo/{wo.code}/").status_code == 404
+    assert world.browser_client(world.cust_a).get(f"/m/wo/{wo.code}/").status_code == 404
+    assert world.browser_client(world.dispatcher).get("/m/").status_code == 302
+    assert Client().get("/m/").status_code == 302
+    m = json.loads(Client().get("/m/manifest.webmanifest").content)
+    assert m["start_url"] == "/m/" and m["display"] == "standalone" and len(m["icons"]) == 2
+    assert Client().get("/m/icon-192.png").content.startswith(b"\x89PNG")
+    assert Client().get("/m/icon-7.png").status_code == 404
+    sw = Client().get("/m/sw.js")
+    assert sw.status_code == 200 and sw["Content-Type"].startswith("text/javascript")
+
+
+def test_qr_sheet_and_photo_access(world):
+    wo = make_wo(world, status=S.ON_SITE)
+    disp = world.browser_client(world.dispatcher)
+    r = disp.get("/fieldwork/qr/site/site-a/")
+    assert r.status_code == 200 and evidence.qr_payload(world.site_a) in r.content.decode()
+    assert disp.get("/fieldwork/qr/asset/SN-A-1/?format=png").content.startswith(b"\x89PNG")
+    assert b"<svg" in disp.get("/fieldwork/qr/site/site-a/?format=svg").content
+    assert world.browser_client(world.eng_x).get("/fieldwork/qr/site/site-a/").status_code == 404
+    assert world.browser_client(world.cust_a).get("/fieldwork/qr/site/site-a/").status_code == 404
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from closeloop.fieldwork.evidence import do_add_photo
+
+    p = do_add_photo(actor=world.eng_x, wo=wo, upload=SimpleUploadedFile("a.jpg", jpeg()), kind="after")
+    r = world.browser_client(world.eng_x).get(f"/fieldwork/photos/{p.pk}")
+    assert r.status_code == 200 and r["Content-Type"] == "image/jpeg"
+    for who in (world.eng_y, world.cust_a, world.cust_b):
+        assert world.browser_client(who).get(f"/fieldwork/photos/{p.pk}").status_code == 404
+    assert world.browser_client(world.cust_b).get(f"/fieldwork/work-orders/{wo.code}/report.pdf").status_code == 404
+    r = world.browser_client(world.cust_a).get(f"/fieldwork/work-orders/{wo.code}/report.pdf")
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
