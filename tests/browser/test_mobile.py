@@ -160,3 +160,62 @@ def test_offline_queue_then_conflict_shown(world, browse):
     expect(page.get_by_test_id("action-error")).to_be_visible()  # kept until dismissed
     page.get_by_test_id("action-error").get_by_role("button").click()
     expect(page.get_by_test_id("action-error")).to_have_count(0)
+
+
+def _y4m_of(text: str, path) -> None:
+    """A few frames of a QR code as a Y4M video, for Chromium's fake camera."""
+    import segno
+    from PIL import Image
+
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=6, border=4)
+    qr = Image.open(io.BytesIO(buf.getvalue())).convert("L")
+    w, h = 640, 480
+    frame = Image.new("L", (w, h), 255)
+    side = min(h - 40, qr.width)
+    frame.paste(qr.resize((side, side), Image.NEAREST), ((w - side) // 2, (h - side) // 2))
+    y = frame.tobytes()
+    uv = bytes([128]) * ((w // 2) * (h // 2))
+    with open(path, "wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(10):
+            fh.write(b"FRAME\n" + y + uv + uv)
+
+
+def test_arrive_by_scanning_with_the_phone_camera(world, transactional_db, live_server, monkeypatch, tmp_path):
+    """Chromium's fake camera shows the site's QR code; the page decodes it and checks in."""
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _require_browser
+
+    _require_browser()
+    from django.db import connection, connections
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 0)
+    wo = make(world)
+    for action in ("accept", "depart"):
+        services.do_transition(actor=world.eng_x, wo=WorkOrder.objects.get(pk=wo.pk), action=action)
+    video = tmp_path / "qr.y4m"
+    _y4m_of(evidence.qr_payload(world.site_a), video)
+    args = CHROMIUM_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                            f"--use-file-for-fake-video-capture={video}"]
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            ctx = b.new_context(base_url=live_server.url, viewport=PHONE, locale="zh-CN",
+                                permissions=["camera", "geolocation"],
+                                geolocation={"latitude": 31.2, "longitude": 121.4})
+            page = ctx.new_page()
+            page.goto("/login/?next=/m/")
+            page.locator("#id_username").fill("eng_x")
+            page.locator("#id_password").fill("pw-eng_x-123")
+            page.get_by_test_id("login-submit").click()
+            page.wait_for_url("**/m/")
+            page.goto(f"/m/wo/{wo.code}/")
+            tap(page, "scan")
+            status_is(page, wo, S.ON_SITE)
+            ci = WorkOrder.objects.get(pk=wo.pk).checkins.get()
+            assert ci.scanned == "site:site-a" and ci.flags == []
+        finally:
+            b.close()
+            connections.close_all()

@@ -3,6 +3,8 @@
 // refused action (409 conflict, 412, 422...) is shown and kept on screen until dismissed:
 // never silently dropped. No inline scripts or handlers (strict CSP).
 
+import jsQR from "jsqr";
+
 const $ = (sel, root = document) => root.querySelector(sel);
 const i18n = () => $("#i18n")?.dataset || {};
 const csrf = () => $("input[name=csrfmiddlewaretoken]")?.value || "";
@@ -214,33 +216,63 @@ function signaturePad(canvas) {
   };
 }
 
-// ---- QR scanning (BarcodeDetector where the browser has it; typing otherwise) --------------
+// ---- QR scanning: the camera in the browser. BarcodeDetector where the browser has one,
+// else jsQR (npm, bundled) on video frames; typing the code is the fallback. ----------------
 async function startScan(video, onCode) {
-  if (!("BarcodeDetector" in window) || !navigator.mediaDevices?.getUserMedia) {
+  if (!navigator.mediaDevices?.getUserMedia) {
     saveFailures([...failures(), { status: "—", label: "QR", detail: i18n().noCamera || "", at: "" }]);
     return;
   }
-  const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+  let detector = null;
+  if ("BarcodeDetector" in window) {
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      if (formats.includes("qr_code")) detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+    } catch {
+      detector = null;
+    }
+  }
+  const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
   video.srcObject = stream;
   video.hidden = false;
   await video.play();
+  const canvas = document.createElement("canvas");
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  let done = false;
   const stop = () => {
+    done = true;
     stream.getTracks().forEach((t) => t.stop());
     video.hidden = true;
   };
-  const tick = async () => {
-    try {
+  const decode = async () => {
+    if (detector) {
       const codes = await detector.detect(video);
-      if (codes.length) {
-        stop();
-        onCode(codes[0].rawValue);
-        return;
-      }
+      return codes.length ? codes[0].rawValue : null;
+    }
+    const w = video.videoWidth;
+    const h = video.videoHeight;
+    if (!w || !h) return null;
+    canvas.width = w;
+    canvas.height = h;
+    ctx.drawImage(video, 0, 0, w, h);
+    const img = ctx.getImageData(0, 0, w, h);
+    const found = jsQR(img.data, w, h, { inversionAttempts: "dontInvert" });
+    return found ? found.data : null;
+  };
+  const tick = async () => {
+    if (done) return;
+    let text = null;
+    try {
+      text = await decode();
     } catch {
       /* frame not ready */
     }
-    setTimeout(tick, 250);
+    if (text) {
+      stop();
+      onCode(text);
+      return;
+    }
+    setTimeout(tick, 200);
   };
   tick();
 }
