@@ -300,6 +300,19 @@ def get_flow(request, pk: int):
     return _flow_out(_flow(pk))
 
 
+class FlowPatch(StrictSchema):
+    name: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=2000)
+    active: bool | None = None
+
+
+@router.patch("/approval-flows/{pk}", summary="Rename or switch a flow on or off")
+def update_flow(request, pk: int, payload: FlowPatch):
+    _design(request, "write")
+    flow = services.do_update_flow(actor=request.auth, flow=_flow(pk), data=payload.model_dump(exclude_unset=True))
+    return _flow_out(flow)
+
+
 @router.put("/approval-flows/{pk}/draft", summary="Save the designer's working copy (not validated)")
 def save_draft(request, pk: int, payload: TreeIn):
     _design(request, "write")

@@ -108,6 +108,31 @@ def do_create_flow(*, actor, data: dict) -> ApprovalFlow:
                                        updated_by=actor)
 
 
+def do_update_flow(*, actor, flow: ApprovalFlow, data: dict) -> ApprovalFlow:
+    """Rename, describe, switch on or off (an inactive flow guards nothing and takes no requests;
+    running requests finish on their version)."""
+    if not may_design(actor):
+        raise Forbidden(_("Only managers and administrators design approval flows."))
+    problems = [FieldProblem(k, _("Unknown field."), "unknown") for k in sorted(set(data) - {
+        "name", "description", "active"})]
+    if "name" in data and not (isinstance(data["name"], str) and 0 < len(data["name"].strip()) <= 100):
+        problems.append(FieldProblem("name", _("A name of 1 to 100 characters."), "required"))
+    if "active" in data and not isinstance(data["active"], bool):
+        problems.append(FieldProblem("active", _("Must be true or false.")))
+    if problems:
+        raise ValidationFailed(problems)
+    if "name" in data:
+        flow.name = data["name"].strip()
+    if "description" in data:
+        flow.description = (data["description"] or "")[:2000]
+    if "active" in data:
+        flow.active = data["active"]
+    flow.updated_at = now()
+    flow.updated_by = actor
+    flow.save(update_fields=["name", "description", "active", "updated_at", "updated_by"])
+    return flow
+
+
 def do_save_draft(*, actor, flow: ApprovalFlow, tree: dict) -> ApprovalFlow:
     if not may_design(actor):
         raise Forbidden(_("Only managers and administrators design approval flows."))

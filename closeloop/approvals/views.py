@@ -185,6 +185,12 @@ def _designer(request):
 @login_required
 def flows(request):
     _designer(request)
+    if request.method == "POST" and request.POST.get("toggle"):
+        flow = ApprovalFlow.objects.filter(pk=request.POST["toggle"]).first()
+        if flow is None:
+            raise Http404(_("No such flow."))
+        services.do_update_flow(actor=request.user, flow=flow, data={"active": not flow.active})
+        return redirect("approvals:flows")
     if request.method == "POST":
         try:
             flow = services.do_create_flow(actor=request.user, data={

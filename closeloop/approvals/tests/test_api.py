@@ -140,3 +140,16 @@ def test_list_requests_paged_and_filtered(world, org, purchase_flow):
     assert len(eng["items"]) == 44 and all(r["requester"] == "eng_x" for r in eng["items"])
     assert world.api(world.cust_a).get("/api/v1/approvals/requests").status_code == 403
     assert api.get("/api/v1/approvals/requests", {"cursor": "nope"}).status_code == 422
+
+
+def test_switching_a_flow_off_stops_guarding(world, org):
+    flow = services.do_create_flow(actor=world.admin, data={"name": "Close", "action": "close", "tree": {
+        "nodes": [{"id": "m", "type": "approver", "approvers": {"kind": "role", "role": "manager"}}]}})
+    services.do_publish(actor=world.admin, flow=flow)
+    wo = make_wo(world, status=S.INVOICED, invoice_number="I-1")
+    api = world.api(world.manager)
+    r = api.patch(f"/api/v1/approval-flows/{flow.pk}", {"active": False, "name": "Close (paused)"})
+    assert r.status_code == 200 and r.json()["active"] is False
+    assert world.api(world.dispatcher).post(f"/api/v1/work-orders/{wo.code}/actions/close", {}).status_code == 200
+    assert api.patch(f"/api/v1/approval-flows/{flow.pk}", {"active": "maybe"}).status_code == 422
+    assert world.api(world.dispatcher).patch(f"/api/v1/approval-flows/{flow.pk}", {"active": True}).status_code == 403
