@@ -308,7 +308,7 @@ if (root && configEl) {
 
   function showProblems(problems, okText) {
     statusEl.replaceChildren();
-    treeEl.querySelectorAll(".cl-flow-node").forEach((n) => n.classList.remove("border-danger"));
+    treeEl.querySelectorAll(".border-danger").forEach((n) => n.classList.remove("border-danger"));
     treeEl.querySelectorAll("[data-problems]").forEach((n) => { n.textContent = ""; });
     if (!problems.length) {
       statusEl.append(h("div", { class: "text-success", "data-testid": "valid" }, "✓ " + okText));
@@ -322,7 +322,11 @@ if (root && configEl) {
         if (card) {
           card.classList.add("border-danger");
           const slot = card.querySelector(`[data-problems="${CSS.escape(p.node)}"]`);
-          if (slot) slot.textContent = p.message;
+          if (slot) slot.append(h("div", {}, p.message));
+          if (p.branch) {
+            const br = card.querySelector(`[data-branch="${CSS.escape(p.branch)}"] > div`);
+            if (br) br.classList.add("border-danger");
+          }
         }
       }
     }
