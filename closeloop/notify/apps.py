@@ -18,6 +18,9 @@ class NotifyConfig(AppConfig):
         outbox.register("notification", services.fan_out)  # sla/services.py _notify
         outbox.register("notify.deliver", services.deliver_message)
         outbox.register("notify.ack_step", ack.run_step)
+        from closeloop.core import jobs
+
+        jobs.register("notify.deliver", step=services.deliver_batch)
         lifecycle.register_effect("assign", ack.on_assign)
         lifecycle.register_effect("create", ack.on_create)
         lifecycle.register_effect("accept", ack.on_accept)

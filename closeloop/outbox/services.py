@@ -6,6 +6,7 @@
 
 import logging
 import random
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -92,24 +93,53 @@ def handle_one_outbox(worker_id: str = "worker", at: datetime | None = None) -> 
         return False
     try:
         _handlers[msg.kind](msg)
-    except PermanentError as exc:
-        log.warning("outbox %s delivery failed permanently (attempt %d): %s", msg.key, msg.attempts, exc)
-        OutboxMessage.objects.filter(id=msg.id, claimed_by=worker_id).update(
-            claimed_until=None, last_error=str(exc)[:2000], done_at=now())
-        return True
-    except Exception as exc:  # a failed delivery is retried with backoff
-        retry = isinstance(exc, RetryableError) or not isinstance(exc, ValueError)
-        delay = backoff(msg.attempts)
-        after = getattr(exc, "retry_after", None)
-        if after is not None:
-            delay = min(MAX_BACKOFF, timedelta(seconds=max(1.0, float(after))))
-        log.warning("outbox %s delivery failed (attempt %d): %s", msg.key, msg.attempts, exc)
-        OutboxMessage.objects.filter(id=msg.id, claimed_by=worker_id).update(
-            claimed_until=None, claimed_by="", last_error=str(exc)[:2000],
-            available_at=(t + delay) if retry else t + MAX_BACKOFF * 24)
+    except Exception as exc:
+        failed(msg, worker_id, t, exc)
         return True
     OutboxMessage.objects.filter(id=msg.id, claimed_by=worker_id).update(done_at=now(), claimed_until=None)
     return True
+
+
+def failed(msg: OutboxMessage, claimed_by: str, t: datetime, exc: Exception) -> None:
+    """Record a failed delivery: PermanentError finishes the row; anything else is retried
+    with backoff (RetryableError's retry_after, e.g. a Retry-After header, replaces it)."""
+    if isinstance(exc, PermanentError):
+        log.warning("outbox %s delivery failed permanently (attempt %d): %s", msg.key, msg.attempts, exc)
+        OutboxMessage.objects.filter(id=msg.id, claimed_by=claimed_by).update(
+            claimed_until=None, last_error=str(exc)[:2000], done_at=now())
+        return
+    retry = isinstance(exc, RetryableError) or not isinstance(exc, ValueError)
+    delay = backoff(msg.attempts)
+    after = getattr(exc, "retry_after", None)
+    if after is not None:
+        delay = min(MAX_BACKOFF, timedelta(seconds=max(1.0, float(after))))
+    log.warning("outbox %s delivery failed (attempt %d): %s", msg.key, msg.attempts, exc)
+    OutboxMessage.objects.filter(id=msg.id, claimed_by=claimed_by).update(
+        claimed_until=None, claimed_by="", last_error=str(exc)[:2000],
+        available_at=(t + delay) if retry else t + MAX_BACKOFF * 24)
+
+
+def claim_batch(kind: str, worker_id: str, t: datetime, limit: int) -> tuple[str, list[OutboxMessage]]:
+    """Lease up to `limit` due rows of one kind at once (for handlers that deliver in bulk).
+    Returns the lease token (pass it to `done`/`failed` as claimed_by) and the rows won."""
+    token = f"{worker_id}:{uuid.uuid4().hex[:12]}"[:64]
+    with transaction.atomic():
+        qs = (OutboxMessage.objects.filter(kind=kind, done_at__isnull=True, available_at__lte=t)
+              .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=t)).order_by("available_at"))
+        if connection.features.has_select_for_update_skip_locked:
+            qs = qs.select_for_update(skip_locked=True)
+        ids = list(qs.values_list("id", flat=True)[:limit])
+        if not ids:
+            return token, []
+        # Compare-and-set: only rows whose lease is still free are won.
+        OutboxMessage.objects.filter(id__in=ids, done_at__isnull=True).filter(
+            Q(claimed_until__isnull=True) | Q(claimed_until__lt=t)).update(
+            claimed_until=t + LEASE, claimed_by=token, attempts=F("attempts") + 1)
+    return token, list(OutboxMessage.objects.filter(id__in=ids, claimed_by=token).order_by("id"))
+
+
+def done(ids: list[int], claimed_by: str) -> None:
+    OutboxMessage.objects.filter(id__in=ids, claimed_by=claimed_by).update(done_at=now(), claimed_until=None)
 
 
 def next_outbox_at() -> datetime | None:

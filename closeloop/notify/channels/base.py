@@ -5,6 +5,7 @@ config validation helpers."""
 import ipaddress
 import os
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -42,9 +43,16 @@ class Refused(Permanent):
     """The URL points at an address we may not reach."""
 
 
+#: Per-thread override (the batch sender decides in the main thread, where the database is).
+local = threading.local()
+
+
 def allow_private() -> bool:
     """settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS, else the environment variable of that name
     ("1"), else only in the demo database (its channels point at `closeloop notify_sink`)."""
+    forced = getattr(local, "allow_private", None)
+    if forced is not None:
+        return forced
     value = getattr(settings, "CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", None)
     if value is None:
         if os.environ.get("CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", "") == "1":

@@ -148,3 +148,34 @@ def test_send_test_message(world, sink):
     sink.responses = [(401, {}, b"bad secret")]
     d = services.do_send_test(actor=world.admin, channel=ch)
     assert d.status == Status.PERMANENT and "401" in d.error
+
+
+def test_the_batch_step_delivers_concurrently_and_records_each_outcome(world, sink):
+    from closeloop.notify.services import deliver_batch, fan_out_payload
+
+    def by_path(handler, body):
+        if handler.path.startswith("/bad"):
+            return (404, {}, b"gone")
+        if handler.path.startswith("/busy"):
+            return (429, {"Retry-After": "45"}, b"")
+        return (200, {}, b"ok")
+
+    sink.responses = [by_path]
+    for name in ("ok", "bad", "busy"):
+        Channel.objects.create(kind="webhook", name=name, config={"url": f"{sink.url}/{name}"}, created_at=T0)
+    with time_machine.travel(T0, tick=False):
+        for i in range(10):
+            fan_out_payload(f"b{i}", {"event": "ev", "recipients": [{"channel": "ok"}]}, T0)
+        fan_out_payload("bad", {"event": "ev", "recipients": [{"channel": "bad"}]}, T0)
+        fan_out_payload("busy", {"event": "ev", "recipients": [{"channel": "busy"}]}, T0)
+        assert deliver_batch("w")
+        assert not deliver_batch("w")
+    by = {d.channel.name: d for d in Delivery.objects.select_related("channel").filter(medium="webhook")}
+    assert Delivery.objects.filter(channel__name="ok", status=Status.DELIVERED).count() == 10
+    assert by["bad"].status == Status.PERMANENT and by["busy"].status == Status.FAILED
+    rows = {m.key: m for m in OutboxMessage.objects.filter(kind="notify.deliver")}
+    assert rows[f"bad:c{by['bad'].channel_id}:webhook"].done_at is not None
+    busy = rows[f"busy:c{by['busy'].channel_id}:webhook"]
+    assert busy.done_at is None and busy.available_at == T0 + timedelta(seconds=45) and busy.claimed_until is None
+    assert OutboxMessage.objects.filter(kind="notify.deliver", done_at__isnull=False).count() == 11
+    assert len({r["headers"]["X-Closeloop-Delivery"] for r in sink.requests}) == 12
