@@ -353,6 +353,16 @@ def publish(request, pk: int, payload: PublishIn):
     return Status(201, {"flow": pk, "version": v.number, "published_at": v.published_at.isoformat()})
 
 
+@router.get("/approval-flows/{pk}/versions/{number}", summary="A published version's tree")
+def get_version(request, pk: int, number: int):
+    _design(request)
+    v = _flow(pk).versions.filter(number=number).first()
+    if v is None:
+        raise NotFound(_("No version %(n)s.") % {"n": number})
+    return {"version": v.number, "tree": v.tree, "note": v.note, "published_at": v.published_at.isoformat(),
+            "published_by": v.published_by.username if v.published_by_id else None}
+
+
 @router.get("/approval-flows/{pk}/report", summary="Durations per version (before/after a change)")
 def flow_report(request, pk: int):
     _design(request)

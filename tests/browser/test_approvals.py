@@ -91,6 +91,11 @@ def test_designer_journey(world, browse, screenshot_dir):
     expect(page.get_by_test_id("published")).to_contain_text("v2")
     page.screenshot(path=str(screenshot_dir / "designer-published.png"), full_page=True)
 
+    # v1 can be loaded back into the draft (to roll back, publish it again).
+    page.get_by_test_id("load-version").first.click()
+    expect(page.get_by_test_id("loaded")).to_contain_text("v1")
+    expect(tree.locator('[data-node="fin"]')).to_have_count(1)
+
     # The next request follows v2; the running one stays on v1 (finance still in it).
     wo = make_wo(world, status=S.IN_PROGRESS)
     new = services.do_start_request(actor=world.eng_x, wo=wo, action="purchase_part", data={"amount": 1200})

@@ -393,5 +393,16 @@ if (root && configEl) {
     else out.replaceChildren(h("li", { class: "text-danger" }, errorText(r)));
   });
 
+  // Load a published version into the draft (e.g. to roll back: load, then publish).
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest("[data-load-version]");
+    if (!button) return;
+    const r = await api("GET", `/versions/${button.dataset.loadVersion}`);
+    if (!r.ok) return showProblems([{ message: errorText(r) }]);
+    tree = r.data.tree;
+    render();
+    statusEl.replaceChildren(h("div", { class: "text-info", "data-testid": "loaded" }, `v${r.data.version}: ${t("loaded")}`));
+  });
+
   render();
 }
