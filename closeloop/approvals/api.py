@@ -21,27 +21,27 @@ from .models import ApprovalFlow, Handoff, HandoffRequirement, Justification
 router = Router(tags=["approvals"])
 
 
-class StartIn(StrictSchema):
+class ApprovalStartIn(StrictSchema):
     action: str = Field(max_length=40, description="purchase_part, close, ... (a flow must exist)")
     data: dict[str, Any] = Field(default_factory=dict, description="amount, impact, safety, part, ...")
     note: str = Field("", max_length=2000)
 
 
-class DecisionIn(StrictSchema):
+class ApprovalDecisionIn(StrictSchema):
     decision: str = Field(description="approve or reject")
     comment: str = Field("", max_length=2000, description="required to reject")
 
 
-class BypassIn(StrictSchema):
+class ApprovalBypassIn(StrictSchema):
     step: str | None = Field(None, max_length=60, description="step key; default: the first waiting step")
     reason: str = Field(max_length=2000)
 
 
-class JustifyIn(StrictSchema):
+class JustificationIn(StrictSchema):
     text: str = Field(max_length=10000)
 
 
-class FlowIn(StrictSchema):
+class ApprovalFlowIn(StrictSchema):
     name: str = Field(max_length=100)
     action: str = Field(max_length=40)
     type: str | None = Field(None, max_length=40, description="work order type key; none: every type")
@@ -49,31 +49,31 @@ class FlowIn(StrictSchema):
     tree: dict[str, Any] | None = None
 
 
-class TreeIn(StrictSchema):
+class ApprovalTreeIn(StrictSchema):
     tree: dict[str, Any]
 
 
-class MaybeTreeIn(StrictSchema):
+class ApprovalMaybeTreeIn(StrictSchema):
     tree: dict[str, Any] | None = None
 
 
-class PublishIn(StrictSchema):
+class ApprovalPublishIn(StrictSchema):
     tree: dict[str, Any] | None = None
     note: str = Field("", max_length=200)
 
 
-class PreviewIn(StrictSchema):
+class ApprovalPreviewIn(StrictSchema):
     tree: dict[str, Any] | None = None
     data: dict[str, Any] = Field(default_factory=dict)
     requester: str | None = Field(None, max_length=150)
     work_order: str | None = Field(None, max_length=24)
 
 
-class ConditionIn(StrictSchema):
+class FlowConditionIn(StrictSchema):
     condition: str = Field(max_length=conditions.MAX_SOURCE * 2)
 
 
-class HandoffReqIn(StrictSchema):
+class HandoffRequirementIn(StrictSchema):
     action: str = Field(max_length=40)
     type: str | None = Field(None, max_length=40)
     to_team: str | None = Field(None, max_length=40)
@@ -81,20 +81,20 @@ class HandoffReqIn(StrictSchema):
     active: bool = True
 
 
-class HandoffReqPatch(StrictSchema):
+class HandoffRequirementPatch(StrictSchema):
     type: str | None = Field(None, max_length=40)
     to_team: str | None = Field(None, max_length=40)
     fields: list[str] | None = None
     active: bool | None = None
 
 
-class RatingIn(StrictSchema):
+class HandoffRatingIn(StrictSchema):
     score: int
     reasons: list[str] = Field(default_factory=list, max_length=6)
     comment: str = Field("", max_length=2000)
 
 
-class StepOut(Schema):
+class ApprovalStepOut(Schema):
     key: str
     name: str
     kind: str
@@ -108,7 +108,7 @@ class StepOut(Schema):
     bypass: dict | None
 
 
-class RequestOut(Schema):
+class ApprovalRequestOut(Schema):
     id: int
     work_order: str
     flow: str
@@ -123,7 +123,7 @@ class RequestOut(Schema):
     created_at: datetime
     decided_at: datetime | None
     consumed_at: datetime | None
-    steps: list[StepOut]
+    steps: list[ApprovalStepOut]
     path: list[dict]
 
 
@@ -155,8 +155,8 @@ def _req(request, pk):
     return selectors.access_request(request.auth, pk)
 
 
-@router.post("/work-orders/{code}/approvals", response={201: RequestOut}, summary="Request approval of an action")
-def start_request(request, code: str, payload: StartIn):
+@router.post("/work-orders/{code}/approvals", response={201: ApprovalRequestOut}, summary="Request approval of an action")
+def start_request(request, code: str, payload: ApprovalStartIn):
     _staff(request, "write")
     wo = wo_selectors.access_work_order_by_code(request.auth, code)
     req = services.do_start_request(actor=request.auth, wo=wo, action=payload.action, data=payload.data,
@@ -164,7 +164,7 @@ def start_request(request, code: str, payload: StartIn):
     return Status(201, _req_out(selectors.access_request(request.auth, req.pk)))
 
 
-@router.get("/work-orders/{code}/approvals", response=list[RequestOut], summary="Approval requests of a work order")
+@router.get("/work-orders/{code}/approvals", response=list[ApprovalRequestOut], summary="Approval requests of a work order")
 def wo_requests(request, code: str):
     _staff(request)
     wo = wo_selectors.access_work_order_by_code(request.auth, code)
@@ -207,14 +207,14 @@ def list_requests(request, status: str | None = None, action: str | None = None,
             "next_cursor": wo_selectors.encode_cursor(rows[-1].pk) if more else None}
 
 
-@router.get("/approvals/requests/{pk}", response=RequestOut)
+@router.get("/approvals/requests/{pk}", response=ApprovalRequestOut)
 def get_request(request, pk: int):
     _staff(request)
     return _req_out(_req(request, pk))
 
 
-@router.post("/approvals/requests/{pk}/decisions", response={201: RequestOut}, summary="Approve or reject")
-def decide(request, pk: int, payload: DecisionIn):
+@router.post("/approvals/requests/{pk}/decisions", response={201: ApprovalRequestOut}, summary="Approve or reject")
+def decide(request, pk: int, payload: ApprovalDecisionIn):
     _staff(request, "write")
     req = services.do_decide(actor=request.auth, req=_req(request, pk), decision=payload.decision,
                              comment=payload.comment)
@@ -222,13 +222,13 @@ def decide(request, pk: int, payload: DecisionIn):
 
 
 @router.post("/approvals/requests/{pk}/bypass", response={201: dict}, summary="Emergency bypass of a waiting step")
-def bypass(request, pk: int, payload: BypassIn):
+def bypass(request, pk: int, payload: ApprovalBypassIn):
     _staff(request, "write")
     j = services.do_bypass(actor=request.auth, req=_req(request, pk), step_key=payload.step, reason=payload.reason)
     return Status(201, {"justification": j.pk, "due_at": j.due_at.isoformat(), "step": j.step.key})
 
 
-@router.post("/approvals/requests/{pk}/cancel", response=RequestOut)
+@router.post("/approvals/requests/{pk}/cancel", response=ApprovalRequestOut)
 def cancel(request, pk: int):
     _staff(request, "write")
     req = services.do_cancel(actor=request.auth, req=_req(request, pk))
@@ -236,7 +236,7 @@ def cancel(request, pk: int):
 
 
 @router.post("/approvals/justifications/{pk}", summary="File the justification of a bypass")
-def justify(request, pk: int, payload: JustifyIn):
+def justify(request, pk: int, payload: JustificationIn):
     _staff(request, "write")
     j = Justification.objects.filter(pk=pk).first()
     if j is None or (j.user_id != request.auth.pk and request.auth.role != Role.ADMIN):
@@ -274,14 +274,14 @@ def list_flows(request):
 
 
 @router.post("/approval-flows", response={201: dict})
-def create_flow(request, payload: FlowIn):
+def create_flow(request, payload: ApprovalFlowIn):
     _design(request, "write")
     flow = services.do_create_flow(actor=request.auth, data=payload.model_dump(exclude_none=True))
     return Status(201, _flow_out(_flow(flow.pk)))
 
 
 @router.post("/approval-flows/check-condition", summary="Compile a branch condition; an error says where")
-def check_condition(request, payload: ConditionIn):
+def check_condition(request, payload: FlowConditionIn):
     _design(request)
     problems: list = []
     T._check_condition("check", {"id": "check", "name": "-"}, payload.condition, problems)
@@ -300,28 +300,28 @@ def get_flow(request, pk: int):
     return _flow_out(_flow(pk))
 
 
-class FlowPatch(StrictSchema):
+class ApprovalFlowPatch(StrictSchema):
     name: str | None = Field(None, max_length=100)
     description: str | None = Field(None, max_length=2000)
     active: bool | None = None
 
 
 @router.patch("/approval-flows/{pk}", summary="Rename or switch a flow on or off")
-def update_flow(request, pk: int, payload: FlowPatch):
+def update_flow(request, pk: int, payload: ApprovalFlowPatch):
     _design(request, "write")
     flow = services.do_update_flow(actor=request.auth, flow=_flow(pk), data=payload.model_dump(exclude_unset=True))
     return _flow_out(flow)
 
 
 @router.put("/approval-flows/{pk}/draft", summary="Save the designer's working copy (not validated)")
-def save_draft(request, pk: int, payload: TreeIn):
+def save_draft(request, pk: int, payload: ApprovalTreeIn):
     _design(request, "write")
     flow = services.do_save_draft(actor=request.auth, flow=_flow(pk), tree=payload.tree)
     return _flow_out(flow)
 
 
 @router.post("/approval-flows/{pk}/validate", summary="Problems that would stop a publish, each naming its node")
-def validate(request, pk: int, payload: MaybeTreeIn):
+def validate(request, pk: int, payload: ApprovalMaybeTreeIn):
     _design(request)
     flow = _flow(pk)
     problems = T.validate(payload.tree if payload.tree is not None else flow.draft)
@@ -329,7 +329,7 @@ def validate(request, pk: int, payload: MaybeTreeIn):
 
 
 @router.post("/approval-flows/{pk}/preview", summary="The path a sample would take (nothing is written)")
-def preview(request, pk: int, payload: PreviewIn):
+def preview(request, pk: int, payload: ApprovalPreviewIn):
     _design(request)
     flow = _flow(pk)
     requester = request.auth
@@ -347,7 +347,7 @@ def preview(request, pk: int, payload: PreviewIn):
 
 
 @router.post("/approval-flows/{pk}/publish", response={201: dict}, summary="Validate and publish a new version")
-def publish(request, pk: int, payload: PublishIn):
+def publish(request, pk: int, payload: ApprovalPublishIn):
     _design(request, "write")
     v = services.do_publish(actor=request.auth, flow=_flow(pk), tree=payload.tree, note=payload.note)
     return Status(201, {"flow": pk, "version": v.number, "published_at": v.published_at.isoformat()})
@@ -389,14 +389,14 @@ def list_handoff_requirements(request):
 
 
 @router.post("/handoff-requirements", response={201: dict})
-def create_handoff_requirement(request, payload: HandoffReqIn):
+def create_handoff_requirement(request, payload: HandoffRequirementIn):
     _staff(request, "write")
     r = services.do_save_handoff_requirement(actor=request.auth, data=payload.model_dump())
     return Status(201, _hreq_out(r))
 
 
 @router.patch("/handoff-requirements/{pk}")
-def update_handoff_requirement(request, pk: int, payload: HandoffReqPatch):
+def update_handoff_requirement(request, pk: int, payload: HandoffRequirementPatch):
     _staff(request, "write")
     r = HandoffRequirement.objects.filter(pk=pk).first()
     if r is None:
@@ -416,7 +416,7 @@ def wo_handoffs(request, code: str):
 
 
 @router.post("/handoffs/{pk}/rating", response={201: dict}, summary="The receiving department rates a handoff")
-def rate_handoff(request, pk: int, payload: RatingIn):
+def rate_handoff(request, pk: int, payload: HandoffRatingIn):
     _staff(request, "write")
     h = Handoff.objects.select_related("to_team", "work_order").filter(pk=pk).first()
     if h is None or not wo_selectors.visible_work_orders(request.auth).filter(pk=h.work_order_id).exists():
