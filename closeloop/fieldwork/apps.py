@@ -15,6 +15,17 @@ class FieldworkConfig(AppConfig):
         from .panels import gates_panel
 
         panels.register("gates", "fieldwork/_gates_card.html", context=gates_panel, order=20)
+        from django.utils.translation import gettext_lazy as _
+
+        from closeloop.core import nav
+
+        from .panels import phone_badge
+
+        nav.register("fieldwork-phone", _("My field work"), "fieldwork:phone", icon="device-mobile", order=15,
+                     visible=lambda user: user.role == "engineer", badge=phone_badge)
+        nav.register("fieldwork-gates", _("Closure gates"), "fieldwork:gate_policies", icon="checklist", order=85,
+                     visible=lambda user: user.is_superuser or user.role in ("admin", "manager"),
+                     namespace="fieldwork-gates")
         try:
             from closeloop.demo import extras
             from closeloop.demo import fieldwork as demo_fieldwork

@@ -2,7 +2,7 @@
 
 from closeloop.accounts.models import Role
 
-from . import gates
+from . import gates, services
 from .models import CheckIn, Photo
 
 
@@ -14,5 +14,13 @@ def gates_panel(request, wo):
         return None
     photos = list(Photo.objects.filter(work_order=wo)) if staff else []
     flagged = [c for c in CheckIn.objects.filter(work_order=wo) if c.flags] if staff else []
-    return {"policy": policy, "gates": gates.evaluate(wo, policy) if policy else [], "photos": photos,
+    can_send_link = bool(policy and policy.require_signature and wo.contact_id
+                         and wo.status in services.SIGNABLE_STATES and services.may_do_field_work(user, wo))
+    return {"policy": policy, "can_send_link": can_send_link, "gates": gates.evaluate(wo, policy) if policy else [], "photos": photos,
             "flagged_checkins": flagged, "staff": staff}
+
+
+def phone_badge(request):
+    from .selectors import todays_work
+
+    return todays_work(request.user).count()

@@ -172,3 +172,93 @@ def sign_by_link(request, token):
         "wo": wo, "link": link, "parts": list(wo.parts_used.all()),
         "steps": list(StepResult.objects.filter(work_order=wo)),
     })
+
+
+@login_required
+@require_http_methods(["POST"])
+def send_signature_link(request, code):
+    from django.contrib import messages
+
+    wo = _wo_or_404(request, code)
+    try:
+        services.do_send_signature_link(actor=request.user, wo=wo, base_url=request.build_absolute_uri("/")[:-1])
+        messages.success(request, _("A signing link was sent to %(c)s.") % {"c": wo.contact.name})
+    except DomainError as e:
+        messages.error(request, str(e.message))
+    return redirect("workorders:detail", code=wo.code)
+
+
+def _policy_text(policy) -> dict:
+    if policy is None:
+        return {"required_photos": "", "checklist": "", "form_fields": "", "require_signature": False,
+                "require_invoice": False, "auto_close": True, "checkin_radius_m": 500}
+    lines = []
+    for f in policy.form_fields:
+        lines.append("|".join(str(x) for x in (f["key"], f.get("label", ""), f.get("kind", "number"),
+                                               f.get("unit", ""), f.get("min", ""), f.get("max", ""))))
+    return {"required_photos": ", ".join(policy.required_photos), "checklist": "\n".join(policy.checklist),
+            "form_fields": "\n".join(lines), "require_signature": policy.require_signature,
+            "require_invoice": policy.require_invoice, "auto_close": policy.auto_close,
+            "checkin_radius_m": policy.checkin_radius_m}
+
+
+def _policy_from_post(post) -> dict:
+    fields = []
+    for line in (post.get("form_fields") or "").splitlines():
+        parts = [p.strip() for p in line.split("|")]
+        if not parts or not parts[0]:
+            continue
+        parts += [""] * (6 - len(parts))
+        f = {"key": parts[0], "label": parts[1] or parts[0], "kind": parts[2] or "number", "unit": parts[3]}
+        for name, raw in (("min", parts[4]), ("max", parts[5])):
+            if raw:
+                f[name] = raw
+        fields.append(f)
+    radius = post.get("checkin_radius_m") or "500"
+    return {
+        "required_photos": [p.strip() for p in (post.get("required_photos") or "").replace("，", ",").split(",")
+                            if p.strip()],
+        "checklist": [s.strip() for s in (post.get("checklist") or "").splitlines() if s.strip()],
+        "form_fields": fields,
+        "require_signature": post.get("require_signature") == "on",
+        "require_invoice": post.get("require_invoice") == "on",
+        "auto_close": post.get("auto_close") == "on",
+        "checkin_radius_m": int(radius) if radius.isdigit() else -1,
+    }
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def gate_policies(request):
+    """Closure gates per work order type (administrators and managers)."""
+    from django.contrib import messages
+
+    from closeloop.workorders.models import WorkOrderType
+
+    from .models import ClosurePolicy
+
+    if not (request.user.is_superuser or request.user.role in ("admin", "manager")):
+        raise Http404()
+    errors: dict = {}
+    posted_key = None
+    if request.method == "POST":
+        posted_key = request.POST.get("type")
+        wo_type = WorkOrderType.objects.filter(key=posted_key).first()
+        if wo_type is None:
+            raise Http404()
+        try:
+            services.do_set_policy(actor=request.user, wo_type=wo_type, data=_policy_from_post(request.POST))
+            messages.success(request, _("Closure gates of %(t)s saved.") % {"t": wo_type.name})
+            return redirect("fieldwork:gate_policies")
+        except DomainError as e:
+            errors = {posted_key: [p.as_dict() for p in e.problems] or [{"field": "", "message": str(e.message)}]}
+    policies = {p.wo_type_id: p for p in ClosurePolicy.objects.all()}
+    rows = []
+    for t in WorkOrderType.objects.filter(active=True).order_by("name"):
+        values = _policy_text(policies.get(t.pk))
+        if t.key == posted_key and errors:
+            values = {**values, **{k: request.POST.get(k, "") for k in ("required_photos", "checklist",
+                                                                        "form_fields", "checkin_radius_m")}}
+        rows.append({"type": t, "values": values, "errors": errors.get(t.key, []),
+                     "configured": t.pk in policies})
+    return render(request, "fieldwork/gate_policies.html", {"rows": rows}, status=422 if errors else 200)

@@ -100,7 +100,7 @@ def test_suspicious_checkin_flagged_not_refused(world, time_machine):
         "device_time": "2026-11-22T09:30:00+08:00"})
     assert r.status_code == 201
     flags = r.json()["flags"]
-    assert len(flags) == 2 and "m" in flags[0]
+    assert len(flags) == 2 and "11119" in flags[0] and "1800" in flags[1]
     ev = TimelineEvent.objects.filter(work_order=wo, kind="checkin").get()
     assert ev.data["review"] is True and ev.data["distance_m"] > 10000
     assert WorkOrder.objects.get(pk=wo.pk).status == S.ON_SITE

@@ -63,3 +63,43 @@ def test_qr_sheet_and_photo_access(world):
     assert world.browser_client(world.cust_b).get(f"/fieldwork/work-orders/{wo.code}/report.pdf").status_code == 404
     r = world.browser_client(world.cust_a).get(f"/fieldwork/work-orders/{wo.code}/report.pdf")
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
+
+
+def test_gate_policy_console(world):
+    mgr = world.browser_client(world.manager)
+    r = mgr.get("/fieldwork/gates/")
+    assert r.status_code == 200 and 'data-type="repair"' in r.content.decode()
+    r = mgr.post("/fieldwork/gates/", {"type": "production", "required_photos": "first_article, after",
+                                        "checklist": "开模\n注塑\n", "form_fields": "mold_temp|模温|number|°C|0|400\n"
+                                        "hold|保压时间|number|s", "require_signature": "on",
+                                        "checkin_radius_m": "300"})
+    assert r.status_code == 302
+    p = world.production.closure_policy
+    assert p.required_photos == ["first_article", "after"] and p.checklist == ["开模", "注塑"]
+    assert p.form_fields[0] == {"key": "mold_temp", "label": "模温", "kind": "number", "unit": "°C", "required": True,
+                                "min": 0.0, "max": 400.0}
+    assert p.require_signature and not p.require_invoice and not p.auto_close and p.checkin_radius_m == 300
+    r = mgr.post("/fieldwork/gates/", {"type": "production", "form_fields": "x|X|colour", "checkin_radius_m": "2"})
+    assert r.status_code == 422 and "form_fields[0].kind" in r.content.decode()
+    for who in (world.dispatcher, world.eng_x, world.cust_a):
+        assert world.browser_client(who).get("/fieldwork/gates/").status_code == 404
+
+
+def test_send_signature_link_from_console(world):
+    from closeloop.outbox.models import OutboxMessage
+
+    gate_policy(world.repair)
+    wo = make_wo(world, status=S.RESOLVED, contact=world.contact_a, resolution="ok")
+    disp = world.browser_client(world.dispatcher)
+    assert 'data-testid="send-signature-link"' in disp.get(f"/work-orders/{wo.code}/").content.decode()
+    r = disp.post(f"/fieldwork/work-orders/{wo.code}/signature-link")
+    assert r.status_code == 302 and OutboxMessage.objects.filter(kind="notify").count() == 1
+    assert world.browser_client(world.eng_y).post(
+        f"/fieldwork/work-orders/{wo.code}/signature-link").status_code == 404
+
+
+def test_nav_entries(world):
+    html = world.browser_client(world.eng_x).get("/work-orders/").content.decode()
+    assert 'href="/m/"' in html
+    html = world.browser_client(world.manager).get("/work-orders/").content.decode()
+    assert 'href="/fieldwork/gates/"' in html and 'href="/m/"' not in html
