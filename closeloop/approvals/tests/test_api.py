@@ -153,3 +153,29 @@ def test_switching_a_flow_off_stops_guarding(world, org):
     assert world.api(world.dispatcher).post(f"/api/v1/work-orders/{wo.code}/actions/close", {}).status_code == 200
     assert api.patch(f"/api/v1/approval-flows/{flow.pk}", {"active": "maybe"}).status_code == 422
     assert world.api(world.dispatcher).patch(f"/api/v1/approval-flows/{flow.pk}", {"active": True}).status_code == 403
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_handoff_permission_matrix(world, who):
+    """Receiving department = team Y (eng_y); the handoff is on team X's work order (org A)."""
+    from closeloop.workorders.services import do_transition
+
+    services.do_save_handoff_requirement(actor=world.admin, data={"action": "complete", "to_team": "team-y",
+                                                                  "fields": ["customer"]})
+    own = make_wo(world, status=S.IN_PROGRESS)
+    do_transition(actor=world.eng_x, wo=own, action="complete", data={"resolution": "done"})
+    h = own.handoffs.get()
+    user = getattr(world, who)
+    api = world.api(user)
+    staff = not who.startswith("cust")
+    sees = who in ("admin", "manager", "dispatcher", "finance", "eng_x")
+    assert api.get(f"/api/v1/work-orders/{own.code}/handoffs").status_code == (
+        200 if sees else 404 if staff else 403)
+    assert api.get("/api/v1/handoffs/quality").status_code == (200 if staff else 403)
+    r = api.post("/api/v1/handoff-requirements", {"action": "invoice", "fields": ["invoice_number"]})
+    assert r.status_code == (201 if who in ("admin", "manager") else 403)
+    # Rating: the receiving team (eng_y cannot see team X's work order: 404) or managers/admins.
+    r = api.post(f"/api/v1/handoffs/{h.pk}/rating", {"score": 4, "reasons": ["complete"]})
+    expected = {"admin": 201, "manager": 201, "dispatcher": 403, "finance": 403, "eng_x": 403, "eng_y": 404,
+                "cust_a": 403, "cust_b": 403}[who]
+    assert r.status_code == expected, r.content
