@@ -359,3 +359,12 @@ def demo_line(*, qr_url: str | None, track_url: str | None, code: str | None) ->
     if not parts:
         return _("Customer portal: no assets or work orders to show.")
     return _("Customer portal: %(what)s") % {"what": "; ".join(parts)}
+
+
+def panel_context(request, wo: WorkOrder) -> dict | None:
+    """The work order page's portal card: the requester's tracking link and their rating.
+    Staff only (a customer account has the portal itself)."""
+    if request.user.role == Role.CUSTOMER:
+        return None
+    return {"track_url": request.build_absolute_uri(tracking_path(wo)),
+            "feedback": Feedback.objects.filter(work_order=wo).first()}

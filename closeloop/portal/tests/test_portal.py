@@ -224,3 +224,14 @@ def test_passport_shows_open_work_last_service_and_no_plan(world):
     assert "SN-B-1" not in body
 
 
+
+
+def test_work_order_page_shows_staff_the_tracking_link_and_feedback(world):
+    wo = _resolved(world)
+    token = TrackingLink.objects.get(work_order=wo).token
+    Client().post(f"/portal/t/{token}/confirm", {"rating": "5", "comment": "好", "signer_name": "李医生",
+                                                "signature": "data:image/png;base64," + base64.b64encode(_png(9)).decode()})
+    body = world.browser_client(world.dispatcher).get(f"/work-orders/{wo.code}/").content.decode()
+    assert f"/portal/t/{token}/" in body and 'data-testid="portal-feedback"' in body
+    body = world.browser_client(world.cust_a).get(f"/work-orders/{wo.code}/").content.decode()
+    assert token not in body
