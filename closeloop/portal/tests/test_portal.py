@@ -235,3 +235,24 @@ def test_work_order_page_shows_staff_the_tracking_link_and_feedback(world):
     assert f"/portal/t/{token}/" in body and 'data-testid="portal-feedback"' in body
     body = world.browser_client(world.cust_a).get(f"/work-orders/{wo.code}/").content.decode()
     assert token not in body
+
+
+def test_demo_line_prints_a_qr_and_a_tracking_link(world):
+    from closeloop.demo.portal import seed_portal_demo
+
+    services.do_report(actor=None, place=world.asset_a, what="报警", phone="13800000001")
+    line = seed_portal_demo()
+    assert "/portal/q/" in line and "/portal/t/" in line
+
+
+def test_account_holder_downloads_public_attachments_only_of_own_org(world):
+    c = world.browser_client(world.cust_a)
+    c.post("/portal/new", {"what": "监护仪不显示", "where": "a:SN-A-1",
+                           "photo": SimpleUploadedFile("p.png", _png(5), content_type="image/png")})
+    wo = WorkOrder.objects.get()
+    att = wo.attachments.get()
+    body = c.get(f"/portal/w/{wo.code}/").content.decode()
+    assert f"/work-orders/{wo.code}/attachments/{att.pk}" in body
+    assert c.get(f"/work-orders/{wo.code}/attachments/{att.pk}").status_code == 200
+    other = world.browser_client(world.cust_b)
+    assert other.get(f"/work-orders/{wo.code}/attachments/{att.pk}").status_code == 404
