@@ -25,7 +25,7 @@ from closeloop.core.errors import FieldProblem, ValidationFailed
 from closeloop.customers.models import Asset, Site
 from closeloop.workorders import services as wo_services
 from closeloop.workorders.lifecycle import S
-from closeloop.workorders.models import TimelineEvent, WorkOrder
+from closeloop.workorders.models import TimelineEvent
 from closeloop.workorders.services import _event
 
 from . import gates
@@ -338,7 +338,9 @@ def do_add_photo(*, actor, wo, upload, kind: str = "other", latitude=None, longi
             _event(wo, actor, TimelineEvent.Kind.EVIDENCE, at=t,
                    data={"photo_id": photo.pk, "kind": kind, "claimed": claim, "flags": flags,
                          "review": bool(flags), "server_time": t.isoformat()})
-            WorkOrder.objects.filter(pk=wo.pk).update(updated_at=t)
+            from .services import _touch
+
+            _touch(wo, t)
         except Exception:
             photo.file.delete(save=False)
             raise

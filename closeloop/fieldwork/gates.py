@@ -61,6 +61,7 @@ def signed_content(wo) -> dict:
         "form": form.data if form else {},
         "parts": [[p.part_number, p.name, str(p.quantity)] for p in PartUsed.objects.filter(work_order=wo)],
         "steps": [[s.index, s.result] for s in StepResult.objects.filter(work_order=wo)],
+        "photos": list(Photo.objects.filter(work_order=wo).order_by("id").values_list("sha256", flat=True)),
     }
 
 

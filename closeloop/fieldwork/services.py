@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role
@@ -44,7 +45,10 @@ def _require_field_work(actor, wo):
 
 
 def _touch(wo, t):
-    WorkOrder.objects.filter(pk=wo.pk).update(updated_at=t)
+    """Field work changes what a signature covers: bump the version (the ETag) like any edit."""
+    WorkOrder.objects.filter(pk=wo.pk).update(updated_at=t, version=F("version") + 1)
+    wo.version += 1
+    wo.updated_at = t
 
 
 # ---- gate policy ------------------------------------------------------------------------
@@ -266,7 +270,7 @@ def do_record_signature(wo, *, signer_name: str, image_png: bytes, version: int,
         _event(current, actor, TimelineEvent.Kind.SIGNATURE, at=t, public=True,
                data={"signature_id": sig.pk, "signer": name, "via": via, "version": version,
                      "content_hash": digest})
-        _touch(current, t)
+        WorkOrder.objects.filter(pk=current.pk).update(updated_at=t)  # signing is not an edit: same version
     return sig
 
 

@@ -143,3 +143,18 @@ def test_repeat_within_30_days_links(world, time_machine):
     other_org = wo_services.do_create_work_order(actor=world.dispatcher, data={
         "type": "repair", "title": "故障码", "customer": "org-b", "fault_code": "E12"})
     assert not other_org.links_out.exists()
+
+
+def test_field_work_after_signing_voids_the_signature_and_bumps_the_version(world):
+    gate_policy(world.repair, required_photos=[], checklist=[], form_fields=[])
+    wo = make_wo(world, status=S.RESOLVED, resolution="修好了")
+    shown = wo.version
+    services.do_record_signature(wo, signer_name="王", image_png=png(40), version=shown)
+    services.do_add_part(actor=world.eng_x, wo=wo, name="保险丝", quantity=2)
+    wo = WorkOrder.objects.get(pk=wo.pk)
+    assert wo.version == shown + 1
+    assert not {g.gate: g for g in gates.evaluate(wo)}["delivery"].passed
+    with pytest.raises(Conflict):
+        services.do_record_signature(wo, signer_name="王", image_png=png(41), version=shown)
+    services.do_record_signature(wo, signer_name="王", image_png=png(41), version=wo.version)
+    assert {g.gate: g for g in gates.evaluate(wo)}["delivery"].passed
