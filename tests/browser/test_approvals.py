@@ -80,6 +80,13 @@ def test_designer_journey(world, browse, screenshot_dir):
     page.get_by_test_id("validate").click()
     expect(page.get_by_test_id("valid")).to_be_visible()
 
+    # An auto-approval rule for small amounts, and a shorter justification deadline.
+    page.get_by_test_id("add-auto-rule").click()
+    page.get_by_test_id("auto-rule").locator("input").first.fill("Fuses")
+    page.get_by_test_id("auto-condition").fill("amount < 20")
+    page.get_by_test_id("justify-hours").fill("8")
+    page.get_by_test_id("justify-hours").press("Tab")
+
     # Preview a sample: 1,200 from eng_x goes through the team lead only now.
     page.get_by_test_id("preview-amount").fill("1200")
     page.get_by_test_id("preview-requester").select_option("eng_x")
@@ -102,6 +109,11 @@ def test_designer_journey(world, browse, screenshot_dir):
     assert new.version.number == 2
     assert [s["key"] for s in new.plan if s["t"] == "step"] == ["cc-store", "lead2#1"]
     assert "fin" in [s["key"] for s in running.plan if s["t"] == "step"]
+    assert new.version.tree["auto_approve"] == [{"name": "Fuses", "condition": "amount < 20"}]
+    assert new.version.tree["settings"]["justify_hours"] == 8
+    tiny = services.do_start_request(actor=world.eng_x, wo=make_wo(world, status=S.IN_PROGRESS),
+                                     action="purchase_part", data={"amount": 5})
+    assert tiny.status == RequestStatus.APPROVED and tiny.auto_rule == "Fuses"
 
     # The approver decides from a phone.
     phone = browse(locale="en-US", width=390, height=844)

@@ -300,8 +300,52 @@ if (root && configEl) {
     return box;
   }
 
+  // Flow settings: who may bypass, the justification deadline, auto-approval rules.
+  function settingsCard() {
+    const st = tree.settings || (tree.settings = {});
+    if (!Array.isArray(st.bypass_roles)) st.bypass_roles = ["admin", "manager"];
+    if (!st.justify_hours) st.justify_hours = 24;
+    const autos = Array.isArray(tree.auto_approve) ? tree.auto_approve : (tree.auto_approve = []);
+    const box = h("div", { class: "card card-sm mb-3", "data-testid": "flow-settings" }, h("div", { class: "card-body" }));
+    const body = box.firstChild;
+    const roles = h("div", { class: "mb-2" }, h("div", { class: "small text-secondary" }, t("bypassRoles")));
+    for (const [value, label] of config.roles) {
+      roles.append(h("label", { class: "form-check form-check-inline small" },
+        h("input", { type: "checkbox", class: "form-check-input", value, checked: st.bypass_roles.includes(value),
+          "data-testid": "bypass-role",
+          onchange: (e) => {
+            st.bypass_roles = st.bypass_roles.filter((r) => r !== value);
+            if (e.target.checked) st.bypass_roles.push(value);
+          } }),
+        h("span", { class: "form-check-label" }, label)));
+    }
+    body.append(roles);
+    body.append(labelled(t("justifyHours"), h("input", {
+      type: "number", min: 0.1, step: "0.5", class: "form-control form-control-sm w-auto", value: st.justify_hours,
+      "data-testid": "justify-hours", onchange: (e) => { st.justify_hours = parseFloat(e.target.value) || 0; },
+    })));
+    body.append(h("div", { class: "small text-secondary" }, t("autoRules")));
+    autos.forEach((rule, i) => {
+      const err = h("div", { class: "invalid-feedback d-block" });
+      const input = h("input", {
+        type: "text", class: "form-control form-control-sm font-monospace", value: rule.condition || "",
+        placeholder: t("conditionText"), "data-testid": "auto-condition", maxlength: 4000,
+        oninput: (e) => { rule.condition = e.target.value; }, onchange: () => checkCondition(input, err),
+      });
+      body.append(h("div", { class: "row g-1 mb-1", "data-testid": "auto-rule" },
+        h("div", { class: "col-12 col-sm-4" }, h("input", { type: "text", class: "form-control form-control-sm",
+          value: rule.name || "", "aria-label": t("name"), maxlength: 100, oninput: (e) => { rule.name = e.target.value; } })),
+        h("div", { class: "col-10 col-sm-7" }, input, err),
+        h("div", { class: "col-2 col-sm-1" }, h("button", { type: "button", class: "btn btn-sm btn-ghost-danger",
+          "aria-label": t("delete"), onclick: () => { autos.splice(i, 1); render(); } }, "×"))));
+    });
+    body.append(h("button", { type: "button", class: "btn btn-sm btn-outline-secondary", "data-testid": "add-auto-rule",
+      onclick: () => { autos.push({ name: "", condition: "" }); render(); } }, "+ " + t("addAutoRule")));
+    return box;
+  }
+
   function render() {
-    treeEl.replaceChildren(nodeList(tree.nodes));
+    treeEl.replaceChildren(settingsCard(), nodeList(tree.nodes));
   }
 
   // ---- validate, preview, save, publish -------------------------------------------------------------
