@@ -387,6 +387,9 @@ def do_decide(*, actor, req: ApprovalRequest, decision: str, comment: str = "") 
         sa = (StepApprover.objects.select_related("step").filter(step__request=req, user=actor, open=True,
                                                                  step__status=StepStatus.PENDING).first())
         if sa is None:
+            if StepApprover.objects.filter(step__request=req, user=actor, decision="").exclude(
+                    step__status=StepStatus.PENDING).exists():
+                raise Conflict(_("Someone else decided this step first."))
             raise Forbidden(_("Nothing in this approval is waiting for your decision."))
         t = now()
         sa.decision = decision

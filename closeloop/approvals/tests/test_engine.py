@@ -335,3 +335,16 @@ def test_cancelling_the_work_order_cancels_waiting_approvals(world, org, purchas
     req.refresh_from_db()
     assert req.status == RequestStatus.CANCELLED
     assert world.manager.approval_tasks.filter(open=True).count() == 0
+
+
+def test_any_of_second_approver_gets_a_conflict(world):
+    _flow(world, [{"id": "a", "type": "approver", "mode": "any",
+                   "approvers": {"kind": "user", "users": ["manager", "finance"]}},
+                  {"id": "b", "type": "approver", "approvers": {"kind": "user", "users": ["dispatcher"]}}])
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    req = services.do_start_request(actor=world.eng_x, wo=wo, action="purchase_part")
+    services.do_decide(actor=world.manager, req=req, decision="approve")
+    with pytest.raises(Conflict):
+        services.do_decide(actor=world.finance, req=req, decision="approve")
+    with pytest.raises(Forbidden):
+        services.do_decide(actor=world.eng_y, req=req, decision="approve")
