@@ -119,9 +119,11 @@ def failed(msg: OutboxMessage, claimed_by: str, t: datetime, exc: Exception) -> 
         available_at=(t + delay) if retry else t + MAX_BACKOFF * 24)
 
 
-def claim_batch(kind: str, worker_id: str, t: datetime, limit: int) -> tuple[str, list[OutboxMessage]]:
-    """Lease up to `limit` due rows of one kind at once (for handlers that deliver in bulk).
-    Returns the lease token (pass it to `done`/`failed` as claimed_by) and the rows won."""
+def claim_batch(kind: str, worker_id: str, t: datetime, limit: int,
+                lease: timedelta = LEASE) -> tuple[str, list[OutboxMessage]]:
+    """Lease up to `limit` due rows of one kind at once (for handlers that deliver in bulk;
+    `lease` must cover the whole batch). Returns the lease token (pass it to `done`/`failed`
+    as claimed_by) and the rows won."""
     token = f"{worker_id}:{uuid.uuid4().hex[:12]}"[:64]
     with transaction.atomic():
         qs = (OutboxMessage.objects.filter(kind=kind, done_at__isnull=True, available_at__lte=t)
@@ -134,7 +136,7 @@ def claim_batch(kind: str, worker_id: str, t: datetime, limit: int) -> tuple[str
         # Compare-and-set: only rows whose lease is still free are won.
         OutboxMessage.objects.filter(id__in=ids, done_at__isnull=True).filter(
             Q(claimed_until__isnull=True) | Q(claimed_until__lt=t)).update(
-            claimed_until=t + LEASE, claimed_by=token, attempts=F("attempts") + 1)
+            claimed_until=t + lease, claimed_by=token, attempts=F("attempts") + 1)
     return token, list(OutboxMessage.objects.filter(id__in=ids, claimed_by=token).order_by("id"))
 
 
