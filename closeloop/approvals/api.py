@@ -185,7 +185,7 @@ def inbox(request):
     return {"tasks": tasks, "justifications": just}
 
 
-@router.get("/approvals/requests", summary="Approval requests I may see, newest first (cursor pages of 50)")
+@router.get("/approvals", summary="Approval requests I may see, newest first (cursor pages of 50)")
 def list_requests(request, status: str | None = None, action: str | None = None, mine: bool = False,
                   cursor: str | None = None):
     _staff(request)
@@ -207,13 +207,13 @@ def list_requests(request, status: str | None = None, action: str | None = None,
             "next_cursor": wo_selectors.encode_cursor(rows[-1].pk) if more else None}
 
 
-@router.get("/approvals/requests/{pk}", response=ApprovalRequestOut)
+@router.get("/approvals/{pk}", response=ApprovalRequestOut)
 def get_request(request, pk: int):
     _staff(request)
     return _req_out(_req(request, pk))
 
 
-@router.post("/approvals/requests/{pk}/decisions", response={201: ApprovalRequestOut}, summary="Approve or reject")
+@router.post("/approvals/{pk}/decisions", response={201: ApprovalRequestOut}, summary="Approve or reject")
 def decide(request, pk: int, payload: ApprovalDecisionIn):
     _staff(request, "write")
     req = services.do_decide(actor=request.auth, req=_req(request, pk), decision=payload.decision,
@@ -221,14 +221,14 @@ def decide(request, pk: int, payload: ApprovalDecisionIn):
     return Status(201, _req_out(_req(request, req.pk)))
 
 
-@router.post("/approvals/requests/{pk}/bypass", response={201: dict}, summary="Emergency bypass of a waiting step")
+@router.post("/approvals/{pk}/bypass", response={201: dict}, summary="Emergency bypass of a waiting step")
 def bypass(request, pk: int, payload: ApprovalBypassIn):
     _staff(request, "write")
     j = services.do_bypass(actor=request.auth, req=_req(request, pk), step_key=payload.step, reason=payload.reason)
     return Status(201, {"justification": j.pk, "due_at": j.due_at.isoformat(), "step": j.step.key})
 
 
-@router.post("/approvals/requests/{pk}/cancel", response=ApprovalRequestOut)
+@router.post("/approvals/{pk}/cancel", response=ApprovalRequestOut)
 def cancel(request, pk: int):
     _staff(request, "write")
     req = services.do_cancel(actor=request.auth, req=_req(request, pk))
@@ -369,7 +369,7 @@ def flow_report(request, pk: int):
     return {"versions": selectors.duration_report(_flow(pk))}
 
 
-@router.get("/approvals/reports/bypass", summary="Emergency bypass rate per user and team")
+@router.get("/approval-reports/bypass", summary="Emergency bypass rate per user and team")
 def bypass_report(request):
     _design(request)
     return selectors.bypass_report()

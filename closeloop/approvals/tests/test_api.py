@@ -23,18 +23,18 @@ def test_request_decide_over_api(world, org, purchase_flow):
     rid = body["id"]
     # Unknown fields are refused; a reject needs a comment.
     mgr = world.api(world.manager)
-    r = mgr.post(f"/api/v1/approvals/requests/{rid}/decisions", {"decision": "approve", "extra": 1})
+    r = mgr.post(f"/api/v1/approvals/{rid}/decisions", {"decision": "approve", "extra": 1})
     assert r.status_code == 422
-    r = mgr.post(f"/api/v1/approvals/requests/{rid}/decisions", {"decision": "reject"})
+    r = mgr.post(f"/api/v1/approvals/{rid}/decisions", {"decision": "reject"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "comment"
     inbox = mgr.get("/api/v1/approvals/inbox").json()
     assert [t["request"] for t in inbox["tasks"]] == [rid]
-    r = mgr.post(f"/api/v1/approvals/requests/{rid}/decisions", {"decision": "approve", "comment": "ok"})
+    r = mgr.post(f"/api/v1/approvals/{rid}/decisions", {"decision": "approve", "comment": "ok"})
     assert r.status_code == 201 and r.json()["steps"][-1]["key"] == "fin"
     fin = world.api(world.finance)
-    r = fin.post(f"/api/v1/approvals/requests/{rid}/decisions", {"decision": "approve"})
+    r = fin.post(f"/api/v1/approvals/{rid}/decisions", {"decision": "approve"})
     assert r.status_code == 201 and r.json()["status"] == "approved"
-    r = fin.post(f"/api/v1/approvals/requests/{rid}/decisions", {"decision": "approve"})
+    r = fin.post(f"/api/v1/approvals/{rid}/decisions", {"decision": "approve"})
     assert r.status_code == 409
     assert eng.get(f"/api/v1/work-orders/{wo.code}/approvals").json()[0]["status"] == "approved"
 
@@ -77,15 +77,15 @@ def test_designer_api(world, org):
 def test_bypass_and_justify_api(world, org, purchase_flow):
     wo = make_wo(world, status=S.IN_PROGRESS)
     req = services.do_start_request(actor=world.eng_x, wo=wo, action="purchase_part", data={"amount": 100})
-    r = world.api(world.eng_x).post(f"/api/v1/approvals/requests/{req.pk}/bypass", {"reason": "urgent"})
+    r = world.api(world.eng_x).post(f"/api/v1/approvals/{req.pk}/bypass", {"reason": "urgent"})
     assert r.status_code == 403
-    r = world.api(world.admin).post(f"/api/v1/approvals/requests/{req.pk}/bypass", {"reason": "ICU"})
+    r = world.api(world.admin).post(f"/api/v1/approvals/{req.pk}/bypass", {"reason": "ICU"})
     assert r.status_code == 201
     jid = r.json()["justification"]
     assert world.api(world.manager).post(f"/api/v1/approvals/justifications/{jid}", {"text": "x"}).status_code == 404
     r = world.api(world.admin).post(f"/api/v1/approvals/justifications/{jid}", {"text": "ICU ventilator"})
     assert r.status_code == 200 and r.json()["status"] == "filed"
-    rep = world.api(world.manager).get("/api/v1/approvals/reports/bypass").json()
+    rep = world.api(world.manager).get("/api/v1/approval-reports/bypass").json()
     assert rep["users"] == [{"user": "admin", "team": "", "bypasses": 1, "decisions": 0, "overdue": 0, "rate": 1.0}]
 
 
@@ -102,22 +102,22 @@ def test_permission_matrix(world, org, purchase_flow, who):
     staff = not who.startswith("cust")
     expect_own = 200 if staff and (sees_all or who == "eng_x") else (403 if not staff else 404)
     expect_other = 200 if sees_all or who == "eng_y" else (403 if not staff else 404)
-    assert api.get(f"/api/v1/approvals/requests/{r_own.pk}").status_code == expect_own
-    assert api.get(f"/api/v1/approvals/requests/{r_other.pk}").status_code == expect_other
+    assert api.get(f"/api/v1/approvals/{r_own.pk}").status_code == expect_own
+    assert api.get(f"/api/v1/approvals/{r_other.pk}").status_code == expect_other
     # Start: staff who see the work order; customers never.
     s = api.post(f"/api/v1/work-orders/{own.code}/approvals", {"action": "purchase_part", "data": {"amount": 1}})
     assert s.status_code == (409 if staff and (sees_all or who == "eng_x") else 403 if not staff else 404)
     # Decide: only the approver the step waits for (the manager, team X's supervisor).
-    d = api.post(f"/api/v1/approvals/requests/{r_own.pk}/decisions", {"decision": "approve"})
+    d = api.post(f"/api/v1/approvals/{r_own.pk}/decisions", {"decision": "approve"})
     assert d.status_code == {"manager": 201, "cust_a": 403, "cust_b": 403, "eng_y": 404}.get(who, 403)
     # Flows, reports: managers and administrators only.
     f = api.get("/api/v1/approval-flows")
     assert f.status_code == (200 if who in ("admin", "manager") else 403)
     p = api.post(f"/api/v1/approval-flows/{purchase_flow.pk}/publish", {})
     assert p.status_code == (201 if who in ("admin", "manager") else 403)
-    assert api.get("/api/v1/approvals/reports/bypass").status_code == (200 if who in ("admin", "manager") else 403)
+    assert api.get("/api/v1/approval-reports/bypass").status_code == (200 if who in ("admin", "manager") else 403)
     # Bypass: the flow's bypass roles (admin, manager).
-    b = api.post(f"/api/v1/approvals/requests/{r_other.pk}/bypass", {"reason": "x"})
+    b = api.post(f"/api/v1/approvals/{r_other.pk}/bypass", {"reason": "x"})
     assert b.status_code == (201 if who in ("admin", "manager") else 403 if who != "eng_x" and staff and
                              who != "eng_y" else 404 if who == "eng_x" else 403)
     # Read-only tokens cannot write.
@@ -131,15 +131,15 @@ def test_list_requests_paged_and_filtered(world, org, purchase_flow):
         services.do_start_request(actor=world.eng_x if i % 5 else world.eng_y, wo=wo, action="purchase_part",
                                   data={"amount": 100})
     api = world.api(world.manager)
-    page = api.get("/api/v1/approvals/requests", {"status": "pending"}).json()
+    page = api.get("/api/v1/approvals", {"status": "pending"}).json()
     assert len(page["items"]) == 50 and page["next_cursor"]
-    rest = api.get("/api/v1/approvals/requests", {"status": "pending", "cursor": page["next_cursor"]}).json()
+    rest = api.get("/api/v1/approvals", {"status": "pending", "cursor": page["next_cursor"]}).json()
     assert len(rest["items"]) == 5 and rest["next_cursor"] is None
     # An engineer sees their team's; a customer none.
-    eng = world.api(world.eng_x).get("/api/v1/approvals/requests").json()
+    eng = world.api(world.eng_x).get("/api/v1/approvals").json()
     assert len(eng["items"]) == 44 and all(r["requester"] == "eng_x" for r in eng["items"])
-    assert world.api(world.cust_a).get("/api/v1/approvals/requests").status_code == 403
-    assert api.get("/api/v1/approvals/requests", {"cursor": "nope"}).status_code == 422
+    assert world.api(world.cust_a).get("/api/v1/approvals").status_code == 403
+    assert api.get("/api/v1/approvals", {"cursor": "nope"}).status_code == 422
 
 
 def test_switching_a_flow_off_stops_guarding(world, org):
