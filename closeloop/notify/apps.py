@@ -20,6 +20,7 @@ class NotifyConfig(AppConfig):
         outbox.register("notify.ack_step", ack.run_step)
         from closeloop.core import jobs
 
+        jobs.register("notify.fan_out", step=services.fan_out_batch)
         jobs.register("notify.deliver", step=services.deliver_batch)
         lifecycle.register_effect("assign", ack.on_assign)
         lifecycle.register_effect("create", ack.on_create)

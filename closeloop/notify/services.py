@@ -486,6 +486,29 @@ def deliver_batch(worker_id: str) -> bool:
     return True
 
 
+def fan_out_batch(worker_id: str) -> bool:
+    """Worker step: fan out up to BATCH due causes ("notify" rows) in one transaction."""
+    t = now()
+    busy = False
+    for kind in ("notify", "notification"):
+        token, rows = outbox.claim_batch(kind, worker_id, t, BATCH)
+        if not rows:
+            continue
+        busy = True
+        ok = []
+        with transaction.atomic():
+            for r in rows:
+                try:
+                    with transaction.atomic():
+                        fan_out_payload(r.key, normalize(r.kind, r.payload), t)
+                    ok.append(r.id)
+                except Exception as e:  # one bad payload must not hold up the others
+                    log.exception("fan-out of %s failed", r.key)
+                    outbox.failed(r, token, t, e)
+            outbox.done(ok, token)
+    return busy
+
+
 def next_batch_at():
     return None  # the outbox's own next_outbox_at covers notify.deliver rows
 

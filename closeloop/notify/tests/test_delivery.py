@@ -179,3 +179,16 @@ def test_the_batch_step_delivers_concurrently_and_records_each_outcome(world, si
     assert busy.done_at is None and busy.available_at == T0 + timedelta(seconds=45) and busy.claimed_until is None
     assert OutboxMessage.objects.filter(kind="notify.deliver", done_at__isnull=False).count() == 11
     assert len({r["headers"]["X-Closeloop-Delivery"] for r in sink.requests}) == 12
+
+
+def test_the_fan_out_step_handles_causes_in_batches(world):
+    from closeloop.notify.services import fan_out_batch
+
+    with time_machine.travel(T0, tick=False):
+        for i in range(5):
+            outbox.enqueue("notify", f"f{i}", {"event": "ev", "recipients": [{"user": "eng_x"}]})
+        outbox.enqueue("notify", "broken", {"event": "ev", "recipients": "not-a-list"})
+        assert fan_out_batch("w")
+        assert not fan_out_batch("w")
+    assert InboxItem.objects.filter(user=world.eng_x).count() == 5
+    assert not OutboxMessage.objects.filter(kind="notify", done_at__isnull=True).exists()
