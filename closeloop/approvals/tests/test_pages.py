@@ -95,3 +95,18 @@ def test_request_page_shows_parallel_path(world):
     html = page.content.decode()
     assert 'data-testid="path-parallel"' in html and "Finance check" in html and "Safety check" in html
     assert 'data-testid="decide"' in html
+
+
+def test_timeline_event_include_renders_every_event(world, org, purchase_flow):
+    from django.template.loader import render_to_string
+
+    from closeloop.workorders.models import TimelineEvent
+
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    req = services.do_start_request(actor=world.eng_x, wo=wo, action="purchase_part", data={"amount": 1200})
+    services.do_bypass(actor=world.admin, req=req, reason="ICU down")
+    services.do_decide(actor=world.finance, req=req, decision="approve", comment="ok")
+    for ev in TimelineEvent.objects.filter(work_order=wo, kind="approval"):
+        html = render_to_string("approvals/_timeline_event.html", {"d": ev.data, "ev": ev})
+        assert f'data-event="{ev.data["event"]}"' in html
+        assert f"#{req.pk}" in html
