@@ -19,7 +19,7 @@ def seed() -> str:
     from closeloop.customers.models import Site
     from closeloop.fieldwork.evidence import qr_payload
     from closeloop.fieldwork.models import ClosurePolicy
-    from closeloop.workorders.models import WorkOrderType
+    from closeloop.workorders.models import WorkOrder, WorkOrderType
     from closeloop.workorders.services import do_create_work_order
 
     types = {t.key: t for t in WorkOrderType.objects.all()}
@@ -38,18 +38,25 @@ def seed() -> str:
                 "require_signature": False, "require_invoice": False, "auto_close": False})
         engineer = User.objects.filter(username="engineer").first()
         dispatcher = User.objects.filter(username="dispatcher").first()
-        site = (Site.objects.filter(assets__isnull=False, contacts__isnull=False, customer__isnull=False)
-                .order_by("id").first())
-        if engineer is None or dispatcher is None or site is None or "repair" not in types:
+        if engineer is None or dispatcher is None or "repair" not in types:
             return _("Field work: closure gates configured on the demo types.")
+        # The engineer's own assigned repair job (the demo has one); created only if missing.
+        wo = (WorkOrder.objects.filter(assignee=engineer, status="assigned", wo_type=types["repair"],
+                                       site__isnull=False, contact__isnull=False, asset__isnull=False)
+              .select_related("site").order_by("-id").first())
+        if wo is None:
+            site = (Site.objects.filter(assets__isnull=False, contacts__isnull=False).order_by("id").first())
+            if site is None:
+                return _("Field work: closure gates configured on the demo types.")
+            asset = site.assets.order_by("id").first()
+            wo = do_create_work_order(actor=dispatcher, data={
+                "type": "repair", "title": f"{asset.name}报警, 请现场检查", "site": site.code,
+                "asset": asset.serial_number, "contact": site.contacts.order_by("id").first().pk, "priority": "high",
+                "assignee": engineer.username, "custom": {"symptom": "报警"}})
+        site = wo.site
         if site.latitude is None:
             site.latitude, site.longitude = 30.274085, 120.155070  # central Hangzhou
             site.save(update_fields=["latitude", "longitude"])
-        asset = site.assets.order_by("id").first()
-        wo = do_create_work_order(actor=dispatcher, data={
-            "type": "repair", "title": f"{asset.name}报警, 请现场检查", "site": site.code, "asset": asset.serial_number,
-            "contact": site.contacts.order_by("id").first().pk, "priority": "high", "assignee": engineer.username,
-            "custom": {"symptom": "报警"}})
     base = (os.environ.get("CLOSELOOP_SITE_URL") or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip("/")
     return _("Field work: log in as engineer on a phone at %(url)s/m/ and run %(code)s (arrive by typing "
              "%(qr)s); then finance posts the invoice: POST /api/v1/work-orders/%(code)s/actions/invoice.") % {
