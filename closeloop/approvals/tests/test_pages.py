@@ -13,10 +13,11 @@ def test_inbox_decide_from_phone_page(world, org, purchase_flow):
     c = world.browser_client(world.eng_x)
     page = c.get(f"/work-orders/{wo.code}/")
     assert page.status_code == 200 and b'data-testid="approvals-card"' in page.content
-    r = c.post(f"/work-orders/{wo.code}/approvals", {"action": "purchase_part", "amount": "120", "part": "fuse"})
+    r = c.post(f"/work-orders/{wo.code}/approvals", {"action": "purchase_part", "amount": "120", "part": "fuse",
+                                                      "safety": "high", "impact": ""})
     assert r.status_code == 302
     req = wo.approvals.get()
-    assert req.data == {"amount": 120.0, "part": "fuse"}
+    assert req.data == {"amount": 120.0, "part": "fuse", "safety": "high"}
     m = world.browser_client(world.manager)
     inbox = m.get("/approvals/")
     assert inbox.status_code == 200 and f'data-request="{req.pk}"'.encode() in inbox.content
