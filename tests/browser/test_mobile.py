@@ -219,3 +219,30 @@ def test_arrive_by_scanning_with_the_phone_camera(world, transactional_db, live_
         finally:
             b.close()
             connections.close_all()
+
+
+def test_customer_signs_through_the_link_on_a_phone(world, browse):
+    from closeloop.fieldwork import services as fw_services
+
+    wo = make(world)
+    WorkOrder.objects.filter(pk=wo.pk).update(status=S.RESOLVED, resolution="更换加热圈")
+    wo = WorkOrder.objects.get(pk=wo.pk)
+    _link, token = fw_services.do_send_signature_link(actor=world.dispatcher, wo=wo, base_url="")
+    page = browse(**PHONE)
+    page.goto(f"/sign/{token}/")
+    ready(page)
+    expect(page.get_by_test_id("signer-name")).to_have_value("王护士")
+    pad = page.get_by_test_id("sign-pad")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + 30, box["y"] + 30)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 200, box["y"] + 80)
+    page.mouse.up()
+    tap(page, "sign-submit")
+    expect(page.get_by_test_id("sign-done")).to_be_visible()
+    wo.refresh_from_db()
+    assert wo.status == S.CONFIRMED and wo.signatures.get().via == "link"
+    page.goto(f"/sign/{token}/")
+    expect(page.get_by_test_id("sign-invalid")).to_be_visible()  # one time
+    assert browse.watch.csp_violations() == []

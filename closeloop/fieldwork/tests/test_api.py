@@ -248,3 +248,16 @@ def test_policy_api_validation_and_permissions(world):
     assert world.api(world.dispatcher).put("/api/v1/work-order-types/repair/closure-gates",
                                            {"checklist": []}).status_code == 403
     assert world.api(world.cust_a).get("/api/v1/work-order-types/repair/closure-gates").status_code == 404
+
+
+@pytest.mark.parametrize("who,want", [("eng_x", 201), ("eng_x2", 403), ("eng_y", 404), ("dispatcher", 201),
+                                      ("finance", 403), ("cust_a", 201), ("cust_b", 404)])
+def test_signature_endpoint_permissions(world, who, want):
+    wo = make_wo(world, status=S.RESOLVED, resolution="ok", contact=world.contact_a)
+    r = world.api(getattr(world, who)).post(f"/api/v1/work-orders/{wo.code}/signatures", {
+        "signer_name": "王", "image_png": _b64(png(50)), "version": wo.version})
+    assert r.status_code == want, r.content
+    if want == 201:
+        assert r.json()["via"] == ("portal" if who == "cust_a" else "device")
+    r = world.api(getattr(world, who)).post(f"/api/v1/work-orders/{wo.code}/signature-links")
+    assert r.status_code == {"eng_x": 201, "dispatcher": 201, "eng_y": 404, "cust_b": 404}.get(who, 403), r.content
