@@ -517,7 +517,7 @@ def _finish(d: Delivery, status: str, error: str, at: datetime) -> None:
     d.status, d.error, d.updated_at = status, error[:2000], at
     if status in (Status.SENT, Status.DELIVERED):
         d.sent_at = at
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # no savepoint: inside the batch's transaction it is free
         Delivery.objects.filter(pk=d.pk).update(status=status, error=d.error, updated_at=at, sent_at=d.sent_at,
                                                 attempts=d.attempts, provider_id=d.provider_id)
         _timeline(d, at)
