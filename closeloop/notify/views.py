@@ -19,14 +19,19 @@ from . import ack, selectors, services
 from .channels import all_kinds, kind_module
 from .models import AckPolicy, FlaggedAddress, Medium, Status, UserSettings
 
-POLL = "every 15s"
+
+def poll() -> str:
+    """How often the badge and the inbox refresh (settings.CLOSELOOP_NOTIFY_POLL_SECONDS, default 15)."""
+    from django.conf import settings
+
+    return f"every {int(getattr(settings, 'CLOSELOOP_NOTIFY_POLL_SECONDS', 15))}s"
 
 
 def nav_badge(request):
     """The inbox entry's badge: polls a tiny endpoint so new messages show without a reload."""
     n = services.unread_count(request.user)
-    return format_html('<span class="cl-unread" data-count="{}" hx-get="{}" hx-trigger="{}" hx-swap="outerHTML">{}</span>',
-                       n, reverse("notify:unread_badge"), POLL, n)
+    return format_html('<span class="cl-unread" data-count="{}" data-testid="unread-count" hx-get="{}" '
+                       'hx-trigger="{}" hx-swap="outerHTML">{}</span>', n, reverse("notify:unread_badge"), poll(), n)
 
 
 @login_required
@@ -57,7 +62,8 @@ def panel_context(request, wo):
 @require_GET
 def inbox(request):
     items = list(selectors.inbox(request.user)[:100])
-    return render(request, "notify/inbox.html", {"items": items, "unread": services.unread_count(request.user)})
+    return render(request, "notify/inbox.html", {"items": items, "unread": services.unread_count(request.user),
+                                                 "poll": poll()})
 
 
 @login_required
