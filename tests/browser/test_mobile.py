@@ -18,7 +18,14 @@ from closeloop.workorders.models import WorkOrder
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 PHONE = {"width": 390, "height": 844}
-expect.set_options(timeout=15_000)
+
+
+@pytest.fixture(autouse=True)
+def _patient_expect():
+    """Phone pages reload after each queued action; a loaded CI machine needs more than 5 s."""
+    expect.set_options(timeout=15_000)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 def phone(browse, username) -> Page:
@@ -41,6 +48,15 @@ def ready(page: Page):
 def tap(page: Page, testid: str):
     ready(page)
     page.get_by_test_id(testid).click()
+
+
+def act(page: Page, testid: str | None = None, locator=None):
+    """Tap, then wait for the page to come back with the work order's next version."""
+    ready(page)
+    before = page.get_by_test_id("wo").get_attribute("data-version")
+    (locator or page.get_by_test_id(testid)).click()
+    expect(page.get_by_test_id("wo")).not_to_have_attribute("data-version", before)
+    ready(page)
 
 
 def status_is(page: Page, wo, status: str):
@@ -73,23 +89,19 @@ def test_phone_journey(world, browse, tmp_path):
     tap(page, "start")
     status_is(page, wo, S.IN_PROGRESS)
     for i in (0, 1):
-        ready(page)
-        page.locator(f"[data-testid=step][data-index='{i}'] [data-testid=step-pass]").click()
+        act(page, locator=page.locator(f"[data-testid=step][data-index='{i}'] [data-testid=step-pass]"))
         expect(page.locator(f"[data-testid=step][data-index='{i}'] [data-testid=step-result]")).to_be_visible()
-    ready(page)
     page.get_by_test_id("form-temperature").fill("185")
     page.get_by_test_id("form-pressure").fill("8.5")
-    tap(page, "form-submit")
+    act(page, "form-submit")
     expect(page.locator("[data-testid=gates] [data-gate=technical]")).to_contain_text("nameplate")
-    ready(page)
     page.get_by_test_id("photo-kind").select_option("nameplate")
     page.get_by_test_id("photo-file").set_input_files(
         files=[{"name": "nameplate.jpg", "mimeType": "image/jpeg", "buffer": jpeg((1600, 1200))}])
-    tap(page, "photo-submit")
+    act(page, "photo-submit")
     expect(page.get_by_test_id("photo")).to_have_count(1)
-    ready(page)
     page.get_by_test_id("part-name").fill("加热圈")
-    tap(page, "part-submit")
+    act(page, "part-submit")
     expect(page.get_by_test_id("part")).to_have_count(1)
     expect(page.locator("[data-testid=gates] [data-gate=technical]")).to_have_attribute("data-passed", "true")
     ready(page)
@@ -246,3 +258,22 @@ def test_customer_signs_through_the_link_on_a_phone(world, browse):
     page.goto(f"/sign/{token}/")
     expect(page.get_by_test_id("sign-invalid")).to_be_visible()  # one time
     assert browse.watch.csp_violations() == []
+
+
+def test_installable_and_opens_offline(world, browse):
+    """The manifest is linked, the service worker takes control, and a page seen before opens offline."""
+    wo = make(world)
+    page = phone(browse, "eng_x")
+    ready(page)
+    manifest = page.evaluate("document.querySelector('link[rel=manifest]').href")
+    assert manifest.endswith("/m/manifest.webmanifest")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()  # now controlled by the service worker, which caches what it serves
+    ready(page)
+    assert page.evaluate("!!navigator.serviceWorker.controller")
+    page.goto(f"/m/wo/{wo.code}/")
+    ready(page)
+    page.context.set_offline(True)
+    page.goto("/m/")
+    expect(page.get_by_test_id("today-item")).to_have_count(1)
+    page.context.set_offline(False)

@@ -89,6 +89,15 @@ function renderFailures() {
 // ---- sending, in order ------------------------------------------------------------------
 let sending = false;
 let reloadWhenDone = false;
+// Handlers still preparing an action (reading GPS, a file): the page must not reload under them.
+let preparing = 0;
+
+function maybeReload(left) {
+  if (left === 0 && reloadWhenDone && preparing === 0 && !sending) {
+    reloadWhenDone = false;
+    window.location.reload();
+  }
+}
 
 async function status(n) {
   const badge = $("#queue-badge");
@@ -151,20 +160,30 @@ async function flush() {
         saveFailures([...failures(), { status: resp.status, label: item.label, detail, at: new Date().toISOString() }]);
       }
     }
-    const left = (await qAll()).length;
-    status(left);
-    if (left === 0 && reloadWhenDone) {
-      reloadWhenDone = false;
-      window.location.reload();
-    }
   } finally {
     sending = false;
   }
+  const left = (await qAll()).length;
+  status(left);
+  maybeReload(left);
 }
 
 async function enqueue(item) {
   await qAdd({ ...item, key: uuid(), queuedAt: new Date().toISOString() });
   await flush();
+}
+
+// Wrap a handler that awaits something (GPS, a file) before queueing: no reload meanwhile.
+function preparingWhile(fn) {
+  return async (...args) => {
+    preparing += 1;
+    try {
+      await fn(...args);
+    } finally {
+      preparing -= 1;
+      if (preparing === 0) flush();
+    }
+  };
 }
 
 // ---- GPS -----------------------------------------------------------------------------------
@@ -291,14 +310,14 @@ function workOrderPage(root) {
 
   const checkin = $("#checkin-form", root);
   if (checkin) {
-    const submit = async (text) => {
+    const submit = preparingWhile(async (text) => {
       const pos = await position();
       enqueue({
         url: `${base}/checkins`,
         label: `${code} QR`,
         json: { qr: text.trim(), device_time: new Date().toISOString(), ...(pos || {}) },
       });
-    };
+    });
     checkin.addEventListener("submit", (e) => {
       e.preventDefault();
       submit($("#qr-input", root).value);
@@ -334,8 +353,9 @@ function workOrderPage(root) {
     enqueue({ url: `${base}/closure-form`, label: `${code} form`, json: { data } });
   });
 
-  $("#photo-form", root)?.addEventListener("submit", async (e) => {
-    e.preventDefault();
+  const photoForm = $("#photo-form", root);
+  photoForm?.addEventListener("submit", (e) => e.preventDefault());
+  photoForm?.addEventListener("submit", preparingWhile(async (e) => {
     const file = e.target.file.files[0];
     if (!file) return;
     const pos = await position();
@@ -348,7 +368,7 @@ function workOrderPage(root) {
         filename: file.name,
       },
     });
-  });
+  }));
 
   $("#part-form", root)?.addEventListener("submit", (e) => {
     e.preventDefault();
