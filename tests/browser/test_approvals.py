@@ -131,3 +131,39 @@ def test_designer_journey(world, browse, screenshot_dir):
     assert watch.page_errors == []
     assert watch.console_errors == []
     assert watch.bad_responses == []
+
+
+def test_designer_in_chinese_and_request_from_work_order(world, browse):
+    _org(world)
+    flow = services.do_create_flow(actor=world.manager, data={"name": "配件采购", "action": "purchase_part",
+                                                              "tree": purchase_tree()})
+    services.do_publish(actor=world.manager, flow=flow)
+    page = browse()  # zh-CN
+    login(page, "manager")
+    page.goto(f"/approvals/flows/{flow.pk}/designer")
+    tree = page.get_by_test_id("designer-tree")
+    expect(tree.locator('[data-node="fin"] .badge')).to_have_text("审批人")
+    expect(tree.locator('[data-node="tier"] .badge').first).to_have_text("条件")
+    expect(page.get_by_test_id("add-auto-rule")).to_contain_text("添加自动通过规则")
+
+    # An engineer asks for a part from the work order page; the manager sees it in the badge.
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    eng = browse()
+    login(eng, "eng_x")
+    eng.goto(f"/work-orders/{wo.code}/")
+    card = eng.get_by_test_id("request-approval")
+    card.locator("[name=amount]").fill("320")
+    card.locator("[name=part]").fill("血氧探头")
+    eng.get_by_test_id("request-approval-submit").click()
+    expect(eng.get_by_test_id("request-status")).to_have_text("待审批")
+    page.goto("/approvals/")
+    expect(page.get_by_test_id("nav-approvals-badge")).to_have_text("1")
+    page.get_by_test_id("task").get_by_test_id("approve").click()
+    expect(page.get_by_test_id("inbox-empty")).to_be_visible()
+    assert wo.approvals.get().status == RequestStatus.APPROVED
+
+    watch = browse.watch
+    assert watch.csp_violations() == []
+    assert watch.page_errors == []
+    assert watch.console_errors == []
+    assert watch.bad_responses == []
