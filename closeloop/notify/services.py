@@ -475,15 +475,38 @@ def deliver_batch(worker_id: str) -> bool:
         allow = transport_base.allow_private()
         results = list(_pool.map(lambda rd: _send(rd[1], allow), sending))
         with transaction.atomic():
+            ok = []
             for (r, d), result in zip(sending, results, strict=True):
+                if result[0] == "ok" and not d.channel.consecutive_failures and not d.channel.last_error:
+                    ok.append((r, d, result[1]))
+                    continue
                 exc = _record(d, result)
                 if exc is None:
                     finished.append(r.id)
                 else:
                     outbox.failed(r, token, t, exc)
+            if ok:
+                _record_ok_bulk([(d, pid) for _r, d, pid in ok])
+                finished.extend(r.id for r, _d, _p in ok)
     if finished:
         outbox.done(finished, token)
     return True
+
+
+def _record_ok_bulk(items: list[tuple[Delivery, str]]) -> None:
+    """Successful sends of a batch: one UPDATE and one INSERT for all of them."""
+    at = now()
+    ds = []
+    for d, provider_id in items:
+        d.attempts += 1
+        d.provider_id = (provider_id or "")[:200]
+        d.status = Status.SENT if d.medium in ACCEPTED_ONLY else Status.DELIVERED
+        d.error, d.updated_at, d.sent_at = "", at, at
+        ds.append(d)
+    Delivery.objects.bulk_update(ds, ["status", "error", "updated_at", "sent_at", "attempts", "provider_id"])
+    events = [e for e in (_timeline_event(d, at) for d in ds) if e is not None]
+    if events:
+        TimelineEvent.objects.bulk_create(events)
 
 
 def fan_out_batch(worker_id: str) -> bool:
@@ -525,14 +548,20 @@ def _finish(d: Delivery, status: str, error: str, at: datetime) -> None:
 
 def _timeline(d: Delivery, at: datetime) -> None:
     """Outcome of a message on its work order's timeline (inbox messages are not logged there)."""
+    ev = _timeline_event(d, at)
+    if ev is not None:
+        ev.save()
+
+
+def _timeline_event(d: Delivery, at: datetime) -> TimelineEvent | None:
     if d.work_order_id is None or d.medium == Medium.INBOX:
-        return
+        return None
     from django.utils import translation
 
     with translation.override(settings.LANGUAGE_CODE):  # the timeline is written in the deployment's language
         via = d.channel.name if d.channel_id and d.medium in (Medium.WEBHOOK,) else str(Medium(d.medium).label)
         text = describe(d, at)
-    TimelineEvent.objects.create(
+    return TimelineEvent(
         work_order_id=d.work_order_id, at=at, actor=None, kind=EVENT_NOTIFICATION, action="delivery",
         data={"delivery": d.key, "recipient": d.recipient, "medium": d.medium, "via": via, "status": d.status,
               "error": d.error[:300], "event": d.event, "channel": d.channel.name if d.channel_id else "",

@@ -16,6 +16,13 @@ from closeloop.workorders.models import TimelineEvent
 from closeloop.workorders.tests.factories import make_wo
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english(settings):
+    settings.LANGUAGE_CODE = "en"  # these tests read the English log texts
+
+
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 

@@ -35,7 +35,8 @@ def test_contract_payload_reaches_the_inbox_and_the_robot(world, sink):
     robot = Delivery.objects.get(medium="dingtalk")
     assert robot.status == Status.DELIVERED
     ev = TimelineEvent.objects.filter(work_order=wo, kind="notification").last()
-    assert ev.data["status"] == "delivered" and "DingTalk" in ev.data["text"]
+    # The timeline is written in the deployment's language (zh-hans by default).
+    assert ev.data["status"] == "delivered" and ev.data["text"] == "10:00 通过钉钉发给 ops — 已送达"
 
 
 def test_rules_and_sla_formats_are_accepted(world):
@@ -109,7 +110,8 @@ def test_preferences_and_quiet_hours(world, sink):
     assert [d.medium for d in out] == ["inbox"]
 
 
-def test_missing_channel_or_address_is_logged_as_skipped(world):
+def test_missing_channel_or_address_is_logged_as_skipped(world, settings):
+    settings.LANGUAGE_CODE = "en"
     from closeloop.notify.services import fan_out_payload
 
     wo = make_wo(world)

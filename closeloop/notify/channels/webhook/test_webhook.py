@@ -17,6 +17,14 @@ from closeloop.notify.models import Channel
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english():
+    from django.utils import translation
+
+    with translation.override("en"):  # these tests read the English error texts
+        yield
+
+
 def _ch(url):
     from closeloop.core.clock import now
 
