@@ -306,6 +306,12 @@ def do_add_photo(*, actor, wo, upload, kind: str = "other", latitude=None, longi
         raise ValidationFailed(problems)
     upload.seek(0)
     data = upload.read(limit + 1)
+    # A retry of the same upload (the answer was lost) returns the photo already stored: uploads
+    # are idempotent by content, since large multipart bodies cannot carry an Idempotency-Key.
+    original = hashlib.sha256(data).hexdigest()
+    again = Photo.objects.filter(work_order=wo, kind=kind, original_sha256=original).first()
+    if again is not None:
+        return again
     t = now()
     local = timezone.localtime(t, timezone.get_default_timezone())
     gps = f" · {lat:.5f},{lon:.5f}" if lat is not None and lon is not None else ""
@@ -330,7 +336,7 @@ def do_add_photo(*, actor, wo, upload, kind: str = "other", latitude=None, longi
             flags.append(_("The photo's EXIF position is %(d)d m from the site.") % {"d": d})
     with transaction.atomic():
         photo = Photo(work_order=wo, kind=kind, width=w, height=h, size=len(jpeg),
-                      sha256=hashlib.sha256(jpeg).hexdigest(), original_sha256=hashlib.sha256(data).hexdigest(),
+                      sha256=hashlib.sha256(jpeg).hexdigest(), original_sha256=original,
                       claimed=claim, latitude=lat, longitude=lon, flags=flags, uploaded_by=actor, created_at=t)
         photo.file.save("photo.jpg", ContentFile(jpeg), save=False)
         try:

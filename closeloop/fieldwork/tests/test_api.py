@@ -261,3 +261,25 @@ def test_signature_endpoint_permissions(world, who, want):
         assert r.json()["via"] == ("portal" if who == "cust_a" else "device")
     r = world.api(getattr(world, who)).post(f"/api/v1/work-orders/{wo.code}/signature-links")
     assert r.status_code == {"eng_x": 201, "dispatcher": 201, "eng_y": 404, "cust_b": 404}.get(who, 403), r.content
+
+
+def test_retries_are_safe(world):
+    """JSON actions replay under their Idempotency-Key; a photo upload retried returns the same photo."""
+    import os
+
+    wo = make_wo(world, status=S.EN_ROUTE)
+    eng = world.api(world.eng_x)
+    body = {"qr": evidence.qr_payload(world.site_a), "latitude": 31.2, "longitude": 121.4}
+    first = eng.post(f"/api/v1/work-orders/{wo.code}/checkins", body, headers={"Idempotency-Key": "ci-1"})
+    again = eng.post(f"/api/v1/work-orders/{wo.code}/checkins", body, headers={"Idempotency-Key": "ci-1"})
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert CheckIn.objects.count() == 1
+    # A real phone photo (several MB of noise-like JPEG).
+    im = Image.frombytes("RGB", (2000, 1500), os.urandom(2000 * 1500 * 3))
+    out = io.BytesIO()
+    im.save(out, "JPEG", quality=95)
+    assert len(out.getvalue()) > 2 * 1024 * 1024
+    a = _upload(eng, wo.code, out.getvalue(), kind="after")
+    b = _upload(eng, wo.code, out.getvalue(), kind="after")
+    assert a.status_code == b.status_code == 201 and a.json()["id"] == b.json()["id"]
+    assert Photo.objects.count() == 1
