@@ -254,3 +254,15 @@ def today(request):
                        "version": w.version, "site": w.site.name if w.site_id else None,
                        "customer": w.customer.name if w.customer_id else None}
                       for w in selectors.todays_work(request.auth)[:100]]}
+
+
+class ReviewIn(StrictSchema):
+    note: str = ""
+
+
+@router.post("/work-orders/{code}/evidence-review", response=dict,
+             summary="Mark the flagged check-ins and photos reviewed (dispatch)")
+def post_review(request, code: str, payload: ReviewIn | None = None):
+    require_scope(request, "write")
+    n = services.do_review_evidence(actor=request.auth, wo=_wo(request, code), note=payload.note if payload else "")
+    return {"reviewed": n}

@@ -70,6 +70,10 @@ class Photo(models.Model):
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
     flags = models.JSONField(default=list, blank=True)
+    #: A flagged item stays on the timeline; a reviewer marks it reviewed (who, when, note).
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField()
 
@@ -123,6 +127,10 @@ class CheckIn(models.Model):
     scanned = models.CharField(max_length=150, blank=True)  # "site:<code>" / "asset:<serial>"
     distance_m = models.FloatField(null=True, blank=True)
     flags = models.JSONField(default=list, blank=True)
+    #: A flagged item stays on the timeline; a reviewer marks it reviewed (who, when, note).
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

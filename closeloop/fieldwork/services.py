@@ -441,3 +441,28 @@ def do_add_part(*, actor, wo, name: str, quantity, part_number: str = "") -> Par
                data={"part": part.name, "part_number": part.part_number, "quantity": str(part.quantity)})
         _touch(wo, t)
     return part
+
+
+# ---- review of flagged evidence ------------------------------------------------------------
+
+def do_review_evidence(*, actor, wo, note: str = "") -> int:
+    """A dispatcher or manager looked at the flagged check-ins and photos: mark them reviewed
+    (the flags stay on record). Returns how many items were marked."""
+    from .models import CheckIn, Photo
+
+    if not (actor.is_superuser or actor.role in permissions.EDITOR_ROLES):
+        raise Forbidden(_("Only dispatchers, managers and administrators review evidence."))
+    if not isinstance(note, str) or len(note) > 2000:
+        raise ValidationFailed(FieldProblem("note", _("At most %(n)d characters.") % {"n": 2000}))
+    with transaction.atomic():
+        t = now()
+        items = []
+        for model, label in ((CheckIn, "checkin"), (Photo, "photo")):
+            for obj in model.objects.select_for_update().filter(work_order=wo, reviewed_at__isnull=True).exclude(
+                    flags=[]):
+                obj.reviewed_by, obj.reviewed_at = actor, t
+                obj.save(update_fields=["reviewed_by", "reviewed_at"])
+                items.append(f"{label}:{obj.pk}")
+        if items:
+            _event(wo, actor, TimelineEvent.Kind.EVIDENCE, at=t, data={"reviewed": items, "note": note.strip()})
+    return len(items)

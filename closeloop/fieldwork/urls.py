@@ -13,6 +13,7 @@ urlpatterns = [
     path("fieldwork/work-orders/<str:code>/report.pdf", views.report_pdf, name="report"),
     path("fieldwork/qr/<str:kind>/<str:code>/", views.qr_page, name="qr"),
     path("fieldwork/work-orders/<str:code>/signature-link", views.send_signature_link, name="signature_link"),
+    path("fieldwork/work-orders/<str:code>/review", views.review_evidence, name="review"),
     path("fieldwork/gates/", views.gate_policies, name="gate_policies"),
     path("sign/<str:token>/", views.sign_by_link, name="sign"),
 ]

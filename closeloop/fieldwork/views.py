@@ -262,3 +262,17 @@ def gate_policies(request):
         rows.append({"type": t, "values": values, "errors": errors.get(t.key, []),
                      "configured": t.pk in policies})
     return render(request, "fieldwork/gate_policies.html", {"rows": rows}, status=422 if errors else 200)
+
+
+@login_required
+@require_http_methods(["POST"])
+def review_evidence(request, code):
+    from django.contrib import messages
+
+    wo = _wo_or_404(request, code)
+    try:
+        n = services.do_review_evidence(actor=request.user, wo=wo, note=request.POST.get("note", ""))
+        messages.success(request, _("%(n)d flagged item(s) marked reviewed.") % {"n": n})
+    except DomainError as e:
+        messages.error(request, str(e.message))
+    return redirect("workorders:detail", code=wo.code)

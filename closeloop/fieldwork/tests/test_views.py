@@ -103,3 +103,24 @@ def test_nav_entries(world):
     assert 'href="/m/"' in html
     html = world.browser_client(world.manager).get("/work-orders/").content.decode()
     assert 'href="/fieldwork/gates/"' in html and 'href="/m/"' not in html
+
+
+def test_flagged_evidence_reviewed_from_the_card(world):
+    from closeloop.fieldwork.models import CheckIn
+    from closeloop.workorders.models import TimelineEvent
+
+    wo = make_wo(world, status=S.EN_ROUTE)
+    evidence.do_check_in(actor=world.eng_x, wo=wo, qr=evidence.qr_payload(world.site_a), latitude=31.5,
+                         longitude=121.4)
+    disp = world.browser_client(world.dispatcher)
+    html = disp.get(f"/work-orders/{wo.code}/").content.decode()
+    assert 'data-testid="evidence-flags"' in html and 'data-testid="review-form"' in html
+    # An engineer sees the flags, cannot clear them.
+    assert world.api(world.eng_x).post(f"/api/v1/work-orders/{wo.code}/evidence-review").status_code == 403
+    assert disp.post(f"/fieldwork/work-orders/{wo.code}/review", {"note": "路上堵车, 电话确认到场"}).status_code == 302
+    ci = CheckIn.objects.get()
+    assert ci.reviewed_by == world.dispatcher and ci.flags  # the flag stays on record
+    assert TimelineEvent.objects.filter(work_order=wo, kind="evidence", data__note="路上堵车, 电话确认到场").exists()
+    assert 'data-testid="evidence-flags"' not in disp.get(f"/work-orders/{wo.code}/").content.decode()
+    assert world.api(world.dispatcher).post(f"/api/v1/work-orders/{wo.code}/evidence-review").json() == {
+        "reviewed": 0}
