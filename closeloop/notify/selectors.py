@@ -1,6 +1,7 @@
 """Permission-checked reads for notifications."""
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
 
 from closeloop.core.errors import NotFound
 
@@ -26,7 +27,7 @@ def channels(user) -> QuerySet:
 def channel(user, pk) -> Channel:
     ch = channels(user).filter(pk=pk).first() if str(pk).isdigit() else None
     if ch is None:
-        raise NotFound("No such channel.")
+        raise NotFound(_("No such channel."))
     return ch
 
 
@@ -52,7 +53,7 @@ def deliveries(user, *, status=None, medium=None, work_order=None, channel=None,
 def delivery(user, pk) -> Delivery:
     d = deliveries(user).filter(pk=pk).first() if str(pk).isdigit() else None
     if d is None:
-        raise NotFound("No such delivery.")
+        raise NotFound(_("No such delivery."))
     return d
 
 
@@ -68,5 +69,5 @@ def chain(user, pk) -> AckChain:
 
     c = AckChain.objects.select_related("work_order", "target").filter(pk=pk).first() if str(pk).isdigit() else None
     if c is None or not visible_work_orders(user).filter(pk=c.work_order_id).exists():
-        raise NotFound("No such acknowledgement request.")
+        raise NotFound(_("No such acknowledgement request."))
     return c

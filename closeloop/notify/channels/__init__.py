@@ -10,6 +10,8 @@ exposes:
 
 import importlib
 
+from django.utils.translation import gettext as _
+
 from closeloop.core.errors import FieldProblem, ValidationFailed
 
 KINDS = ["email", "dingtalk", "wecom", "feishu", "sms_aliyun", "sms_tencent", "sms_twilio",
@@ -20,7 +22,7 @@ _modules: dict = {}
 
 def kind_module(kind: str):
     if kind not in KINDS:
-        raise ValidationFailed([FieldProblem("kind", f"Unknown channel kind {kind!r}.", "invalid")])
+        raise ValidationFailed([FieldProblem("kind", _("Unknown channel kind %(k)s.") % {"k": kind}, "invalid")])
     if kind not in _modules:
         _modules[kind] = importlib.import_module(f"{__name__}.{kind}")
     return _modules[kind]
@@ -34,9 +36,9 @@ def clean_channel(channel) -> None:
     """Validate a channel's configuration for its kind (called on every save)."""
     mod = kind_module(channel.kind)
     if not (channel.name or "").strip():
-        raise ValidationFailed([FieldProblem("name", "A name is required.", "required")])
+        raise ValidationFailed([FieldProblem("name", _("A name is required."), "required")])
     if not isinstance(channel.config, dict):
-        raise ValidationFailed([FieldProblem("config", "Must be an object.", "invalid")])
+        raise ValidationFailed([FieldProblem("config", _("Must be an object."), "invalid")])
     channel.config = mod.validate(dict(channel.config))
     if not isinstance(channel.events, list) or not all(isinstance(e, str) for e in channel.events):
-        raise ValidationFailed([FieldProblem("events", "A list of event kinds.", "invalid")])
+        raise ValidationFailed([FieldProblem("events", _("A list of event kinds."), "invalid")])
