@@ -13,13 +13,30 @@ STEPS = [{"after": 0, "do": "im"}, {"after": 0.5, "do": "sms"}, {"after": 1, "do
          {"after": 1.5, "do": "backup"}, {"after": 2, "do": "supervisor"}]
 
 
+TITLE = "演示: 凌晨 3 点机房空调告警, 等待工程师确认"
+
+
+def file_urgent_work_order(msg=None) -> None:
+    """Outbox handler "notify.demo": file the urgent work order whose chain the demo shows."""
+    from closeloop.accounts.models import User
+    from closeloop.customers.models import Customer
+    from closeloop.workorders.models import WorkOrder
+    from closeloop.workorders.services import do_create_work_order
+
+    if WorkOrder.objects.filter(title=TITLE).exists():
+        return
+    customer = Customer.objects.filter(sites__isnull=False).order_by("id").first()
+    dispatcher = User.objects.get(username="dispatcher")
+    do_create_work_order(actor=dispatcher, data={
+        "type": "repair", "title": TITLE, "priority": "urgent", "customer": customer.code,
+        "site": customer.sites.order_by("id").first().code, "assignee": "engineer", "custom": {"symptom": "报警"}})
+
+
 def seed_notify_demo() -> str:
     from closeloop.accounts.models import Role, User
     from closeloop.core.clock import now
-    from closeloop.customers.models import Customer
     from closeloop.demo.selectors import forget_cached_marker
     from closeloop.notify.models import AckPolicy, Channel, UserPreference
-    from closeloop.workorders.services import do_create_work_order
 
     forget_cached_marker()  # the demo database may loopback (channels point at notify_sink)
     t = now()
@@ -48,13 +65,15 @@ def seed_notify_demo() -> str:
             User.objects.filter(pk=u.pk).update(phone=f"138{u.pk:08d}")
         AckPolicy.objects.create(name="演示: 紧急工单无人确认即升级 (30 秒一步)", priorities=["urgent"],
                                  team=engineer.team, always=True, steps=STEPS)
-    customer = Customer.objects.filter(sites__isnull=False).order_by("id").first()
-    dispatcher = User.objects.get(username="dispatcher")
-    wo = do_create_work_order(actor=dispatcher, data={
-        "type": "repair", "title": "演示: 凌晨 3 点机房空调告警, 等待工程师确认", "priority": "urgent",
-        "customer": customer.code, "site": customer.sites.order_by("id").first().code, "assignee": "engineer",
-        "custom": {"symptom": "报警"}})
-    return _("Notifications: run `closeloop notify_sink` to receive them (robot, SMS, calls: http://127.0.0.1:8025/, "
-             "email: SMTP 127.0.0.1:1025). The live SLA breach goes to the DingTalk robot and by email; %(c)s walks "
+        # The urgent work order is filed by the worker shortly after it starts (a delayed outbox
+        # row), so its chain runs live and `closeloop demo` itself adds no work order.
+        from datetime import timedelta
+
+        from closeloop.outbox.services import enqueue
+
+        enqueue("notify.demo", "demo:notify:urgent-night", {}, at=t + timedelta(seconds=20))
+    return _("Notifications: run `closeloop notify_sink` to receive them (robot, SMS, calls: "
+             "http://127.0.0.1:8025/, email: SMTP 127.0.0.1:1025). The live SLA breach goes to the DingTalk "
+             "robot and by email; once the worker runs, the urgent work order “%(c)s” is filed and walks "
              "acknowledge-or-escalate (IM → SMS → call → backup → supervisor, 30 s apart) until someone "
-             "acknowledges it in the inbox or accepts it.") % {"c": wo.code}
+             "acknowledges it in the inbox or accepts it.") % {"c": TITLE}

@@ -33,3 +33,6 @@ class NotifyConfig(AppConfig):
         from closeloop.demo.notify import seed_notify_demo
 
         extras.register("notify", seed_notify_demo, order=60)
+        from closeloop.demo.notify import file_urgent_work_order
+
+        outbox.register("notify.demo", file_urgent_work_order)
