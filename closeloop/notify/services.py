@@ -11,6 +11,7 @@ Two outbox kinds are handled here:
 
 import hashlib
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -438,6 +439,8 @@ THREADS = 4
 
 
 def batch_lease() -> timedelta:
+    if os.environ.get("CLOSELOOP_NOTIFY_LEASE"):  # tests of a killed worker
+        return timedelta(seconds=float(os.environ["CLOSELOOP_NOTIFY_LEASE"]))
     rounds = -(-BATCH // THREADS)
     return timedelta(seconds=rounds * transport_base.DEADLINE + 30)
 _pool = None

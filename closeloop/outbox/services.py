@@ -5,6 +5,7 @@
 """
 
 import logging
+import os
 import random
 import uuid
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from .models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=float(os.environ.get("CLOSELOOP_OUTBOX_LEASE", "60")))
 MAX_BACKOFF = timedelta(hours=1)
 
 #: kind -> deliver(message). Registered by the apps that deliver (the notifications
