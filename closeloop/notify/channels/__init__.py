@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from closeloop.core.errors import FieldProblem, ValidationFailed
 
 KINDS = ["email", "dingtalk", "wecom", "feishu", "sms_aliyun", "sms_tencent", "sms_twilio",
-         "voice_aliyun", "voice_twilio", "webhook"]
+         "voice_aliyun", "voice_twilio", "webhook", "apprise_url"]
 
 _modules: dict = {}
 
