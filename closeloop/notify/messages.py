@@ -100,6 +100,10 @@ def render(event: str, medium: str, ctx: dict, language: str) -> Rendered:
         url = ctx.get("url", "")
         link_label = _("Open work order") if ctx.get("code") else _("Open")
         if medium == "sms":
+            ack = ctx.get("ack_url") or ""
+            if ack and ack in body:  # the acknowledge link must survive the clipping, whole
+                text = _clip(body.replace(ack, "").rstrip(" :：") , SMS_MAX) + " " + ack
+                return Rendered(subject, text, "", url)
             text = _clip(body, SMS_MAX - (len(url) + 1 if url and len(url) < 60 else 0))
             if url and len(url) < 60:
                 text += " " + url
