@@ -171,8 +171,8 @@ def media_for_user(user: User, event: str, asked: list | None, urgent: bool) -> 
     chosen = [m for m, on in prefs.items() if on]
     if not prefs:
         chosen = [Medium.INBOX] + ([Medium.EMAIL] if user.email else [])
-    if Medium.INBOX not in prefs and Medium.INBOX not in chosen:
-        chosen.insert(0, Medium.INBOX)
+    if Medium.INBOX not in chosen:
+        chosen.insert(0, Medium.INBOX)  # the inbox is the record: every message lands there
     return [m for m in Medium.values if m in chosen]
 
 
