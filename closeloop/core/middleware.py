@@ -11,6 +11,7 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 
@@ -32,6 +33,26 @@ def _scope(request) -> str | None:
     return None
 
 
+def _request_hash(request) -> str:
+    """What a retry must repeat: method, path and body. A multipart body (photos) is
+    hashed from its parsed fields and files, read in chunks from where Django spooled
+    them, so uploads above DATA_UPLOAD_MAX_MEMORY_SIZE are never read into memory."""
+    h = hashlib.sha256(request.method.encode() + request.path.encode() + b"\0")
+    if request.content_type == "multipart/form-data":
+        for name, values in sorted(request.POST.lists()):
+            for v in values:
+                h.update(b"f\0" + name.encode() + b"\0" + v.encode() + b"\0")
+        for name, files in sorted(request.FILES.lists()):
+            for f in files:
+                h.update(b"u\0" + name.encode() + b"\0" + (f.name or "").encode() + b"\0")
+                for chunk in f.chunks():
+                    h.update(chunk)
+                f.seek(0)
+    else:
+        h.update(request.body)
+    return h.hexdigest()
+
+
 class IdempotencyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -48,7 +69,10 @@ class IdempotencyMiddleware:
         scope = _scope(request)
         if scope is None:  # unauthenticated: let the API answer 401 as usual
             return self.get_response(request)
-        body_hash = hashlib.sha256(request.method.encode() + request.path.encode() + b"\0" + request.body).hexdigest()
+        try:
+            body_hash = _request_hash(request)
+        except RequestDataTooBig:  # too large for a JSON body: the API answers it as usual
+            return self.get_response(request)
         self._purge_expired()
         try:
             with transaction.atomic():
@@ -94,9 +118,6 @@ class IdempotencyMiddleware:
             return
         IdempotencyMiddleware._last_purge = t
         IdempotencyRecord.objects.filter(created_at__lt=t - timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS)).delete()
-
-
-
 
 
 class UserTimezoneMiddleware:

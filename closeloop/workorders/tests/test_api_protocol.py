@@ -176,3 +176,29 @@ def test_search_finds_chinese_words_glued_to_digits_and_latin(world):
                   ).json()["code"]
     for q in ("制冷", "中央", "机房", "跳闸", "ups"):
         assert [w["code"] for w in c.get("/api/v1/work-orders", {"q": q}).json()["items"]] == [code], q
+
+
+def _pdf(size: int, name: str = "manual.pdf"):
+    import io
+
+    f = io.BytesIO(b"%PDF-1.4 " + b"0" * size)
+    f.name = name
+    return f
+
+
+def test_an_upload_above_the_memory_limit_with_a_key_is_stored_once(world):
+    """3 MB is above DATA_UPLOAD_MAX_MEMORY_SIZE: the key is checked without reading the
+    whole body into memory, and a retry replays the first answer."""
+    from closeloop.workorders.models import Attachment
+
+    wo = make_wo(world)
+    c = world.api(world.dispatcher)
+    url = f"/api/v1/work-orders/{wo.code}/attachments"
+    first = c.upload(url, {"file": _pdf(3 * 2**20)}, headers={"Idempotency-Key": "up-1"})
+    assert first.status_code == 201, first.content
+    again = c.upload(url, {"file": _pdf(3 * 2**20)}, headers={"Idempotency-Key": "up-1"})
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    other = c.upload(url, {"file": _pdf(3 * 2**20 + 1)}, headers={"Idempotency-Key": "up-1"})
+    assert other.status_code == 422 and other.json()["errors"][0]["field"] == "Idempotency-Key"
+    assert Attachment.objects.filter(work_order=wo).count() == 1
