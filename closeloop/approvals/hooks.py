@@ -49,6 +49,8 @@ def _install_ui() -> None:
                  visible=lambda user: user.role != "customer", order=40,
                  badge=lambda request: selectors.inbox_count(request.user))
     panels.register("approvals", "approvals/_card.html", context=selectors.card_context, order=30)
+    panels.register_event("approval", "approvals/_timeline_event.html")
+    panels.register_event("handoff", "approvals/_timeline_event.html")
     try:
         from closeloop.demo import extras
         from closeloop.demo.approvals import seed_demo

@@ -15,6 +15,8 @@ class FieldworkConfig(AppConfig):
         from .panels import gates_panel
 
         panels.register("gates", "fieldwork/_gates_card.html", context=gates_panel, order=20)
+        for kind in ("checkin", "evidence", "gate", "signature"):
+            panels.register_event(kind, "fieldwork/_timeline_event.html")
         from django.utils.translation import gettext_lazy as _
 
         from closeloop.core import nav

@@ -17,6 +17,7 @@ class PortalConfig(AppConfig):
         from closeloop.workorders import panels
 
         panels.register("portal", "console/_portal_panel.html", context=services.panel_context, order=80)
+        panels.register_event("portal", "portal/_timeline_event.html")
         staff = lambda user: user.role in ("admin", "manager", "dispatcher") or user.is_superuser  # noqa: E731
         nav.register("dashboard", _("Dashboard"), "workorders:dashboard", icon="layout-dashboard", visible=staff,
                      order=5)

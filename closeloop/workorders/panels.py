@@ -41,3 +41,19 @@ def for_work_order(request, wo) -> list[dict]:
             continue
         out.append({"key": p.key, "template": p.template, "panel": ctx})
     return out
+
+
+# ---- timeline events other apps own ----------------------------------------------------------
+# An app that writes its own TimelineEvent kinds registers how one renders on the work order
+# page (the template sees `ev`, `d` = ev.data, `wo`):
+#     panels.register_event("checkin", "fieldwork/_timeline_event.html")
+
+_event_templates: dict[str, str] = {}
+
+
+def register_event(kind: str, template: str) -> None:
+    _event_templates[kind] = template
+
+
+def event_templates() -> dict[str, str]:
+    return dict(_event_templates)

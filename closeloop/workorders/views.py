@@ -125,6 +125,7 @@ def work_order_detail(request, code):
     ctx["sla_running"] = any(t.state in ("on_track", "warning", "breached") and t.met_at is None
                              for t in ctx["sla_targets"])
     ctx["panels"] = panels.for_work_order(request, wo)
+    ctx["event_templates"] = panels.event_templates()
     return render(request, "workorders/detail.html", ctx)
 
 

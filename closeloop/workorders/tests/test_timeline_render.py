@@ -1,0 +1,36 @@
+"""Every timeline kind another app writes renders its details on the work order page,
+not just its label (apps register a template through panels.register_event)."""
+
+import pytest
+from django.test import Client
+
+from closeloop.core.clock import now
+from closeloop.workorders.models import TimelineEvent
+
+from .factories import make_wo
+
+EVENTS = [
+    ("checkin", {"scanned": "SITE-A", "distance_m": 820, "flags": ["Checked in 820 m from the site."]},
+     ["SITE-A", "820", "Checked in 820 m from the site."]),
+    ("gate", {"closure_form": {"temperature": 182}}, ["temperature: 182"]),
+    ("gate", {"step": "检查密封圈", "index": 1, "result": "fail", "note": "漏气"}, ["检查密封圈", "漏气"]),
+    ("gate", {"part": "滤网", "part_number": "F-22", "quantity": "2.00"}, ["滤网", "F-22"]),
+    ("signature", {"signer": "王主任", "version": 7, "via": "device"}, ["王主任", "7"]),
+    ("evidence", {"reviewed": [1, 2], "note": "位置已核实"}, ["位置已核实"]),
+    ("portal", {"via": "qr", "place": "SITE-A"}, ["SITE-A"]),
+    ("portal", {"rating": 4, "comment": "很及时", "signer_name": "李工", "signed": True}, ["很及时", "李工"]),
+    ("approval", {"event": "bypassed", "name": "财务", "reason": "设备停机"}, ["设备停机"]),
+    ("handoff", {"event": "handoff_rated", "score": 3, "reasons": ["missing_info"], "comment": "缺序列号"},
+     ["缺序列号", "3/5"]),
+]
+
+
+@pytest.mark.parametrize("kind,data,expected", EVENTS)
+def test_event_details_render(world, kind, data, expected):
+    wo = make_wo(world)
+    TimelineEvent.objects.create(work_order=wo, actor=world.dispatcher, kind=kind, at=now(), data=data)
+    c = Client()
+    c.force_login(world.dispatcher)
+    html = c.get(f"/work-orders/{wo.code}/").content.decode()
+    for text in expected:
+        assert text in html, (kind, text)
