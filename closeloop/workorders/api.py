@@ -21,7 +21,9 @@ from .schemas import (
     ExternalRefIn,
     ExternalRefOut,
     LinkIn,
+    TagsIn,
     TimelinePage,
+    WatcherIn,
     WorkOrderCreate,
     WorkOrderOut,
     WorkOrderPage,
@@ -55,6 +57,7 @@ class ListFilters(Schema):
     breached: bool | None = Field(None, description="SLA: with (true) or without (false) a breached target.")
     due_within: int | None = Field(None, ge=0, le=366 * 86400,
                                    description="SLA: a running target is due within this many seconds.")
+    tag: list[str] | None = Field(None, max_length=10, description="Tag, repeatable (all must match); staff only.")
     cursor: str | None = Field(None, max_length=200)
     limit: int = Field(25, ge=1, le=100)
 
@@ -68,7 +71,7 @@ def list_work_orders(request, filters: Query[ListFilters]):
         raise ValidationFailed(FieldProblem("status", _("Unknown status: %(s)s.") % {"s": ", ".join(bad)}))
     cursor, limit = data.pop("cursor"), data.pop("limit")
     page = selectors.page_work_orders(request.auth, selectors.WorkOrderFilter(**data), cursor=cursor, limit=limit)
-    return {"items": [serializers.work_order(w) for w in page.items], "next_cursor": page.next_cursor}
+    return {"items": [serializers.work_order(w, request.auth) for w in page.items], "next_cursor": page.next_cursor}
 
 
 @router.post("/work-orders", response={201: WorkOrderOut}, summary="Create a work order")
@@ -189,3 +192,32 @@ def add_link(request, code: str, payload: LinkIn):
         raise ValidationFailed(FieldProblem("target", _("No work order %(c)s.") % {"c": payload.target}, "not_found"))
     link = services.do_link(actor=request.auth, wo=wo, target=target, kind=payload.kind)
     return Status(201, {"source": wo.code, "target": target.code, "kind": link.kind})
+
+
+@router.put("/work-orders/{code}/tags", response=WorkOrderOut,
+            summary="Replace the tags (send If-Match to avoid lost updates)")
+def set_tags(request, code: str, payload: TagsIn, response: HttpResponse):
+    require_scope(request, "write")
+    wo = selectors.access_work_order_by_code(request.auth, code)
+    services.do_set_tags(actor=request.auth, wo=wo, tags=payload.tags, expected_version=parse_if_match(request))
+    wo = selectors.access_work_order_by_code(request.auth, code)
+    _with_etag(response, wo)
+    return serializers.work_order(wo, request.auth, detail=True)
+
+
+@router.post("/work-orders/{code}/watchers", response={201: dict},
+             summary="Add a watcher (editors: anyone who sees it; other staff: themselves)")
+def add_watcher(request, code: str, payload: WatcherIn):
+    require_scope(request, "write")
+    wo = selectors.access_work_order_by_code(request.auth, code)
+    services.do_add_watcher(actor=request.auth, wo=wo, user=payload.username)
+    return Status(201, {"watchers": services.watcher_names(wo)})
+
+
+@router.delete("/work-orders/{code}/watchers/{username}", response={204: None}, summary="Remove a watcher")
+def remove_watcher(request, code: str, username: str):
+    require_scope(request, "write")
+    wo = selectors.access_work_order_by_code(request.auth, code)
+    if not services.do_remove_watcher(actor=request.auth, wo=wo, user=username):
+        raise NotFound(_("%(u)s is not watching this work order.") % {"u": username[:150]})
+    return Status(204, None)

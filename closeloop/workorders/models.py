@@ -119,6 +119,9 @@ class WorkOrder(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="created_work_orders")
     custom = models.JSONField(_("custom fields"), default=dict, blank=True)
+    #: Short normalized labels (services.normalize_tag), at most MAX_TAGS; set with services.do_set_tags.
+    #: Filtered by `?tag=` (PostgreSQL: jsonb containment with a GIN index; SQLite: json_each).
+    tags = models.JSONField(_("tags"), default=list, blank=True)
     resolution = models.TextField(_("resolution"), blank=True)
     invoice_number = models.CharField(_("invoice number"), max_length=64, blank=True)
     rating = models.PositiveSmallIntegerField(_("rating"), null=True, blank=True)
@@ -261,6 +264,23 @@ class ExternalRef(models.Model):
     class Meta:
         ordering = ["system", "external_id"]
         constraints = [models.UniqueConstraint(fields=["system", "external_id"], name="uniq_external_ref")]
+
+
+class WorkOrderWatcher(models.Model):
+    """Someone who follows a work order: rules can notify "watchers" (notify's `{"watchers": true}`)."""
+
+    work_order = models.ForeignKey(WorkOrder, on_delete=models.CASCADE, related_name="watchers")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="watching")
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+")
+    added_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["work_order", "user"], name="uniq_wo_watcher")]
+
+    def __str__(self) -> str:
+        return f"{self.work_order_id}:{self.user_id}"
 
 
 class LinkKind(models.TextChoices):

@@ -60,6 +60,15 @@ class CommentIn(StrictSchema):
     public: bool = False
 
 
+class TagsIn(StrictSchema):
+    tags: list[str] = Field(max_length=20, description="The whole list (replaces it); normalized: lower-case, "
+                            "full-width as half-width, spaces as '-'.")
+
+
+class WatcherIn(StrictSchema):
+    username: str = Field(min_length=1, max_length=150)
+
+
 class LinkIn(StrictSchema):
     target: str = Field(max_length=24, description="Code of the other work order.")
     kind: Literal["parent", "duplicate", "related", "repeat"]
@@ -121,6 +130,7 @@ class WorkOrderOut(Schema):
     team: Ref | None
     assignee: UserRef | None
     custom: dict[str, Any]
+    tags: list[str] = []
     resolution: str
     invoice_number: str
     rating: int | None
@@ -131,6 +141,8 @@ class WorkOrderOut(Schema):
     external_refs: list[ExternalRefOut] | None = None
     links: list[LinkOut] | None = None
     allowed_actions: list[str] | None = None
+    #: Usernames of the watchers; detail only.
+    watchers: list[str] | None = None
     #: The SLA ledger, one entry per target (sla.serializers.target); detail only.
     sla: list[dict[str, Any]] | None = None
 

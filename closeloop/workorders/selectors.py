@@ -112,6 +112,8 @@ class WorkOrderFilter:
     #: running target due within N seconds (sla.selectors).
     breached: bool | None = None
     due_within: int | None = None
+    #: Tags the work order must all carry (staff only).
+    tag: list[str] | None = None
 
 
 def filter_work_orders(user, f: WorkOrderFilter) -> QuerySet[WorkOrder]:
@@ -151,9 +153,27 @@ def filter_work_orders(user, f: WorkOrderFilter) -> QuerySet[WorkOrder]:
             qs = qs.exclude(pk__in=sla_selectors.only_breached(WorkOrder.objects.all()).values("pk"))
         if f.due_within is not None:
             qs = sla_selectors.due_within(qs, f.due_within)
+    for raw in f.tag or []:
+        qs = filter_tag(user, qs, raw)
     if f.q:
         qs = apply_search(qs, f.q)
     return qs
+
+
+def filter_tag(user, qs: QuerySet[WorkOrder], raw: str) -> QuerySet[WorkOrder]:
+    from closeloop.core.errors import Forbidden
+
+    from .services import normalize_tag
+
+    if user.role == Role.CUSTOMER:
+        raise Forbidden(_("Tags are internal."))
+    tag = normalize_tag(raw)
+    if tag is None:
+        raise ValidationFailed(FieldProblem("tag", _("Not a tag.")))
+    if connection.vendor == "postgresql":
+        return qs.filter(tags__contains=[tag])
+    return qs.filter(id__in=RawSQL("SELECT w.id FROM workorders_workorder w, json_each(w.tags) j WHERE j.value = %s",
+                                   (tag,)))
 
 
 def _custom_condition(item: str, type_key: str | None) -> Q:

@@ -14,6 +14,10 @@ def _user(u):
     return {"username": u.username, "name": str(u)} if u is not None else None
 
 
+def _customer(user) -> bool:
+    return user is None or getattr(user, "role", "") == "customer"
+
+
 def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
     out = {
         "code": wo.code,
@@ -33,6 +37,8 @@ def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
         "team": {"code": wo.team.code, "name": wo.team.name} if wo.team_id else None,
         "assignee": _user(wo.assignee) if wo.assignee_id else None,
         "custom": wo.custom or {},
+        # Tags and watchers are internal: customers see empty lists.
+        "tags": [] if _customer(user) else list(wo.tags or []),
         "resolution": wo.resolution,
         "invoice_number": wo.invoice_number,
         "rating": wo.rating,
@@ -48,6 +54,8 @@ def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
         links += [{"kind": ln.kind, "direction": "in", "code": ln.source.code, "title": ln.source.title,
                    "status": ln.source.status} for ln in wo.links_in.select_related("source")]
         out["links"] = links
+        out["watchers"] = [] if _customer(user) else list(
+            wo.watchers.order_by("id").values_list("user__username", flat=True))
         if user is not None:
             out["allowed_actions"] = [t.action for t in allowed_actions(user, wo)]
         from closeloop.sla import selectors as sla_selectors

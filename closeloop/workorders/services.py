@@ -9,6 +9,8 @@ same validation and the same guards.
 
 import hashlib
 import mimetypes
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -45,6 +47,7 @@ from .models import (
     WorkOrder,
     WorkOrderLink,
     WorkOrderType,
+    WorkOrderWatcher,
 )
 
 TITLE_MAX = 200
@@ -500,6 +503,12 @@ def _apply_transition(actor: User, wo: WorkOrder, t: Transition, clean: dict, at
 
 # ---- comments, attachments, links, external refs ---------------------------------------------
 
+#: fn(actor, wo, event) called inside the transaction after a comment is added (the rules app
+#: registers its `comment_added` trigger here). Not a lifecycle effect: "*" effects (SLA,
+#: approvals) must not run on comments.
+comment_listeners: list = []
+
+
 def do_add_comment(*, actor: User, wo: WorkOrder, body: str, public: bool = False) -> TimelineEvent:
     problems: list[FieldProblem] = []
     body = _text(problems, "body", body, required=True, max_len=COMMENT_MAX)
@@ -512,7 +521,131 @@ def do_add_comment(*, actor: User, wo: WorkOrder, body: str, public: bool = Fals
     with transaction.atomic():
         t = now()
         WorkOrder.objects.filter(pk=wo.pk).update(updated_at=t)
-        return _event(wo, actor, TimelineEvent.Kind.COMMENT, at=t, data={"body": body}, public=public)
+        ev = _event(wo, actor, TimelineEvent.Kind.COMMENT, at=t, data={"body": body}, public=public)
+        for fn in comment_listeners:
+            fn(actor, wo, ev)
+        return ev
+
+
+# ---- tags and watchers ---------------------------------------------------------------------
+
+MAX_TAGS = 20
+TAG_MAX = 40
+_TAG_SPACE = re.compile(r"\s+")
+_TAG_BAD = re.compile(r"[\x00-\x1f\x7f,;<>\"'`]")
+
+
+def normalize_tag(value) -> str | None:
+    """NFKC (full-width → half-width), trimmed, lower-case, inner spaces as "-"; None when it
+    is not a usable tag (empty, too long, control characters or , ; < > quotes)."""
+    if not isinstance(value, str):
+        return None
+    tag = _TAG_SPACE.sub("-", unicodedata.normalize("NFKC", value).strip().lower())
+    if not tag or len(tag) > TAG_MAX or _TAG_BAD.search(tag):
+        return None
+    return tag
+
+
+def clean_tags(value, field: str = "tags", *, limit: int = MAX_TAGS) -> list[str]:
+    """A list of tags, normalized and without repeats; ValidationFailed naming `field[i]`."""
+    if not isinstance(value, list) or len(value) > limit:
+        raise ValidationFailed(FieldProblem(field, _("A list of at most %(n)d tags.") % {"n": limit}))
+    problems, out = [], []
+    for i, raw in enumerate(value):
+        tag = normalize_tag(raw)
+        if tag is None:
+            problems.append(FieldProblem(f"{field}[{i}]", _("A tag is 1 to %(n)d characters, without control "
+                                                            "characters or , ; < > quotes.") % {"n": TAG_MAX}))
+        elif tag not in out:
+            out.append(tag)
+    if problems:
+        raise ValidationFailed(problems)
+    return out
+
+
+def do_set_tags(*, actor: User, wo: WorkOrder, tags: list, expected_version: int | None = None) -> WorkOrder:
+    """Replace the tags (a version bump and an "updated" timeline event when they change)."""
+    if not permissions.may_edit(actor, wo):
+        raise Forbidden(_("You may not edit this work order."))
+    if expected_version is not None and expected_version != wo.version:
+        raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
+                                 % {"v": wo.version}, version=wo.version, current_state=wo.status)
+    new = clean_tags(tags)
+    old = list(wo.tags or [])
+    if new == old:
+        return wo
+    with transaction.atomic():
+        t = now()
+        updated = WorkOrder.objects.filter(pk=wo.pk, version=wo.version).update(
+            tags=new, updated_at=t, version=F("version") + 1)
+        if not updated:
+            current = WorkOrder.objects.get(pk=wo.pk)
+            raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
+                                     % {"v": current.version}, version=current.version, current_state=current.status)
+        wo.tags, wo.updated_at = new, t
+        wo.version += 1
+        _event(wo, actor, TimelineEvent.Kind.UPDATED, at=t, data={
+            "changes": {"tags": {"from": ", ".join(old), "to": ", ".join(new)}},
+            "tags": {"added": [x for x in new if x not in old], "removed": [x for x in old if x not in new]}})
+    return wo
+
+
+def watcher_names(wo: WorkOrder) -> list[str]:
+    return list(WorkOrderWatcher.objects.filter(work_order=wo).order_by("id")
+                .values_list("user__username", flat=True))
+
+
+def _may_change_watcher(actor: User, wo: WorkOrder, user: User) -> bool:
+    """Editors of the work order change anyone; other staff who see it only themselves."""
+    if actor.role == Role.CUSTOMER:
+        return False
+    return permissions.may_edit(actor, wo) or actor.pk == user.pk
+
+
+def do_add_watcher(*, actor: User, wo: WorkOrder, user: User | str) -> WorkOrderWatcher:
+    """Add a watcher: an active staff user who can see the work order. Adding one twice is fine."""
+    from .selectors import visible_work_orders
+
+    if isinstance(user, str):
+        found = User.objects.filter(username=user).first()
+        if found is None:
+            raise ValidationFailed(FieldProblem("username", _("No user %(u)s.") % {"u": user[:150]}, "not_found"))
+        user = found
+    if not _may_change_watcher(actor, wo, user):
+        raise Forbidden(_("You may not change the watchers of this work order."))
+    if not user.is_active or user.role == Role.CUSTOMER or not visible_work_orders(user).filter(pk=wo.pk).exists():
+        raise ValidationFailed(FieldProblem("username", _("%(u)s cannot see this work order.") % {"u": user.username}))
+    with transaction.atomic():
+        existing = WorkOrderWatcher.objects.filter(work_order=wo, user=user).first()
+        if existing is not None:
+            return existing
+        t = now()
+        try:
+            with transaction.atomic():
+                w = WorkOrderWatcher.objects.create(work_order=wo, user=user, added_by=actor, added_at=t)
+        except IntegrityError:  # added at the same moment by someone else
+            return WorkOrderWatcher.objects.get(work_order=wo, user=user)
+        _event(wo, actor, TimelineEvent.Kind.UPDATED, at=t, data={
+            "changes": {"watchers": {"from": "", "to": user.username}}, "watchers": {"added": [user.username]}})
+    return w
+
+
+def do_remove_watcher(*, actor: User, wo: WorkOrder, user: User | str) -> bool:
+    """Remove a watcher; False when they were not watching."""
+    if isinstance(user, str):
+        found = User.objects.filter(username=user).first()
+        if found is None:
+            raise NotFound(_("%(u)s is not watching this work order.") % {"u": user[:150]})
+        user = found
+    if not _may_change_watcher(actor, wo, user):
+        raise Forbidden(_("You may not change the watchers of this work order."))
+    with transaction.atomic():
+        deleted, _rows = WorkOrderWatcher.objects.filter(work_order=wo, user=user).delete()
+        if not deleted:
+            return False
+        _event(wo, actor, TimelineEvent.Kind.UPDATED, at=now(), data={
+            "changes": {"watchers": {"from": user.username, "to": ""}}, "watchers": {"removed": [user.username]}})
+    return True
 
 
 def _sniff(head: bytes) -> str | None:
