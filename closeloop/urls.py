@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("closeloop.fieldwork.urls")),
     path("", include("closeloop.portal.urls")),
     path("", include("closeloop.approvals.urls")),
+    path("", include("closeloop.rules.urls")),
 ]
