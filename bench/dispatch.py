@@ -89,8 +89,8 @@ def seed(n_engineers: int, n_backlog: int, seed_value: int = 1):
     for u in users:
         for tag in rng.sample(tags, 3):
             skills.append(EngineerSkill(user=u, tag=tag, level=rng.randint(1, 5)))
-        for d in range(-3, 4):  # a week of rosters around now
-            start = t.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=d, hours=1)
+        for d in range(-3, 4):  # a week of 10-hour rosters, today's running now (whatever the hour)
+            start = t - timedelta(hours=4) + timedelta(days=d)
             shifts.append(Shift(user=u, starts_at=start, ends_at=start + timedelta(hours=10),
                                 kind=Shift.Kind.ON_CALL if rng.random() < 0.1 else Shift.Kind.SHIFT))
         if rng.random() < 0.05:
@@ -114,17 +114,28 @@ def seed(n_engineers: int, n_backlog: int, seed_value: int = 1):
     return users
 
 
-def bench_suggest(runs: int) -> dict:
+def bench_suggest(runs: int, profile: bool = False) -> dict:
     from closeloop.dispatch import services
     from closeloop.workorders.models import WorkOrder
 
     wos = list(WorkOrder.objects.filter(status="new").select_related("asset", "site", "wo_type")[:runs])
     services.suggest(wos[0])  # warm up
     times = []
+    prof = None
+    if profile:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     for w in wos:
         t0 = time.perf_counter()
         s = services.suggest(w)
         times.append((time.perf_counter() - t0) * 1000)
+    if prof is not None:
+        import pstats
+
+        prof.disable()
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(35)
     return {"runs": len(times), "p50_ms": round(pct(times, 50), 2), "p99_ms": round(pct(times, 99), 2),
             "max_ms": round(max(times), 2), "example": s.suggestions[0]["explanation"] if s.suggestions else None,
             "excluded_counts": s.excluded_counts}
@@ -216,6 +227,7 @@ def main():
     ap.add_argument("--batch-engineers", type=int, default=200)
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=3.0)
+    ap.add_argument("--profile", action="store_true", help="cProfile the suggestion runs (to stderr)")
     args = ap.parse_args()
     started = datetime.now(UTC)
     setup(args.db)
@@ -224,7 +236,7 @@ def main():
     print(f"seeded in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     out = {"started": started.isoformat(), "db": args.db, "python": platform.python_version(),
            "cpus": os.cpu_count()}
-    out["suggest"] = bench_suggest(args.runs)
+    out["suggest"] = bench_suggest(args.runs, args.profile)
     print(f"suggest among {args.engineers} engineers: p50 {out['suggest']['p50_ms']} ms, "
           f"p99 {out['suggest']['p99_ms']} ms (target ≤ 20 ms)  e.g. {out['suggest']['example']}")
     out["conditions"] = bench_conditions(args.seconds)

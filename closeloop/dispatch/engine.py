@@ -25,9 +25,11 @@ HISTORY_CAP = 5
 
 # exclusion codes (explained in words by dispatch.services)
 LEAVE, OFF_SHIFT, SKILL, FULL = "leave", "off_shift", "skill", "full"
+EXCLUSIONS = (LEAVE, OFF_SHIFT, SKILL, FULL)  # exclusion_codes() index into this
 # shift states
 ON_SHIFT, ON_CALL, NO_ROSTER, OFF = 0, 1, 2, 3
 SHIFT_PART = {ON_SHIFT: 1.0, ON_CALL: 0.6, NO_ROSTER: 0.5, OFF: 0.0}
+_SHIFT_PARTS = np.array([SHIFT_PART[k] for k in range(4)])
 
 
 @dataclass
@@ -101,7 +103,7 @@ def score(jobs: Jobs, cands: Candidates) -> Scores:
     day = np.maximum(cands.day_hours, 0.1)
     load = np.clip(1.0 - cands.open_hours / day, 0.0, 1.0)
     hist = np.minimum(jobs.history, HISTORY_CAP) / HISTORY_CAP
-    shift = np.vectorize(SHIFT_PART.get, otypes=[float])(cands.shift) if len(cands) else np.zeros(0)
+    shift = _SHIFT_PARTS[cands.shift]
     fits = (cands.open_hours[None, :] + jobs.est_hours[:, None]) <= cands.day_hours[None, :] + 1e-9
     available = (~cands.on_leave) & (cands.shift != OFF)
     eligible = skill_ok & fits & available[None, :]
@@ -121,6 +123,11 @@ def exclusion(s: Scores, cands: Candidates, j: int, c: int) -> str | None:
     if not s.fits[j, c]:
         return FULL
     return None
+
+
+def exclusion_codes(s: Scores, cands: Candidates, j: int) -> np.ndarray:
+    """exclusion() for every candidate of job j at once: an index into EXCLUSIONS, -1 if eligible."""
+    return np.select([cands.on_leave, cands.shift == OFF, ~s.skill_ok[j], ~s.fits[j]], [0, 1, 2, 3], -1)
 
 
 # ---- batch --------------------------------------------------------------------------------------

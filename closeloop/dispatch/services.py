@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Case, Count, IntegerField, Max, Q, Value, When
+from django.db.models import Max, Q
 from django.utils.translation import gettext as _
 
-from closeloop.accounts.models import EngineerSkill, Role, User
+from closeloop.accounts.models import EngineerSkill, Role, SkillTag, User
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, ValidationFailed
 from closeloop.workorders import permissions
@@ -51,20 +51,45 @@ class Settings:
     top_n: int
 
 
+def _setting_rows() -> dict:
+    """(team id, type id) → (mode, estimated hours, top N), in one small query."""
+    return {(team, wtype): (mode, float(hours), top_n) for team, wtype, mode, hours, top_n in _sql(
+        "settings", lambda t: f"SELECT team_id, wo_type_id, mode, estimated_hours, top_n FROM {t(DispatchSetting)}")}
+
+
 def settings_for(wo: WorkOrder, _cache: dict | None = None) -> Settings:
-    rows = _cache if _cache is not None else {
-        (r.team_id, r.wo_type_id): r for r in DispatchSetting.objects.all()}
+    """The team's setting wins over the type's; without either, suggest with 2 h."""
+    rows = _cache if _cache is not None else _setting_rows()
     row = next((r for (team, _t), r in rows.items() if team and team == wo.team_id), None) or next(
         (r for (_team, t), r in rows.items() if t and t == wo.wo_type_id), None)
     if row is None:
         return Settings(Mode.SUGGEST, DEFAULT_HOURS, 5)
-    return Settings(row.mode, float(row.estimated_hours), row.top_n)
+    if isinstance(row, DispatchSetting):
+        return Settings(row.mode, float(row.estimated_hours), row.top_n)
+    return Settings(*row)
 
 
-def requirements_for(wo: WorkOrder, rows: list[SkillRequirement] | None = None) -> dict[int, tuple[str, int]]:
+@dataclass
+class _Req:
+    wo_type_id: int | None
+    asset_category: str
+    asset_model: str
+    fault_code_prefix: str
+    tag_id: int
+    tag_name: str
+    min_level: int
+
+
+def _requirement_rows() -> list[_Req]:
+    return [_Req(*r) for r in _sql("requirements", lambda t: (
+        f"SELECT r.wo_type_id, r.asset_category, r.asset_model, r.fault_code_prefix, r.tag_id, g.name, r.min_level "
+        f"FROM {t(SkillRequirement)} r JOIN {t(SkillTag)} g ON g.id = r.tag_id ORDER BY r.id"))]
+
+
+def requirements_for(wo: WorkOrder, rows: list | None = None) -> dict[int, tuple[str, int]]:
     """tag id → (tag name, minimum level) that this work needs."""
     if rows is None:
-        rows = list(SkillRequirement.objects.select_related("tag"))
+        rows = _requirement_rows()
     asset = wo.asset if wo.asset_id else None
     out: dict[int, tuple[str, int]] = {}
     for r in rows:
@@ -77,12 +102,32 @@ def requirements_for(wo: WorkOrder, rows: list[SkillRequirement] | None = None) 
         if r.fault_code_prefix and not (wo.fault_code or "").startswith(r.fault_code_prefix):
             continue
         prev = out.get(r.tag_id, ("", 0))[1]
-        out[r.tag_id] = (r.tag.name, max(prev, r.min_level))
+        name = r.tag_name if isinstance(r, _Req) else r.tag.name
+        out[r.tag_id] = (name, max(prev, r.min_level))
     return out
 
 
-def _hours_by_type() -> dict[int, float]:
-    return {r.wo_type_id: float(r.estimated_hours) for r in DispatchSetting.objects.filter(wo_type__isnull=False)}
+def _hours_by_type(rows: dict | None = None) -> dict[int, float]:
+    rows = rows if rows is not None else _setting_rows()
+    return {wtype: r[1] for (team, wtype), r in rows.items() if wtype and not team}
+
+
+# The hot queries of a suggestion, as SQL text built once per process (Django's query
+# compiler cost more than the queries themselves). Each is one indexed scan or GROUP BY.
+_SQL: dict[tuple[str, str], str] = {}
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _sql(key: str, build, params: tuple | list = ()) -> list[tuple]:
+    sql = _SQL.get((connection.vendor, key))
+    if sql is None:
+        sql = _SQL[(connection.vendor, key)] = build(_table)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
 
 
 def _raw(qs) -> list[tuple]:
@@ -94,66 +139,103 @@ def _raw(qs) -> list[tuple]:
         return cur.fetchall()
 
 
-def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None = None) -> engine.Candidates:
+def _locate(ids: np.ndarray, uids) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of `uids` in the sorted `ids`, and which of them are there at all."""
+    uids = np.asarray(uids, dtype=np.int64)
+    if not len(ids) or not len(uids):
+        return np.zeros(0, dtype=np.int64), np.zeros(len(uids), dtype=bool)
+    pos = np.minimum(np.searchsorted(ids, uids), len(ids) - 1)
+    ok = ids[pos] == uids
+    return pos[ok], ok
+
+
+def _dt(value: datetime):
+    return connection.ops.adapt_datetimefield_value(value)
+
+
+def open_work(user_ids: np.ndarray | None = None, hours: dict[int, float] | None = None):
+    """Active work per engineer (count and estimated hours) from one GROUP BY over the
+    (status, assignee) index. Returns (uids, counts, hours) arrays."""
+    hours = _hours_by_type() if hours is None else hours
+    states = ", ".join(["%s"] * len(ACTIVE_STATES))
+    rows = _sql("open_work", lambda t: (
+        f"SELECT assignee_id, wo_type_id, COUNT(*) FROM {t(WorkOrder)} WHERE status IN ({states}) "
+        f"AND assignee_id IS NOT NULL GROUP BY assignee_id, wo_type_id"), list(ACTIVE_STATES))
+    if not rows:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    arr = np.array(rows, dtype=np.int64)
+    types, inverse = np.unique(arr[:, 1], return_inverse=True)
+    per_type = np.array([hours.get(int(x), DEFAULT_HOURS) for x in types])
+    return arr[:, 0], arr[:, 2], arr[:, 2] * per_type[inverse]
+
+
+def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None = None,
+                    settings_rows: dict | None = None) -> engine.Candidates:
     """Every active engineer (or `user_ids`) as engine arrays. Seven queries whatever C is."""
-    users = User.objects.filter(role=Role.ENGINEER, is_active=True)
-    if user_ids is not None:
-        users = users.filter(pk__in=user_ids)
-    rows = _raw(users.order_by("pk").values_list("pk", "username", "display_name", "first_name", "last_name",
-                                                 "home_latitude", "home_longitude"))
+    if user_ids is None:
+        rows = _sql("engineers", lambda t: (
+            f"SELECT id, username, display_name, first_name, last_name, home_latitude, home_longitude "
+            f"FROM {t(User)} WHERE role = %s AND is_active = %s ORDER BY id"), (Role.ENGINEER, True))
+    else:
+        rows = _raw(User.objects.filter(role=Role.ENGINEER, is_active=True, pk__in=user_ids).order_by("pk")
+                    .values_list("pk", "username", "display_name", "first_name", "last_name", "home_latitude",
+                                 "home_longitude"))
     n = len(rows)
-    index = {r[0]: i for i, r in enumerate(rows)}
     ids = np.array([r[0] for r in rows], dtype=np.int64)
-    lat = np.array([float(r[5]) if r[5] is not None else np.nan for r in rows], dtype=float)
-    lng = np.array([float(r[6]) if r[6] is not None else np.nan for r in rows], dtype=float)
+    lat = np.array([np.nan if r[5] is None else float(r[5]) for r in rows], dtype=float)
+    lng = np.array([np.nan if r[6] is None else float(r[6]) for r in rows], dtype=float)
     day = np.full(n, 8.0)
+    fresh_since = _dt(at - LOCATION_FRESH)
     # Only profiles that change something: a fresh location or a day other than the default.
-    profiles = EngineerProfile.objects.filter(Q(located_at__gte=at - LOCATION_FRESH) | ~Q(day_hours=8))
-    for uid, dh, plat, plng, fresh in _raw(profiles.order_by().annotate(
-            fresh=Case(When(located_at__gte=at - LOCATION_FRESH, then=Value(1)), default=Value(0),
-                       output_field=IntegerField())).values_list("user_id", "day_hours", "latitude", "longitude",
-                                                                 "fresh")):
-        i = index.get(uid)
-        if i is None:
-            continue
-        day[i] = float(dh)
-        if plat is not None and plng is not None and fresh:
-            lat[i], lng[i] = float(plat), float(plng)
+    prof = _sql("profiles", lambda t: (
+        f"SELECT user_id, day_hours, latitude, longitude, CASE WHEN located_at >= %s THEN 1 ELSE 0 END "
+        f"FROM {t(EngineerProfile)} WHERE located_at >= %s OR day_hours <> 8"), (fresh_since, fresh_since))
+    if prof:
+        pos, ok = _locate(ids, [r[0] for r in prof])
+        vals = np.array([(float(r[1]), np.nan if r[2] is None or not r[4] else float(r[2]),
+                          np.nan if r[3] is None or not r[4] else float(r[3])) for r in prof], dtype=float)[ok]
+        day[pos] = vals[:, 0]
+        here = ~np.isnan(vals[:, 1]) & ~np.isnan(vals[:, 2])
+        lat[pos[here]], lng[pos[here]] = vals[here, 1], vals[here, 2]
     shift = np.full(n, engine.NO_ROSTER, dtype=np.int64)
     # One grouped query: 2 = on a shift now, 1 = on call now, 0 = rostered around now but off.
-    now_state = Max(Case(When(starts_at__lte=at, ends_at__gt=at, kind=Shift.Kind.SHIFT, then=Value(2)),
-                         When(starts_at__lte=at, ends_at__gt=at, then=Value(1)), default=Value(0),
-                         output_field=IntegerField()))
-    for uid, state in _raw(Shift.objects.filter(starts_at__lt=at + ROSTER_WINDOW, ends_at__gt=at - ROSTER_WINDOW)
-                           .order_by().values_list("user_id").annotate(state=now_state)):
-        i = index.get(uid)
-        if i is not None:
-            shift[i] = {2: engine.ON_SHIFT, 1: engine.ON_CALL}.get(state, engine.OFF)
+    a = _dt(at)
+    state_rows = _sql("shifts", lambda t: (
+        f"SELECT user_id, MAX(CASE WHEN starts_at <= %s AND ends_at > %s AND kind = %s THEN 2 "
+        f"WHEN starts_at <= %s AND ends_at > %s THEN 1 ELSE 0 END) FROM {t(Shift)} "
+        f"WHERE starts_at < %s AND ends_at > %s GROUP BY user_id"),
+        (a, a, Shift.Kind.SHIFT.value, a, a, _dt(at + ROSTER_WINDOW), _dt(at - ROSTER_WINDOW)))
+    if state_rows:
+        arr = np.array(state_rows, dtype=np.int64)
+        pos, ok = _locate(ids, arr[:, 0])
+        shift[pos] = np.array([engine.OFF, engine.ON_CALL, engine.ON_SHIFT])[arr[ok, 1]]
     on_leave = np.zeros(n, dtype=bool)
     reasons = [""] * n
-    for uid, reason in _raw(Leave.objects.filter(starts_at__lte=at, ends_at__gt=at).order_by()
-                            .values_list("user_id", "reason")):
-        i = index.get(uid)
-        if i is not None:
-            on_leave[i] = True
-            reasons[i] = reason
-    hours = _hours_by_type()
+    leave_rows = _sql("leave", lambda t: (
+        f"SELECT user_id, reason FROM {t(Leave)} WHERE starts_at <= %s AND ends_at > %s"), (a, a))
+    if leave_rows:
+        pos, ok = _locate(ids, [r[0] for r in leave_rows])
+        on_leave[pos] = True
+        for p, (_uid, reason) in zip(pos, (r for r, k in zip(leave_rows, ok, strict=True) if k), strict=True):
+            reasons[p] = reason
     count = np.zeros(n, dtype=np.int64)
     open_hours = np.zeros(n)
-    for uid, type_id, c in _raw(WorkOrder.objects.filter(status__in=ACTIVE_STATES, assignee__isnull=False)
-                                .values_list("assignee_id", "wo_type_id").annotate(c=Count("id")).order_by()):
-        i = index.get(uid)
-        if i is not None:
-            count[i] += c
-            open_hours[i] += c * hours.get(type_id, DEFAULT_HOURS)
+    uids, counts, hrs = open_work(hours=_hours_by_type(settings_rows))
+    if len(uids):
+        pos, ok = _locate(ids, uids)
+        np.add.at(count, pos, counts[ok])
+        np.add.at(open_hours, pos, hrs[ok])
     levels = np.zeros((n, len(tag_ids)), dtype=np.int64)
     if tag_ids:
-        col = {t: k for k, t in enumerate(tag_ids)}
-        for uid, tag_id, level in _raw(EngineerSkill.objects.filter(tag_id__in=tag_ids).order_by().values_list(
-                "user_id", "tag_id", "level")):
-            i = index.get(uid)
-            if i is not None:
-                levels[i, col[tag_id]] = level
+        marks = ", ".join(["%s"] * len(tag_ids))
+        skill_rows = _sql(f"skills{len(tag_ids)}", lambda t: (
+            f"SELECT user_id, tag_id, level FROM {t(EngineerSkill)} WHERE tag_id IN ({marks})"), list(tag_ids))
+        if skill_rows:
+            arr = np.array(skill_rows, dtype=np.int64)
+            pos, ok = _locate(ids, arr[:, 0])
+            col = {t: k for k, t in enumerate(tag_ids)}
+            cols = np.array([col[int(x)] for x in arr[ok, 1]], dtype=np.int64)
+            levels[pos, cols] = arr[ok, 2]
     return engine.Candidates(
         ids=ids, usernames=[r[1] for r in rows],
         names=[r[2] or " ".join(x for x in (r[3], r[4]) if x) or r[1] for r in rows],
@@ -163,20 +245,27 @@ def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None
 
 def _history(customer_ids: list[int | None], cands: engine.Candidates) -> np.ndarray:
     out = np.zeros((len(customer_ids), len(cands)), dtype=np.int64)
-    wanted = {c for c in customer_ids if c}
+    wanted = sorted({c for c in customer_ids if c})
     if not wanted:
         return out
-    index = {int(uid): i for i, uid in enumerate(cands.ids)}
-    per: dict[int, dict[int, int]] = {}
-    for cust, uid, c in _raw(WorkOrder.objects.filter(customer_id__in=wanted, status__in=DONE_STATES,
-                                                      assignee__isnull=False)
-                             .values_list("customer_id", "assignee_id").annotate(c=Count("id")).order_by()):
-        per.setdefault(cust, {})[uid] = c
+    marks = ", ".join(["%s"] * len(wanted))
+    states = ", ".join(["%s"] * len(DONE_STATES))
+    rows = _sql(f"history{len(wanted)}", lambda t: (
+        f"SELECT customer_id, assignee_id, COUNT(*) FROM {t(WorkOrder)} WHERE customer_id IN ({marks}) "
+        f"AND status IN ({states}) AND assignee_id IS NOT NULL GROUP BY customer_id, assignee_id"),
+        [*wanted, *DONE_STATES])
+    if not rows:
+        return out
+    arr = np.array(rows, dtype=np.int64)
+    pos, ok = _locate(cands.ids, arr[:, 1])
+    arr = arr[ok]
+    row_of: dict[int, list[int]] = {}
     for j, cust in enumerate(customer_ids):
-        for uid, c in per.get(cust, {}).items():
-            i = index.get(uid)
-            if i is not None:
-                out[j, i] = c
+        if cust:
+            row_of.setdefault(cust, []).append(j)
+    for (cust, _uid, c), p in zip(arr.tolist(), pos.tolist(), strict=True):
+        for j in row_of.get(cust, ()):
+            out[j, p] = c
     return out
 
 
@@ -269,27 +358,27 @@ def suggest(wo: WorkOrder, *, at: datetime | None = None, limit: int | None = No
     """Ranked candidates for `wo` with reasons, and the engineers left out, with why."""
     at = at or now()
     req = requirements_for(wo)
-    st = settings_for(wo)
+    rows = _setting_rows()
+    st = settings_for(wo, rows)
     tag_ids = list(req)
     if cands is None or cands.tags != tag_ids:
-        cands = load_candidates(at, tag_ids)
+        cands = load_candidates(at, tag_ids, settings_rows=rows)
     jobs = build_jobs([wo], tag_ids, [req], [st.estimated_hours], cands)
     s = engine.score(jobs, cands)
     order = np.argsort(-s.total[0], kind="stable")
-    eligible = s.eligible[0]
+    eligible = s.eligible[0][order]
     limit = limit or st.top_n
-    good = [int(c) for c in order if eligible[c]][:limit]
-    out = [_suggestion(s, cands, 0, c, req, at, st.estimated_hours) for c in good]
-    excluded, counts = [], {}
-    for c in order:
-        if eligible[c]:
-            continue
-        code = engine.exclusion(s, cands, 0, int(c))
-        counts[code] = counts.get(code, 0) + 1
-        if len(excluded) < excluded_limit:
-            words = _exclusion_words(code, cands, int(c), req, st.estimated_hours)
-            excluded.append({"username": cands.usernames[c], "name": cands.names[c], "reason": code,
-                             "explanation": f"{cands.names[c]}: {words}"})
+    out = [_suggestion(s, cands, 0, int(c), req, at, st.estimated_hours) for c in order[eligible][:limit]]
+    codes = engine.exclusion_codes(s, cands, 0)
+    counts = {engine.EXCLUSIONS[k]: int(n) for k, n in enumerate(np.bincount(codes[codes >= 0],
+                                                                             minlength=len(engine.EXCLUSIONS))) if n}
+    excluded = []
+    for c in order[~eligible][:excluded_limit]:
+        c = int(c)
+        code = engine.EXCLUSIONS[codes[c]]
+        words = _exclusion_words(code, cands, c, req, st.estimated_hours)
+        excluded.append({"username": cands.usernames[c], "name": cands.names[c], "reason": code,
+                         "explanation": f"{cands.names[c]}: {words}"})
     return Suggestions(wo, {name: level for name, level in req.values()}, st.estimated_hours, st.mode, out,
                        excluded, counts)
 
@@ -392,12 +481,12 @@ def preview_batch(*, actor: User, wos: list[WorkOrder], at: datetime | None = No
     if len(wos) > BATCH_MAX:
         raise ValidationFailed(FieldProblem("work_orders", _("At most %(n)d at once.") % {"n": BATCH_MAX}))
     at = at or now()
-    rows = list(SkillRequirement.objects.select_related("tag"))
-    cache = {(r.team_id, r.wo_type_id): r for r in DispatchSetting.objects.all()}
+    rows = _requirement_rows()
+    cache = _setting_rows()
     reqs = [requirements_for(w, rows) for w in wos]
     hours = [settings_for(w, cache).estimated_hours for w in wos]
     tag_ids = sorted({t for r in reqs for t in r})
-    cands = load_candidates(at, tag_ids)
+    cands = load_candidates(at, tag_ids, settings_rows=cache)
     jobs = build_jobs(wos, tag_ids, reqs, hours, cands)
     plan, total, s = engine.assign_batch(jobs, cands)
     items = []
