@@ -20,3 +20,14 @@ def install() -> None:
         return
     register_effect(None, on_change)  # "*": create, update and every action
     _installed = True
+
+
+#: fn(wo, milestone, old_state, new_state, due_at, at), called by services._sync inside the
+#: work order's transaction after the ledger rows are written, when a target turns
+#: "warning" or "breached" (the rules app's sla_warning / sla_breach triggers).
+state_listeners: list = []
+
+
+def state_changed(wo, milestone: str, old: str | None, new: str, due_at, at) -> None:
+    for fn in state_listeners:
+        fn(wo, milestone, old, new, due_at, at)

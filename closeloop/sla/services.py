@@ -15,6 +15,7 @@ from closeloop.core.errors import FieldProblem, ValidationFailed
 from closeloop.outbox.services import enqueue
 from closeloop.workorders.models import PRIORITY_RANK, TimelineEvent, WorkOrder
 
+from . import hooks
 from . import ledger as ledger_mod
 from .models import MILESTONES, BusinessCalendar, Escalation, SLAPolicy, SLATarget
 from .policies import check_condition, select_policy
@@ -82,6 +83,7 @@ def _sync(wo: WorkOrder, *, at: datetime, actor: User | None = None, policies: l
             "policy": policy.key, "policy_name": policy.name, "version": policy.version,
             "calendar": policy.calendar.key, "targets": policy.targets, "previous": _ref(before)})
     fired = _fired(wo, policy)
+    old_states = {m: t.state for m, t in existing.items()}
     ledgers = compute_for(wo, policy, at)
     done = _fire(wo, policy, ledgers, fired, at, worker) if fire else []
     rows, new_rows = [], []
@@ -106,6 +108,9 @@ def _sync(wo: WorkOrder, *, at: datetime, actor: User | None = None, policies: l
         SLATarget.objects.bulk_update(old_rows, _LEDGER_FIELDS)
     if new_rows:
         SLATarget.objects.bulk_create(new_rows)
+    for row in rows:
+        if row.state in ("warning", "breached") and old_states.get(row.milestone) != row.state:
+            hooks.state_changed(wo, row.milestone, old_states.get(row.milestone), row.state, row.due_at, at)
     return rows, done
 
 
