@@ -11,3 +11,6 @@ class RulesConfig(AppConfig):
         from . import hooks
 
         hooks.install()
+        from .console import register_nav  # the console's "Rules" navigation entry
+
+        register_nav()

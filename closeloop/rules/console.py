@@ -317,3 +317,14 @@ def delete_keyword_library(*, actor, lib: KeywordLibrary) -> None:
         raise DomainError(_("The library %(n)s is used by: %(r)s. Change those rules first.")
                           % {"n": lib.name, "r": ", ".join(r.name for r in users)}, 409, "in_use")
     services.do_delete_keyword_library(actor=actor, lib=lib)
+
+
+# ---- navigation ----------------------------------------------------------------------------------------
+
+def register_nav() -> None:
+    """The "Rules" entry of the top navigation, for managers, admins and dispatchers."""
+    from django.utils.translation import gettext_lazy
+
+    from closeloop.core import nav
+
+    nav.register("rules", gettext_lazy("Rules"), "rules:list", icon="adjustments", visible=services.may_read, order=45)
