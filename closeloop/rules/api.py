@@ -21,8 +21,10 @@ router = Router(tags=["rules"])
 class RuleIn(StrictSchema):
     name: str = Field(max_length=100)
     description: str = Field("", max_length=2000)
-    trigger: str = Field("created", description="created, updated, field_changed or status_changed")
+    trigger: str = Field("created", description="created, updated, field_changed, status_changed, comment_added, "
+                         "sla_warning, sla_breach or schedule")
     trigger_field: str = Field("", max_length=60)
+    schedule_minutes: int | None = Field(None, description="schedule trigger: every 5 to 10080 minutes")
     condition: str = Field("", max_length=conditions.MAX_SOURCE * 2, description="CEL over wo, event, actor")
     actions: list[dict[str, Any]] = Field(default_factory=list)
     order: int = 100
@@ -37,6 +39,7 @@ class RulePatch(StrictSchema):
     description: str | None = Field(None, max_length=2000)
     trigger: str | None = None
     trigger_field: str | None = Field(None, max_length=60)
+    schedule_minutes: int | None = None
     condition: str | None = Field(None, max_length=conditions.MAX_SOURCE * 2)
     actions: list[dict[str, Any]] | None = None
     order: int | None = None
@@ -52,6 +55,9 @@ class RuleOut(Schema):
     description: str
     trigger: str
     trigger_field: str
+    schedule_minutes: int | None
+    last_run_at: datetime | None
+    next_run_at: datetime | None
     condition: str
     actions: list[dict[str, Any]]
     order: int
@@ -87,7 +93,9 @@ class TryIn(StrictSchema):
 
 def _out(rule: Rule) -> dict:
     return {"id": rule.pk, "name": rule.name, "description": rule.description, "trigger": rule.trigger,
-            "trigger_field": rule.trigger_field, "condition": rule.condition, "actions": rule.actions,
+            "trigger_field": rule.trigger_field, "schedule_minutes": rule.schedule_minutes,
+            "last_run_at": rule.last_run_at, "next_run_at": rule.next_run_at, "condition": rule.condition,
+            "actions": services.masked_actions(rule.actions),
             "order": rule.order, "enabled": rule.enabled, "stop_after": rule.stop_after,
             "scope_type": rule.scope_type.key if rule.scope_type_id else None,
             "scope_team": rule.scope_team.code if rule.scope_team_id else None,

@@ -30,6 +30,10 @@ class Trigger(models.TextChoices):
     UPDATED = "updated", _("Work order updated")
     FIELD_CHANGED = "field_changed", _("A field changed")
     STATUS_CHANGED = "status_changed", _("Status changed")
+    COMMENT_ADDED = "comment_added", _("Comment added")
+    SLA_WARNING = "sla_warning", _("SLA warning")
+    SLA_BREACH = "sla_breach", _("SLA breached")
+    SCHEDULE = "schedule", _("On a schedule")
 
 
 class Rule(models.Model):
@@ -50,13 +54,34 @@ class Rule(models.Model):
                                    on_delete=models.CASCADE, related_name="+")
     #: The rule acts as its owner and sees only what its owner may see.
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    #: For the schedule trigger: every this many minutes (5..10080) over the open work orders in scope.
+    schedule_minutes = models.PositiveIntegerField(_("every (minutes)"), null=True, blank=True)
+    #: The worker's timer (None: not scheduled); a claim moves it a lease ahead (compare-and-set).
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(_("last run"), null=True, blank=True)
+    #: A run capped at SCHEDULE_BATCH work orders goes on from here (id) in the same period.
+    schedule_cursor = models.BigIntegerField(default=0)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
     class Meta:
         ordering = ["order", "id"]
-        indexes = [models.Index(fields=["trigger", "enabled", "order"], name="rule_trigger_order")]
+        indexes = [models.Index(fields=["trigger", "enabled", "order"], name="rule_trigger_order"),
+                   models.Index(fields=["next_run_at"], name="rule_next_run")]
 
     def __str__(self) -> str:
         return self.name
+
+
+class ScheduleFiring(models.Model):
+    """A scheduled rule fired on a work order in one period (floor(time / period)): the unique
+    row makes it at most once per work order, rule and period, whatever workers race."""
+
+    rule = models.ForeignKey(Rule, on_delete=models.CASCADE, related_name="+")
+    work_order = models.ForeignKey("workorders.WorkOrder", on_delete=models.CASCADE, related_name="+")
+    period = models.BigIntegerField()
+    fired_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rule", "work_order", "period"], name="uniq_rule_firing")]

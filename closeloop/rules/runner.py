@@ -13,6 +13,8 @@ matched, and what each action did (or why it could not).
 from __future__ import annotations
 
 import contextvars
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.apps import apps
@@ -27,6 +29,8 @@ from .models import KeywordLibrary, Rule, Trigger
 
 MAX_FIRINGS = 20
 EVENT_RULE = "rule"  # TimelineEvent.kind written here
+EVENT_ESCALATION = "escalation"  # the escalate action's own timeline event
+WEBHOOK_KIND = "rules.webhook"  # outbox kind of the webhook action (delivered by hooks.deliver_webhook)
 
 
 @dataclass
@@ -42,15 +46,34 @@ class Chain:
 _chain: contextvars.ContextVar[Chain | None] = contextvars.ContextVar("rules_chain", default=None)
 
 
+@dataclass
+class Firing:
+    """What the actions of one firing may read (the webhook payload, unique outbox keys)."""
+
+    id: str
+    trigger: str
+    event: dict
+
+
+_firing: contextvars.ContextVar[Firing | None] = contextvars.ContextVar("rules_firing", default=None)
+
+
 def libraries() -> dict[str, list[str]]:
     return {k.name: list(k.words) for k in KeywordLibrary.objects.all()}
 
 
 def context_for(wo: WorkOrder, *, trigger: str, actor=None, event: dict | None = None,
-                libs: dict | None = None) -> dict:
+                libs: dict | None = None, at=None) -> dict:
+    """conditions.work_order_context plus what rules add: wo.tags, wo.age_hours (since
+    created) and wo.idle_hours (since the last change), for schedules."""
     ev = {"trigger": trigger, **(event or {})}
-    return conditions.work_order_context(wo, keyword_libraries=libs if libs is not None else libraries(), event=ev,
-                                         actor=actor)
+    ctx = conditions.work_order_context(wo, keyword_libraries=libs if libs is not None else libraries(), event=ev,
+                                        actor=actor)
+    at = at or _at()
+    ctx["wo"]["tags"] = list(wo.tags or [])
+    ctx["wo"]["age_hours"] = round(max(0.0, (at - wo.created_at).total_seconds()) / 3600, 2)
+    ctx["wo"]["idle_hours"] = round(max(0.0, (at - wo.updated_at).total_seconds()) / 3600, 2)
+    return ctx
 
 
 def _in_scope(rule: Rule, wo: WorkOrder) -> bool:
@@ -77,26 +100,32 @@ def _triggers_match(rule: Rule, trigger: str, changed: list[str]) -> bool:
     return rule.trigger == trigger
 
 
-def run(wo: WorkOrder, *, trigger: str, actor=None, event: dict | None = None) -> list[Rule]:
+def run(wo: WorkOrder, *, trigger: str, actor=None, event: dict | None = None, rules: list[Rule] | None = None,
+        before_fire: Callable[[Rule, WorkOrder], bool] | None = None) -> list[Rule]:
     """Evaluate the enabled rules for `trigger` on `wo`, in order, and run the actions
-    of those that match. Returns the rules that fired."""
+    of those that match. Returns the rules that fired. `rules` limits it to those (the
+    scheduler runs one rule); `before_fire(rule, wo)` may veto a firing (False)."""
     chain = _chain.get()
     token = None
     if chain is None:
         chain = Chain()
         token = _chain.set(chain)
     try:
-        return _run(chain, wo, trigger=trigger, actor=actor, event=event or {})
+        return _run(chain, wo, trigger=trigger, actor=actor, event=event or {}, only=rules, before_fire=before_fire)
     finally:
         if token is not None:
             _chain.reset(token)
 
 
-def _run(chain: Chain, wo: WorkOrder, *, trigger: str, actor, event: dict) -> list[Rule]:
-    if chain.rules is None:
-        chain.rules = list(Rule.objects.filter(enabled=True).select_related("owner").order_by("order", "id"))
+def _run(chain: Chain, wo: WorkOrder, *, trigger: str, actor, event: dict, only=None, before_fire=None) -> list[Rule]:
+    if only is not None:
+        pool = only
+    else:
+        if chain.rules is None:
+            chain.rules = list(Rule.objects.filter(enabled=True).select_related("owner").order_by("order", "id"))
+        pool = chain.rules
     changed = list(event.get("changed", []))
-    candidates = [r for r in chain.rules if _triggers_match(r, trigger, changed) and _in_scope(r, wo)
+    candidates = [r for r in pool if _triggers_match(r, trigger, changed) and _in_scope(r, wo)
                   and (r.pk, wo.pk) not in chain.fired]
     if not candidates:
         return []
@@ -117,9 +146,11 @@ def _run(chain: Chain, wo: WorkOrder, *, trigger: str, actor, event: dict) -> li
                                              data={"capped": True, "limit": MAX_FIRINGS, "rule": rule.name,
                                                    "rule_id": rule.pk})
             break
+        if before_fire is not None and not before_fire(rule, wo):
+            continue
         chain.firings += 1
         chain.fired.add((rule.pk, wo.pk))
-        results = execute_actions(rule, wo)
+        results = execute_actions(rule, wo, trigger=trigger, event=ctx_vars["event"])
         TimelineEvent.objects.create(
             work_order=wo, at=_at(), actor=rule.owner, kind=EVENT_RULE,
             data={"rule_id": rule.pk, "rule": rule.name, "trigger": trigger,
@@ -138,30 +169,38 @@ def _at():
 
 # ---- actions ----------------------------------------------------------------------------------------
 
-def execute_actions(rule: Rule, wo: WorkOrder) -> list[dict]:
+def execute_actions(rule: Rule, wo: WorkOrder, *, trigger: str = "", event: dict | None = None) -> list[dict]:
     """Run each action in order, each in its own savepoint: one that cannot be done
     (e.g. nobody to assign) is recorded with its reason, the others still run, and the
     user's own change is never refused because of a rule."""
     results = []
-    for action in rule.actions:
-        kind = action.get("type", "")
-        fn = ACTIONS.get(kind)
-        if fn is None:
-            results.append({"type": kind, "ok": False, "error": _("Unknown action.")})
-            continue
-        try:
-            with transaction.atomic():
-                summary = fn(rule, wo, action)
-            results.append({"type": kind, "ok": True, "summary": summary})
-        except DomainError as exc:
-            results.append({"type": kind, "ok": False, "error": str(exc.message)[:300]})
+    token = _firing.set(Firing(uuid.uuid4().hex[:16], trigger or rule.trigger, dict(event or {})))
+    try:
+        for action in rule.actions:
+            kind = action.get("type", "") if isinstance(action, dict) else ""
+            fn = ACTIONS.get(kind)
+            if fn is None:
+                results.append({"type": kind, "ok": False, "error": _("Unknown action.")})
+                continue
+            try:
+                with transaction.atomic():
+                    summary = fn(rule, wo, action)
+                results.append({"type": kind, "ok": True, "summary": str(summary)[:500]})
+            except DomainError as exc:
+                results.append({"type": kind, "ok": False, "error": str(exc.message)[:300]})
+    finally:
+        _firing.reset(token)
     return results
+
+
+def current_firing() -> Firing:
+    return _firing.get() or Firing(uuid.uuid4().hex[:16], "", {})
 
 
 def _refresh(wo: WorkOrder) -> None:
     fresh = WorkOrder.objects.get(pk=wo.pk)
     for f in ("version", "status", "priority", "assignee_id", "team_id", "updated_at", "title", "custom",
-              "fault_code", "resume_to"):
+              "fault_code", "resume_to", "tags"):
         setattr(wo, f, getattr(fresh, f))
 
 
@@ -227,6 +266,8 @@ def recipients(wo: WorkOrder, names: list[str]) -> list:
         elif name == "creator":
             if wo.created_by_id:
                 out.append(wo.created_by)
+        elif name == "watchers":
+            out.extend(User.objects.filter(watching__work_order=wo, is_active=True).order_by("watching__id"))
         else:
             user = User.objects.filter(username=name, is_active=True).first()
             if user is not None:
@@ -239,23 +280,149 @@ def recipients(wo: WorkOrder, names: list[str]) -> list:
     return unique
 
 
-def _notify(rule, wo, a):
-    """An outbox row per recipient (delivered by the worker on each channel), or, where
-    there is no outbox, the message on the timeline only."""
+def _notify(rule, wo, a, *, what: str = "n"):
+    """An outbox row per recipient and channel (kind `notify`, fanned out and delivered by
+    the worker). The key is unique per firing, so a scheduled rule notifies every period."""
+    people = _notify_rows(rule, wo, a, what=what)
+    if not people:
+        raise DomainError(_("Nobody to notify."))
+    return "notified " + ", ".join(u.username for u in people)
+
+
+def _notify_rows(rule, wo, a, *, what: str) -> list:
     people = recipients(wo, a.get("recipients") or ["team_lead"])
     channels = a.get("channels") or ["inbox"]
     message = (a.get("message") or "").replace("{code}", wo.code).replace("{title}", wo.title)[:500]
-    if not people:
-        raise DomainError(_("Nobody to notify."))
-    if apps.is_installed("closeloop.outbox"):
+    if people and apps.is_installed("closeloop.outbox"):
         from closeloop.outbox.services import enqueue
 
+        firing = current_firing().id
         for user in people:
             for channel in channels:
-                enqueue("notify", f"rule:{rule.pk}:{wo.pk}:v{wo.version}:{user.pk}:{channel}",
+                enqueue("notify", f"rule:{rule.pk}:{wo.pk}:{firing}:{what}:{user.pk}:{channel}",
                         {"channel": channel, "to": user.username, "phone": user.phone, "work_order": wo.code,
                          "rule": rule.name, "message": message})
-    return "notified " + ", ".join(u.username for u in people)
+    return people
+
+
+def _add_tags(rule, wo, a):
+    from closeloop.workorders.services import do_set_tags
+
+    old = list(wo.tags or [])
+    add = [t for t in a.get("tags") or [] if t not in old]
+    if not add:
+        return "tags unchanged"
+    do_set_tags(actor=rule.owner, wo=wo, tags=old + add)
+    return "tags + " + ", ".join(add)
+
+
+def _remove_tags(rule, wo, a):
+    from closeloop.workorders.services import do_set_tags
+
+    old = list(wo.tags or [])
+    drop = [t for t in old if t in (a.get("tags") or [])]
+    if not drop:
+        return "tags unchanged"
+    do_set_tags(actor=rule.owner, wo=wo, tags=[t for t in old if t not in drop])
+    return "tags - " + ", ".join(drop)
+
+
+def _add_watchers(rule, wo, a):
+    from closeloop.workorders.services import do_add_watcher
+
+    people = recipients(wo, [n for n in a.get("watchers") or [] if n != "watchers"])
+    if not people:
+        raise DomainError(_("Nobody to add as a watcher."))
+    added, refused = [], []
+    for user in people:
+        try:
+            with transaction.atomic():
+                do_add_watcher(actor=rule.owner, wo=wo, user=user)
+            added.append(user.username)
+        except DomainError:
+            refused.append(user.username)
+    if not added:
+        raise DomainError(_("%(who)s cannot see this work order.") % {"who": ", ".join(refused)})
+    return "watchers + " + ", ".join(added) + (f" (not {', '.join(refused)})" if refused else "")
+
+
+def next_priority(priority: str) -> str | None:
+    from closeloop.workorders.models import PRIORITY_RANK
+
+    order = sorted(PRIORITY_RANK, key=PRIORITY_RANK.get)
+    i = order.index(priority) if priority in order else len(order) - 1
+    return order[i + 1] if i + 1 < len(order) else None
+
+
+def _escalate(rule, wo, a):
+    """Raise the priority one step (unless it is the highest), optionally move to another
+    team, notify (as the notify action); an `escalation` event on the timeline."""
+    from closeloop.workorders.services import do_update_work_order
+
+    data: dict = {"rule_id": rule.pk, "rule": rule.name, "actions": []}
+    changes: dict = {}
+    if a.get("raise_priority", True):
+        up = next_priority(wo.priority)
+        if up:
+            changes["priority"] = up
+            data["priority"] = {"from": wo.priority, "to": up}
+            data["actions"].append("raise_priority")
+    team_code = a.get("team") or ""
+    if team_code and (not wo.team_id or wo.team.code != team_code):
+        changes["team"] = team_code
+        data["team"] = {"from": wo.team.code if wo.team_id else "", "to": team_code}
+        data["actions"].append("move_team")
+    if changes:
+        do_update_work_order(actor=rule.owner, wo=wo, data=changes)
+        _refresh(wo)
+    people = []
+    if a.get("recipients"):
+        people = _notify_rows(rule, wo, a, what="e")
+        data["notified"] = [u.username for u in people]
+        if people:
+            data["actions"].append("notify")
+    if a.get("message"):
+        data["message"] = str(a["message"]).replace("{code}", wo.code).replace("{title}", wo.title)[:500]
+    if not data["actions"]:
+        raise DomainError(_("Nothing to escalate: already the highest priority and nobody to notify."))
+    TimelineEvent.objects.create(work_order=wo, at=_at(), actor=rule.owner, kind=EVENT_ESCALATION, data=data)
+    parts = []
+    if "priority" in data:
+        parts.append(f"priority {data['priority']['from']} → {data['priority']['to']}")
+    if "team" in data:
+        parts.append(f"team → {data['team']['to']}")
+    if people:
+        parts.append("notified " + ", ".join(u.username for u in people))
+    return "escalated: " + "; ".join(parts)
+
+
+def work_order_summary(wo: WorkOrder) -> dict:
+    """What a webhook receives about the work order (no description, no custom fields)."""
+    return {"code": wo.code, "title": wo.title, "type": wo.wo_type.key, "status": wo.status,
+            "priority": wo.priority, "team": wo.team.code if wo.team_id else None,
+            "assignee": wo.assignee.username if wo.assignee_id else None,
+            "customer": wo.customer.code if wo.customer_id else None, "site": wo.site.code if wo.site_id else None,
+            "tags": list(wo.tags or []), "version": wo.version, "updated_at": wo.updated_at.isoformat()}
+
+
+def _webhook(rule, wo, a):
+    """An outbox row (kind rules.webhook) that the worker POSTs through notify's guarded
+    webhook transport; its key is the stable delivery id. Never sent in the request."""
+    from closeloop.outbox.services import enqueue
+
+    firing = current_firing()
+    key = f"rule-webhook:{rule.pk}:{wo.pk}:{firing.id}:{uuid.uuid4().hex[:8]}"
+    event = {k: v for k, v in firing.event.items() if isinstance(v, (str, int, float, bool, list)) or v is None}
+    if isinstance(event.get("body"), str):
+        event["body"] = event["body"][:2000]
+    enqueue(WEBHOOK_KIND, key, {
+        "url": a.get("url"), "secret": a.get("secret") or "", "work_order": wo.code,
+        "body": {"id": key, "event": "rule.webhook", "at": _at().isoformat(),
+                 "rule": {"id": rule.pk, "name": rule.name}, "trigger": firing.trigger, "cause": event,
+                 "work_order": work_order_summary(wo)}})
+    from urllib.parse import urlsplit
+
+    return f"webhook queued to {urlsplit(str(a.get('url'))).hostname}"
 
 
 def _create_linked(rule, wo, a):
@@ -276,7 +443,7 @@ def _create_linked(rule, wo, a):
     return f"created {new.code}"
 
 
-ACTIONS = {
+ACTIONS: dict[str, Callable] = {
     "set_priority": _set_priority,
     "set_fields": _set_fields,
     "assign": _assign,
@@ -284,7 +451,29 @@ ACTIONS = {
     "comment": _comment,
     "notify": _notify,
     "create_linked": _create_linked,
+    "add_tags": _add_tags,
+    "remove_tags": _remove_tags,
+    "add_watchers": _add_watchers,
+    "escalate": _escalate,
+    "webhook": _webhook,
 }
+#: type -> describe(rule, wo, action) -> str, for the dry run (registered types; built-ins are in describe()).
+DESCRIBERS: dict[str, Callable] = {}
+#: type -> validate(action, where) -> list[FieldProblem], run when a rule is saved (registered types).
+VALIDATORS: dict[str, Callable] = {}
+
+
+def register_action(type: str, fn: Callable, describe: Callable | None = None,  # noqa: A002
+                    validate: Callable | None = None) -> None:
+    """Let another app add an action type: `fn(rule, wo, action) -> summary` runs in a
+    savepoint (raise DomainError to record why it could not); `describe(rule, wo, action)`
+    is the dry run's line; `validate(action, where)` returns FieldProblems naming
+    f"{where}.<param>" (where = "actions[i]") when a rule is saved."""
+    ACTIONS[type] = fn
+    if describe is not None:
+        DESCRIBERS[type] = describe
+    if validate is not None:
+        VALIDATORS[type] = validate
 
 
 def describe(rule: Rule, wo: WorkOrder) -> list[str]:
@@ -311,4 +500,30 @@ def describe(rule: Rule, wo: WorkOrder) -> list[str]:
             out.append(_("notify %(who)s") % {"who": ", ".join(str(u) for u in people) or "-"})
         elif t == "create_linked":
             out.append(_("create a linked work order: %(t)s") % {"t": a.get("title") or wo.title})
+        elif t == "add_tags":
+            out.append(_("add tags %(t)s") % {"t": ", ".join(a.get("tags") or [])})
+        elif t == "remove_tags":
+            out.append(_("remove tags %(t)s") % {"t": ", ".join(a.get("tags") or [])})
+        elif t == "add_watchers":
+            people = recipients(wo, a.get("watchers") or [])
+            out.append(_("add watchers %(who)s") % {"who": ", ".join(str(u) for u in people) or "-"})
+        elif t == "escalate":
+            up = next_priority(wo.priority) if a.get("raise_priority", True) else None
+            bits = [_("priority %(a)s → %(b)s") % {"a": wo.priority, "b": up}] if up else []
+            if a.get("team"):
+                bits.append(_("team → %(t)s") % {"t": a["team"]})
+            if a.get("recipients"):
+                people = recipients(wo, a["recipients"])
+                bits.append(_("notify %(who)s") % {"who": ", ".join(str(u) for u in people) or "-"})
+            out.append(_("escalate: %(what)s") % {"what": "; ".join(bits) or "-"})
+        elif t == "webhook":
+            from urllib.parse import urlsplit
+
+            out.append(_("call the webhook at %(h)s") % {"h": urlsplit(str(a.get("url"))).hostname or "-"})
+        elif t in DESCRIBERS:
+            out.append(str(DESCRIBERS[t](rule, wo, a)))
+        elif t == "require_approval":
+            out.append(_("request approval of %(a)s") % {"a": a.get("action", "")})
+        else:
+            out.append(str(t))
     return out

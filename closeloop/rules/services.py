@@ -24,8 +24,18 @@ MAX_ACTIONS = 20
 MAX_WORDS = 500
 LIBRARY_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 RULE_FIELDS = {"name", "description", "trigger", "trigger_field", "condition", "actions", "order", "enabled",
-               "stop_after", "scope_type", "scope_team"}
+               "stop_after", "scope_type", "scope_team", "schedule_minutes"}
 NOTIFY_CHANNELS = {"inbox", "email", "sms", "dingtalk", "wecom", "feishu", "voice", "webhook"}
+#: Recipient names besides usernames (notify, escalate); add_watchers takes the same but "watchers".
+RECIPIENT_NAMES = {"team_lead", "assignee", "creator", "watchers"}
+MAX_RECIPIENTS = 20
+MESSAGE_MAX = 500
+URL_MAX = 500
+SECRET_MAX = 200
+#: Stored in place of a webhook secret when a rule is read; sending it back keeps the secret.
+SECRET_MASK = "********"
+#: Each action object is small: its JSON at most this many characters.
+ACTION_JSON_MAX = 8000
 
 
 def may_manage(user) -> bool:
@@ -43,16 +53,91 @@ def _require_manager(actor):
 
 # ---- validation ------------------------------------------------------------------------------------
 
-def _check_actions(problems: list, actions) -> list[dict]:
+def _recipients_problem(problems: list, where: str, value, *, allow_watchers: bool = True) -> None:
+    names = RECIPIENT_NAMES if allow_watchers else RECIPIENT_NAMES - {"watchers"}
+    if (not isinstance(value, list) or not value or len(value) > MAX_RECIPIENTS
+            or not all(isinstance(r, str) and 0 < len(r) <= 150 for r in value)):
+        problems.append(FieldProblem(where, _("A list of 1 to %(n)d of: %(c)s or usernames.")
+                                     % {"n": MAX_RECIPIENTS, "c": ", ".join(sorted(names))}))
+        return
+    users = [r for r in value if r not in names]
+    known = set(User.objects.filter(username__in=users, is_active=True).values_list("username", flat=True))
+    for r in users:
+        if r not in known:
+            problems.append(FieldProblem(where, _("No active user %(u)s.") % {"u": r}, "not_found"))
+            return
+
+
+def _tags_problem(problems: list, where: str, value) -> list[str]:
+    from closeloop.workorders.services import MAX_TAGS, clean_tags
+
+    if not isinstance(value, list) or not value:
+        problems.append(FieldProblem(where, _("A list of 1 to %(n)d tags.") % {"n": MAX_TAGS}))
+        return []
+    try:
+        return clean_tags(value, where)
+    except ValidationFailed as exc:
+        problems.extend(exc.problems)
+        return []
+
+
+def _webhook_problems(problems: list, where: str, a: dict) -> None:
+    from closeloop.notify.channels.base import check_url
+
+    url = a.get("url")
+    if not isinstance(url, str) or not url.strip() or len(url) > URL_MAX:
+        problems.append(FieldProblem(f"{where}.url", _("An http(s) URL of at most %(n)d characters.")
+                                     % {"n": URL_MAX}, "required"))
+    else:
+        found: list = []
+        check_url(found, "url", url.strip())
+        problems.extend(FieldProblem(f"{where}.url", p.message, p.code) for p in found)
+    secret = a.get("secret", "")
+    if secret is not None and (not isinstance(secret, str) or len(secret) > SECRET_MAX):
+        problems.append(FieldProblem(f"{where}.secret", _("Text of at most %(n)d characters.") % {"n": SECRET_MAX}))
+
+
+def _message_problem(problems: list, where: str, a: dict) -> None:
+    msg = a.get("message", "")
+    if msg is not None and (not isinstance(msg, str) or len(msg) > MESSAGE_MAX):
+        problems.append(FieldProblem(f"{where}.message", _("At most %(n)d characters.") % {"n": MESSAGE_MAX}))
+
+
+def _channels_problem(problems: list, where: str, ch) -> None:
+    if not isinstance(ch, list) or not ch or not all(isinstance(c, str) for c in ch) or set(ch) - NOTIFY_CHANNELS:
+        problems.append(FieldProblem(where, _("Some of: %(c)s.") % {"c": ", ".join(sorted(NOTIFY_CHANNELS))}))
+
+
+_APPROVAL_ACTION = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def _require_approval_problems(a: dict, where: str) -> list[FieldProblem]:
+    """require_approval (registered by approvals): `action` names the approved action, `data` an object."""
+    out = []
+    if not isinstance(a.get("action"), str) or not _APPROVAL_ACTION.match(a["action"]):
+        out.append(FieldProblem(f"{where}.action", _("The action to approve, e.g. purchase_part."), "required"))
+    if "data" in a and not isinstance(a["data"], dict):
+        out.append(FieldProblem(f"{where}.data", _("Must be an object.")))
+    return out
+
+
+def _check_actions(problems: list, actions, old: list | None = None) -> list[dict]:
     if not isinstance(actions, list) or len(actions) > MAX_ACTIONS:
         problems.append(FieldProblem("actions", _("A list of at most %(n)d actions.") % {"n": MAX_ACTIONS}))
         return []
+    import json
+
     out = []
     for i, a in enumerate(actions):
         where = f"actions[{i}]"
         if not isinstance(a, dict) or a.get("type") not in runner.ACTIONS:
             problems.append(FieldProblem(f"{where}.type", _("One of: %(c)s.") % {"c": ", ".join(runner.ACTIONS)}))
             continue
+        if len(json.dumps(a, ensure_ascii=False, default=str)) > ACTION_JSON_MAX:
+            problems.append(FieldProblem(where, _("This action is too large (at most %(n)d characters).")
+                                         % {"n": ACTION_JSON_MAX}, "too_long"))
+            continue
+        a = dict(a)
         t = a["type"]
         if t == "set_priority" and a.get("priority") not in Priority.values:
             problems.append(FieldProblem(f"{where}.priority", _("Must be one of: %(c)s.")
@@ -70,24 +155,93 @@ def _check_actions(problems: list, actions) -> list[dict]:
         elif t == "comment" and not (isinstance(a.get("body"), str) and 0 < len(a["body"].strip()) <= 2000):
             problems.append(FieldProblem(f"{where}.body", _("Text of 1 to 2000 characters.")))
         elif t == "notify":
-            rec = a.get("recipients", ["team_lead"])
-            ch = a.get("channels", ["inbox"])
-            if not isinstance(rec, list) or not rec or len(rec) > 20 or not all(isinstance(r, str) for r in rec):
-                problems.append(FieldProblem(f"{where}.recipients", _("A list of team_lead, assignee, creator or "
-                                                                      "usernames.")))
-            if not isinstance(ch, list) or not ch or set(ch) - NOTIFY_CHANNELS:
-                problems.append(FieldProblem(f"{where}.channels", _("Some of: %(c)s.")
-                                             % {"c": ", ".join(sorted(NOTIFY_CHANNELS))}))
-            if len(str(a.get("message", ""))) > 500:
-                problems.append(FieldProblem(f"{where}.message", _("At most %(n)d characters.") % {"n": 500}))
+            _recipients_problem(problems, f"{where}.recipients", a.get("recipients", ["team_lead"]))
+            _channels_problem(problems, f"{where}.channels", a.get("channels", ["inbox"]))
+            _message_problem(problems, where, a)
         elif t == "create_linked":
             if a.get("wo_type") and not WorkOrderType.objects.filter(key=a["wo_type"], active=True).exists():
                 problems.append(FieldProblem(f"{where}.wo_type", _("No such type.")))
             if a.get("link", LinkKind.RELATED) not in LinkKind.values:
                 problems.append(FieldProblem(f"{where}.link", _("Must be one of: %(c)s.")
                                              % {"c": ", ".join(LinkKind.values)}))
+        elif t in ("add_tags", "remove_tags"):
+            a["tags"] = _tags_problem(problems, f"{where}.tags", a.get("tags"))
+        elif t == "add_watchers":
+            _recipients_problem(problems, f"{where}.watchers", a.get("watchers"), allow_watchers=False)
+        elif t == "escalate":
+            if not isinstance(a.get("raise_priority", True), bool):
+                problems.append(FieldProblem(f"{where}.raise_priority", _("Must be true or false.")))
+            team = a.get("team") or ""
+            if not isinstance(team, str) or (team and not Team.objects.filter(code=team).exists()):
+                problems.append(FieldProblem(f"{where}.team", _("No such team."), "not_found"))
+            if a.get("recipients"):
+                _recipients_problem(problems, f"{where}.recipients", a["recipients"])
+            _channels_problem(problems, f"{where}.channels", a.get("channels") or ["inbox"])
+            _message_problem(problems, where, a)
+            if not a.get("raise_priority", True) and not team and not a.get("recipients"):
+                problems.append(FieldProblem(where, _("Raise the priority, move to a team or notify someone.")))
+        elif t == "webhook":
+            if isinstance(a.get("url"), str):
+                a["url"] = a["url"].strip()
+            if a.get("secret") in (None, "", SECRET_MASK):
+                a["secret"] = _old_secret(old, a.get("url"))
+            _webhook_problems(problems, where, a)
+        elif t in runner.VALIDATORS:
+            problems.extend(runner.VALIDATORS[t](a, where))
+        elif t == "require_approval":
+            problems.extend(_require_approval_problems(a, where))
         out.append(a)
     return out
+
+
+def _old_secret(old: list | None, url) -> str:
+    """A webhook secret left blank (or masked) keeps the one the rule had for that URL."""
+    for a in old or []:
+        if isinstance(a, dict) and a.get("type") == "webhook" and a.get("url") == url:
+            return a.get("secret") or ""
+    return ""
+
+
+def masked_actions(actions: list) -> list:
+    """Actions as readers see them: a webhook's secret is masked."""
+    out = []
+    for a in actions or []:
+        if isinstance(a, dict) and a.get("type") == "webhook" and a.get("secret"):
+            a = {**a, "secret": SECRET_MASK}
+        out.append(a)
+    return out
+
+
+def _check_schedule(problems: list, data: dict, rule: Rule | None, clean: dict) -> None:
+    """schedule_minutes: required (5..10080) for the schedule trigger, refused for others;
+    sets next_run_at when the rule becomes due (created, schedule changed, enabled again)."""
+    from .schedule import MAX_MINUTES, MIN_MINUTES
+
+    trigger = clean.get("trigger", rule.trigger if rule else Trigger.CREATED)
+    minutes = data["schedule_minutes"] if "schedule_minutes" in data else (rule.schedule_minutes if rule else None)
+    if trigger != Trigger.SCHEDULE:
+        if data.get("schedule_minutes") is not None:
+            problems.append(FieldProblem("schedule_minutes", _("Only for the schedule trigger.")))
+        if "trigger" in data or "schedule_minutes" in data:
+            clean["schedule_minutes"], clean["next_run_at"] = None, None
+        return
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        problems.append(FieldProblem("schedule_minutes", _("Every %(a)d to %(b)d minutes.")
+                                     % {"a": MIN_MINUTES, "b": MAX_MINUTES}, "required"))
+        return
+    clean["schedule_minutes"] = minutes
+    became_due = (rule is None or rule.trigger != Trigger.SCHEDULE or rule.schedule_minutes != minutes
+                  or (clean.get("enabled") is True and not rule.enabled) or rule.next_run_at is None)
+    if became_due:
+        clean["next_run_at"] = now()
+
+
+def sample_context() -> dict:
+    """The shape a rule condition is checked against on save (what runner.context_for gives)."""
+    ctx = conditions.sample_context(list(KeywordLibrary.objects.values_list("name", flat=True)))
+    ctx["wo"].update(tags=[], age_hours=0.0, idle_hours=0.0)
+    ctx["event"].update(author="", public=False, body="", milestone="", due_at="", period=0)
+    return ctx
 
 
 def _clean_rule(actor, data: dict, rule: Rule | None) -> dict:
@@ -109,13 +263,12 @@ def _clean_rule(actor, data: dict, rule: Rule | None) -> dict:
     if "condition" in data:
         source = data["condition"] or ""
         try:
-            conditions.check_condition(source, conditions.sample_context(list(
-                KeywordLibrary.objects.values_list("name", flat=True))))
+            conditions.check_condition(source, sample_context())
         except ValidationFailed as exc:
             problems.extend(exc.problems)
         clean["condition"] = source
     if "actions" in data or rule is None:
-        clean["actions"] = _check_actions(problems, data.get("actions", []))
+        clean["actions"] = _check_actions(problems, data.get("actions", []), rule.actions if rule else None)
     for key in ("order",):
         if key in data:
             if not isinstance(data[key], int) or isinstance(data[key], bool) or not -10**6 < data[key] < 10**6:
@@ -138,6 +291,7 @@ def _clean_rule(actor, data: dict, rule: Rule | None) -> dict:
             clean["scope_team"] = Team.objects.filter(code=data["scope_team"]).first()
             if clean["scope_team"] is None:
                 problems.append(FieldProblem("scope_team", _("No such team."), "not_found"))
+    _check_schedule(problems, data, rule, clean)
     if problems:
         raise ValidationFailed(problems)
     return clean
