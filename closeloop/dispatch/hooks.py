@@ -1,9 +1,19 @@
-"""An engineer who arrives on site with coordinates is now there: dispatch measures
-their next distance from it (rather than from home)."""
+"""Dispatch's lifecycle effects (registered from DispatchConfig.ready):
+
+- `arrive` with coordinates: the engineer is now there; dispatch measures their next
+  distance from it (rather than from home);
+- `create`, and `reopen` back to new without an assignee: the dispatch setting acts on
+  its own (auto assigns the best, round_robin the next in the team, suggest waits for
+  the dispatcher).
+
+Order: effects run in registration order. The rules must see new work first (a rule may
+set the team or the priority, or assign it already), so `install` installs the rules'
+effects before registering its own, whatever the order of INSTALLED_APPS.
+"""
 
 from decimal import Decimal
 
-from closeloop.workorders.lifecycle import register_effect
+from closeloop.workorders.lifecycle import S, register_effect
 
 _installed = False
 
@@ -20,9 +30,29 @@ def on_arrive(ctx) -> None:
                              "located_at": ctx.at})
 
 
+def on_create(ctx) -> None:
+    from .services import dispatch_on_arrival
+
+    if (ctx.data or {}).get("assignee"):
+        return  # the creator assigns it themselves, right after the create effects
+    dispatch_on_arrival(actor=ctx.actor, wo=ctx.wo, at=ctx.at, trigger="create")
+
+
+def on_reopen(ctx) -> None:
+    from .services import dispatch_on_arrival
+
+    if ctx.to_state == S.NEW:
+        dispatch_on_arrival(actor=ctx.actor, wo=ctx.wo, at=ctx.at, trigger="reopen")
+
+
 def install() -> None:
     global _installed
     if _installed:
         return
+    from closeloop.rules import hooks as rules_hooks
+
+    rules_hooks.install()  # idempotent: the rules' effects come first
     register_effect("arrive", on_arrive)
+    register_effect("create", on_create)
+    register_effect("reopen", on_reopen)
     _installed = True

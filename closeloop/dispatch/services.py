@@ -14,6 +14,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from closeloop.accounts.models import EngineerSkill, Role, SkillTag, User
 from closeloop.core.clock import now
@@ -385,15 +386,28 @@ def suggest(wo: WorkOrder, *, at: datetime | None = None, limit: int | None = No
 
 # ---- assigning ---------------------------------------------------------------------------------------
 
-def _record(wo: WorkOrder, actor: User, at: datetime, data: dict) -> TimelineEvent:
+def _record(wo: WorkOrder, actor: User | None, at: datetime, data: dict) -> TimelineEvent:
     return TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=EVENT_DISPATCH, data=data)
+
+
+def _dispatch_data(mode: str, assignee: str | None, chosen: dict | None, sug: Suggestions) -> dict:
+    data = {"mode": mode, "assignee": assignee,
+            "explanation": (chosen or {}).get("explanation", assignee or ""),
+            "score": (chosen or {}).get("score"), "parts": (chosen or {}).get("parts"),
+            "suggested": [x["explanation"] for x in sug.suggestions[:3]],
+            "excluded": [x["explanation"] for x in sug.excluded[:5]]}
+    if chosen and chosen.get("estimated_start"):
+        data["estimated_start"] = chosen["estimated_start"].isoformat()
+        data["estimated_finish"] = chosen["estimated_finish"].isoformat()
+    return data
 
 
 def do_dispatch_work_order(*, actor: User, wo: WorkOrder, assignee: str | None = None, reason: str = "",
                            mode: str = "best") -> WorkOrder:
     """Assign `wo` to the best suggestion (mode "best"), the next in the team's round
     robin (mode "round_robin"), or to `assignee` (an override when it is not the best,
-    which needs a `reason`). The reasons go on the timeline with the assign."""
+    which needs a `reason`). The reasons go on the timeline with the assign, and the
+    dispatch event's data is left on `wo.dispatch` (for the API's answer)."""
     if not permissions.may_take(actor, wo, TRANSITIONS["assign"]):
         raise Forbidden(_("You may not assign this work order."))
     reason = (reason or "").strip()
@@ -421,20 +435,16 @@ def do_dispatch_work_order(*, actor: User, wo: WorkOrder, assignee: str | None =
                                                 % {"why": "; ".join(x["explanation"] for x in sug.excluded[:5])},
                                                 "unavailable"))
         chosen, excluded, override, assignee = best, None, False, best["username"]
-    data = {"mode": mode if not override else "override", "assignee": assignee,
-            "explanation": (chosen or excluded or {}).get("explanation", assignee),
-            "score": (chosen or {}).get("score"), "parts": (chosen or {}).get("parts"),
-            "suggested": [x["explanation"] for x in sug.suggestions[:3]],
-            "excluded": [x["explanation"] for x in sug.excluded[:5]]}
+    data = _dispatch_data(mode if not override else "override", assignee, chosen, sug)
+    if not chosen and excluded:
+        data["explanation"] = excluded["explanation"]
     if override:
         data.update(override=True, reason=reason, best=best["username"] if best else None)
-    if chosen and chosen.get("estimated_start"):
-        data["estimated_start"] = chosen["estimated_start"].isoformat()
-        data["estimated_finish"] = chosen["estimated_finish"].isoformat()
     note = reason if override else data["explanation"]
     with transaction.atomic():
         _record(wo, actor, at, data)
         do_transition(actor=actor, wo=wo, action="assign", data={"assignee": assignee, "note": note[:2000]})
+    wo.dispatch = data
     return wo
 
 
@@ -453,14 +463,70 @@ def _round_robin(wo: WorkOrder, sug: Suggestions) -> dict | None:
 
 
 def auto_dispatch(*, actor: User, wo: WorkOrder) -> WorkOrder | None:
-    """What a work order's dispatch setting asks for on arrival: assign the best, round
-    robin, or nothing (suggest: the dispatcher decides)."""
+    """What a work order's dispatch setting asks for (the rules' "dispatch by setting"
+    action): assign the best, round robin, or nothing (suggest: the dispatcher decides)."""
     st = settings_for(wo)
     if st.mode == Mode.AUTO:
         return do_dispatch_work_order(actor=actor, wo=wo, mode="best")
     if st.mode == Mode.ROUND_ROBIN:
         return do_dispatch_work_order(actor=actor, wo=wo, mode="round_robin")
     return None
+
+
+_REASON_WORDS = {engine.LEAVE: _lazy("on leave"), engine.OFF_SHIFT: _lazy("off shift"),
+                 engine.SKILL: _lazy("lacking a skill"), engine.FULL: _lazy("fully booked")}
+
+
+def unavailable_summary(counts: dict[str, int]) -> str:
+    """"3 on leave, 12 lacking a skill": why nobody could take the work."""
+    return ", ".join(f"{n} {_REASON_WORDS[code]}" for code, n in sorted(counts.items(), key=lambda kv: -kv[1])
+                     if code in _REASON_WORDS) or _("no engineers")
+
+
+def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: str) -> str | None:
+    """The dispatch setting acting on its own, when unassigned work arrives (created, or
+    back to new when reopened without an assignee). Runs inside the event's transaction,
+    after the rules (which may have assigned it already: then nothing happens).
+
+    auto assigns the best, round_robin the next in the team; suggest leaves the choice to
+    the dispatcher. Nobody available: a dispatch event says why and the work stays
+    unassigned; it never makes the event itself fail. Returns the assignee's username."""
+    from closeloop.core.errors import DomainError
+    from closeloop.workorders.services import _apply_transition
+
+    fresh = WorkOrder.objects.filter(pk=wo.pk).values("status", "assignee_id", "team_id", "version").first()
+    if fresh is None or fresh["status"] != S.NEW or fresh["assignee_id"]:
+        return None
+    wo.status, wo.assignee_id, wo.team_id, wo.version = (fresh["status"], fresh["assignee_id"], fresh["team_id"],
+                                                         fresh["version"])
+    st = settings_for(wo)
+    if st.mode not in (Mode.AUTO, Mode.ROUND_ROBIN):
+        return None
+    sug = suggest(wo, at=at, limit=50)
+    chosen = _round_robin(wo, sug) if st.mode == Mode.ROUND_ROBIN else (sug.suggestions[0] if sug.suggestions
+                                                                          else None)
+    data = _dispatch_data(str(st.mode), chosen["username"] if chosen else None, chosen, sug)
+    data.update(automatic=True, trigger=trigger)
+    if chosen is None:
+        data.update(unavailable=True, excluded_counts=sug.excluded_counts,
+                    explanation=_("Nobody available: %(why)s") % {"why": unavailable_summary(sug.excluded_counts)})
+        _record(wo, None, at, data)
+        return None
+    user = User.objects.get(username=chosen["username"])
+    try:
+        with transaction.atomic():
+            _record(wo, None, at, data)
+            _apply_transition(actor, wo, TRANSITIONS["assign"], {
+                "assignee": user, "note": (_("Dispatched automatically: %(why)s")
+                                           % {"why": data["explanation"]})[:2000]}, at)
+    except DomainError as exc:  # a guard refused: say so, leave it unassigned
+        data.update(assignee=None, unavailable=True, error=str(exc.message)[:300],
+                    explanation=_("Could not assign %(who)s: %(why)s") % {"who": chosen["username"],
+                                                                         "why": str(exc.message)[:300]})
+        wo.refresh_from_db(fields=["status", "assignee", "team", "version"])
+        _record(wo, None, at, data)
+        return None
+    return user.username
 
 
 # ---- batch ---------------------------------------------------------------------------------------
