@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("work-orders/", views.work_order_list, name="list"),
     path("work-orders/new", views.work_order_create, name="create"),
+    path("work-orders/export.csv", views.work_order_export, name="export"),
     path("dashboard/", console.dashboard, name="dashboard"),
     path("board/", console.board, name="board"),
     path("lookup/", console.lookup, name="lookup"),

@@ -36,6 +36,31 @@ def home(request):
 
 @login_required
 @require_GET
+def work_order_export(request):
+    """The list as CSV, with the list's filters (and queue) and its visibility."""
+    from django.http import StreamingHttpResponse
+
+    from closeloop.portal import console
+
+    from . import exports
+
+    g = request.GET
+    queue = console._queue(request.user, g.get("queue")) if request.user.role != "customer" else None
+    f = console.filter_from(g, queue)
+    try:
+        selectors.filter_work_orders(request.user, f)
+    except DomainError as e:
+        return HttpResponse(str(e), status=400, content_type="text/plain; charset=utf-8")
+    from closeloop.core.clock import now
+
+    resp = StreamingHttpResponse(exports.stream(request.user, f), content_type="text/csv; charset=utf-8")
+    resp["Content-Disposition"] = f'attachment; filename="work-orders-{now():%Y%m%d-%H%M}.csv"'
+    resp["Cache-Control"] = "no-store"
+    return resp
+
+
+@login_required
+@require_GET
 def work_order_list(request):
     from closeloop.portal import console
 
