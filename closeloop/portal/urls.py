@@ -14,6 +14,7 @@ urlpatterns = [
     path("portal/q/<str:token>/report", views.qr_report, name="qr_report"),
     path("portal/t/<str:token>/", views.track, name="track"),
     path("portal/t/<str:token>/live", views.track_live, name="track_live"),
+    path("portal/t/<str:token>/attachments/<int:attachment_id>", views.track_attachment, name="track_attachment"),
     path("portal/t/<str:token>/confirm", views.track_confirm, name="track_confirm"),
     path("portal/t/<str:token>/reopen", views.track_reopen, name="track_reopen"),
 ]

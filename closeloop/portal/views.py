@@ -180,7 +180,7 @@ def track(request, token):
     if (r := _limited(request, "lookup")) is not None:
         return r
     wo = _tracked_or_404(token)
-    return _track_page(request, wo, base=f"/portal/t/{token}/")
+    return _track_page(request, wo, base=f"/portal/t/{token}/", token=token)
 
 
 @require_GET
@@ -188,6 +188,23 @@ def track_live(request, token):
     if (r := _limited(request, "lookup")) is not None:
         return r
     return _live(request, _tracked_or_404(token))
+
+
+@require_GET
+def track_attachment(request, token, attachment_id: int):
+    """A public attachment of the tracked work order (internal ones are never reachable)."""
+    from closeloop.workorders.api import attachment_response
+
+    if (r := _limited(request, "lookup")) is not None:
+        return r
+    wo = _tracked_or_404(token)
+    att = selectors.public_attachments(wo).filter(pk=attachment_id).first()
+    if att is None:
+        raise Http404
+    try:
+        return attachment_response(att)
+    except NotFound:
+        raise Http404 from None
 
 
 @require_POST
@@ -216,9 +233,10 @@ def _track_context(wo: WorkOrder) -> dict:
     }
 
 
-def _track_page(request, wo, *, base: str):
+def _track_page(request, wo, *, base: str, token: str = ""):
     ctx = _track_context(wo)
     ctx["base"] = base
+    ctx["token"] = token
     return render(request, "portal/track.html", ctx)
 
 

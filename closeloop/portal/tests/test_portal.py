@@ -256,3 +256,24 @@ def test_account_holder_downloads_public_attachments_only_of_own_org(world):
     assert c.get(f"/work-orders/{wo.code}/attachments/{att.pk}").status_code == 200
     other = world.browser_client(world.cust_b)
     assert other.get(f"/work-orders/{wo.code}/attachments/{att.pk}").status_code == 404
+
+
+def test_tracking_link_downloads_public_attachments_only(world):
+    wo = services.do_report(actor=None, place=world.asset_a, what="报警", phone="13800000001")
+    pub = wo_services.do_add_attachment(actor=world.dispatcher, wo=wo, public=True,
+                                        upload=SimpleUploadedFile("报告.pdf", b"%PDF-1.4 public"))
+    internal = wo_services.do_add_attachment(actor=world.dispatcher, wo=wo, public=False,
+                                             upload=SimpleUploadedFile("内部.pdf", b"%PDF-1.4 internal"))
+    other = services.do_report(actor=None, place=world.asset_a, what="别的", phone="13800000002")
+    other_att = wo_services.do_add_attachment(actor=world.dispatcher, wo=other, public=True,
+                                              upload=SimpleUploadedFile("别的.pdf", b"%PDF-1.4 other"))
+    token = TrackingLink.objects.get(work_order=wo).token
+    c = Client()
+    page = c.get(f"/portal/t/{token}/").content.decode()
+    assert f"/portal/t/{token}/attachments/{pub.pk}" in page and "内部.pdf" not in page
+    r = c.get(f"/portal/t/{token}/attachments/{pub.pk}")
+    assert r.status_code == 200 and b"".join(r.streaming_content) == b"%PDF-1.4 public"
+    assert r["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert c.get(f"/portal/t/{token}/attachments/{internal.pk}").status_code == 404
+    assert c.get(f"/portal/t/{token}/attachments/{other_att.pk}").status_code == 404
+    assert c.get(f"/portal/t/{'x' * 40}/attachments/{pub.pk}").status_code == 404
