@@ -94,7 +94,7 @@ class RuleForm(forms.Form):
         initial = {
             "name": rule.name, "description": rule.description, "trigger": rule.trigger,
             "trigger_field": rule.trigger_field, "condition": rule.condition,
-            "actions": json.dumps(rule.actions, ensure_ascii=False, indent=1), "order": rule.order,
+            "actions": json.dumps(services.masked_actions(rule.actions), ensure_ascii=False, indent=1), "order": rule.order,
             "stop_after": rule.stop_after, "enabled": rule.enabled, "version": rule.version,
             "scope_type": rule.scope_type.key if rule.scope_type_id else "",
             "scope_team": rule.scope_team.code if rule.scope_team_id else "",

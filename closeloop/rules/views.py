@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -78,8 +79,9 @@ def toggle(request, pk):
     except DomainError as e:
         messages.error(request, _err(e))
     if request.headers.get("HX-Request"):
+        ids = list(Rule.objects.order_by("order", "id").values_list("pk", flat=True))
         return render(request, "rules/_row.html", {"rule": _rule_or_404(pk), "may_manage": True,
-                                                   "first": False, "last": False, "swap": True})
+                                                   "first": ids[:1] == [pk], "last": ids[-1:] == [pk]})
     return redirect("rules:list")
 
 
@@ -131,8 +133,7 @@ def _condition_error(source: str) -> dict | None:
     if not (source or "").strip():
         return None
     try:
-        conditions.check_condition(source, conditions.sample_context(
-            list(KeywordLibrary.objects.values_list("name", flat=True))))
+        conditions.check_condition(source, services.sample_context())
         return None
     except ValidationFailed:
         pass
@@ -195,6 +196,7 @@ def edit(request, pk=None):
                 "ok": tried is not None and "error_message" not in tried and not form.errors,
                 "result": tried, "errors": {k: [str(x) for x in v] for k, v in form.errors.items()},
                 "action_errors": action_errors,
+                "html": render_to_string("rules/_try_result.html", {"tried": tried}, request=request),
             })
     else:
         form = RuleForm(initial=RuleForm.initial_for(rule) if rule else {"enabled": True, "order": _next_order()},
