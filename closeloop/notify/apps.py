@@ -25,6 +25,11 @@ class NotifyConfig(AppConfig):
         lifecycle.register_effect("assign", ack.on_assign)
         lifecycle.register_effect("create", ack.on_create)
         lifecycle.register_effect("accept", ack.on_accept)
+        from . import events
+
+        lifecycle.register_effect("assign", events.on_assign)
+        for action in lifecycle.ACTIONS:
+            lifecycle.register_effect(action, events.on_transition)
         nav.register("inbox", _("Inbox"), "notify:inbox", icon="bell", order=90, badge=views.nav_badge)
         nav.register("notify-admin", _("Channels"), "notify:channels", icon="broadcast", order=95,
                      visible=lambda u: u.is_superuser or u.role in ("admin", "manager"), namespace="notify-admin")

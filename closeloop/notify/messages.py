@@ -47,6 +47,8 @@ def _templates() -> dict:
                                _("Please approve {code} {title}. {message}")),
         "work_order.assigned": (_("Assigned to you: {code} {title}"),
                                 _("{code} {title} is assigned to you (priority {priority}).")),
+        "work_order.watched": (_("{code}: {status}"),
+                               _("{code} {title}, which you watch, is now {status} ({actor}).")),
         "work_order.status": (_("{code}: {status}"), _("Your request {code} {title} is now {status}.")),
         "ack.request": (_("URGENT {code} {title}: please acknowledge"),
                         _("Urgent work order {code} {title}. Acknowledge: {ack_url}")),

@@ -139,6 +139,9 @@ def resolve(payload: dict, wo: WorkOrder | None, at: datetime) -> list[tuple[str
         elif spec.get("watchers") and wo is not None:
             for u in _watchers(wo):
                 add("user", u)
+    excluded = set(payload.get("exclude") or [])  # usernames, e.g. whoever caused the event
+    if excluded:
+        out = [(kind, obj) for kind, obj in out if not (kind == "user" and obj.username in excluded)]
     # Group robots and webhooks subscribed to this event (internal: never for public-only causes
     # addressed to customers alone).
     event = payload.get("event") or ""
