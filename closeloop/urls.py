@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("closeloop.portal.urls")),
     path("", include("closeloop.approvals.urls")),
     path("", include("closeloop.rules.urls")),
+    path("", include("closeloop.dispatch.urls")),
 ]
