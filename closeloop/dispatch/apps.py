@@ -7,7 +7,15 @@ class DispatchConfig(AppConfig):
     verbose_name = "Dispatch"
 
     def ready(self):
-        # Where an engineer is: their last check-in on site (arrive with coordinates).
-        from . import hooks
+        # Lifecycle effects: location on arrive; the dispatch setting on new work (after the rules).
+        from django.utils.translation import gettext_lazy as _
+
+        from closeloop.core import nav
+
+        from . import hooks, services
 
         hooks.install()
+        nav.register("dispatch-roster", _("Roster"), "dispatch:roster", icon="calendar-user",
+                     visible=services.may_manage_roster, order=46)
+        nav.register("dispatch-settings", _("Dispatch"), "dispatch:settings", icon="route",
+                     visible=services.may_manage_settings, order=47)

@@ -605,3 +605,240 @@ def unassigned_backlog(user, limit: int = BATCH_MAX) -> list[WorkOrder]:
 
     return list(visible_work_orders(user).filter(Q(status=S.NEW), assignee__isnull=True)
                 .select_related("wo_type", "site", "asset", "customer", "team").order_by("id")[:limit])
+
+
+# ---- settings, rosters and leave (managers and admins; rosters also dispatchers) ----------------
+
+MAX_HOURS = 24.0
+MAX_TOP_N = 50
+MAX_SHIFT = timedelta(hours=24)
+MAX_LEAVE = timedelta(days=366)
+
+
+def may_manage_settings(user) -> bool:
+    return bool(user.is_superuser or user.role in (Role.ADMIN, Role.MANAGER))
+
+
+def may_read_settings(user) -> bool:
+    return may_dispatch(user)
+
+
+def may_manage_roster(user) -> bool:
+    """Who keeps rosters and leave: dispatchers, managers, administrators."""
+    return may_dispatch(user)
+
+
+def _number(problems: list, field: str, value, lo: float, hi: float, *, integer: bool = False):
+    if value in (None, ""):
+        problems.append(FieldProblem(field, _("This field is required."), "required"))
+        return None
+    try:
+        num = float(value)
+        if integer and num != int(num):
+            raise ValueError
+    except (TypeError, ValueError):
+        problems.append(FieldProblem(field, _("A whole number from %(lo)g to %(hi)g.") % {"lo": lo, "hi": hi}
+                                     if integer else _("A number from %(lo)g to %(hi)g.") % {"lo": lo, "hi": hi}))
+        return None
+    if not lo <= num <= hi:
+        problems.append(FieldProblem(field, _("A number from %(lo)g to %(hi)g.") % {"lo": lo, "hi": hi}))
+        return None
+    return int(num) if integer else round(num, 1)
+
+
+def _clean_setting(problems: list, data: dict, where: str = "") -> dict:
+    """One setting row from public keys: type key or team code (exactly one), mode,
+    estimated hours and top N."""
+    from closeloop.accounts.models import Team
+    from closeloop.workorders.models import WorkOrderType
+
+    p = f"{where}." if where else ""
+    known = {"type", "team", "mode", "estimated_hours", "top_n"}
+    for k in sorted(set(data) - known):
+        problems.append(FieldProblem(f"{p}{k}", _("Unknown field."), "unknown"))
+    out: dict = {"wo_type": None, "team": None}
+    type_key, team_code = (data.get("type") or "").strip(), (data.get("team") or "").strip()
+    if bool(type_key) == bool(team_code):
+        problems.append(FieldProblem(f"{p}type", _("Give either a work order type or a team, not both."),
+                                     "required"))
+    elif type_key:
+        out["wo_type"] = WorkOrderType.objects.filter(key=type_key).first()
+        if out["wo_type"] is None:
+            problems.append(FieldProblem(f"{p}type", _("No work order type %(k)s.") % {"k": type_key}, "not_found"))
+    else:
+        out["team"] = Team.objects.filter(code=team_code).first()
+        if out["team"] is None:
+            problems.append(FieldProblem(f"{p}team", _("No team %(k)s.") % {"k": team_code}, "not_found"))
+    mode = data.get("mode") or Mode.SUGGEST
+    if mode not in Mode.values:
+        problems.append(FieldProblem(f"{p}mode", _("Must be one of: %(c)s.") % {"c": ", ".join(Mode.values)}))
+    out["mode"] = mode
+    out["estimated_hours"] = _number(problems, f"{p}estimated_hours", data.get("estimated_hours", DEFAULT_HOURS),
+                                     0.5, MAX_HOURS)
+    out["top_n"] = _number(problems, f"{p}top_n", data.get("top_n", 5), 1, MAX_TOP_N, integer=True)
+    return out
+
+
+def setting_dict(row: DispatchSetting) -> dict:
+    return {"id": row.pk, "type": row.wo_type.key if row.wo_type_id else None,
+            "team": row.team.code if row.team_id else None, "mode": row.mode,
+            "estimated_hours": float(row.estimated_hours), "top_n": row.top_n}
+
+
+def list_settings(user) -> list[DispatchSetting]:
+    if not may_read_settings(user):
+        raise Forbidden(_("You may not see dispatch settings."))
+    return list(DispatchSetting.objects.select_related("wo_type", "team").order_by("team_id", "wo_type_id", "id"))
+
+
+def do_save_setting(*, actor: User, data: dict, setting: DispatchSetting | None = None) -> DispatchSetting:
+    """Create (or edit `setting`) one row; a type or team has at most one row."""
+    if not may_manage_settings(actor):
+        raise Forbidden(_("Only managers and administrators change dispatch settings."))
+    problems: list[FieldProblem] = []
+    clean = _clean_setting(problems, data)
+    if not problems:
+        clash = DispatchSetting.objects.filter(wo_type=clean["wo_type"]) if clean["wo_type"] else \
+            DispatchSetting.objects.filter(team=clean["team"])
+        if setting is not None:
+            clash = clash.exclude(pk=setting.pk)
+        if clash.exists():
+            field = "type" if clean["wo_type"] else "team"
+            problems.append(FieldProblem(field, _("This %(what)s already has a setting; edit that one.")
+                                         % {"what": _("type") if clean["wo_type"] else _("team")}, "duplicate"))
+    if problems:
+        raise ValidationFailed(problems)
+    row = setting or DispatchSetting()
+    for k, v in clean.items():
+        setattr(row, k, v)
+    row.save()
+    return row
+
+
+def do_delete_setting(*, actor: User, setting: DispatchSetting) -> None:
+    if not may_manage_settings(actor):
+        raise Forbidden(_("Only managers and administrators change dispatch settings."))
+    setting.delete()
+
+
+def do_replace_settings(*, actor: User, rows: list[dict]) -> list[DispatchSetting]:
+    """The whole list at once (API PUT): every row valid, no type or team twice, or
+    nothing changes."""
+    if not may_manage_settings(actor):
+        raise Forbidden(_("Only managers and administrators change dispatch settings."))
+    problems: list[FieldProblem] = []
+    cleaned = [_clean_setting(problems, r if isinstance(r, dict) else {}, f"settings[{i}]")
+               for i, r in enumerate(rows)]
+    seen: set = set()
+    for i, c in enumerate(cleaned):
+        key = ("type", c["wo_type"].pk) if c["wo_type"] else ("team", c["team"].pk) if c["team"] else None
+        if key is not None and key in seen:
+            problems.append(FieldProblem(f"settings[{i}].{key[0]}", _("Listed twice."), "duplicate"))
+        seen.add(key)
+    if problems:
+        raise ValidationFailed(problems)
+    with transaction.atomic():
+        DispatchSetting.objects.all().delete()
+        return [DispatchSetting.objects.create(**c) for c in cleaned]
+
+
+def _engineer(problems: list, username) -> User | None:
+    user = User.objects.filter(username=(username or "").strip()).first() if username else None
+    if not username:
+        problems.append(FieldProblem("user", _("This field is required."), "required"))
+    elif user is None or user.role != Role.ENGINEER or not user.is_active:
+        problems.append(FieldProblem("user", _("Not an active engineer: %(u)s.") % {"u": username}))
+        return None
+    return user
+
+
+def _when(problems: list, field: str, value) -> datetime | None:
+    from django.utils import timezone
+    from django.utils.dateparse import parse_datetime
+
+    if value in (None, ""):
+        problems.append(FieldProblem(field, _("This field is required."), "required"))
+        return None
+    dt = value if isinstance(value, datetime) else parse_datetime(str(value).strip())
+    if dt is None:
+        problems.append(FieldProblem(field, _("A date and time, e.g. 2026-12-07T08:00.")))
+        return None
+    if timezone.is_naive(dt):
+        dt = timezone.make_aware(dt)  # the user's own time zone (the request activated it)
+    return dt
+
+
+def _period(problems: list, data: dict, longest: timedelta, longest_words: str) -> tuple[datetime | None,
+                                                                                    datetime | None]:
+    start, end = _when(problems, "starts_at", data.get("starts_at")), _when(problems, "ends_at", data.get("ends_at"))
+    if start and end:
+        if end <= start:
+            problems.append(FieldProblem("ends_at", _("Must be after the start."), "order"))
+        elif end - start > longest:
+            problems.append(FieldProblem("ends_at", _("At most %(n)s after the start.") % {"n": longest_words},
+                                         "too_long"))
+    return start, end
+
+
+def _fmt(dt: datetime) -> str:
+    from django.utils import timezone
+
+    return timezone.localtime(dt).strftime("%Y-%m-%d %H:%M")
+
+
+def do_add_shift(*, actor: User, data: dict) -> Shift:
+    """A shift or on-call duty of at most 24 h, not overlapping another of the same kind
+    for the same engineer."""
+    if not may_manage_roster(actor):
+        raise Forbidden(_("You may not change rosters."))
+    problems: list[FieldProblem] = [FieldProblem(k, _("Unknown field."), "unknown")
+                                    for k in sorted(set(data) - {"user", "kind", "starts_at", "ends_at"})]
+    user = _engineer(problems, data.get("user"))
+    kind = data.get("kind") or Shift.Kind.SHIFT
+    if kind not in Shift.Kind.values:
+        problems.append(FieldProblem("kind", _("Must be one of: %(c)s.") % {"c": ", ".join(Shift.Kind.values)}))
+    start, end = _period(problems, data, MAX_SHIFT, _("24 hours"))
+    with transaction.atomic():
+        if not problems:
+            clash = Shift.objects.select_for_update().filter(user=user, kind=kind, starts_at__lt=end,
+                                                             ends_at__gt=start).first()
+            if clash is not None:
+                problems.append(FieldProblem("starts_at", _("Overlaps %(u)s's %(kind)s from %(a)s to %(b)s.") % {
+                    "u": user.username, "kind": clash.get_kind_display(), "a": _fmt(clash.starts_at),
+                    "b": _fmt(clash.ends_at)}, "overlap"))
+        if problems:
+            raise ValidationFailed(problems)
+        return Shift.objects.create(user=user, kind=kind, starts_at=start, ends_at=end)
+
+
+def do_add_leave(*, actor: User, data: dict) -> Leave:
+    if not may_manage_roster(actor):
+        raise Forbidden(_("You may not change rosters."))
+    problems: list[FieldProblem] = [FieldProblem(k, _("Unknown field."), "unknown")
+                                    for k in sorted(set(data) - {"user", "starts_at", "ends_at", "reason"})]
+    user = _engineer(problems, data.get("user"))
+    reason = (data.get("reason") or "").strip()
+    if len(reason) > 100:
+        problems.append(FieldProblem("reason", _("At most %(n)d characters.") % {"n": 100}))
+    start, end = _period(problems, data, MAX_LEAVE, _("366 days"))
+    with transaction.atomic():
+        if not problems:
+            clash = Leave.objects.select_for_update().filter(user=user, starts_at__lt=end, ends_at__gt=start).first()
+            if clash is not None:
+                problems.append(FieldProblem("starts_at", _("Overlaps %(u)s's leave from %(a)s to %(b)s.") % {
+                    "u": user.username, "a": _fmt(clash.starts_at), "b": _fmt(clash.ends_at)}, "overlap"))
+        if problems:
+            raise ValidationFailed(problems)
+        return Leave.objects.create(user=user, starts_at=start, ends_at=end, reason=reason)
+
+
+def do_delete_shift(*, actor: User, shift: Shift) -> None:
+    if not may_manage_roster(actor):
+        raise Forbidden(_("You may not change rosters."))
+    shift.delete()
+
+
+def do_delete_leave(*, actor: User, leave: Leave) -> None:
+    if not may_manage_roster(actor):
+        raise Forbidden(_("You may not change rosters."))
+    leave.delete()
