@@ -42,3 +42,28 @@ def test_no_server_is_retryable_and_private_host_refused(smtp, settings):
     settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS = False
     with pytest.raises(Refused):
         email.send(ch, make_delivery(ch, address="a@example.com", key="k2"))
+
+
+def test_the_address_is_checked_when_connecting_and_used_as_checked(smtp, settings, monkeypatch):
+    """A host name is resolved once, at connect time, and the connection goes to that checked
+    address (a name that later re-resolves elsewhere cannot slip past the guard)."""
+    import socket
+
+    real = socket.getaddrinfo
+    answers = []
+
+    def fake(host, port, *a, **kw):
+        if host == "mail.rebind.test":
+            answers.append(host)
+            return real("127.0.0.1", port, *a, **kw)
+        return real(host, port, *a, **kw)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    ch = _ch(smtp.port)
+    ch.config = {**ch.config, "host": "mail.rebind.test"}
+    email.send(ch, make_delivery(ch, address="a@example.com", key="k-rebind"))
+    assert answers == ["mail.rebind.test"] and len(smtp.messages) == 1
+    settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(Refused):
+        email.send(ch, make_delivery(ch, address="a@example.com", key="k-rebind-2"))
+    assert len(smtp.messages) == 1
