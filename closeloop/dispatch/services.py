@@ -313,7 +313,81 @@ def _exclusion_words(code: str, cands, c: int, req: dict, est: float) -> str:
         "open": f"{cands.open_hours[c]:g}", "day": f"{cands.day_hours[c]:g}", "est": f"{est:g}"}
 
 
-def _suggestion(s: engine.Scores, cands, j: int, c: int, req: dict, at: datetime, est: float) -> dict:
+ETA_HORIZON = timedelta(days=8)
+
+
+def duty_windows(user_ids: list[int], at: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
+    """Each engineer's working time from now on (shifts and on-call duty, merged, minus
+    leave), for the estimated start and finish. An engineer without any is not listed."""
+    if not user_ids:
+        return {}
+    spans: dict[int, list[list[datetime]]] = {}
+    for uid, a, b in Shift.objects.filter(user_id__in=user_ids, ends_at__gt=at, starts_at__lt=at + ETA_HORIZON) \
+            .order_by("user_id", "starts_at").values_list("user_id", "starts_at", "ends_at"):
+        a = max(a, at)
+        cur = spans.setdefault(uid, [])
+        if cur and a <= cur[-1][1]:
+            cur[-1][1] = max(cur[-1][1], b)
+        else:
+            cur.append([a, b])
+    leave: dict[int, list[tuple[datetime, datetime]]] = {}
+    for uid, a, b in Leave.objects.filter(user_id__in=list(spans), ends_at__gt=at,
+                                          starts_at__lt=at + ETA_HORIZON).values_list("user_id", "starts_at",
+                                                                                       "ends_at"):
+        leave.setdefault(uid, []).append((a, b))
+    out = {}
+    for uid, ws in spans.items():
+        for la, lb in leave.get(uid, []):
+            cut = []
+            for a, b in ws:
+                if lb <= a or la >= b:
+                    cut.append([a, b])
+                    continue
+                if a < la:
+                    cut.append([a, la])
+                if lb < b:
+                    cut.append([lb, b])
+            ws = cut
+        out[uid] = [(a, b) for a, b in ws]
+    return out
+
+
+def _advance(t: datetime, hours: float, windows: list[tuple[datetime, datetime]]) -> datetime:
+    """The moment `hours` of working time after `t`, counting only inside `windows`
+    (past the last one, time runs on)."""
+    left = timedelta(hours=hours)
+    for a, b in windows:
+        if b <= t:
+            continue
+        t = max(t, a)
+        if t + left <= b:
+            return t + left
+        left -= b - t
+        t = b
+    return t + left
+
+
+def _next_working(t: datetime, windows: list[tuple[datetime, datetime]]) -> datetime:
+    for a, b in windows:
+        if t < b:
+            return max(t, a)
+    return t
+
+
+def eta(at: datetime, ahead_hours: float, est_hours: float,
+        windows: list[tuple[datetime, datetime]] | None) -> tuple[datetime, datetime]:
+    """Estimated start and finish: after the work queued ahead (and the travel), in the
+    engineer's working time when they have a roster (a queue that runs past the end of
+    the shift continues at the next one); without a roster, straight from now."""
+    if not windows:
+        start = at + timedelta(hours=ahead_hours)
+        return start, start + timedelta(hours=est_hours)
+    start = _next_working(_advance(at, ahead_hours, windows), windows)
+    return start, _advance(start, est_hours, windows)
+
+
+def _suggestion(s: engine.Scores, cands, j: int, c: int, req: dict, at: datetime, est: float,
+                windows: dict | None = None) -> dict:
     km = float(s.dist_km[j, c])
     parts = []
     if req:
@@ -325,7 +399,7 @@ def _suggestion(s: engine.Scores, cands, j: int, c: int, req: dict, at: datetime
         parts.append(_("%(n)d earlier jobs here") % {"n": hist})
     parts.append(_shift_word(cands.shift[c]))
     travel = 0.0 if np.isnan(km) else km / TRAVEL_KMH
-    start = at + timedelta(hours=float(cands.open_hours[c]) + travel)
+    start, finish = eta(at, float(cands.open_hours[c]) + travel, est, (windows or {}).get(int(cands.ids[c])))
     return {
         "username": cands.usernames[c], "name": cands.names[c], "score": round(float(s.total[j, c]), 1),
         "parts": {
@@ -338,7 +412,7 @@ def _suggestion(s: engine.Scores, cands, j: int, c: int, req: dict, at: datetime
         "distance_km": None if np.isnan(km) else round(km, 1),
         "open_work": int(cands.open_count[c]), "open_hours": float(cands.open_hours[c]),
         "earlier_jobs": hist, "shift": ["on_shift", "on_call", "no_roster", "off"][int(cands.shift[c])],
-        "estimated_start": start, "estimated_finish": start + timedelta(hours=est),
+        "estimated_start": start, "estimated_finish": finish,
         "explanation": f"{cands.names[c]}: " + ", ".join(parts),
     }
 
@@ -369,7 +443,9 @@ def suggest(wo: WorkOrder, *, at: datetime | None = None, limit: int | None = No
     order = np.argsort(-s.total[0], kind="stable")
     eligible = s.eligible[0][order]
     limit = limit or st.top_n
-    out = [_suggestion(s, cands, 0, int(c), req, at, st.estimated_hours) for c in order[eligible][:limit]]
+    shown = [int(c) for c in order[eligible][:limit]]
+    windows = duty_windows([int(cands.ids[c]) for c in shown], at)
+    out = [_suggestion(s, cands, 0, c, req, at, st.estimated_hours, windows) for c in shown]
     codes = engine.exclusion_codes(s, cands, 0)
     counts = {engine.EXCLUSIONS[k]: int(n) for k, n in enumerate(np.bincount(codes[codes >= 0],
                                                                              minlength=len(engine.EXCLUSIONS))) if n}

@@ -267,3 +267,37 @@ def test_engineer_role_cannot_be_a_candidate(world):
     world.dispatcher.role = Role.DISPATCHER
     cands = services.load_candidates(now(), [])
     assert set(cands.usernames) == {"eng_x", "eng_x2", "eng_y"}
+
+
+# ---- the estimated start and finish follow the engineer's schedule ------------------------------------
+
+def test_eta_counts_only_working_time():
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 11, 23, 8, tzinfo=UTC)
+    h = lambda n: at + timedelta(hours=n)  # noqa: E731
+    windows = [(h(0), h(4)), (h(24), h(32))]
+    assert services.eta(at, 1, 2, windows) == (h(1), h(3))
+    assert services.eta(at, 3, 2, windows) == (h(3), h(25))  # the job runs past the shift: finishes next day
+    assert services.eta(at, 4, 2, windows) == (h(24), h(26))  # the queue fills today: starts at the next shift
+    assert services.eta(at, 13, 2, windows) == (h(33), h(35))  # past the roster: time runs on
+    assert services.eta(at, 1, 2, None) == (h(1), h(3))  # no roster: straight from now
+    assert services.eta(h(-2), 1, 1, [(h(0), h(4))]) == (h(1), h(2))  # before the shift starts
+
+
+@time_machine.travel(T0, tick=False)
+def test_suggestion_eta_moves_to_the_next_shift_and_skips_leave(crew):
+    DispatchSetting.objects.create(wo_type=crew.repair, estimated_hours=2)
+    for _ in range(2):
+        make_wo(crew, status=S.ASSIGNED, assignee=crew.eng_x)  # 4 h queued, 6 h of the shift left
+    Shift.objects.create(user=crew.eng_x, starts_at=now() + timedelta(hours=22), ends_at=now() + timedelta(hours=30))
+    x = next(x for x in services.suggest(_wo(crew)).suggestions if x["username"] == "eng_x")
+    travel = timedelta(hours=x["distance_km"] / services.TRAVEL_KMH)
+    close = lambda a, b: abs((a - b).total_seconds()) < 10  # noqa: E731  (distance_km is rounded)
+    assert close(x["estimated_start"], now() + timedelta(hours=4) + travel)
+    # 2 h - travel left in today's shift; the rest at the start of tomorrow's.
+    assert close(x["estimated_finish"], now() + timedelta(hours=22) + travel)
+    # Leave at the start of tomorrow's shift pushes the finish past it.
+    Leave.objects.create(user=crew.eng_x, starts_at=now() + timedelta(hours=22), ends_at=now() + timedelta(hours=24))
+    x = next(x for x in services.suggest(_wo(crew)).suggestions if x["username"] == "eng_x")
+    assert close(x["estimated_finish"], now() + timedelta(hours=24) + travel)
