@@ -141,8 +141,10 @@ def _condition_error(source: str) -> dict | None:
         conditions.compile_condition(source)
     except conditions.ConditionError as exc:
         if exc.line and exc.column:
-            return {"line": exc.line, "column": exc.column, "text": source.split("\n")[exc.line - 1],
-                    "pad": " " * (exc.column - 1)}
+            text = source.split("\n")[exc.line - 1]
+            # As wide as the text before the column: CJK characters take two cells.
+            pad = "".join("\u3000" if ord(c) >= 0x2E80 else "\t" if c == "\t" else " " for c in text[:exc.column - 1])
+            return {"line": exc.line, "column": exc.column, "text": text, "pad": pad}
     return None
 
 

@@ -122,7 +122,7 @@ def test_build_try_save_and_fire(world, browse, screenshot_dir):
     assert watch.bad_responses == []
 
 
-def test_condition_error_shows_a_caret(world, browse):
+def test_condition_error_shows_a_caret(world, browse, screenshot_dir):
     do_save_keyword_library(actor=world.manager, name="urgent", data={"label": "紧急", "words": ["停机"]})
     page = browse()  # zh-CN
     login(page, "manager")
@@ -156,6 +156,7 @@ def test_condition_error_shows_a_caret(world, browse):
     page.get_by_test_id("cel-toggle").click()
     expect(page.get_by_test_id("builder-row")).to_have_count(2)
     expect(page.get_by_test_id("builder-row").nth(1).get_by_test_id("builder-value")).to_have_value("三级甲等")
+    page.screenshot(path=str(screenshot_dir / "rule-editor-zh.png"), full_page=True)
 
     watch = browse.watch
     assert watch.csp_violations() == []

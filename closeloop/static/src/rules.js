@@ -274,7 +274,12 @@ if (root && configEl) {
     checkEl.replaceChildren(h("span", { "data-testid": ok ? "condition-valid" : "condition-message" }, text));
   }
 
+  // Spaces as wide as the text before the column (CJK characters take two cells).
+  const pad = (line, n) => [...line.slice(0, Math.max(0, n))].map((c) => (c.codePointAt(0) >= 0x2e80 ? "\u3000" : c === "\t" ? "\t" : " ")).join("");
+
   async function check() {
+    const stale = document.querySelector("[data-testid=error-condition]");
+    if (stale) stale.classList.add("d-none"); // the server's message is replaced by this live check
     cel.classList.remove("is-invalid", "is-valid");
     checkEl.replaceChildren();
     const hint = document.getElementById("cond-hint");
@@ -293,7 +298,7 @@ if (root && configEl) {
       const line = cel.value.split("\n")[e.line - 1] || "";
       checkEl.append(h("span", { class: "ms-1", "data-testid": "condition-position" }, `(${t("line")} ${e.line}, ${t("column")} ${e.column})`));
       const pre = h("pre", { class: "small mb-0 mt-1", "data-testid": "condition-caret" });
-      pre.textContent = `${line}\n${" ".repeat(Math.max(0, e.column - 1))}^`;
+      pre.textContent = `${line}\n${pad(line, e.column - 1)}^`;
       checkEl.append(pre);
     }
   }
@@ -610,7 +615,7 @@ if (root && configEl) {
   }, true);
 
   renderBuilder();
-  if (!config.tree && cel.value.trim()) {
+  if (!config.tree && cel.value.trim() && !document.querySelector("[data-testid=error-condition]")) {
     check().then(() => {
       if (cel.classList.contains("is-valid")) checkEl.append(h("div", { class: "text-secondary" }, t("cannot-parse")));
     });
