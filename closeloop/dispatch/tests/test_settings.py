@@ -162,7 +162,7 @@ def test_shift_api_lists_adds_and_deletes(world):
     assert api.post("/api/v1/dispatch/shifts", {**SHIFT, "kind": "on_call"}).status_code == 201
     r = api.post("/api/v1/dispatch/shifts", {**SHIFT, "starts_at": "2026-11-23T17:00:00+08:00",
                                              "ends_at": "2026-11-23T20:00:00+08:00"})
-    assert r.status_code == 422 and "starts_at" in _fields(r) and "Overlaps" in r.json()["errors"][0]["message"]
+    assert r.status_code == 422 and "starts_at" in _fields(r) and r.json()["errors"][0]["code"] == "overlap"
     listed = api.get("/api/v1/dispatch/shifts?from=2026-11-23T00:00:00Z&to=2026-11-24T00:00:00Z&user=eng_x").json()
     assert [x["kind"] for x in listed] == ["shift", "on_call"]
     assert api.get("/api/v1/dispatch/shifts?from=2026-11-25T00:00:00Z&to=2026-11-24T00:00:00Z").status_code == 422
