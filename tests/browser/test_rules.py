@@ -162,3 +162,43 @@ def test_condition_error_shows_a_caret(world, browse, screenshot_dir):
     assert watch.csp_violations() == []
     assert watch.page_errors == []
     assert watch.console_errors == []
+
+
+def test_dispatcher_sees_a_read_only_editor_and_tries_the_saved_rule(world, browse):
+    from closeloop.rules.services import do_create_rule
+
+    do_save_keyword_library(actor=world.manager, name="urgent", data={"label": "紧急", "words": ["停机"]})
+    rule = do_create_rule(actor=world.manager, data={
+        "name": "停机", "condition": 'wo.keywords.urgent || wo.priority in ["high", "urgent"]',
+        "actions": [{"type": "notify", "recipients": ["team_lead"], "channels": ["sms"], "message": "{code}"}]})
+    wo = wo_services.do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "产线停机", "site": "site-a", "team": "team-x"})
+    page = browse(locale="en-US")
+    login(page, "dispatcher")
+    page.get_by_test_id("nav-rules").click()
+    expect(page.get_by_test_id("toggle-enabled")).to_have_count(0)
+    expect(page.get_by_test_id("new-rule")).to_have_count(0)
+    page.get_by_test_id("edit-rule").click()
+    expect(page.get_by_test_id("builder-row")).to_have_count(2)
+    expect(page.get_by_test_id("builder-field").first).to_be_disabled()
+    expect(page.get_by_test_id("builder-add-row")).to_have_count(0)
+    expect(page.get_by_test_id("cel-toggle")).to_be_hidden()
+    expect(page.get_by_test_id("action")).to_have_attribute("data-type", "notify")
+    expect(page.get_by_test_id("action-channel-sms")).to_be_checked()
+    expect(page.get_by_test_id("action-channel-sms")).to_be_disabled()
+    expect(page.get_by_test_id("save-rule")).to_have_count(0)
+    page.get_by_test_id("try-code").fill(wo.code)
+    page.get_by_test_id("try-button").click()
+    parts = page.get_by_test_id("try-part")
+    expect(parts).to_have_count(2)
+    expect(parts.nth(0)).to_have_attribute("data-result", "true")
+    expect(parts.nth(1)).to_have_attribute("data-result", "false")
+    expect(page.get_by_test_id("try-action")).to_contain_text("notify")
+    rule.refresh_from_db()
+    assert rule.version == 1
+
+    watch = browse.watch
+    assert watch.csp_violations() == []
+    assert watch.page_errors == []
+    assert watch.console_errors == []
+    assert watch.bad_responses == []

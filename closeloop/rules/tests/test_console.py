@@ -330,3 +330,34 @@ def test_keyword_library_delete_refused_while_used(setup):
     assert c.post("/rules/keywords/spare/delete").status_code == 302
     assert not KeywordLibrary.objects.filter(name="spare").exists()
     assert c.get("/rules/keywords/spare/").status_code == 404
+
+
+def test_webhook_secret_is_masked_in_the_editor_and_kept_on_save(setup):
+    rule = do_create_rule(actor=setup.manager, data={"name": "hook", "actions": [
+        {"type": "webhook", "url": "https://hooks.example.com/in", "secret": "s3cret-value"}]})
+    c = client(setup, "manager")
+    page = c.get(f"/rules/{rule.pk}/").content.decode()
+    assert "s3cret-value" not in page and "********" in page
+    actions = json.loads(unescape(page.split('data-testid="actions-json"')[1].split(">", 1)[1].split("</textarea>")[0]))
+    r = c.post(f"/rules/{rule.pk}/", form_data(name="hook", condition="", actions=json.dumps(actions),
+                                                version=str(rule.version)))
+    assert r.status_code == 302
+    rule.refresh_from_db()
+    assert rule.actions[0]["secret"] == "s3cret-value"
+
+
+def test_trigger_choices_and_schedule_minutes(setup):
+    from closeloop.rules.forms import has_schedule_minutes
+    from closeloop.rules.models import Trigger
+
+    c = client(setup, "manager")
+    page = c.get("/rules/new").content.decode()
+    for value in Trigger.values:
+        assert f'value="{value}"' in page
+    if not has_schedule_minutes():
+        pytest.skip("the model has no schedule_minutes")
+    assert 'data-show-for="schedule"' in page
+    r = c.post("/rules/new", form_data(trigger="schedule", name="每小时"))
+    assert r.status_code == 200 and b'data-testid="error-schedule_minutes"' in r.content
+    assert c.post("/rules/new", form_data(trigger="schedule", name="每小时", schedule_minutes="60")).status_code == 302
+    assert Rule.objects.get(name="每小时").schedule_minutes == 60
