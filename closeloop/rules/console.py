@@ -92,7 +92,21 @@ def builder_fields() -> list[dict]:
         out.append({"value": key, "label": f"{cf.label} ({cf.wo_type.name})", "type": kinds.get(cf.kind, "text"),
                     "choices": [[str(c), str(c)] for c in cf.choices] if cf.kind == FieldKind.CHOICE else None,
                     "group": str(cf_g), "wo_type": cf.wo_type.key})
+    for f in out:
+        # "changed" means the field is in event.changed: only the work order's own fields are.
+        f["ops"] = [op for op in OPERATORS[f["type"]] if op != "changed" or f["value"] in CHANGEABLE
+                    or f["value"].startswith("wo.custom.")]
     return out
+
+
+#: Work order fields an update reports in event.changed (the "changed" operator).
+CHANGEABLE = {"wo.title", "wo.description", "wo.priority", "wo.fault_code", "wo.team"}
+
+
+def trigger_fields() -> list[str]:
+    """Suggestions for the field_changed trigger's field."""
+    keys = sorted({f"custom.{k}" for k in CustomField.objects.values_list("key", flat=True)})
+    return ["priority", "title", "description", "fault_code", "team", "customer", "site", "asset", "contact", *keys]
 
 
 # ---- builder tree -> CEL, and back --------------------------------------------------------------

@@ -25,6 +25,7 @@ class RuleForm(forms.Form):
                                   widget=forms.Textarea(attrs={"rows": 2}))
     trigger = forms.ChoiceField(label=_("Trigger"))
     trigger_field = forms.CharField(label=_("Field that changed"), required=False, max_length=60,
+                                    widget=forms.TextInput(attrs={"list": "trigger-fields"}),
                                     help_text=_("For “a field changed”: priority, title, custom.shift …"))
     schedule_minutes = forms.IntegerField(label=_("Every (minutes)"), required=False, min_value=1)
     condition = forms.CharField(label=_("Condition (CEL)"), required=False, max_length=conditions.MAX_SOURCE * 2,

@@ -26,7 +26,7 @@ from closeloop.workorders.models import LinkKind, Priority, WorkOrderType
 
 from . import console, runner, services
 from .forms import KeywordLibraryForm, RuleForm
-from .models import KeywordLibrary, Rule, Trigger
+from .models import KeywordLibrary, Rule
 
 _ACTION_FIELD = re.compile(r"^actions\[(\d+)\](?:\.(.*))?$")
 
@@ -108,7 +108,6 @@ def _editor_config(form: RuleForm, action_errors: dict, readonly: bool) -> dict:
     condition = form["condition"].value() or ""
     return {
         "fields": console.builder_fields(),
-        "operators": console.OPERATORS,
         "operator_labels": console.operator_labels(),
         "tree": console.parse_cel(condition),
         "action_types": list(runner.ACTIONS),
@@ -208,7 +207,7 @@ def edit(request, pk=None):
         "form": form, "rule": rule, "readonly": readonly, "may_manage": may_manage,
         "config": _editor_config(form, action_errors, readonly), "tried": tried, "try_code": try_code,
         "condition_error": _condition_error(condition_value) if form.errors.get("condition") else None,
-        "schedule_trigger": "schedule" in Trigger.values,
+        "trigger_fields": console.trigger_fields(),
     })
 
 

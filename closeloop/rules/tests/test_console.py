@@ -361,3 +361,19 @@ def test_trigger_choices_and_schedule_minutes(setup):
     assert r.status_code == 200 and b'data-testid="error-schedule_minutes"' in r.content
     assert c.post("/rules/new", form_data(trigger="schedule", name="每小时", schedule_minutes="60")).status_code == 302
     assert Rule.objects.get(name="每小时").schedule_minutes == 60
+
+
+def test_builder_field_menu(setup):
+    fields = {f["value"]: f for f in console.builder_fields()}
+    assert fields["wo.keywords.urgent"]["ops"] == ["is_true", "is_false"] and fields["wo.keywords.urgent"]["type"] == "bool"
+    assert "changed" in fields["wo.priority"]["ops"] and "changed" not in fields["event.action"]["ops"]
+    assert fields["wo.custom.temperature"]["type"] == "number" and "<" in fields["wo.custom.temperature"]["ops"]
+    assert fields["wo.custom.shift"]["choices"] == [["早", "早"], ["中", "中"], ["晚", "晚"]]
+    assert ["urgent", "Urgent"] in fields["wo.priority"]["choices"]
+    assert set(fields) - {"wo.keywords.urgent", "wo.keywords.spare", "wo.custom.temperature", "wo.custom.shift"} <= \
+        conditions.BUILDER_FIELDS
+    # Every field the menu offers builds into CEL that compiles.
+    for f in fields.values():
+        value = 1 if f["type"] == "number" else "x"
+        leaf = {"field": f["value"], "op": f["ops"][0], "value": value}
+        conditions.compile_condition(console.build_cel({"all": [leaf]}))

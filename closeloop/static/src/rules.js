@@ -106,7 +106,7 @@ if (root && configEl) {
         const f = fields[e.target.value];
         const oldType = (fields[row.field] || {}).type;
         row.field = e.target.value;
-        const ops = f ? config.operators[f.type] : [];
+        const ops = f ? f.ops : [];
         if (!ops.includes(row.op)) row.op = ops[0] || "";
         if (!f || f.type !== oldType) row.value = "";
         renderBuilder();
@@ -146,7 +146,7 @@ if (root && configEl) {
 
   function rowEl(row, list, i) {
     const f = fields[row.field];
-    const ops = f ? config.operators[f.type] : [];
+    const ops = f ? f.ops : [];
     if (Array.isArray(row.value) && !LIST_OPS.includes(row.op)) row.value = row.value[0] ?? "";
     const opSel = select(ops.map((o) => [o, config.operator_labels[o] || o]), row.op, (v) => {
       if (LIST_OPS.includes(v) && !Array.isArray(row.value)) row.value = splitList(row.value);
