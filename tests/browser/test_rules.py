@@ -158,6 +158,14 @@ def test_condition_error_shows_a_caret(world, browse, screenshot_dir):
     expect(page.get_by_test_id("builder-row").nth(1).get_by_test_id("builder-value")).to_have_value("三级甲等")
     page.screenshot(path=str(screenshot_dir / "rule-editor-zh.png"), full_page=True)
 
+    # Custom fields offered are those of the scoped type.
+    first_field = page.get_by_test_id("builder-field").first
+    expect(first_field.locator('option[value="wo.custom.temperature"]')).to_have_count(1)
+    page.locator("#id_scope_type").select_option("repair")
+    expect(page.get_by_test_id("builder-field").first.locator('option[value="wo.custom.temperature"]')).to_have_count(0)
+    page.locator("#id_scope_type").select_option("production")
+    expect(page.get_by_test_id("builder-field").first.locator('option[value="wo.custom.temperature"]')).to_have_count(1)
+
     watch = browse.watch
     assert watch.csp_violations() == []
     assert watch.page_errors == []

@@ -96,6 +96,8 @@ if (root && configEl) {
   let celMode = !tree;
   if (!tree) tree = { all: [] };
 
+  const scopeSel = form.querySelector("[name=scope_type]");
+  if (scopeSel) scopeSel.addEventListener("change", () => { if (!celMode) renderBuilder(); });
   const isGroup = (n) => n && typeof n === "object" && ("all" in n || "any" in n);
   const itemsOf = (g) => (g.any !== undefined ? g.any : g.all);
   const newRow = () => ({ field: "", op: "", value: "" });
@@ -114,7 +116,10 @@ if (root && configEl) {
       } });
     el.append(h("option", { value: "" }, t("choose")));
     const groups = new Map();
+    const scope = scopeSel ? scopeSel.value : "";
     for (const f of config.fields) {
+      // Custom fields: only the scoped type's (all types' when the rule is for every type).
+      if (f.wo_type && scope && f.wo_type !== scope && f.value !== row.field) continue;
       if (!groups.has(f.group)) groups.set(f.group, h("optgroup", { label: f.group }));
       groups.get(f.group).append(h("option", { value: f.value, selected: f.value === row.field }, f.label));
     }
