@@ -84,10 +84,13 @@ class RuleForm(forms.Form):
         d = self.cleaned_data
         data = {k: d[k] for k in ("name", "description", "trigger", "trigger_field", "condition", "actions", "order",
                                   "enabled", "stop_after")}
+        if d.get("trigger") != "field_changed":
+            data["trigger_field"] = ""  # its input is hidden for the other triggers
         data["scope_type"] = d.get("scope_type") or None
         data["scope_team"] = d.get("scope_team") or None
-        if "schedule_minutes" in self.fields and d.get("schedule_minutes") is not None:
-            data["schedule_minutes"] = d["schedule_minutes"]
+        if "schedule_minutes" in self.fields:
+            # Only the schedule trigger has an interval (the input is hidden for the others).
+            data["schedule_minutes"] = d.get("schedule_minutes") if d.get("trigger") == "schedule" else None
         return data
 
     @staticmethod

@@ -361,6 +361,12 @@ def test_trigger_choices_and_schedule_minutes(setup):
     assert r.status_code == 200 and b'data-testid="error-schedule_minutes"' in r.content
     assert c.post("/rules/new", form_data(trigger="schedule", name="每小时", schedule_minutes="60")).status_code == 302
     assert Rule.objects.get(name="每小时").schedule_minutes == 60
+    # Switching to another trigger drops the interval left in the (hidden) input.
+    rule = Rule.objects.get(name="每小时")
+    assert c.post(f"/rules/{rule.pk}/", form_data(trigger="created", name="每小时", schedule_minutes="60",
+                                                  version=str(rule.version))).status_code == 302
+    rule.refresh_from_db()
+    assert rule.trigger == "created" and rule.schedule_minutes is None
 
 
 def test_builder_field_menu(setup):
