@@ -14,6 +14,7 @@ period and `last_run_at` records the run.
 
 from __future__ import annotations
 
+import logging
 import os
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +25,8 @@ from closeloop.workorders.lifecycle import TERMINAL
 from closeloop.workorders.models import WorkOrder
 
 from .models import Rule, ScheduleFiring, Trigger
+
+log = logging.getLogger(__name__)
 
 SCHEDULE_BATCH = 500
 MIN_MINUTES, MAX_MINUTES = 5, 10080
@@ -106,15 +109,17 @@ def run_rule(rule: Rule, at: datetime) -> bool:
     related = ("wo_type", "customer", "site", "team", "assignee", "asset", "created_by")
     for start in range(0, len(ids), 100):
         for wo in WorkOrder.objects.filter(id__in=ids[start:start + 100]).select_related(*related).order_by("id"):
-            with transaction.atomic():
-                chain = runner.Chain(libraries=libs)
-                chain.visible[(rule.owner_id, wo.pk)] = True
-                token = runner._chain.set(chain)
-                try:
+            chain = runner.Chain(libraries=libs)
+            chain.visible[(rule.owner_id, wo.pk)] = True
+            token = runner._chain.set(chain)
+            try:
+                with transaction.atomic():
                     runner.run(wo, trigger=Trigger.SCHEDULE, event={"action": "schedule", "period": period},
                                rules=[rule], before_fire=claim)
-                finally:
-                    runner._chain.reset(token)
+            except Exception:  # one work order's failure (rolled back) must not stop the others
+                log.exception("scheduled rule %s failed on work order %s", rule.pk, wo.pk)
+            finally:
+                runner._chain.reset(token)
     if len(ids) == SCHEDULE_BATCH:
         rule.schedule_cursor = ids[-1]
         return True

@@ -405,3 +405,31 @@ def test_dry_run_describes_the_new_actions(world, settings):
                               "escalate: priority normal → high; team → team-y; notify manager",
                               "call the webhook at example.com"]
     assert not TimelineEvent.objects.filter(work_order=wo, kind__in=["rule", "escalation"]).exists()
+
+
+def test_one_failing_work_order_does_not_stop_a_scheduled_run(world):
+    def boom(rule, wo, a):
+        if wo.title == "bad":
+            raise RuntimeError("bug")
+        return "ok"
+
+    runner.register_action("boom", boom)
+    try:
+        with time_machine.travel(T0, tick=False):
+            rule(world, trigger="schedule", schedule_minutes=5, actions=[{"type": "boom"}])
+            bad_wo, good = create(world, title="bad"), create(world, title="good")
+            assert schedule.run_due_schedules("w") is False
+    finally:
+        runner.ACTIONS.pop("boom", None)
+    assert rule_events(bad_wo) == [] and not ScheduleFiring.objects.filter(work_order=bad_wo).exists()
+    assert len(rule_events(good)) == 1
+
+
+def test_notify_contract_watchers_reach_the_watchers(world):
+    from closeloop.notify.services import fan_out_payload
+
+    wo = create(world, title="x", team="team-x")
+    wo_services.do_add_watcher(actor=world.dispatcher, wo=wo, user=world.eng_x2)
+    out = fan_out_payload("test:watchers", {"event": "rule.notify", "work_order": wo.code,
+                                            "recipients": [{"watchers": True}], "channels": ["inbox"]}, now())
+    assert [d.user.username for d in out] == ["eng_x2"]
