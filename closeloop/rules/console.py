@@ -304,7 +304,7 @@ def dry_run_unsaved(*, actor, data: dict, code: str) -> dict:
     """The dry run of what the editor holds now (nothing is saved): validated like a save,
     then run on the work order `code` (which the user must be able to see)."""
     wo = wo_selectors.access_work_order_by_code(actor, code)
-    clean = services._clean_rule(actor, data, None)
+    clean = services._clean_rule(actor, {**data, "name": data.get("name") or "-"}, None)
     rule = Rule(**{"trigger": data.get("trigger") or "created", **clean})
     return services.dry_run(rule=rule, wo=wo)
 

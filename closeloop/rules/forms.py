@@ -45,8 +45,10 @@ class RuleForm(forms.Form):
     enabled = forms.BooleanField(label=_("Enabled"), required=False, initial=True)
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, readonly=False, **kwargs):
+    def __init__(self, *args, readonly=False, trying=False, **kwargs):
         super().__init__(*args, **kwargs)
+        if trying:  # a dry run of an unsaved rule does not need its name yet
+            self.fields["name"].required = False
         self.fields["trigger"].choices = Trigger.choices
         self.fields["scope_type"].choices = [("", _("every type"))] + [
             (t.key, t.name) for t in WorkOrderType.objects.filter(active=True).order_by("name")]

@@ -188,7 +188,7 @@ def edit(request, pk=None):
             except DomainError as e:
                 tried = {"error_message": str(e.message)}
         else:
-            form = RuleForm(request.POST)
+            form = RuleForm(request.POST, trying=trying)
             tried, action_errors = _post(request, form, rule, trying, try_code)
             if tried == "saved":
                 return redirect("rules:list")

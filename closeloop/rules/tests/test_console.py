@@ -229,6 +229,10 @@ def test_try_the_unsaved_form_saves_nothing(setup):
     data["condition"] = "wo.keywords.urgent"
     body = c.post("/rules/new", data, headers={"Accept": "application/json"}).json()
     assert body["result"]["would_fire"] is True and body["result"]["actions"] == ["priority normal → urgent"]
+    # A rule without a name yet can be tried (and not saved).
+    body = c.post("/rules/new", {**data, "name": ""}, headers={"Accept": "application/json"}).json()
+    assert body["ok"] is True and body["result"]["would_fire"] is True
+    assert c.post("/rules/new", {k: v for k, v in data.items() if k not in ("_try", "name")}).status_code == 200
     # Without JS: the same button renders the page with the result.
     html = c.post("/rules/new", data).content.decode()
     assert 'data-testid="try-outcome"' in html and "priority normal → urgent" in html
