@@ -144,5 +144,6 @@ def tags_panel_context(request, wo):
         return None
     from closeloop.workorders.services import watcher_names
 
-    return {"tags": list(wo.tags or []), "watchers": watcher_names(wo), "may_edit": permissions.may_edit(user, wo),
-            "watching": user.username in watcher_names(wo)}
+    watchers = watcher_names(wo)
+    return {"tags": list(wo.tags or []), "watchers": watchers, "may_edit": permissions.may_edit(user, wo),
+            "watching": user.username in watchers}
