@@ -88,7 +88,9 @@ class ConditionIn(StrictSchema):
 
 class TryIn(StrictSchema):
     work_order: str = Field(max_length=24)
-    trigger: str | None = None
+    trigger: str | None = Field(None, max_length=20)
+    event: dict[str, Any] | None = Field(None, description="event fields to try with, e.g. {\"body\": \"…\", "
+                                         "\"public\": false} for comment_added")
 
 
 def _out(rule: Rule) -> dict:
@@ -155,7 +157,7 @@ def try_rule(request, rule_id: int, payload: TryIn):
     _read(request)
     rule = _rule(rule_id)
     wo = wo_selectors.access_work_order_by_code(request.auth, payload.work_order)
-    return services.dry_run(rule=rule, wo=wo, trigger=payload.trigger)
+    return services.dry_run(rule=rule, wo=wo, trigger=payload.trigger, event=payload.event)
 
 
 @router.post("/conditions/check", summary="Validate a condition; an error says where")

@@ -62,11 +62,17 @@ def libraries() -> dict[str, list[str]]:
     return {k.name: list(k.words) for k in KeywordLibrary.objects.all()}
 
 
+#: Event fields of the newer triggers, present (empty) for every trigger so a condition never
+#: fails on a missing key: comment_added (author, public, body), sla_* (milestone, due_at),
+#: schedule (period).
+EVENT_DEFAULTS = {"author": "", "public": False, "body": "", "milestone": "", "due_at": "", "period": 0}
+
+
 def context_for(wo: WorkOrder, *, trigger: str, actor=None, event: dict | None = None,
                 libs: dict | None = None, at=None) -> dict:
     """conditions.work_order_context plus what rules add: wo.tags, wo.age_hours (since
     created) and wo.idle_hours (since the last change), for schedules."""
-    ev = {"trigger": trigger, **(event or {})}
+    ev = {"trigger": trigger, **EVENT_DEFAULTS, **(event or {})}
     ctx = conditions.work_order_context(wo, keyword_libraries=libs if libs is not None else libraries(), event=ev,
                                         actor=actor)
     at = at or _at()

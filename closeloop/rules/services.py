@@ -240,7 +240,7 @@ def sample_context() -> dict:
     """The shape a rule condition is checked against on save (what runner.context_for gives)."""
     ctx = conditions.sample_context(list(KeywordLibrary.objects.values_list("name", flat=True)))
     ctx["wo"].update(tags=[], age_hours=0.0, idle_hours=0.0)
-    ctx["event"].update(author="", public=False, body="", milestone="", due_at="", period=0)
+    ctx["event"].update(runner.EVENT_DEFAULTS)
     return ctx
 
 
@@ -366,11 +366,25 @@ def do_delete_keyword_library(*, actor: User, lib: KeywordLibrary) -> None:
 
 # ---- dry run ---------------------------------------------------------------------------------------
 
-def dry_run(*, rule: Rule, wo: WorkOrder, trigger: str | None = None) -> dict:
+#: Event fields a dry run may set (e.g. the body of a comment for a comment_added rule).
+TRY_EVENT_FIELDS = {"action": str, "from": str, "to": str, "changed": list, "author": str, "public": bool,
+                    "body": str, "milestone": str, "due_at": str}
+
+
+def dry_run(*, rule: Rule, wo: WorkOrder, trigger: str | None = None, event: dict | None = None) -> dict:
     """Would `rule` fire on `wo`, which parts of its condition hold, and what it would
-    change. Nothing is written."""
+    change. Nothing is written. `event` may set the event's fields (TRY_EVENT_FIELDS)."""
     trigger = trigger or (Trigger.UPDATED if rule.trigger == Trigger.FIELD_CHANGED else rule.trigger)
-    event = {"changed": [rule.trigger_field]} if rule.trigger_field else {}
+    if trigger not in Trigger.values:
+        raise ValidationFailed(FieldProblem("trigger", _("Must be one of: %(c)s.") % {"c": ", ".join(Trigger.values)}))
+    problems = [FieldProblem(f"event.{k}", _("Unknown field."), "unknown")
+                for k in sorted(set(event or {}) - set(TRY_EVENT_FIELDS))]
+    problems += [FieldProblem(f"event.{k}", _("Wrong type."))
+                 for k, v in (event or {}).items() if k in TRY_EVENT_FIELDS and not isinstance(v, TRY_EVENT_FIELDS[k])]
+    if problems:
+        raise ValidationFailed(problems)
+    base = {"changed": [rule.trigger_field]} if rule.trigger_field else {}
+    event = {**base, **{k: conditions.clip(v) for k, v in (event or {}).items()}}
     ctx = runner.context_for(wo, trigger=trigger, event=event)
     error = None
     matched = True

@@ -433,3 +433,21 @@ def test_notify_contract_watchers_reach_the_watchers(world):
     out = fan_out_payload("test:watchers", {"event": "rule.notify", "work_order": wo.code,
                                             "recipients": [{"watchers": True}], "channels": ["inbox"]}, now())
     assert [d.user.username for d in out] == ["eng_x2"]
+
+
+def test_dry_run_of_a_comment_rule_with_a_sample_event(world):
+    r = rule(world, trigger="comment_added", condition='event.body.contains("漏水") && !event.public',
+             actions=[{"type": "add_tags", "tags": ["漏水"]}])
+    wo = create(world, title="x")
+    api = world.api(world.dispatcher)
+    out = api.post(f"/api/v1/rules/{r.pk}/try", {"work_order": wo.code}).json()
+    assert out["trigger"] == "comment_added" and out["matched"] is False and out["error"] is None
+    out = api.post(f"/api/v1/rules/{r.pk}/try", {"work_order": wo.code,
+                                                 "event": {"body": "机房漏水", "public": False}},
+                   headers={"Accept-Language": "en"}).json()
+    assert out["would_fire"] is True and out["actions"] == ["add tags 漏水"]
+    resp = api.post(f"/api/v1/rules/{r.pk}/try", {"work_order": wo.code, "event": {"body": 5, "evil": 1}})
+    assert resp.status_code == 422
+    assert sorted(e["field"] for e in resp.json()["errors"]) == ["event.body", "event.evil"]
+    resp = api.post(f"/api/v1/rules/{r.pk}/try", {"work_order": wo.code, "trigger": "nonsense"})
+    assert resp.status_code == 422 and resp.json()["errors"][0]["field"] == "trigger"
