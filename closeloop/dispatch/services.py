@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.db import connection, transaction
@@ -316,25 +316,38 @@ def _exclusion_words(code: str, cands, c: int, req: dict, est: float) -> str:
 ETA_HORIZON = timedelta(days=8)
 
 
+def _aware(v) -> datetime:
+    """A datetime column read raw: SQLite gives naive UTC text, PostgreSQL an aware value."""
+    if isinstance(v, str):
+        v = datetime.fromisoformat(v)
+    return v if v.tzinfo else v.replace(tzinfo=UTC)
+
+
 def duty_windows(user_ids: list[int], at: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
     """Each engineer's working time from now on (shifts and on-call duty, merged, minus
-    leave), for the estimated start and finish. An engineer without any is not listed."""
+    leave), for the estimated start and finish. An engineer without any is not listed.
+    One query for the few engineers shown."""
     if not user_ids:
         return {}
+    marks = ", ".join(["%s"] * len(user_ids))
+    a, b = _dt(at), _dt(at + ETA_HORIZON)
+    rows = _sql(f"duty{len(user_ids)}", lambda t: (
+        f"SELECT 0, user_id, starts_at, ends_at FROM {t(Shift)} WHERE user_id IN ({marks}) AND ends_at > %s "
+        f"AND starts_at < %s UNION ALL SELECT 1, user_id, starts_at, ends_at FROM {t(Leave)} "
+        f"WHERE user_id IN ({marks}) AND ends_at > %s AND starts_at < %s"),
+        [*user_ids, a, b, *user_ids, a, b])
     spans: dict[int, list[list[datetime]]] = {}
-    for uid, a, b in Shift.objects.filter(user_id__in=user_ids, ends_at__gt=at, starts_at__lt=at + ETA_HORIZON) \
-            .order_by("user_id", "starts_at").values_list("user_id", "starts_at", "ends_at"):
-        a = max(a, at)
-        cur = spans.setdefault(uid, [])
-        if cur and a <= cur[-1][1]:
-            cur[-1][1] = max(cur[-1][1], b)
-        else:
-            cur.append([a, b])
     leave: dict[int, list[tuple[datetime, datetime]]] = {}
-    for uid, a, b in Leave.objects.filter(user_id__in=list(spans), ends_at__gt=at,
-                                          starts_at__lt=at + ETA_HORIZON).values_list("user_id", "starts_at",
-                                                                                       "ends_at"):
-        leave.setdefault(uid, []).append((a, b))
+    for kind, uid, start, end in sorted((k, u, _aware(x), _aware(y)) for k, u, x, y in rows):
+        if kind:
+            leave.setdefault(uid, []).append((start, end))
+            continue
+        start = max(start, at)
+        cur = spans.setdefault(uid, [])
+        if cur and start <= cur[-1][1]:
+            cur[-1][1] = max(cur[-1][1], end)
+        else:
+            cur.append([start, end])
     out = {}
     for uid, ws in spans.items():
         for la, lb in leave.get(uid, []):
