@@ -14,7 +14,7 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from closeloop.accounts.models import EngineerSkill, Role, SkillTag, User
 from closeloop.core.clock import now
@@ -562,8 +562,8 @@ def auto_dispatch(*, actor: User, wo: WorkOrder) -> WorkOrder | None:
     return None
 
 
-_REASON_WORDS = {engine.LEAVE: _lazy("on leave"), engine.OFF_SHIFT: _lazy("off shift"),
-                 engine.SKILL: _lazy("lacking a skill"), engine.FULL: _lazy("fully booked")}
+_REASON_WORDS = {engine.LEAVE: gettext_lazy("on leave"), engine.OFF_SHIFT: gettext_lazy("off shift"),
+                 engine.SKILL: gettext_lazy("lacking a skill"), engine.FULL: gettext_lazy("fully booked")}
 
 
 def unavailable_summary(counts: dict[str, int]) -> str:
