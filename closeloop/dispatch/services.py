@@ -116,6 +116,7 @@ def _hours_by_type(rows: dict | None = None) -> dict[int, float]:
 # The hot queries of a suggestion, as SQL text built once per process (Django's query
 # compiler cost more than the queries themselves). Each is one indexed scan or GROUP BY.
 _SQL: dict[tuple[str, str], str] = {}
+_F = "DOUBLE PRECISION"  # decimals read as floats: the driver's Decimal conversion cost more than the query
 
 
 def _table(model) -> str:
@@ -175,7 +176,8 @@ def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None
     """Every active engineer (or `user_ids`) as engine arrays. Seven queries whatever C is."""
     if user_ids is None:
         rows = _sql("engineers", lambda t: (
-            f"SELECT id, username, display_name, first_name, last_name, home_latitude, home_longitude "
+            f"SELECT id, username, display_name, first_name, last_name, CAST(home_latitude AS {_F}), "
+            f"CAST(home_longitude AS {_F}) "
             f"FROM {t(User)} WHERE role = %s AND is_active = %s ORDER BY id"), (Role.ENGINEER, True))
     else:
         rows = _raw(User.objects.filter(role=Role.ENGINEER, is_active=True, pk__in=user_ids).order_by("pk")
@@ -189,7 +191,8 @@ def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None
     fresh_since = _dt(at - LOCATION_FRESH)
     # Only profiles that change something: a fresh location or a day other than the default.
     prof = _sql("profiles", lambda t: (
-        f"SELECT user_id, day_hours, latitude, longitude, CASE WHEN located_at >= %s THEN 1 ELSE 0 END "
+        f"SELECT user_id, CAST(day_hours AS {_F}), CAST(latitude AS {_F}), CAST(longitude AS {_F}), "
+        f"CASE WHEN located_at >= %s THEN 1 ELSE 0 END "
         f"FROM {t(EngineerProfile)} WHERE located_at >= %s OR day_hours <> 8"), (fresh_since, fresh_since))
     if prof:
         pos, ok = _locate(ids, [r[0] for r in prof])
