@@ -42,3 +42,16 @@ def initials(user) -> str:
     if len(parts) >= 2:
         return (parts[0][0] + parts[1][0]).upper()
     return label[:2].upper()
+
+
+@register.filter
+def parse_iso(value):
+    """An ISO 8601 string kept in JSON (timeline data) as a datetime, for |date; else None."""
+    from datetime import datetime
+
+    if not isinstance(value, str):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None

@@ -34,3 +34,18 @@ def test_event_details_render(world, kind, data, expected):
     html = c.get(f"/work-orders/{wo.code}/").content.decode()
     for text in expected:
         assert text in html, (kind, text)
+
+
+def test_rule_escalation_and_automatic_dispatch_render(world):
+    wo = make_wo(world)
+    TimelineEvent.objects.create(work_order=wo, actor=world.manager, kind="escalation", at=now(), data={
+        "rule": "夜间升级", "actions": ["raise_priority", "notify"], "priority": {"from": "high", "to": "urgent"},
+        "notified": ["manager"], "message": "请尽快处理"})
+    TimelineEvent.objects.create(work_order=wo, kind="dispatch", at=now(), data={
+        "mode": "auto", "automatic": True, "assignee": "eng_x", "explanation": "eng_x: 技能 1/1",
+        "estimated_start": "2026-12-07T01:00:00+00:00", "estimated_finish": "2026-12-07T03:00:00+00:00"})
+    c = Client()
+    c.force_login(world.dispatcher)
+    html = c.get(f"/work-orders/{wo.code}/").content.decode()
+    assert "夜间升级" in html and "of the ladder" not in html and "请尽快处理" in html
+    assert 'data-testid="dispatch-eta"' in html and "12-07 09:00" in html  # Asia/Shanghai
