@@ -218,6 +218,12 @@ def test_api_keyword_libraries(world):
     assert api.put("/api/v1/keyword-libraries/Bad-Name", {"words": []}).status_code == 422
     assert world.api(world.dispatcher).put("/api/v1/keyword-libraries/x", {"words": []}).status_code == 403
     assert [x["name"] for x in api.get("/api/v1/keyword-libraries").json()] == ["urgent"]
+    rule = api.post("/api/v1/rules", {"name": "紧急词", "condition": "wo.keywords.urgent",
+                                      "actions": [{"type": "set_priority", "priority": "urgent"}]})
+    assert rule.status_code == 201, rule.content
+    r = api.delete("/api/v1/keyword-libraries/urgent")
+    assert r.status_code == 409 and "紧急词" in str(r.json())
+    assert api.delete(f"/api/v1/rules/{rule.json()['id']}").status_code == 204
     assert api.delete("/api/v1/keyword-libraries/urgent").status_code == 204
     assert KeywordLibrary.objects.count() == 0
 
