@@ -11,7 +11,8 @@ In an AppConfig.ready():
 `visible(user)` hides the entry from users it does not concern; `badge(request)` returns a
 number (0/None hides the badge). The entry is active when the request's URL namespace
 equals `namespace` (defaults to the app part of `url_name`). Icons must be listed in
-static/src/icons.txt.
+static/src/icons.txt. `group="settings"` puts the entry in the top bar's Settings menu
+(configuration pages used now and then) instead of the bar itself.
 """
 
 from collections.abc import Callable
@@ -30,15 +31,17 @@ class NavEntry:
     order: int
     badge: Callable | None
     namespace: str
+    group: str
 
 
 _entries: dict[str, NavEntry] = {}
 
 
 def register(key: str, label, url_name: str, *, icon: str = "point", visible: Callable | None = None,
-             order: int = 50, badge: Callable | None = None, namespace: str | None = None) -> None:
+             order: int = 50, badge: Callable | None = None, namespace: str | None = None,
+             group: str = "") -> None:
     _entries[key] = NavEntry(key, label, url_name, icon, visible, order, badge,
-                             namespace or url_name.split(":", 1)[0])
+                             namespace or url_name.split(":", 1)[0], group)
 
 
 def entries_for(request) -> list[dict]:
@@ -54,5 +57,5 @@ def entries_for(request) -> list[dict]:
         except NoReverseMatch:
             continue
         out.append({"key": e.key, "label": e.label, "url": url, "icon": e.icon, "namespace": e.namespace,
-                    "badge": e.badge(request) if e.badge else None})
+                    "badge": e.badge(request) if e.badge else None, "group": e.group})
     return out

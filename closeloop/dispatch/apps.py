@@ -18,4 +18,4 @@ class DispatchConfig(AppConfig):
         nav.register("dispatch-roster", _("Roster"), "dispatch:roster", icon="calendar-user",
                      visible=services.may_manage_roster, order=46)
         nav.register("dispatch-settings", _("Dispatch"), "dispatch:settings", icon="route",
-                     visible=services.may_manage_settings, order=47)
+                     visible=services.may_manage_settings, order=47, group="settings")

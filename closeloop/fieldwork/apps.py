@@ -27,7 +27,7 @@ class FieldworkConfig(AppConfig):
                      visible=lambda user: user.role == "engineer", badge=phone_badge)
         nav.register("fieldwork-gates", _("Closure gates"), "fieldwork:gate_policies", icon="checklist", order=85,
                      visible=lambda user: user.is_superuser or user.role in ("admin", "manager"),
-                     namespace="fieldwork-gates")
+                     namespace="fieldwork-gates", group="settings")
         try:
             from closeloop.demo import extras
             from closeloop.demo import fieldwork as demo_fieldwork

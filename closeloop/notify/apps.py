@@ -32,7 +32,7 @@ class NotifyConfig(AppConfig):
             lifecycle.register_effect(action, events.on_transition)
         nav.register("inbox", _("Inbox"), "notify:inbox", icon="bell", order=90, badge=views.nav_badge)
         nav.register("notify-admin", _("Channels"), "notify:channels", icon="broadcast", order=95,
-                     visible=lambda u: u.is_superuser or u.role in ("admin", "manager"), namespace="notify-admin")
+                     visible=lambda u: u.is_superuser or u.role in ("admin", "manager"), namespace="notify-admin", group="settings")
         panels.register("notifications", "notify/_panel.html", context=views.panel_context, order=60)
         from closeloop.demo import extras
         from closeloop.demo.notify import seed_notify_demo

@@ -33,8 +33,11 @@ def test_login_errors_form_errors_and_tokens(world, browse, screenshot_dir):
     expect(page.locator("#id_title")).to_have_value("注塑机 3 号 模温报警")  # nothing typed is lost
     page.screenshot(path=str(screenshot_dir / "create-errors-1280.png"), full_page=True)
 
-    # API tokens: shown once, copyable, revocable.
-    page.goto("/settings/tokens/")
+    # API tokens: shown once, copyable, revocable; reached from the top bar's Settings menu.
+    expect(page.get_by_test_id("nav-tokens")).to_be_hidden()
+    page.get_by_test_id("nav-settings").get_by_role("button").click()
+    page.get_by_test_id("nav-tokens").click()
+    expect(page).to_have_url("/settings/tokens/")
     page.locator("#token-name").fill("CRM sync")
     page.get_by_test_id("token-form").locator("button[type=submit]").click()
     token = page.get_by_test_id("new-token-value").input_value()
