@@ -203,6 +203,36 @@ def work_order_comment(request, code):
 
 @login_required
 @require_POST
+def work_order_tags(request, code):
+    """Tags from the work order page: one text field, words separated by commas or spaces."""
+    import re
+
+    wo = _wo_or_404(request, code)
+    tags = [t for t in re.split(r"[,，\s]+", request.POST.get("tags", "")) if t]
+    try:
+        services.do_set_tags(actor=request.user, wo=wo, tags=tags)
+    except DomainError as e:
+        messages.error(request, _format_error(e))
+    return redirect("workorders:detail", code=wo.code)
+
+
+@login_required
+@require_POST
+def work_order_watch(request, code):
+    """Watch or stop watching (oneself) from the work order page."""
+    wo = _wo_or_404(request, code)
+    try:
+        if request.POST.get("watch") == "1":
+            services.do_add_watcher(actor=request.user, wo=wo, user=request.user)
+        else:
+            services.do_remove_watcher(actor=request.user, wo=wo, user=request.user)
+    except DomainError as e:
+        messages.error(request, _format_error(e))
+    return redirect("workorders:detail", code=wo.code)
+
+
+@login_required
+@require_POST
 def work_order_upload(request, code):
     wo = _wo_or_404(request, code)
     upload = request.FILES.get("file")
