@@ -34,19 +34,24 @@ def home(request):
     return redirect("workorders:list")
 
 
+def _list_filter(request):
+    """The list's filter from the query string and the chosen saved queue (staff only)."""
+    from closeloop.portal import console
+
+    g = request.GET
+    queue = console._queue(request.user, g.get("queue")) if request.user.role != "customer" else None
+    return console.filter_from(g, queue), queue
+
+
 @login_required
 @require_GET
 def work_order_export(request):
     """The list as CSV, with the list's filters (and queue) and its visibility."""
     from django.http import StreamingHttpResponse
 
-    from closeloop.portal import console
-
     from . import exports
 
-    g = request.GET
-    queue = console._queue(request.user, g.get("queue")) if request.user.role != "customer" else None
-    f = console.filter_from(g, queue)
+    f, _queue = _list_filter(request)
     try:
         selectors.filter_work_orders(request.user, f)
     except DomainError as e:
@@ -65,8 +70,7 @@ def work_order_list(request):
     from closeloop.portal import console
 
     g = request.GET
-    queue = console._queue(request.user, g.get("queue")) if request.user.role != "customer" else None
-    f = console.filter_from(g, queue)
+    f, queue = _list_filter(request)
     try:
         page = selectors.page_work_orders(request.user, f, cursor=g.get("cursor") or None, limit=25)
     except DomainError as e:

@@ -4,6 +4,8 @@
 // (/api/v1/approval-flows/{id}/draft | validate | preview | publish) with the session
 // cookie and the CSRF token. No inline scripts, styles or handlers (strict CSP).
 
+import { h } from "./lib/dom.js";
+
 const root = document.getElementById("designer");
 const configEl = document.getElementById("designer-config");
 
@@ -16,24 +18,6 @@ if (root && configEl) {
   const csrf = () => (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
 
   const newId = (prefix) => `${prefix}-${Math.random().toString(36).slice(2, 7)}`;
-
-  function h(tag, attrs = {}, ...children) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === "class") el.className = v;
-      else if (k === "text") el.textContent = v;
-      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-      else if (k === "value") el.value = v;
-      else if (k === "checked") el.checked = !!v;
-      else el.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return el;
-  }
 
   function select(options, value, onchange, attrs = {}) {
     const el = h("select", { class: "form-select form-select-sm", ...attrs, onchange: (e) => onchange(e.target.value) });

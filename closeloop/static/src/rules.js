@@ -7,6 +7,8 @@
 // without saving. Without this file the page still works: CEL and JSON textareas.
 // No inline scripts, styles or handlers (strict CSP).
 
+import { h } from "./lib/dom.js";
+
 const root = document.getElementById("rule-editor");
 const configEl = document.getElementById("rules-config");
 
@@ -19,24 +21,6 @@ if (root && configEl) {
   };
   const csrf = () => (form.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
   const readonly = !!config.readonly;
-
-  function h(tag, attrs = {}, ...children) {
-    const el = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs)) {
-      if (v === undefined || v === null || v === false) continue;
-      if (k === "class") el.className = v;
-      else if (k === "text") el.textContent = v;
-      else if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
-      else if (k === "value") el.value = v;
-      else if (k === "checked") el.checked = !!v;
-      else el.setAttribute(k, v === true ? "" : v);
-    }
-    for (const c of children.flat()) {
-      if (c === null || c === undefined || c === false) continue;
-      el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-    }
-    return el;
-  }
 
   function select(options, value, onchange, attrs = {}) {
     const el = h("select", { class: "form-select form-select-sm", ...attrs, onchange: (e) => onchange(e.target.value) });
