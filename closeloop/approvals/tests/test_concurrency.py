@@ -1,11 +1,9 @@
 """Approvers deciding at the same moment, on real concurrent connections (SQLite file or
 PostgreSQL): the request row lock makes the step settle and advance exactly once."""
 
-import threading
-
 import pytest
-from django.db import connections
 
+from closeloop.core.testing import run_at_once
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.tests.factories import make_wo
 
@@ -13,28 +11,7 @@ from .. import services
 from ..models import ApprovalStep, RequestStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _run_in_threads(n, fn):
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = fn(i)
-        except Exception as exc:  # collected and asserted on below
-            errors.append(exc)
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results, errors
+_run_in_threads = run_at_once
 
 
 def test_all_of_approvers_at_once_advance_once(world):

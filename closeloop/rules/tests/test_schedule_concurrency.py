@@ -1,12 +1,11 @@
 """Scheduled rules with real concurrent workers (threads, each with its own connection) on the
 database under test: each work order fires once per period, and a run is claimed once."""
 
-import threading
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connections
 
+from closeloop.core.testing import run_at_once
 from closeloop.rules import schedule
 from closeloop.rules.models import Rule, ScheduleFiring
 from closeloop.rules.services import do_create_rule
@@ -14,28 +13,8 @@ from closeloop.workorders.models import TimelineEvent
 from closeloop.workorders.tests.factories import make_wo
 
 pytestmark = pytest.mark.django_db(transaction=True)
+_threads = run_at_once
 AT = datetime(2026, 3, 2, 2, 7, tzinfo=UTC)
-
-
-def _threads(n, fn):
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = fn(i)
-        except Exception as exc:  # asserted on below
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results, errors
 
 
 def test_concurrent_runs_fire_each_work_order_once(world):

@@ -2,39 +2,18 @@
 database under test: SQLite file or PostgreSQL."""
 
 import re
-import threading
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from closeloop.core.errors import Conflict
+from closeloop.core.testing import run_at_once
 from closeloop.workorders import services
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _run_in_threads(n, fn):
-    barrier = threading.Barrier(n)
-    results, errors = [None] * n, []
-
-    def worker(i):
-        try:
-            barrier.wait(timeout=30)
-            results[i] = fn(i)
-        except Exception as exc:  # collected and asserted on below
-            errors.append(exc)
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    return results, errors
+_run_in_threads = run_at_once
 
 
 def test_codes_are_unique_and_gapless_under_concurrent_creation(world):
