@@ -12,7 +12,7 @@ from closeloop.core.apikit import StrictSchema, parse_if_match, require_scope
 from closeloop.core.errors import Forbidden, NotFound, ValidationFailed
 from closeloop.workorders import selectors as wo_selectors
 
-from . import console, services
+from . import services
 from .models import KeywordLibrary, Rule
 
 router = Router(tags=["rules"])
@@ -206,5 +206,5 @@ def delete_library(request, name: str):
     lib = KeywordLibrary.objects.filter(name=name).first()
     if lib is None:
         raise NotFound(_("No keyword library %(n)s.") % {"n": name})
-    console.delete_keyword_library(actor=request.auth, lib=lib)  # refused while a rule reads it
+    services.do_delete_keyword_library(actor=request.auth, lib=lib)  # refused while a rule reads it
     return Status(204, None)

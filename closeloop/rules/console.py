@@ -1,27 +1,20 @@
-"""What the rules console needs beyond services.py: the builder's field menu, CEL from a
-builder tree and back (only for CEL the builder itself wrote: checked by a round trip),
-reordering, the dry run of an unsaved edit, where keyword libraries are used, and a
-library delete that is refused while a rule reads the library."""
+"""What the rules console needs beyond services.py: the builder's field menu and CEL from a
+builder tree and back (only for CEL the builder itself wrote: checked by a round trip)."""
 
 from __future__ import annotations
 
 import re
 
-from django.db import transaction
-from django.db.models import F
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team
 from closeloop.core import conditions
-from closeloop.core.clock import now
-from closeloop.core.errors import DomainError, FieldProblem, ValidationFailed
 from closeloop.customers.models import Tier
-from closeloop.workorders import selectors as wo_selectors
 from closeloop.workorders.lifecycle import STATE_LABELS
 from closeloop.workorders.models import CustomField, FieldKind, Priority, WorkOrderType
 
 from . import services
-from .models import KeywordLibrary, Rule
+from .models import KeywordLibrary
 
 # ---- the builder's menu --------------------------------------------------------------------------
 
@@ -275,62 +268,6 @@ def _depth(tree) -> int:
     if isinstance(tree, dict) and ("all" in tree or "any" in tree):
         return 1 + max([_depth(c) for c in tree.get("all") or tree.get("any") or []] or [0])
     return 0
-
-
-# ---- rules -----------------------------------------------------------------------------------------
-
-def do_move_rule(*, actor, rule: Rule, direction: str) -> None:
-    """Move a rule one place up or down in the run order. The orders are renumbered
-    10, 20, 30 … (only the rules whose number changes are written, each one's version
-    goes up); the owners stay as they are."""
-    if not services.may_manage(actor):
-        raise DomainError(_("Only managers and administrators maintain rules."), 403, "forbidden")
-    if direction not in ("up", "down"):
-        raise ValidationFailed(FieldProblem("direction", _("up or down.")))
-    with transaction.atomic():
-        rules = list(Rule.objects.select_for_update().order_by("order", "id"))
-        ids = [r.pk for r in rules]
-        i = ids.index(rule.pk)
-        j = i - 1 if direction == "up" else i + 1
-        if 0 <= j < len(rules):
-            rules[i], rules[j] = rules[j], rules[i]
-        t = now()
-        for n, r in enumerate(rules, start=1):
-            if r.order != n * 10:
-                Rule.objects.filter(pk=r.pk).update(order=n * 10, version=F("version") + 1, updated_at=t)
-
-
-def dry_run_unsaved(*, actor, data: dict, code: str) -> dict:
-    """The dry run of what the editor holds now (nothing is saved): validated like a save,
-    then run on the work order `code` (which the user must be able to see)."""
-    wo = wo_selectors.access_work_order_by_code(actor, code)
-    clean = services._clean_rule(actor, {**data, "name": data.get("name") or "-"}, None)
-    rule = Rule(**{"trigger": data.get("trigger") or "created", **clean})
-    return services.dry_run(rule=rule, wo=wo)
-
-
-# ---- keyword libraries ---------------------------------------------------------------------------
-
-def library_usage() -> dict[str, list[Rule]]:
-    """library name → the rules whose condition reads it."""
-    names = list(KeywordLibrary.objects.values_list("name", flat=True))
-    out: dict[str, list[Rule]] = {n: [] for n in names}
-    if not names:
-        return out
-    pattern = re.compile(r"\bkeyword(?:s|_hits)\.(" + "|".join(map(re.escape, names)) + r")\b")
-    for rule in Rule.objects.order_by("order", "id"):
-        for name in sorted(set(pattern.findall(rule.condition or ""))):
-            out[name].append(rule)
-    return out
-
-
-def delete_keyword_library(*, actor, lib: KeywordLibrary) -> None:
-    """Refused (409) while a rule's condition reads the library."""
-    users = library_usage().get(lib.name, [])
-    if users:
-        raise DomainError(_("The library %(n)s is used by: %(r)s. Change those rules first.")
-                          % {"n": lib.name, "r": ", ".join(r.name for r in users)}, 409, "in_use")
-    services.do_delete_keyword_library(actor=actor, lib=lib)
 
 
 # ---- navigation ----------------------------------------------------------------------------------------

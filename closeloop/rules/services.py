@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from closeloop.accounts.models import Role, Team, User
 from closeloop.core import conditions
 from closeloop.core.clock import now
-from closeloop.core.errors import FieldProblem, Forbidden, PreconditionFailed, ValidationFailed
+from closeloop.core.errors import DomainError, FieldProblem, Forbidden, PreconditionFailed, ValidationFailed
 from closeloop.workorders.models import LinkKind, Priority, WorkOrder, WorkOrderType
 
 from . import runner
@@ -359,9 +359,47 @@ def do_save_keyword_library(*, actor: User, name: str, data: dict) -> KeywordLib
     return lib
 
 
+def library_usage() -> dict[str, list[Rule]]:
+    """library name → the rules whose condition reads it."""
+    names = list(KeywordLibrary.objects.values_list("name", flat=True))
+    out: dict[str, list[Rule]] = {n: [] for n in names}
+    if not names:
+        return out
+    pattern = re.compile(r"\bkeyword(?:s|_hits)\.(" + "|".join(map(re.escape, names)) + r")\b")
+    for rule in Rule.objects.order_by("order", "id"):
+        for name in sorted(set(pattern.findall(rule.condition or ""))):
+            out[name].append(rule)
+    return out
+
+
 def do_delete_keyword_library(*, actor: User, lib: KeywordLibrary) -> None:
+    """Refused (409) while a rule's condition reads the library."""
     _require_manager(actor)
+    users = library_usage().get(lib.name, [])
+    if users:
+        raise DomainError(_("The library %(n)s is used by: %(r)s. Change those rules first.")
+                          % {"n": lib.name, "r": ", ".join(r.name for r in users)}, 409, "in_use")
     lib.delete()
+
+
+def do_move_rule(*, actor: User, rule: Rule, direction: str) -> None:
+    """Move a rule one place up or down in the run order. The orders are renumbered
+    10, 20, 30 … (only the rules whose number changes are written, each one's version
+    goes up); the owners stay as they are."""
+    _require_manager(actor)
+    if direction not in ("up", "down"):
+        raise ValidationFailed(FieldProblem("direction", _("up or down.")))
+    with transaction.atomic():
+        rules = list(Rule.objects.select_for_update().order_by("order", "id"))
+        ids = [r.pk for r in rules]
+        i = ids.index(rule.pk)
+        j = i - 1 if direction == "up" else i + 1
+        if 0 <= j < len(rules):
+            rules[i], rules[j] = rules[j], rules[i]
+        t = now()
+        for n, r in enumerate(rules, start=1):
+            if r.order != n * 10:
+                Rule.objects.filter(pk=r.pk).update(order=n * 10, version=F("version") + 1, updated_at=t)
 
 
 # ---- dry run ---------------------------------------------------------------------------------------
@@ -369,6 +407,17 @@ def do_delete_keyword_library(*, actor: User, lib: KeywordLibrary) -> None:
 #: Event fields a dry run may set (e.g. the body of a comment for a comment_added rule).
 TRY_EVENT_FIELDS = {"action": str, "from": str, "to": str, "changed": list, "author": str, "public": bool,
                     "body": str, "milestone": str, "due_at": str}
+
+
+def dry_run_draft(*, actor: User, data: dict, code: str) -> dict:
+    """The dry run of an unsaved edit (nothing is saved): validated like a save, then run on
+    the work order `code`, which the user must be able to see."""
+    from closeloop.workorders import selectors as wo_selectors
+
+    wo = wo_selectors.access_work_order_by_code(actor, code)
+    clean = _clean_rule(actor, {**data, "name": data.get("name") or "-"}, None)
+    rule = Rule(**{"trigger": data.get("trigger") or "created", **clean})
+    return dry_run(rule=rule, wo=wo)
 
 
 def dry_run(*, rule: Rule, wo: WorkOrder, trigger: str | None = None, event: dict | None = None) -> dict:

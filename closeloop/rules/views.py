@@ -90,7 +90,7 @@ def toggle(request, pk):
 def move(request, pk):
     _manager(request)
     try:
-        console.do_move_rule(actor=request.user, rule=_rule_or_404(pk), direction=request.POST.get("direction", ""))
+        services.do_move_rule(actor=request.user, rule=_rule_or_404(pk), direction=request.POST.get("direction", ""))
     except DomainError as e:
         messages.error(request, _err(e))
     return redirect(reverse("rules:list") + f"#rule-{pk}")
@@ -220,7 +220,7 @@ def _post(request, form: RuleForm, rule: Rule | None, trying: bool, try_code: st
         if trying:
             if not try_code:
                 return {"error_message": _("Enter a work order code.")}, {}
-            return console.dry_run_unsaved(actor=request.user, data=data, code=try_code), {}
+            return services.dry_run_draft(actor=request.user, data=data, code=try_code), {}
         if rule is None:
             rule = services.do_create_rule(actor=request.user, data=data)
             messages.success(request, _("Rule “%(n)s” created.") % {"n": rule.name})
@@ -298,7 +298,7 @@ def builder_parse(request):
 @login_required
 def keywords(request):
     _reader(request)
-    usage = console.library_usage()
+    usage = services.library_usage()
     libs = [(lib, usage.get(lib.name, [])) for lib in KeywordLibrary.objects.select_related("updated_by")]
     return render(request, "rules/keywords.html", {"libraries": libs, "may_manage": services.may_manage(request.user)})
 
@@ -338,7 +338,7 @@ def keyword_edit(request, name=None):
                                   if lib else None, editing=lib is not None, readonly=not may_manage)
     return render(request, "rules/keyword_edit.html", {
         "form": form, "lib": lib, "may_manage": may_manage,
-        "used_by": console.library_usage().get(lib.name, []) if lib else [],
+        "used_by": services.library_usage().get(lib.name, []) if lib else [],
     })
 
 
@@ -350,7 +350,7 @@ def keyword_delete(request, name):
         raise Http404(_("No such keyword library."))
     if request.method == "POST":
         try:
-            console.delete_keyword_library(actor=request.user, lib=lib)
+            services.do_delete_keyword_library(actor=request.user, lib=lib)
             messages.success(request, _("Keyword library “%(n)s” deleted.") % {"n": lib.name})
             return redirect("rules:keywords")
         except DomainError as e:
@@ -359,5 +359,5 @@ def keyword_delete(request, name):
     return render(request, "rules/confirm_delete.html", {
         "what": _("the keyword library “%(n)s”") % {"n": lib.name},
         "back": reverse("rules:keyword_edit", args=[lib.name]), "kind": "library",
-        "used_by": console.library_usage().get(lib.name, []),
+        "used_by": services.library_usage().get(lib.name, []),
     })
