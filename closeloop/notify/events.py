@@ -2,9 +2,8 @@
 transaction): the new assignee hears "assigned to you"; watchers hear every status change
 (except the one who made it)."""
 
-from django.apps import apps
-
 from closeloop.outbox.services import enqueue
+from closeloop.workorders.models import WorkOrderWatcher
 
 
 def on_assign(ctx) -> None:
@@ -16,17 +15,9 @@ def on_assign(ctx) -> None:
              "recipients": [{"user": wo.assignee.username}]})
 
 
-def _has_watchers(wo) -> bool:
-    try:
-        model = apps.get_model("workorders", "WorkOrderWatcher")
-    except LookupError:
-        return False
-    return model.objects.filter(work_order=wo).exists()
-
-
 def on_transition(ctx) -> None:
     wo, actor = ctx.wo, ctx.actor
-    if ctx.from_state == ctx.to_state or not _has_watchers(wo):
+    if ctx.from_state == ctx.to_state or not WorkOrderWatcher.objects.filter(work_order=wo).exists():
         return
     enqueue("notify", f"wo.watched:{wo.pk}:v{wo.version}:{ctx.transition.action}",
             {"event": "work_order.watched", "work_order": wo.code, "recipients": [{"watchers": True}],

@@ -102,13 +102,7 @@ def _team_people(spec: dict, at: datetime) -> list[User]:
 
 
 def _watchers(wo: WorkOrder) -> list[User]:
-    from django.apps import apps
-
-    try:
-        model = apps.get_model("workorders", "WorkOrderWatcher")
-    except LookupError:
-        return []
-    return list(User.objects.filter(id__in=model.objects.filter(work_order=wo).values("user_id"), is_active=True))
+    return list(User.objects.filter(watching__work_order=wo, is_active=True))
 
 
 def resolve(payload: dict, wo: WorkOrder | None, at: datetime) -> list[tuple[str, object]]:
