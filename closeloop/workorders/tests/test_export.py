@@ -57,3 +57,13 @@ def test_the_row_cap_holds(world, settings):
 def test_anonymous_is_sent_to_log_in():
     r = Client().get("/work-orders/export.csv")
     assert r.status_code == 302 and "/login" in r["Location"]
+
+
+def test_unknown_filter_values_are_ignored_as_in_the_list(world):
+    from closeloop.workorders.lifecycle import S
+
+    new, assigned = make_wo(world), make_wo(world, status=S.ASSIGNED)
+    _r, body = _export(world.dispatcher, status="bogus", priority="nope")
+    assert _codes(body) == {new.code, assigned.code}
+    _r, body = _export(world.dispatcher, status=["bogus", "assigned"])
+    assert _codes(body) == {assigned.code}
