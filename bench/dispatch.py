@@ -63,7 +63,8 @@ def seed(n_engineers: int, n_backlog: int, seed_value: int = 1):
 
     from closeloop.accounts.models import EngineerSkill, Role, SkillTag, Team, User
     from closeloop.customers.models import Asset, Customer, Site
-    from closeloop.dispatch.models import DispatchSetting, EngineerProfile, Leave, Shift, SkillRequirement
+    from closeloop.dispatch.models import DispatchSetting, EngineerProfile, SkillRequirement
+    from closeloop.roster.models import Leave, Shift
     from closeloop.workorders.models import WorkOrder, WorkOrderType
 
     rng = random.Random(seed_value)

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "closeloop.demo",
     "closeloop.outbox",
     "closeloop.sla",
+    "closeloop.roster",
     "closeloop.dispatch",
     "closeloop.rules",
     "closeloop.notify",

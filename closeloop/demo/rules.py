@@ -14,7 +14,8 @@ from django.db import transaction
 
 from closeloop.accounts.models import Role, SkillTag, User
 from closeloop.core.clock import now
-from closeloop.dispatch.models import DispatchSetting, Leave, Shift, SkillRequirement
+from closeloop.dispatch.models import DispatchSetting, SkillRequirement
+from closeloop.roster.models import Leave, Shift
 from closeloop.rules.models import KeywordLibrary, Rule
 from closeloop.workorders.models import WorkOrderType
 

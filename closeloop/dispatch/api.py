@@ -9,11 +9,11 @@ from pydantic import Field
 
 from closeloop.core.apikit import StrictSchema, require_scope
 from closeloop.core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
+from closeloop.roster import selectors as roster_selectors
+from closeloop.roster import services as roster_services
 from closeloop.workorders import selectors, serializers
 
-from . import selectors as dispatch_selectors
 from . import services
-from .models import Leave, Shift
 
 router = Router(tags=["dispatch"])
 
@@ -140,7 +140,7 @@ def batch_apply(request, payload: BatchApplyIn):
     return {"assigned": [w.code for w in done]}
 
 
-# ---- settings, rosters, leave ----------------------------------------------------------------------
+# ---- settings; rosters and leave (the roster app's, served here under /dispatch/) ----------------------------------------------------------------------
 
 class SettingIn(StrictSchema):
     type: str | None = Field(None, max_length=40, description="A work order type key, or")
@@ -246,25 +246,25 @@ def list_shifts(request, q: Query[WindowIn]):
     require_scope(request, "read")
     start, end = _window(q.start, q.end)
     user = q.user
-    return [_shift_out(s) for s in dispatch_selectors.shifts(request.auth, start=start, end=end, username=user)[:2000]]
+    return [_shift_out(s) for s in roster_selectors.shifts(request.auth, start=start, end=end, username=user)[:2000]]
 
 
 @router.post("/dispatch/shifts", response={201: ShiftOut}, tags=["dispatch settings"],
              summary="Add a shift or on-call duty (at most 24 h, no overlap with another of the same kind)")
 def add_shift(request, payload: ShiftIn):
     require_scope(request, "write")
-    return Status(201, _shift_out(services.do_add_shift(actor=request.auth, data=payload.model_dump())))
+    return Status(201, _shift_out(roster_services.do_add_shift(actor=request.auth, data=payload.model_dump())))
 
 
 @router.delete("/dispatch/shifts/{shift_id}", response={204: None}, tags=["dispatch settings"])
 def delete_shift(request, shift_id: int):
     require_scope(request, "write")
-    if not services.may_manage_roster(request.auth):
+    if not roster_services.may_manage_roster(request.auth):
         raise Forbidden(_("You may not change rosters."))
-    shift = Shift.objects.filter(pk=shift_id).first()
+    shift = roster_selectors.shift_by_id(request.auth, shift_id)
     if shift is None:
         raise NotFound(_("No such shift."))
-    services.do_delete_shift(actor=request.auth, shift=shift)
+    roster_services.do_delete_shift(actor=request.auth, shift=shift)
     return Status(204, None)
 
 
@@ -274,23 +274,23 @@ def list_leaves(request, q: Query[WindowIn]):
     require_scope(request, "read")
     start, end = _window(q.start, q.end)
     user = q.user
-    return [_leave_out(x) for x in dispatch_selectors.leaves(request.auth, start=start, end=end, username=user)[:2000]]
+    return [_leave_out(x) for x in roster_selectors.leaves(request.auth, start=start, end=end, username=user)[:2000]]
 
 
 @router.post("/dispatch/leaves", response={201: LeaveOut}, tags=["dispatch settings"],
              summary="Add leave for an engineer (no overlap with their other leave)")
 def add_leave(request, payload: LeaveIn):
     require_scope(request, "write")
-    return Status(201, _leave_out(services.do_add_leave(actor=request.auth, data=payload.model_dump())))
+    return Status(201, _leave_out(roster_services.do_add_leave(actor=request.auth, data=payload.model_dump())))
 
 
 @router.delete("/dispatch/leaves/{leave_id}", response={204: None}, tags=["dispatch settings"])
 def delete_leave(request, leave_id: int):
     require_scope(request, "write")
-    if not services.may_manage_roster(request.auth):
+    if not roster_services.may_manage_roster(request.auth):
         raise Forbidden(_("You may not change rosters."))
-    leave = Leave.objects.filter(pk=leave_id).first()
+    leave = roster_selectors.leave_by_id(request.auth, leave_id)
     if leave is None:
         raise NotFound(_("No such leave."))
-    services.do_delete_leave(actor=request.auth, leave=leave)
+    roster_services.do_delete_leave(actor=request.auth, leave=leave)
     return Status(204, None)

@@ -1,5 +1,5 @@
-"""Permission-checked reads of dispatch: rosters and leave over a window, and the
-roster page's table (engineers, skills, duty per day, open work)."""
+"""Permission-checked reads of dispatch: the roster page's table (engineers, skills,
+duty per day from the roster app, open work and day hours from dispatch)."""
 
 from __future__ import annotations
 
@@ -12,32 +12,18 @@ from django.utils.translation import gettext as _
 from closeloop.accounts.models import EngineerSkill, Role, User
 from closeloop.core.clock import now
 from closeloop.core.errors import Forbidden
+from closeloop.roster import selectors as roster_selectors
+from closeloop.roster import services as roster_services
 
 from . import services
-from .models import EngineerProfile, Leave, Shift
+from .models import EngineerProfile
 
 ROSTER_DAYS = 8  # today and the next 7 days
 
 
 def _check(user) -> None:
-    if not services.may_manage_roster(user):
+    if not roster_services.may_manage_roster(user):
         raise Forbidden(_("You may not see rosters."))
-
-
-def shifts(user, *, start: datetime, end: datetime, username: str | None = None):
-    _check(user)
-    qs = Shift.objects.filter(starts_at__lt=end, ends_at__gt=start).select_related("user")
-    if username:
-        qs = qs.filter(user__username=username)
-    return qs.order_by("starts_at", "id")
-
-
-def leaves(user, *, start: datetime, end: datetime, username: str | None = None):
-    _check(user)
-    qs = Leave.objects.filter(starts_at__lt=end, ends_at__gt=start).select_related("user")
-    if username:
-        qs = qs.filter(user__username=username)
-    return qs.order_by("starts_at", "id")
 
 
 @dataclass
@@ -83,11 +69,7 @@ def roster(user, *, days: int = ROSTER_DAYS) -> tuple[list[date], list[RosterRow
         n, hh = load[u]
         load[u] = (n + c, hh + h)
     day_hours = dict(EngineerProfile.objects.values_list("user_id", "day_hours"))
-    duty: dict[int, list[tuple[str, datetime, datetime]]] = {}
-    for s in Shift.objects.filter(starts_at__lt=end, ends_at__gt=start, user__in=engineers):
-        duty.setdefault(s.user_id, []).append((s.kind, s.starts_at, s.ends_at))
-    for lv in Leave.objects.filter(starts_at__lt=end, ends_at__gt=start, user__in=engineers):
-        duty.setdefault(lv.user_id, []).append(("leave", lv.starts_at, lv.ends_at))
+    duty = roster_selectors.duty_by_user(engineers, start=start, end=end)
     rows = []
     for e in engineers:
         row_days = []

@@ -1,6 +1,7 @@
 """Console pages of dispatch: settings per type and team (managers and administrators),
-the roster (dispatchers too), and the override from the suggestions card. Thin: the
-services validate and write."""
+the roster page (dispatchers too; shifts and leave are the roster app's, written through
+its services), and the override from the suggestions card. Thin: the services validate
+and write."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,11 +12,19 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from closeloop.accounts.models import Role, Team, User
 from closeloop.core.errors import DomainError, NotFound
+from closeloop.roster import selectors as roster_selectors
+from closeloop.roster import services as roster_services
+from closeloop.roster.models import Shift
 from closeloop.workorders import selectors as wo_selectors
 from closeloop.workorders.models import WorkOrderType
 
 from . import selectors, services
-from .models import DispatchSetting, Leave, Mode, Shift
+from .models import DispatchSetting, Mode
+
+
+def _id(request) -> int:
+    value = request.POST.get("id") or ""
+    return int(value) if value.isdigit() else 0
 
 
 def _problems(e: DomainError) -> list[dict]:
@@ -63,31 +72,31 @@ def settings_page(request):
 @login_required
 @require_http_methods(["GET", "POST"])
 def roster_page(request):
-    if not services.may_manage_roster(request.user):
+    if not roster_services.may_manage_roster(request.user):
         raise Http404()
     errors, posted, form = [], {}, None
     if request.method == "POST":
         form = request.POST.get("form")
         try:
             if form == "shift":
-                services.do_add_shift(actor=request.user, data={k: request.POST.get(k, "") for k in
+                roster_services.do_add_shift(actor=request.user, data={k: request.POST.get(k, "") for k in
                                                                 ("user", "kind", "starts_at", "ends_at")})
                 messages.success(request, _("Shift added."))
             elif form == "leave":
-                services.do_add_leave(actor=request.user, data={k: request.POST.get(k, "") for k in
+                roster_services.do_add_leave(actor=request.user, data={k: request.POST.get(k, "") for k in
                                                                 ("user", "starts_at", "ends_at", "reason")})
                 messages.success(request, _("Leave added."))
             elif form == "delete-shift":
-                shift = Shift.objects.filter(pk=request.POST.get("id") or 0).first()
+                shift = roster_selectors.shift_by_id(request.user, _id(request))
                 if shift is None:
                     raise Http404()
-                services.do_delete_shift(actor=request.user, shift=shift)
+                roster_services.do_delete_shift(actor=request.user, shift=shift)
                 messages.success(request, _("Shift deleted."))
             elif form == "delete-leave":
-                leave = Leave.objects.filter(pk=request.POST.get("id") or 0).first()
+                leave = roster_selectors.leave_by_id(request.user, _id(request))
                 if leave is None:
                     raise Http404()
-                services.do_delete_leave(actor=request.user, leave=leave)
+                roster_services.do_delete_leave(actor=request.user, leave=leave)
                 messages.success(request, _("Leave deleted."))
             else:
                 raise Http404()
@@ -105,8 +114,8 @@ def roster_page(request):
     ctx = {"dates": dates, "rows": rows, "errors": errors, "form": form, "posted": posted,
            "engineers": User.objects.filter(role=Role.ENGINEER, is_active=True).order_by("username"),
            "kinds": Shift.Kind.choices,
-           "shifts": list(selectors.shifts(request.user, start=start, end=end)),
-           "leaves": list(selectors.leaves(request.user, start=start, end=end))}
+           "shifts": list(roster_selectors.shifts(request.user, start=start, end=end)),
+           "leaves": list(roster_selectors.leaves(request.user, start=start, end=end))}
     return render(request, "dispatch/roster.html", ctx, status=422 if errors else 200)
 
 

@@ -22,11 +22,12 @@ from closeloop.accounts.models import User
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
 from closeloop.outbox.services import enqueue
+from closeloop.roster.selectors import on_call_users
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
 from . import messages
 from .models import AckChain, AckPolicy
-from .services import fan_out_payload, on_call
+from .services import fan_out_payload
 
 STEP_KINDS = ("im", "sms", "voice", "backup", "supervisor")
 STEP_MEDIA = {"im": ["inbox", "dingtalk", "wecom", "feishu"], "sms": ["sms"], "voice": ["voice"],
@@ -167,12 +168,12 @@ def run_step(msg) -> None:
 
 def _backup(wo: WorkOrder, target: User | None, at: datetime) -> list[User]:
     if wo.team_id:
-        others = [u for u in on_call(wo.team, at) if u != target]
+        others = [u for u in on_call_users(wo.team, at) if u != target]
         if others:
             return others[:1]
         backup = wo.team.backup_team
         if backup is not None:
-            people = on_call(backup, at)
+            people = on_call_users(backup, at)
             if people:
                 return people[:1]
             if backup.supervisor_id:
@@ -243,7 +244,7 @@ def on_create(ctx) -> None:
     if wo.priority != "urgent" or wo.assignee_id or ctx.data.get("assignee"):
         return  # with an assignee, the assign effect starts the chain
     if wo.team_id:
-        people = on_call(wo.team, ctx.at)
+        people = on_call_users(wo.team, ctx.at)
         if people:
             start(wo, people[0], ctx.at)
 

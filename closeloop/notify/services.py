@@ -26,6 +26,7 @@ from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.customers.models import Contact
 from closeloop.outbox import services as outbox
+from closeloop.roster.selectors import on_call_users
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
 from . import messages
@@ -76,16 +77,6 @@ def normalize(kind: str, payload: dict) -> dict:
 
 # ---- recipients --------------------------------------------------------------------------------
 
-def on_call(team: Team, at: datetime) -> list[User]:
-    try:
-        from closeloop.dispatch.models import Shift
-    except ImportError:  # pragma: no cover
-        return []
-    ids = Shift.objects.filter(kind=Shift.Kind.ON_CALL, starts_at__lte=at, ends_at__gt=at,
-                               user__team=team, user__is_active=True).values_list("user_id", flat=True)
-    return list(User.objects.filter(id__in=list(ids)).order_by("id"))
-
-
 def _team_people(spec: dict, at: datetime) -> list[User]:
     team = Team.objects.filter(code=spec.get("team")).first()
     if team is None:
@@ -94,7 +85,7 @@ def _team_people(spec: dict, at: datetime) -> list[User]:
     if who == "supervisor":
         return [team.supervisor] if team.supervisor_id and team.supervisor.is_active else []
     if who == "on_call":
-        people = on_call(team, at)
+        people = on_call_users(team, at)
         if people:
             return people
         return [team.supervisor] if team.supervisor_id else []

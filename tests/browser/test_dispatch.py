@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from closeloop.dispatch.models import DispatchSetting, Shift
+from closeloop.dispatch.models import DispatchSetting
+from closeloop.roster.models import Shift
 from closeloop.workorders.models import TimelineEvent
 from closeloop.workorders.services import do_create_work_order
 from closeloop.workorders.tests.factories import make_wo

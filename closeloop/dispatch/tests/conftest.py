@@ -6,7 +6,8 @@ from django.utils import translation
 
 from closeloop.accounts.models import EngineerSkill, SkillTag
 from closeloop.core.clock import now
-from closeloop.dispatch.models import Shift, SkillRequirement
+from closeloop.dispatch.models import SkillRequirement
+from closeloop.roster.models import Shift
 
 
 @pytest.fixture(autouse=True)

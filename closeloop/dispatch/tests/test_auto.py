@@ -8,7 +8,8 @@ import time_machine
 
 from closeloop.core.clock import now
 from closeloop.dispatch import hooks
-from closeloop.dispatch.models import DispatchSetting, Leave
+from closeloop.dispatch.models import DispatchSetting
+from closeloop.roster.models import Leave
 from closeloop.rules import hooks as rules_hooks
 from closeloop.rules.services import do_create_rule
 from closeloop.workorders.lifecycle import S, hooks_for

@@ -11,7 +11,8 @@ import time_machine
 from closeloop.accounts.models import Role
 from closeloop.core.clock import now
 from closeloop.dispatch import engine, services
-from closeloop.dispatch.models import DispatchSetting, EngineerProfile, Leave, Shift, SkillRequirement
+from closeloop.dispatch.models import DispatchSetting, EngineerProfile, SkillRequirement
+from closeloop.roster.models import Leave, Shift
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent
 from closeloop.workorders.tests.factories import make_wo

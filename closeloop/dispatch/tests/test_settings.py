@@ -8,7 +8,8 @@ import time_machine
 
 from closeloop.core.clock import now
 from closeloop.dispatch import services
-from closeloop.dispatch.models import DispatchSetting, Leave, Shift
+from closeloop.dispatch.models import DispatchSetting
+from closeloop.roster.models import Leave, Shift
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent
 from closeloop.workorders.services import do_create_work_order, do_transition
