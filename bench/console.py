@@ -115,8 +115,9 @@ def main(argv=None):
     from django.test import RequestFactory
 
     from closeloop.accounts.models import Role, User
+    from closeloop.console import selectors as console
+    from closeloop.console import views as console_views
     from closeloop.customers.models import Asset, Contact
-    from closeloop.portal import console
     from closeloop.workorders.models import ExternalRef, TimelineEvent, WorkOrder
 
     rng = random.Random(7)
@@ -156,12 +157,12 @@ def main(argv=None):
     req = rf.get("/console/changes", {"since": str(last), "view": "list"})
     req.user = disp
     req.htmx = False
-    rows.append(("live poll, nothing new (204)", timeit(lambda: console.changes.__wrapped__.__wrapped__(req), 200)))
+    rows.append(("live poll, nothing new (204)", timeit(lambda: console_views.changes.__wrapped__.__wrapped__(req), 200)))
     since20 = TimelineEvent.objects.order_by("-id").values_list("id", flat=True)[60]
     req20 = rf.get("/console/changes", {"since": str(since20), "view": "board"})
     req20.user = disp
     req20.htmx = False
-    rows.append(("live poll, ~20 changed (board cards)", timeit(lambda: console.changes.__wrapped__.__wrapped__(req20),
+    rows.append(("live poll, ~20 changed (board cards)", timeit(lambda: console_views.changes.__wrapped__.__wrapped__(req20),
                                                                  args.runs)))
     from closeloop.workorders.selectors import WorkOrderFilter
 

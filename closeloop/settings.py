@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "closeloop.notify",
     "closeloop.fieldwork",
     "closeloop.portal",
+    "closeloop.console",
     "closeloop.approvals",
 ]
 

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", include("closeloop.core.urls")),
     path("", include("closeloop.accounts.urls")),
     path("", include("closeloop.workorders.urls")),
+    path("", include("closeloop.console.urls")),
     path("", include("closeloop.notify.urls")),
     path("", include("closeloop.fieldwork.urls")),
     path("", include("closeloop.portal.urls")),

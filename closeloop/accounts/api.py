@@ -16,6 +16,7 @@ from pydantic import Field
 
 from closeloop.core.apikit import require_scope
 from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
+from closeloop.core.paging import page_by_id
 
 from . import selectors, services
 from .schemas import (
@@ -40,7 +41,6 @@ from .schemas import (
     token_out,
     user_out,
 )
-from .selectors import page_by_id
 
 router = Router(tags=["people"])
 BASE = "/api/v1"

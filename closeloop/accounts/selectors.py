@@ -7,16 +7,12 @@ Who sees what:
 - API tokens: everyone sees their own; an administrator may look at anyone's.
 
 A user outside what one may see is a 404, exactly like one that does not exist.
-Also home of `page_by_id`, the keyset page every reference-data list uses.
 """
-
-from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from closeloop.core.errors import Forbidden, NotFound
-from closeloop.workorders.selectors import decode_cursor, encode_cursor
 
 from .models import ApiToken, Role, SkillTag, Team, User
 
@@ -33,23 +29,6 @@ def is_admin(user) -> bool:
 
 def is_staff_reader(user) -> bool:
     return is_active(user) and (user.is_superuser or user.role in STAFF_ROLES_READING)
-
-
-# ---- paging ------------------------------------------------------------------------
-
-@dataclass
-class Page:
-    items: list
-    next_cursor: str | None
-
-
-def page_by_id(qs: QuerySet, *, cursor: str | None = None, limit: int = 25) -> Page:
-    """Keyset page in id order: stable while rows are added, no OFFSET."""
-    qs = qs.order_by("id")
-    if cursor:
-        qs = qs.filter(id__gt=decode_cursor(cursor))
-    items = list(qs[: limit + 1])
-    return Page(items[:limit], encode_cursor(items[limit - 1].pk) if len(items) > limit else None)
 
 
 # ---- users -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from closeloop.accounts.models import Role, User
 from closeloop.core import conditions
 from closeloop.core.apikit import StrictSchema, require_scope
 from closeloop.core.errors import Forbidden, NotFound
+from closeloop.core.paging import page_by_id
 from closeloop.workorders import selectors as wo_selectors
 
 from . import selectors, services
@@ -196,15 +197,12 @@ def list_requests(request, status: str | None = None, action: str | None = None,
         qs = qs.filter(action=action)
     if mine:
         qs = qs.filter(requester=request.auth)
-    if cursor:
-        qs = qs.filter(id__lt=wo_selectors.decode_cursor(cursor))
-    rows = list(qs[:51])
-    more = len(rows) > 50
-    rows = rows[:50]
+    page = page_by_id(qs, cursor=cursor, limit=50, newest_first=True)
+    rows = page.items
     return {"items": [{"id": r.pk, "work_order": r.work_order.code, "flow": r.flow.name, "version": r.version.number,
                        "action": r.action, "status": r.status, "requester": r.requester.username, "data": r.data,
                        "created_at": r.created_at, "decided_at": r.decided_at} for r in rows],
-            "next_cursor": wo_selectors.encode_cursor(rows[-1].pk) if more else None}
+            "next_cursor": page.next_cursor}
 
 
 @router.get("/approvals/{pk}", response=ApprovalRequestOut)

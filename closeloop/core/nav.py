@@ -10,9 +10,15 @@ In an AppConfig.ready():
 
 `visible(user)` hides the entry from users it does not concern; `badge(request)` returns a
 number (0/None hides the badge). The entry is active when the request's URL namespace
-equals `namespace` (defaults to the app part of `url_name`). Icons must be listed in
+equals `namespace` (defaults to the app part of `url_name`); a `namespace` naming a view
+("console:board") makes it active on that page only. Icons must be listed in
 static/src/icons.txt. `group="settings"` puts the entry in the top bar's Settings menu
 (configuration pages used now and then) instead of the bar itself.
+
+Where a user lands on "/" is registered the same way (first match in `order` wins; the
+work order list otherwise):
+
+    nav.register_landing("console:dashboard", when=lambda user: user.role == "dispatcher", order=10)
 """
 
 from collections.abc import Callable
@@ -48,6 +54,8 @@ def entries_for(request) -> list[dict]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
+    match = getattr(request, "resolver_match", None)
+    here = (match.namespace, match.view_name) if match is not None else ("", "")
     out = []
     for e in sorted(_entries.values(), key=lambda e: (e.order, e.key)):
         if e.visible and not e.visible(user):
@@ -57,5 +65,30 @@ def entries_for(request) -> list[dict]:
         except NoReverseMatch:
             continue
         out.append({"key": e.key, "label": e.label, "url": url, "icon": e.icon, "namespace": e.namespace,
-                    "badge": e.badge(request) if e.badge else None, "group": e.group})
+                    "badge": e.badge(request) if e.badge else None, "group": e.group,
+                    "active": e.namespace in here})
     return out
+
+
+# ---- landing page -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Landing:
+    url_name: str
+    when: Callable
+    order: int
+
+
+_landings: dict[str, Landing] = {}
+
+
+def register_landing(url_name: str, *, when: Callable, order: int = 50) -> None:
+    _landings[url_name] = Landing(url_name, when, order)
+
+
+def landing_for(user) -> str | None:
+    """The URL name "/" sends `user` to, or None (the caller's default)."""
+    for landing in sorted(_landings.values(), key=lambda e: (e.order, e.url_name)):
+        if landing.when(user):
+            return landing.url_name
+    return None

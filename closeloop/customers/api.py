@@ -12,8 +12,8 @@ from django.http import HttpResponse
 from ninja import Query, Router, Status
 from pydantic import Field
 
-from closeloop.accounts.selectors import page_by_id
 from closeloop.core.apikit import require_scope
+from closeloop.core.paging import page_by_id
 
 from . import selectors, services
 from .schemas import (

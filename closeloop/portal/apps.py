@@ -16,15 +16,11 @@ class PortalConfig(AppConfig):
         services.register_hooks()
         from closeloop.workorders import panels
 
-        panels.register("portal", "console/_portal_panel.html", context=services.panel_context, order=80)
+        panels.register("portal", "portal/_staff_panel.html", context=services.panel_context, order=80)
         panels.register_event("portal", "portal/_timeline_event.html")
-        staff = lambda user: user.role in ("admin", "manager", "dispatcher") or user.is_superuser  # noqa: E731
-        nav.register("dashboard", _("Dashboard"), "workorders:dashboard", icon="layout-dashboard", visible=staff,
-                     order=5)
-        nav.register("board", _("Board"), "workorders:board", icon="layout-kanban",
-                     visible=lambda user: user.role != "customer", order=6)
-        nav.register("portal", _("My requests"), "portal:home", icon="message-report",
-                     visible=lambda user: user.role == "customer", order=5)
+        is_customer = lambda user: user.role == "customer"  # noqa: E731
+        nav.register("portal", _("My requests"), "portal:home", icon="message-report", visible=is_customer, order=5)
+        nav.register_landing("portal:home", when=is_customer, order=20)
         try:
             from closeloop.demo import extras
             from closeloop.demo.portal import seed_portal_demo

@@ -1,7 +1,6 @@
-"""Customer portal and staff console data: tracking links, portal throttling, customer
-feedback, saved queues. Work order data itself stays in closeloop.workorders."""
+"""Customer portal data: tracking links, portal throttling, customer feedback. Work order
+data itself stays in closeloop.workorders (the staff console's queues: closeloop.console)."""
 
-from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -43,23 +42,3 @@ class Feedback(models.Model):
     signer_name = models.CharField(_("signed by"), max_length=100, blank=True)
     via = models.CharField(max_length=20, default="portal")
     at = models.DateTimeField()
-
-
-class Queue(models.Model):
-    """A saved filter of the staff console: per team (shared with its members) or personal."""
-
-    name = models.CharField(_("name"), max_length=100)
-    team = models.ForeignKey("accounts.Team", verbose_name=_("team"), null=True, blank=True,
-                             on_delete=models.CASCADE, related_name="queues")
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="queues")
-    #: query-string style filters: {"status": [...], "priority": [...], "team": "x", "assignee": "none", "q": "..."}
-    filters = models.JSONField(default=dict, blank=True)
-    order = models.PositiveSmallIntegerField(default=0)
-    created_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["order", "name", "id"]
-
-    def __str__(self) -> str:
-        return self.name

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from closeloop.core.apikit import parse_if_match, require_scope
 from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
+from closeloop.core.paging import page_by_id
 
 from . import selectors, serializers, services
 from .lifecycle import ACTIONS, STATES
@@ -121,12 +122,8 @@ def take_action(request, code: str, action: str, response: HttpResponse, payload
 def timeline(request, code: str, cursor: str | None = None, limit: int = Query(100, ge=1, le=500)):
     require_scope(request, "read")
     wo = selectors.access_work_order_by_code(request.auth, code)
-    qs = selectors.timeline_for(request.auth, wo)
-    if cursor:
-        qs = qs.filter(id__gt=selectors.decode_cursor(cursor))
-    items = list(qs[: limit + 1])
-    nxt = selectors.encode_cursor(items[limit - 1].pk) if len(items) > limit else None
-    return {"items": [serializers.event(e) for e in items[:limit]], "next_cursor": nxt}
+    page = page_by_id(selectors.timeline_for(request.auth, wo), cursor=cursor, limit=limit)
+    return {"items": [serializers.event(e) for e in page.items], "next_cursor": page.next_cursor}
 
 
 @router.post("/work-orders/{code}/comments", response={201: EventOut}, summary="Comment (internal or public)")

@@ -12,8 +12,8 @@ from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
 from closeloop.accounts.api import require_admin_write
-from closeloop.accounts.selectors import page_by_id
 from closeloop.core.apikit import StrictSchema, require_scope
+from closeloop.core.paging import page_by_id
 
 from . import types_selectors as selectors
 from . import types_services as services

@@ -3,7 +3,6 @@ attachment download and live update goes through `visible_work_orders`; a work
 order a user may not see is a 404 everywhere, never a 403 that confirms it exists.
 """
 
-import base64
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role
 from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
+from closeloop.core.paging import Page, page_by_id
 from closeloop.core.text import query_tokens
 
 from .models import Attachment, TimelineEvent, WorkOrder
@@ -67,27 +67,6 @@ def apply_search(qs: QuerySet[WorkOrder], q: str) -> QuerySet[WorkOrder]:
                                    (match,)))
 
 
-@dataclass
-class Page:
-    items: list
-    next_cursor: str | None
-
-
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, value = raw.split(":", 1)
-        if kind != "id":
-            raise ValueError
-        return int(value)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed(FieldProblem("cursor", _("Not a cursor this API gave out.")))
-
-
 FILTERS = ("status", "priority", "type", "team", "assignee", "customer", "site", "asset")
 
 
@@ -114,6 +93,37 @@ class WorkOrderFilter:
     due_within: int | None = None
     #: Tags the work order must all carry (staff only).
     tag: list[str] | None = None
+
+
+#: The names the list page (and a saved queue) filters by.
+PAGE_FILTERS = ("status", "priority", "type", "team", "assignee", "customer", "site", "q")
+
+
+def filter_from(values) -> WorkOrderFilter:
+    """The list page's filter from its query string (a QueryDict) or from a saved filter (a
+    dict of the same names, lists for status and priority). Unknown states and priorities
+    are dropped, the search is cut at 200 characters."""
+    from .lifecycle import STATE_LABELS
+    from .models import Priority
+
+    if hasattr(values, "getlist"):
+        getlist, get = values.getlist, values.get
+    else:
+        src = values or {}
+
+        def getlist(k):
+            v = src.get(k)
+            return v if isinstance(v, list) else ([v] if v else [])
+
+        def get(k):
+            v = src.get(k)
+            return v if isinstance(v, str) else None
+    return WorkOrderFilter(
+        status=[s for s in getlist("status") if s in STATE_LABELS] or None,
+        priority=[p for p in getlist("priority") if p in Priority.values] or None,
+        type=get("type") or None, team=get("team") or None, assignee=get("assignee") or None,
+        customer=get("customer") or None, site=get("site") or None, q=(get("q") or "")[:200] or None,
+    )
 
 
 def filter_work_orders(user, f: WorkOrderFilter) -> QuerySet[WorkOrder]:
@@ -205,12 +215,9 @@ def _custom_condition(item: str, type_key: str | None) -> Q:
 
 
 def page_work_orders(user, f: WorkOrderFilter, *, cursor: str | None = None, limit: int = 25) -> Page:
-    qs = filter_work_orders(user, f).select_related(*LIST_RELATED).order_by("-id")
-    if cursor:
-        qs = qs.filter(id__lt=decode_cursor(cursor))
-    items = list(qs[: limit + 1])
-    next_cursor = encode_cursor(items[limit - 1].id) if len(items) > limit else None
-    return Page(items[:limit], next_cursor)
+    """The list page: newest first, keyset pages (core.paging)."""
+    return page_by_id(filter_work_orders(user, f).select_related(*LIST_RELATED), cursor=cursor, limit=limit,
+                      newest_first=True)
 
 
 def timeline_for(user, wo: WorkOrder) -> QuerySet[TimelineEvent]:

@@ -1,7 +1,5 @@
 from django.urls import path
 
-from closeloop.portal import console
-
 from . import views
 
 app_name = "workorders"
@@ -10,13 +8,6 @@ urlpatterns = [
     path("work-orders/", views.work_order_list, name="list"),
     path("work-orders/new", views.work_order_create, name="create"),
     path("work-orders/export.csv", views.work_order_export, name="export"),
-    path("dashboard/", console.dashboard, name="dashboard"),
-    path("board/", console.board, name="board"),
-    path("lookup/", console.lookup, name="lookup"),
-    path("console/changes", console.changes, name="changes"),
-    path("console/bulk", console.bulk, name="bulk"),
-    path("console/queues", console.queue_save, name="queue_save"),
-    path("console/queues/<int:queue_id>/delete", console.queue_delete, name="queue_delete"),
     path("work-orders/new/fields", views.custom_fields_partial, name="create_fields"),
     path("work-orders/<str:code>/", views.work_order_detail, name="detail"),
     path("work-orders/<str:code>/actions/<str:action>", views.work_order_action, name="action"),

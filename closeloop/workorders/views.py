@@ -9,8 +9,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from closeloop.core.errors import DomainError, NotFound
+from closeloop.core.paging import Page
 
-from . import panels, permissions, selectors, services
+from . import listing, panels, permissions, selectors, services
 from .api import attachment_response
 from .forms import WorkOrderCreateForm
 from .lifecycle import STATE_LABELS, TRANSITIONS
@@ -26,21 +27,17 @@ def _wo_or_404(request, code):
 
 @login_required
 def home(request):
-    """Dispatchers and managers land on the dashboard, customers on their portal."""
-    if request.user.role in ("admin", "manager", "dispatcher") or request.user.is_superuser:
-        return redirect("workorders:dashboard")
-    if request.user.role == "customer":
-        return redirect("portal:home")
-    return redirect("workorders:list")
+    """Each user lands where core.nav.register_landing sends their role (dispatchers and
+    managers on the console's dashboard, customers on their portal), else on the list."""
+    from closeloop.core import nav
+
+    return redirect(nav.landing_for(request.user) or "workorders:list")
 
 
 def _list_filter(request):
-    """The list's filter from the query string and the chosen saved queue (staff only)."""
-    from closeloop.portal import console
-
-    g = request.GET
-    queue = console._queue(request.user, g.get("queue")) if request.user.role != "customer" else None
-    return console.filter_from(g, queue), queue
+    """The list's filter from the query string, or from a saved filter it names (listing)."""
+    values, saved = listing.saved_filter(request.user, request.GET)
+    return selectors.filter_from(request.GET if saved is None else values), saved
 
 
 @login_required
@@ -67,24 +64,22 @@ def work_order_export(request):
 @login_required
 @require_GET
 def work_order_list(request):
-    from closeloop.portal import console
-
     g = request.GET
     f, queue = _list_filter(request)
     try:
         page = selectors.page_work_orders(request.user, f, cursor=g.get("cursor") or None, limit=25)
     except DomainError as e:
         messages.error(request, str(e))
-        page = selectors.Page([], None)
+        page = Page([], None)
     params = g.copy()
     params.pop("cursor", None)
     ctx = {
         "page": page, "filters": f, "states": STATE_LABELS.items(), "priorities": Priority.choices,
         "types": WorkOrderType.objects.filter(active=True), "query_string": params.urlencode(),
         "may_create": permissions.may_create(request.user), "first_page": not g.get("cursor"),
-        "queue": queue, **console.list_extras(request),
+        "queue": queue, "list_slots": listing.list_slots(), **listing.context(request),
     }
-    console.decorate(page.items)
+    listing.decorate(page.items)
     if request.htmx and request.htmx.target == "wo-rows":
         return render(request, "workorders/_list_rows.html", ctx)
     if request.user.sees_all_work_orders:

@@ -14,7 +14,7 @@ def _client(user):
 def test_staff_see_the_box_customers_do_not(world):
     assert 'data-testid="nav-lookup"' in _client(world.dispatcher).get("/work-orders/").content.decode()
     assert 'data-testid="nav-lookup"' in _client(world.eng_x).get("/work-orders/").content.decode()
-    assert 'data-testid="nav-lookup"' not in _client(world.cust_a).get("/portal/").content.decode()
+    assert 'data-testid="nav-lookup"' not in _client(world.cust_a).get("/work-orders/").content.decode()
 
 
 def test_a_code_opens_the_work_order_and_other_ids_list_matches(world):
