@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("closeloop.approvals.urls")),
     path("", include("closeloop.rules.urls")),
     path("", include("closeloop.dispatch.urls")),
+    path("", include("closeloop.audit.urls")),
 ]

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 
@@ -43,19 +44,41 @@ def _check_scopes(scopes: list[str]) -> list[str]:
 
 
 def do_create_token(*, user: User, name: str = "", scopes: list[str] | None = None,
-                    expires_at: datetime | None = None) -> tuple[ApiToken, str]:
-    """Returns the row and the clear-text token, which is never stored or shown again."""
+                    expires_at: datetime | None = None, actor: User | None = None) -> tuple[ApiToken, str]:
+    """Returns the row and the clear-text token, which is never stored or shown again.
+    `actor` (who asked; None: the command line) goes into the audit log."""
     scopes = _check_scopes(list(scopes or []))
     if Scope.ADMIN in scopes and user.role != Role.ADMIN and not user.is_superuser:
         raise ValidationFailed(FieldProblem("scopes", _("Only administrators can hold an admin-scoped token.")))
     if len(name) > 100:
         raise ValidationFailed(FieldProblem("name", _("At most 100 characters.")))
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken.objects.create(
-        user=user, name=name, prefix=clear[:10], token_hash=hash_token(clear), scopes=scopes,
-        created_at=now(), expires_at=expires_at,
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=user, name=name, prefix=clear[:10], token_hash=hash_token(clear), scopes=scopes,
+            created_at=now(), expires_at=expires_at,
+        )
+        record_change(actor=actor, kind="api_token", obj=token, label=_token_label(token), before=None,
+                      after=_token_snapshot(token))
     return token, clear
+
+
+def _token_label(token: ApiToken) -> str:
+    return " ".join(p for p in (token.prefix + "…", token.name, f"({token.user.username})") if p)
+
+
+def _token_snapshot(token: ApiToken) -> dict:
+    """The audit view of a token: never its hash."""
+    return snapshot(token, exclude=("token_hash",))
+
+
+def _revoke(token: ApiToken, actor: User | None) -> None:
+    with transaction.atomic():
+        before = _token_snapshot(token)
+        token.revoked_at = now()
+        token.save(update_fields=["revoked_at"])
+        record_change(actor=actor, kind="api_token", obj=token, label=_token_label(token), before=before,
+                      after=_token_snapshot(token), action="revoked")
 
 
 def do_revoke_token(*, user: User, token_id: int) -> ApiToken:
@@ -64,8 +87,7 @@ def do_revoke_token(*, user: User, token_id: int) -> ApiToken:
     if token is None:
         raise NotFound(_("No such token."))
     if token.revoked_at is None:
-        token.revoked_at = now()
-        token.save(update_fields=["revoked_at"])
+        _revoke(token, user)
     return token
 
 
@@ -271,6 +293,12 @@ def _clean_user(actor: User, data: dict, *, instance: User | None) -> dict:
     return c.out
 
 
+def _user_snapshot(user: User) -> dict:
+    """The audit view of a user: the columns (the password only as a marker) and the skills."""
+    skills = {s.tag.name: s.level for s in EngineerSkill.objects.filter(user=user).select_related("tag")}
+    return snapshot(user, exclude=("date_joined",), extra={"skills": dict(sorted(skills.items()))})
+
+
 def _set_skills(user: User, skills: list) -> None:
     EngineerSkill.objects.filter(user=user).exclude(tag__in=[t for t, _lvl in skills]).delete()
     for tag, level in skills:
@@ -285,6 +313,7 @@ def do_add_user(*, actor: User, data: dict) -> User:
     skills = out.pop("skills", [])
     user = do_create_user(**out)
     _set_skills(user, skills)
+    record_change(actor=actor, kind="user", obj=user, label=user.username, before=None, after=_user_snapshot(user))
     return user
 
 
@@ -292,6 +321,7 @@ def do_add_user(*, actor: User, data: dict) -> User:
 def do_edit_user(*, actor: User, user: User, data: dict) -> User:
     """Partial update; `skills`, when given, replaces the whole set; `password` is validated."""
     require_admin(actor)
+    before = _user_snapshot(user)
     out = _clean_user(actor, data, instance=user)
     password = out.pop("password", None)
     skills = out.pop("skills", None)
@@ -301,6 +331,7 @@ def do_edit_user(*, actor: User, user: User, data: dict) -> User:
         user.save(update_fields=["password"])
     if skills is not None:
         _set_skills(user, skills)
+    record_change(actor=actor, kind="user", obj=user, label=user.username, before=before, after=_user_snapshot(user))
     return user
 
 
@@ -311,6 +342,7 @@ def do_remove_user(*, actor: User, user: User) -> None:
     require_admin(actor)
     if user.pk == actor.pk:
         raise Conflict(_("You cannot delete yourself."))
+    record_change(actor=actor, kind="user", obj=user, label=user.username, before=_user_snapshot(user), after=None)
     delete_unreferenced(user, _("User %(u)s") % {"u": user.username},
                         allow={"accounts.apitoken", "accounts.engineerskill"})
 
@@ -349,19 +381,25 @@ def _clean_team(actor: User, data: dict, *, instance: Team | None) -> dict:
 @transaction.atomic
 def do_add_team(*, actor: User, data: dict) -> Team:
     require_admin(actor)
-    return do_create_team(**_clean_team(actor, data, instance=None))
+    team = do_create_team(**_clean_team(actor, data, instance=None))
+    record_change(actor=actor, kind="team", obj=team, before=None, after=snapshot(team))
+    return team
 
 
 @transaction.atomic
 def do_edit_team(*, actor: User, team: Team, data: dict) -> Team:
     require_admin(actor)
-    return do_update_team(team=team, **_clean_team(actor, data, instance=team))
+    before = snapshot(team)
+    do_update_team(team=team, **_clean_team(actor, data, instance=team))
+    record_change(actor=actor, kind="team", obj=team, before=before, after=snapshot(team))
+    return team
 
 
 @transaction.atomic
 def do_remove_team(*, actor: User, team: Team) -> None:
     """Only a team nothing refers to: no members, work orders, sub-teams, backups."""
     require_admin(actor)
+    record_change(actor=actor, kind="team", obj=team, before=snapshot(team), after=None)
     delete_unreferenced(team, _("Team %(c)s") % {"c": team.code})
 
 
@@ -382,21 +420,26 @@ def _clean_skill_tag(data: dict, *, instance=None) -> dict:
 @transaction.atomic
 def do_create_skill_tag(*, actor: User, data: dict):
     require_admin(actor)
-    return SkillTag.objects.create(**_clean_skill_tag(data))
+    tag = SkillTag.objects.create(**_clean_skill_tag(data))
+    record_change(actor=actor, kind="skill_tag", obj=tag, before=None, after=snapshot(tag))
+    return tag
 
 
 @transaction.atomic
 def do_update_skill_tag(*, actor: User, tag, data: dict):
     require_admin(actor)
+    before = snapshot(tag)
     for k, v in _clean_skill_tag(data, instance=tag).items():
         setattr(tag, k, v)
     tag.save()
+    record_change(actor=actor, kind="skill_tag", obj=tag, before=before, after=snapshot(tag))
     return tag
 
 
 @transaction.atomic
 def do_delete_skill_tag(*, actor: User, tag) -> None:
     require_admin(actor)
+    record_change(actor=actor, kind="skill_tag", obj=tag, before=snapshot(tag), after=None)
     delete_unreferenced(tag, _("Skill tag %(t)s") % {"t": tag.name})
 
 
@@ -417,7 +460,7 @@ def do_issue_token(*, actor: User, name: str = "", scopes: list[str] | None = No
         problems.append(FieldProblem("expires_at", _("Must be in the future.")))
     if problems:
         raise ValidationFailed(problems)
-    return do_create_token(user=actor, name=(name or "").strip(), scopes=wanted, expires_at=expires_at)
+    return do_create_token(user=actor, name=(name or "").strip(), scopes=wanted, expires_at=expires_at, actor=actor)
 
 
 @transaction.atomic
@@ -427,6 +470,5 @@ def do_revoke_token_as_operator(*, token_id: int) -> ApiToken:
     if token is None:
         raise NotFound(_("No such token."))
     if token.revoked_at is None:
-        token.revoked_at = now()
-        token.save(update_fields=["revoked_at"])
+        _revoke(token, None)
     return token

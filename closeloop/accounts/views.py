@@ -20,7 +20,7 @@ def tokens(request):
         scopes = [s for s in request.POST.getlist("scopes") if s in Scope.values]
         try:
             _row, new_token = services.do_create_token(user=request.user, name=request.POST.get("name", "")[:100],
-                                                       scopes=scopes)
+                                                       scopes=scopes, actor=request.user)
         except DomainError as e:
             messages.error(request, "; ".join(p.message for p in e.problems) or str(e))
     ctx = {

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team, User
+from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, DomainError, FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.outbox.services import enqueue
@@ -103,9 +104,17 @@ def do_create_flow(*, actor, data: dict) -> ApprovalFlow:
     if problems:
         raise ValidationFailed(problems)
     t = now()
-    return ApprovalFlow.objects.create(name=name, description=(data.get("description") or "")[:2000],
-                                       wo_type=wo_type, action=action, draft=tree, created_at=t, updated_at=t,
-                                       updated_by=actor)
+    with transaction.atomic():
+        flow = ApprovalFlow.objects.create(name=name, description=(data.get("description") or "")[:2000],
+                                           wo_type=wo_type, action=action, draft=tree, created_at=t, updated_at=t,
+                                           updated_by=actor)
+        record_change(actor=actor, kind="approval_flow", obj=flow, before=None, after=_flow_snapshot(flow))
+    return flow
+
+
+def _flow_snapshot(flow: ApprovalFlow) -> dict:
+    """The audit view of a flow: its settings; the tree is recorded when it is published."""
+    return snapshot(flow, exclude=("draft", "created_at"))
 
 
 def do_update_flow(*, actor, flow: ApprovalFlow, data: dict) -> ApprovalFlow:
@@ -121,6 +130,7 @@ def do_update_flow(*, actor, flow: ApprovalFlow, data: dict) -> ApprovalFlow:
         problems.append(FieldProblem("active", _("Must be true or false.")))
     if problems:
         raise ValidationFailed(problems)
+    before = _flow_snapshot(flow)
     if "name" in data:
         flow.name = data["name"].strip()
     if "description" in data:
@@ -129,7 +139,9 @@ def do_update_flow(*, actor, flow: ApprovalFlow, data: dict) -> ApprovalFlow:
         flow.active = data["active"]
     flow.updated_at = now()
     flow.updated_by = actor
-    flow.save(update_fields=["name", "description", "active", "updated_at", "updated_by"])
+    with transaction.atomic():
+        flow.save(update_fields=["name", "description", "active", "updated_at", "updated_by"])
+        record_change(actor=actor, kind="approval_flow", obj=flow, before=before, after=_flow_snapshot(flow))
     return flow
 
 
@@ -166,6 +178,8 @@ def do_publish(*, actor, flow: ApprovalFlow, tree: dict | None = None, note: str
     with transaction.atomic():
         flow = ApprovalFlow.objects.select_for_update().get(pk=flow.pk)
         last = flow.versions.order_by("-number").values_list("number", flat=True).first() or 0
+        before = {"version": flow.current_version.number, "tree": flow.current_version.tree} \
+            if flow.current_version_id else None
         t = now()
         v = FlowVersion.objects.create(flow=flow, number=last + 1, tree=tree, note=(note or "")[:200],
                                        published_at=t, published_by=actor)
@@ -174,6 +188,8 @@ def do_publish(*, actor, flow: ApprovalFlow, tree: dict | None = None, note: str
         flow.updated_at = t
         flow.updated_by = actor
         flow.save(update_fields=["current_version", "draft", "updated_at", "updated_by"])
+        record_change(actor=actor, kind="approval_flow", obj=flow, before=before, action="published",
+                      after={"version": v.number, "tree": tree, "note": v.note})
     return v
 
 
@@ -762,11 +778,15 @@ def do_save_handoff_requirement(*, actor, data: dict, req: HandoffRequirement | 
                                              % {"f": f, "k": ", ".join(HANDOFF_FIELDS)}))
     if problems:
         raise ValidationFailed(problems)
+    before = snapshot(req, exclude=("created_at",)) if req is not None else None
     if req is None:
         req = HandoffRequirement(created_at=now())
     req.action, req.wo_type, req.to_team, req.fields = action, wo_type, to_team, list(dict.fromkeys(fields))
     req.active = bool(data.get("active", req.active if req.pk else True))
-    req.save()
+    with transaction.atomic():
+        req.save()
+        record_change(actor=actor, kind="handoff_requirement", obj=req, label=req.action, before=before,
+                      after=snapshot(req, exclude=("created_at",)))
     return req
 
 

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from closeloop.accounts.models import EngineerSkill, Role, SkillTag, User
+from closeloop.audit.services import record_change
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, ValidationFailed
 from closeloop.roster.models import Leave, Shift
@@ -795,16 +796,31 @@ def do_save_setting(*, actor: User, data: dict, setting: DispatchSetting | None 
     if problems:
         raise ValidationFailed(problems)
     row = setting or DispatchSetting()
+    before = _setting_snapshot(setting) if setting is not None else None
     for k, v in clean.items():
         setattr(row, k, v)
-    row.save()
+    with transaction.atomic():
+        row.save()
+        record_change(actor=actor, kind="dispatch_setting", obj=row, label=_setting_label(row), before=before,
+                      after=_setting_snapshot(row))
     return row
+
+
+def _setting_label(row: DispatchSetting) -> str:
+    return row.team.code if row.team_id else row.wo_type.key if row.wo_type_id else "-"
+
+
+def _setting_snapshot(row: DispatchSetting) -> dict:
+    return {k: v for k, v in setting_dict(row).items() if k != "id"}
 
 
 def do_delete_setting(*, actor: User, setting: DispatchSetting) -> None:
     if not may_manage_settings(actor):
         raise Forbidden(_("Only managers and administrators change dispatch settings."))
-    setting.delete()
+    with transaction.atomic():
+        record_change(actor=actor, kind="dispatch_setting", obj=setting, label=_setting_label(setting),
+                      before=_setting_snapshot(setting), after=None)
+        setting.delete()
 
 
 def do_replace_settings(*, actor: User, rows: list[dict]) -> list[DispatchSetting]:
@@ -824,5 +840,10 @@ def do_replace_settings(*, actor: User, rows: list[dict]) -> list[DispatchSettin
     if problems:
         raise ValidationFailed(problems)
     with transaction.atomic():
+        before = [_setting_snapshot(r) for r in DispatchSetting.objects.select_related("wo_type", "team")
+                  .order_by("team_id", "wo_type_id", "id")]
         DispatchSetting.objects.all().delete()
-        return [DispatchSetting.objects.create(**c) for c in cleaned]
+        rows = [DispatchSetting.objects.create(**c) for c in cleaned]
+        record_change(actor=actor, kind="dispatch_setting", obj_id="*", label="*", action="replaced",
+                      before={"settings": before}, after={"settings": [_setting_snapshot(r) for r in rows]})
+        return rows

@@ -13,6 +13,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role
+from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.workorders import permissions
@@ -128,10 +129,13 @@ def do_set_policy(*, actor, wo_type, data: dict) -> ClosurePolicy:
         raise Forbidden(_("Only an administrator or a manager may configure closure gates."))
     clean = clean_policy(data)
     with transaction.atomic():
-        policy, _created = ClosurePolicy.objects.get_or_create(wo_type=wo_type)
+        policy, created = ClosurePolicy.objects.get_or_create(wo_type=wo_type)
+        before = None if created else snapshot(policy)
         for k, v in clean.items():
             setattr(policy, k, v)
         policy.save()
+        record_change(actor=actor, kind="closure_policy", obj=policy, obj_id=wo_type.key, label=wo_type.name,
+                      before=before, after=snapshot(policy))
     return policy
 
 

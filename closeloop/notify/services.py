@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team, User
+from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.customers.models import Contact
@@ -648,6 +649,17 @@ def _apply_channel(ch: Channel, data: dict) -> None:
         raise ValidationFailed(FieldProblem("name", _("A channel with this name exists."), "duplicate"))
 
 
+def _audit_channel(actor: User, channel: Channel, before: dict | None, action: str | None = None) -> None:
+    """The channel's audit record: its secret config fields (per kind) are hidden."""
+    secrets = {f"config.{name}" for name, _label, _req, secret in kind_module(channel.kind).FIELDS if secret}
+    record_change(actor=actor, kind="channel", obj=channel, before=before, after=_channel_snapshot(channel),
+                  action=action, secrets=secrets)
+
+
+def _channel_snapshot(channel: Channel) -> dict:
+    return snapshot(channel, exclude=("created_at", "consecutive_failures", "last_error"))
+
+
 def do_create_channel(*, actor: User, data: dict) -> Channel:
     _require_admin(actor)
     if not data.get("kind"):
@@ -656,6 +668,7 @@ def do_create_channel(*, actor: User, data: dict) -> Channel:
     _apply_channel(ch, data)
     with transaction.atomic():
         ch.save()
+        _audit_channel(actor, ch, None)
     return ch
 
 
@@ -663,9 +676,11 @@ def do_update_channel(*, actor: User, channel: Channel, data: dict) -> Channel:
     _require_admin(actor)
     if "kind" in data and data["kind"] != channel.kind:
         raise ValidationFailed(FieldProblem("kind", _("The kind of a channel cannot change."), "invalid"))
+    before = _channel_snapshot(channel)
     _apply_channel(channel, data)
     with transaction.atomic():
         channel.save()
+        _audit_channel(actor, channel, before)
     return channel
 
 
@@ -673,7 +688,9 @@ def do_resume_channel(*, actor: User, channel: Channel) -> Channel:
     _require_admin(actor)
     t = now()
     with transaction.atomic():
+        before = _channel_snapshot(channel)
         Channel.objects.filter(pk=channel.pk).update(paused_at=None, consecutive_failures=0)
+        _audit_channel(actor, Channel.objects.get(pk=channel.pk), before, action="resumed")
         keys = list(Delivery.objects.filter(channel=channel, status__in=[Status.QUEUED, Status.FAILED])
                     .values_list("key", flat=True))
         from closeloop.outbox.models import OutboxMessage

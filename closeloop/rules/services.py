@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team, User
+from closeloop.audit.services import record_change, snapshot
 from closeloop.core import conditions
 from closeloop.core.clock import now
 from closeloop.core.errors import DomainError, FieldProblem, Forbidden, PreconditionFailed, ValidationFailed
@@ -304,7 +305,9 @@ def do_create_rule(*, actor: User, data: dict) -> Rule:
     clean = _clean_rule(actor, data, None)
     with transaction.atomic():
         t = now()
-        return Rule.objects.create(owner=actor, created_at=t, updated_at=t, **clean)
+        rule = Rule.objects.create(owner=actor, created_at=t, updated_at=t, **clean)
+        record_change(actor=actor, kind="rule", obj=rule, before=None, after=snapshot(rule))
+        return rule
 
 
 def do_update_rule(*, actor: User, rule: Rule, data: dict, expected_version: int | None = None) -> Rule:
@@ -313,6 +316,7 @@ def do_update_rule(*, actor: User, rule: Rule, data: dict, expected_version: int
         raise PreconditionFailed(_("The rule changed since you loaded it (now version %(v)d).") % {"v": rule.version})
     clean = _clean_rule(actor, data, rule)
     with transaction.atomic():
+        before = snapshot(rule)
         for k, v in clean.items():
             setattr(rule, k, v)
         rule.updated_at = now()
@@ -321,12 +325,15 @@ def do_update_rule(*, actor: User, rule: Rule, data: dict, expected_version: int
         Rule.objects.filter(pk=rule.pk).update(version=F("version") + 1)
         rule.save(update_fields=[*clean, "updated_at", "owner"])
         rule.version += 1
+        record_change(actor=actor, kind="rule", obj=rule, before=before, after=snapshot(rule))
     return rule
 
 
 def do_delete_rule(*, actor: User, rule: Rule) -> None:
     _require_manager(actor)
-    rule.delete()
+    with transaction.atomic():
+        record_change(actor=actor, kind="rule", obj=rule, before=snapshot(rule), after=None)
+        rule.delete()
 
 
 # ---- keyword libraries ---------------------------------------------------------------------------
@@ -354,8 +361,12 @@ def do_save_keyword_library(*, actor: User, name: str, data: dict) -> KeywordLib
     if problems:
         raise ValidationFailed(problems)
     with transaction.atomic():
+        old = KeywordLibrary.objects.select_for_update().filter(name=name).first()
+        before = snapshot(old)
         lib, _created = KeywordLibrary.objects.update_or_create(
             name=name, defaults={"label": label, "words": words, "updated_at": now(), "updated_by": actor})
+        record_change(actor=actor, kind="keyword_library", obj=lib, obj_id=lib.name, before=before,
+                      after=snapshot(lib))
     return lib
 
 
@@ -379,7 +390,9 @@ def do_delete_keyword_library(*, actor: User, lib: KeywordLibrary) -> None:
     if users:
         raise DomainError(_("The library %(n)s is used by: %(r)s. Change those rules first.")
                           % {"n": lib.name, "r": ", ".join(r.name for r in users)}, 409, "in_use")
-    lib.delete()
+    with transaction.atomic():
+        record_change(actor=actor, kind="keyword_library", obj=lib, obj_id=lib.name, before=snapshot(lib), after=None)
+        lib.delete()
 
 
 def do_move_rule(*, actor: User, rule: Rule, direction: str) -> None:
@@ -400,6 +413,8 @@ def do_move_rule(*, actor: User, rule: Rule, direction: str) -> None:
         for n, r in enumerate(rules, start=1):
             if r.order != n * 10:
                 Rule.objects.filter(pk=r.pk).update(order=n * 10, version=F("version") + 1, updated_at=t)
+        record_change(actor=actor, kind="rule", obj=rule, action="moved", before={"position": i + 1},
+                      after={"position": [r.pk for r in rules].index(rule.pk) + 1})
 
 
 # ---- dry run ---------------------------------------------------------------------------------------

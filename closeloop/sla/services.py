@@ -10,6 +10,7 @@ from django.db.models import F
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, User
+from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, ValidationFailed
 from closeloop.outbox.services import enqueue
@@ -282,6 +283,7 @@ def do_create_policy(*, actor: User, data: dict) -> SLAPolicy:
     clean.setdefault("response_actions", list(ledger_mod.DEFAULT_RESPONSE_ACTIONS))
     with transaction.atomic():
         policy = SLAPolicy.objects.create(**clean, updated_at=now())
+        record_change(actor=actor, kind="sla_policy", obj=policy, before=None, after=snapshot(policy))
         recompute_open(policy_changed=policy)
     return policy
 
@@ -295,11 +297,13 @@ def do_update_policy(*, actor: User, policy: SLAPolicy, data: dict) -> SLAPolicy
     if problems:
         raise ValidationFailed(problems)
     with transaction.atomic():
+        before = snapshot(policy)
         for k, v in clean.items():
             setattr(policy, k, v)
         policy.version += 1
         policy.updated_at = now()
         policy.save()
+        record_change(actor=actor, kind="sla_policy", obj=policy, before=before, after=snapshot(policy))
         recompute_open(policy_changed=policy)
     return policy
 
@@ -382,7 +386,10 @@ def do_create_calendar(*, actor: User, data: dict) -> BusinessCalendar:
     clean = _clean_calendar(data, problems)
     if problems:
         raise ValidationFailed(problems)
-    return BusinessCalendar.objects.create(**clean)
+    with transaction.atomic():
+        calendar = BusinessCalendar.objects.create(**clean)
+        record_change(actor=actor, kind="calendar", obj=calendar, before=None, after=snapshot(calendar))
+    return calendar
 
 
 def do_update_calendar(*, actor: User, calendar: BusinessCalendar, data: dict) -> BusinessCalendar:
@@ -394,10 +401,12 @@ def do_update_calendar(*, actor: User, calendar: BusinessCalendar, data: dict) -
     if problems:
         raise ValidationFailed(problems)
     with transaction.atomic():
+        before = snapshot(calendar)
         for k, v in clean.items():
             setattr(calendar, k, v)
         calendar.version += 1
         calendar.save()
+        record_change(actor=actor, kind="calendar", obj=calendar, before=before, after=snapshot(calendar))
         SLAPolicy.objects.filter(calendar=calendar).update(version=F("version") + 1, updated_at=now())
         recompute_open()
     return calendar

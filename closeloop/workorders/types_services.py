@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from closeloop.accounts.models import User
 from closeloop.accounts.services import require_admin
 from closeloop.accounts.validation import Cleaner, delete_unreferenced
+from closeloop.audit.services import record_change, snapshot
 from closeloop.core.errors import FieldProblem, ValidationFailed
 
 from .models import CustomField, FieldKind, Kind, WorkOrderType
@@ -96,6 +97,7 @@ def do_create_type(*, actor: User, data: dict) -> WorkOrderType:
     require_admin(actor)
     wo_type = WorkOrderType(**_clean_type(data, instance=None))
     _save(wo_type, "key", _("A type with this key or prefix exists."))
+    record_change(actor=actor, kind="wo_type", obj=wo_type, label=wo_type.key, before=None, after=snapshot(wo_type))
     return wo_type
 
 
@@ -125,9 +127,11 @@ def do_create_type_with_fields(*, actor: User, data: dict, fields: list[dict]) -
 def do_update_type(*, actor: User, wo_type: WorkOrderType, data: dict) -> WorkOrderType:
     """Changing the prefix affects new work orders only; existing codes never change."""
     require_admin(actor)
+    before = snapshot(wo_type)
     for k, v in _clean_type(data, instance=wo_type).items():
         setattr(wo_type, k, v)
     _save(wo_type, "key", _("A type with this key or prefix exists."))
+    record_change(actor=actor, kind="wo_type", obj=wo_type, label=wo_type.key, before=before, after=snapshot(wo_type))
     return wo_type
 
 
@@ -135,6 +139,7 @@ def do_update_type(*, actor: User, wo_type: WorkOrderType, data: dict) -> WorkOr
 def do_delete_type(*, actor: User, wo_type: WorkOrderType) -> None:
     """Only a type no work order (or anything else) uses; deactivate it otherwise."""
     require_admin(actor)
+    record_change(actor=actor, kind="wo_type", obj=wo_type, label=wo_type.key, before=snapshot(wo_type), after=None)
     delete_unreferenced(wo_type, _("Type %(k)s") % {"k": wo_type.key}, allow={"workorders.customfield"})
 
 
@@ -230,6 +235,8 @@ def do_create_field(*, actor: User, wo_type: WorkOrderType, data: dict) -> Custo
         out["order"] = 0 if top is None else min(top + 1, 32767)
     field = CustomField(wo_type=wo_type, **out)
     _save(field, "key", _("This type already has a field with this key."))
+    record_change(actor=actor, kind="custom_field", obj=field, label=f"{wo_type.key}.{field.key}", before=None,
+                  after=snapshot(field))
     return field
 
 
@@ -238,13 +245,18 @@ def do_update_field(*, actor: User, field: CustomField, data: dict) -> CustomFie
     """Values already stored on work orders are not rewritten; the new definition
     applies to values written from now on."""
     require_admin(actor)
+    before = snapshot(field)
     for k, v in _clean_field(data, wo_type=field.wo_type, instance=field).items():
         setattr(field, k, v)
     _save(field, "key", _("This type already has a field with this key."))
+    record_change(actor=actor, kind="custom_field", obj=field, label=f"{field.wo_type.key}.{field.key}", before=before,
+                  after=snapshot(field))
     return field
 
 
 @transaction.atomic
 def do_delete_field(*, actor: User, field: CustomField) -> None:
     require_admin(actor)
+    record_change(actor=actor, kind="custom_field", obj=field, label=f"{field.wo_type.key}.{field.key}",
+                  before=snapshot(field), after=None)
     field.delete()
