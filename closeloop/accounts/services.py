@@ -69,7 +69,7 @@ def _token_label(token: ApiToken) -> str:
 
 def _token_snapshot(token: ApiToken) -> dict:
     """The audit view of a token: never its hash."""
-    return snapshot(token, exclude=("token_hash",))
+    return snapshot(token, exclude=("token_hash", "created_at"))
 
 
 def _revoke(token: ApiToken, actor: User | None) -> None:

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class AuditQuerySet(models.QuerySet):
@@ -14,16 +15,16 @@ class AuditQuerySet(models.QuerySet):
 
 
 class Action(models.TextChoices):
-    CREATED = "created", _("created")
-    UPDATED = "updated", _("updated")
-    DELETED = "deleted", _("deleted")
-    ACTIVATED = "activated", _("activated")
-    DEACTIVATED = "deactivated", _("deactivated")
-    REVOKED = "revoked", _("revoked")
-    PUBLISHED = "published", _("published")
-    RESUMED = "resumed", _("resumed")
-    MOVED = "moved", _("moved")
-    REPLACED = "replaced", _("replaced")
+    CREATED = "created", pgettext_lazy("audit action", "created")
+    UPDATED = "updated", pgettext_lazy("audit action", "updated")
+    DELETED = "deleted", pgettext_lazy("audit action", "deleted")
+    ACTIVATED = "activated", pgettext_lazy("audit action", "activated")
+    DEACTIVATED = "deactivated", pgettext_lazy("audit action", "deactivated")
+    REVOKED = "revoked", pgettext_lazy("audit action", "revoked")
+    PUBLISHED = "published", pgettext_lazy("audit action", "published")
+    RESUMED = "resumed", pgettext_lazy("audit action", "resumed")
+    MOVED = "moved", pgettext_lazy("audit action", "moved")
+    REPLACED = "replaced", pgettext_lazy("audit action", "replaced")
 
 
 class AuditRecord(models.Model):
@@ -36,17 +37,17 @@ class AuditRecord(models.Model):
     Written only by services.record_change, inside the transaction of the change.
     """
 
-    at = models.DateTimeField(_("time"))
+    at = models.DateTimeField(pgettext_lazy("audit record", "time"))
     #: None: the command line or the system (a migration, the demo loader).
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True,
-                              on_delete=models.PROTECT, related_name="+")
-    kind = models.CharField(_("kind"), max_length=40)
-    object_id = models.CharField(_("object"), max_length=64)
-    label = models.CharField(_("name"), max_length=200, blank=True)
-    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=pgettext_lazy("audit record", "by"), null=True,
+                              blank=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(pgettext_lazy("audit record", "kind"), max_length=40)
+    object_id = models.CharField(pgettext_lazy("audit record", "object"), max_length=64)
+    label = models.CharField(pgettext_lazy("audit record", "name"), max_length=200, blank=True)
+    action = models.CharField(pgettext_lazy("audit record", "action"), max_length=20, choices=Action.choices)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
-    request_id = models.CharField(_("request id"), max_length=64, blank=True)
+    request_id = models.CharField(pgettext_lazy("audit record", "request id"), max_length=64, blank=True)
 
     objects = AuditQuerySet.as_manager()
 
@@ -73,19 +74,19 @@ class AuditRecord(models.Model):
 
 #: How the console names the kinds the apps record (a kind missing here shows as itself).
 KIND_LABELS = {
-    "rule": _("Rule"),
-    "keyword_library": _("Keyword library"),
-    "sla_policy": _("SLA policy"),
-    "calendar": _("Business calendar"),
-    "channel": _("Notification channel"),
-    "user": _("User"),
-    "team": _("Team"),
-    "skill_tag": _("Skill tag"),
-    "api_token": _("API token"),
-    "wo_type": _("Work order type"),
-    "custom_field": _("Custom field"),
-    "closure_policy": _("Closure gates"),
-    "dispatch_setting": _("Dispatch setting"),
-    "approval_flow": _("Approval flow"),
-    "handoff_requirement": _("Handoff requirement"),
+    "rule": pgettext_lazy("audit kind", "Rule"),
+    "keyword_library": pgettext_lazy("audit kind", "Keyword library"),
+    "sla_policy": pgettext_lazy("audit kind", "SLA policy"),
+    "calendar": pgettext_lazy("audit kind", "Business calendar"),
+    "channel": pgettext_lazy("audit kind", "Notification channel"),
+    "user": pgettext_lazy("audit kind", "User"),
+    "team": pgettext_lazy("audit kind", "Team"),
+    "skill_tag": pgettext_lazy("audit kind", "Skill tag"),
+    "api_token": pgettext_lazy("audit kind", "API token"),
+    "wo_type": pgettext_lazy("audit kind", "Work order type"),
+    "custom_field": pgettext_lazy("audit kind", "Custom field"),
+    "closure_policy": pgettext_lazy("audit kind", "Closure gates"),
+    "dispatch_setting": pgettext_lazy("audit kind", "Dispatch setting"),
+    "approval_flow": pgettext_lazy("audit kind", "Approval flow"),
+    "handoff_requirement": pgettext_lazy("audit kind", "Handoff requirement"),
 }

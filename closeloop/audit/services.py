@@ -208,7 +208,8 @@ def record_change(*, actor, kind: str, obj: models.Model | None = None, before: 
 
 def changes(before: dict | None, after: dict | None) -> list[dict]:
     """The fields that differ, in a stable order: [{"field", "before", "after"}].
-    Nested objects (a channel's config) are compared key by key ("config.host")."""
+    Nested objects (a channel's config) are compared key by key ("config.host"); on a
+    creation or deletion, the fields that are set."""
     out: list[dict] = []
 
     def walk(b, a, prefix):
@@ -223,11 +224,16 @@ def changes(before: dict | None, after: dict | None) -> list[dict]:
         return out
     if before is None or after is None:
         side = after if before is None else before
-        for k, v in (side or {}).items():
-            if v in (None, "", [], {}):
-                continue
-            out.append({"field": k, "before": None if before is None else v,
-                        "after": v if before is None else None})
+
+        def flat(value, prefix):
+            if isinstance(value, dict) and value:
+                for k, v in value.items():
+                    flat(v, f"{prefix}.{k}" if prefix else str(k))
+            elif value not in (None, "", [], {}):
+                out.append({"field": prefix, "before": None if before is None else value,
+                            "after": value if before is None else None})
+
+        flat(side, "")
         return out
     walk(before, after, "")
     return out
