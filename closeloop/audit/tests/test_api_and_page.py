@@ -31,8 +31,7 @@ def test_only_administrators_read_the_log_from_the_api(changes, who):
     r = api.get("/api/v1/audit")
     if who == "admin":
         assert r.status_code == 200
-        assert len(r.json()["items"]) == AuditRecord.objects.exclude(kind="api_token").count() + \
-            AuditRecord.objects.filter(kind="api_token").count()
+        assert len(r.json()["items"]) == AuditRecord.objects.count() > 0
     else:
         assert r.status_code == (401 if who is None else 403), r.content
         assert "items" not in r.json()
