@@ -51,10 +51,14 @@ test: setup lint
 		DATABASE_URL="$$CLOSELOOP_TEST_POSTGRES" $(BIN)/pytest || exit 1; \
 	else echo "(CLOSELOOP_TEST_POSTGRES not set: PostgreSQL run skipped)"; fi
 
+# The demo's notification channels post to `closeloop notify_sink` on this machine: allow
+# exactly its HTTP and SMTP ports through the SSRF guard (nothing else private).
+DEMO_ENV := CLOSELOOP_DEMO=1 CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST=127.0.0.1:8025,127.0.0.1:1025
+
 demo: setup
-	CLOSELOOP_DEMO=1 $(BIN)/closeloop migrate --no-input -v0
-	CLOSELOOP_DEMO=1 $(BIN)/closeloop demo
-	CLOSELOOP_DEMO=1 $(BIN)/closeloop serve --port $(PORT)
+	$(DEMO_ENV) $(BIN)/closeloop migrate --no-input -v0
+	$(DEMO_ENV) $(BIN)/closeloop demo
+	$(DEMO_ENV) $(BIN)/closeloop serve --port $(PORT)
 
 serve: setup
 	$(BIN)/closeloop migrate --no-input -v0

@@ -36,9 +36,9 @@ def _media(settings, tmp_path):
     # Argon2 (production) costs ~50 ms a hash; tests that check hashing override this back.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # The demo marker is cached per process; each test starts from its own database state.
-    from closeloop.demo import selectors as demo_selectors
+    from closeloop.core.demo_database import forget_cached_marker
 
-    demo_selectors._cache.clear()
+    forget_cached_marker()
     yield
     shutil.rmtree(tmp_path / "media", ignore_errors=True)
 

@@ -249,6 +249,13 @@ NINJA_PAGINATION_MAX_LIMIT = 100
 # The demo database is marked in the UI; set by `closeloop demo`.
 DEMO_MODE = os.environ.get("CLOSELOOP_DEMO", "0") == "1"
 
+# Private/loopback addresses notification channels may reach although the SSRF guard
+# refuses the others: "127.0.0.1:8025,10.0.0.0/8,[::1]:25" (address or network, optional
+# port). `make demo` sets it to `closeloop notify_sink`'s ports. Nothing is allowed because
+# the database is a demo.
+CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = [
+    e.strip() for e in os.environ.get("CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST", "").split(",") if e.strip()]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

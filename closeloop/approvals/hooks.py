@@ -30,10 +30,8 @@ def install() -> None:
 
 
 def _install_rule_action() -> None:
-    try:
-        from closeloop.rules.runner import register_action
-    except ImportError:  # the rules app has no registry yet
-        return
+    from closeloop.rules.runner import register_action
+
     from . import services
 
     register_action("require_approval", services.rule_require_approval)
@@ -51,10 +49,3 @@ def _install_ui() -> None:
     panels.register("approvals", "approvals/_card.html", context=selectors.card_context, order=30)
     panels.register_event("approval", "approvals/_timeline_event.html")
     panels.register_event("handoff", "approvals/_timeline_event.html")
-    try:
-        from closeloop.demo import extras
-        from closeloop.demo.approvals import seed_demo
-
-        extras.register("approvals", seed_demo, order=60)
-    except ImportError:
-        pass

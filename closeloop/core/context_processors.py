@@ -1,7 +1,7 @@
 from django.utils.functional import SimpleLazyObject
 
 from closeloop.core import nav
-from closeloop.demo.selectors import is_demo_database
+from closeloop.core.demo_database import is_demo_database
 
 
 def closeloop(request):

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 class DemoMarker(models.Model):
     """Present (a single row, pk=1) once `closeloop demo` has loaded the demo company.
 
-    The UI shows a DEMO badge when it exists (see demo.selectors.is_demo_database);
+    The UI shows a DEMO badge when it exists (see core.demo_database.is_demo_database);
     `closeloop demo` uses it to stay idempotent and to know whether `--reset` may wipe
     the database (only when nothing but the demo was ever loaded into it).
     """

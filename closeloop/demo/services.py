@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import EngineerSkill, Role, SkillTag, Team, User
 from closeloop.core.clock import now as clock_now
+from closeloop.core.demo_database import forget_cached_marker
 from closeloop.core.errors import DomainError
 from closeloop.customers.models import Asset, Contact, Customer, ServiceContract, Site
 from closeloop.workorders.lifecycle import TRANSITIONS, WAIT_REASONS, S
@@ -52,7 +53,6 @@ from closeloop.workorders.models import (
 from closeloop.workorders.services import search_document_for
 
 from . import data as D
-from . import selectors
 from .models import DemoMarker
 
 SEED = 2026
@@ -136,7 +136,7 @@ def load_demo(*, scale: float = 1.0, reset: bool = False, force: bool = False, s
         counts = builder.save(using)
         marker.summary = {"counts": counts, "seconds": round(time.perf_counter() - started, 2)}
         marker.save(using=using, update_fields=["summary"])
-    selectors.forget_cached_marker()
+    forget_cached_marker()
     return LoadResult(True, marker, time.perf_counter() - started, did_reset)
 
 

@@ -28,10 +28,3 @@ class FieldworkConfig(AppConfig):
         nav.register("fieldwork-gates", _("Closure gates"), "fieldwork:gate_policies", icon="checklist", order=85,
                      visible=lambda user: user.is_superuser or user.role in ("admin", "manager"),
                      namespace="fieldwork-gates", group="settings")
-        try:
-            from closeloop.demo import extras
-            from closeloop.demo import fieldwork as demo_fieldwork
-
-            extras.register("fieldwork", demo_fieldwork.seed)
-        except ImportError:  # demo scenario not written yet
-            pass

@@ -34,10 +34,6 @@ class NotifyConfig(AppConfig):
         nav.register("notify-admin", _("Channels"), "notify:channels", icon="broadcast", order=95,
                      visible=lambda u: u.is_superuser or u.role in ("admin", "manager"), namespace="notify-admin", group="settings")
         panels.register("notifications", "notify/_panel.html", context=views.panel_context, order=60)
-        from closeloop.demo import extras
-        from closeloop.demo.notify import seed_notify_demo
+        from .demo import file_urgent_work_order
 
-        extras.register("notify", seed_notify_demo, order=60)
-        from closeloop.demo.notify import file_urgent_work_order
-
-        outbox.register("notify.demo", file_urgent_work_order)
+        outbox.register("notify.demo", file_urgent_work_order)  # the demo's urgent work order, filed by the worker

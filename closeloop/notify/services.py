@@ -373,11 +373,9 @@ def _precheck(d: Delivery, t: datetime):
     return None
 
 
-def _send(d: Delivery, allow_private: bool | None = None):
+def _send(d: Delivery):
     """The network part only (no database): thread-safe. Returns ("ok", provider id) or
     ("error", transport exception)."""
-    if allow_private is not None:
-        transport_base.local.allow_private = allow_private
     try:
         return "ok", kind_module(d.channel.kind).send(d.channel, d)
     except (transport_base.Permanent, transport_base.Retryable) as e:
@@ -385,9 +383,6 @@ def _send(d: Delivery, allow_private: bool | None = None):
     except Exception as e:  # a transport bug must not lose the message: retry it
         log.exception("transport %s failed", d.channel.kind)
         return "error", transport_base.Retryable(f"{type(e).__name__}: {e}")
-    finally:
-        if allow_private is not None:
-            transport_base.local.allow_private = None
 
 
 def _record(d: Delivery, result) -> Exception | None:
@@ -468,8 +463,7 @@ def deliver_batch(worker_id: str) -> bool:
 
             _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="notify-send")
         transport_base.shared_client()
-        allow = transport_base.allow_private()
-        results = list(_pool.map(lambda rd: _send(rd[1], allow), sending))
+        results = list(_pool.map(lambda rd: _send(rd[1]), sending))
         with transaction.atomic():
             ok = []
             for (r, d), result in zip(sending, results, strict=True):

@@ -21,10 +21,3 @@ class PortalConfig(AppConfig):
         is_customer = lambda user: user.role == "customer"  # noqa: E731
         nav.register("portal", _("My requests"), "portal:home", icon="message-report", visible=is_customer, order=5)
         nav.register_landing("portal:home", when=is_customer, order=20)
-        try:
-            from closeloop.demo import extras
-            from closeloop.demo.portal import seed_portal_demo
-
-            extras.register("portal", seed_portal_demo, order=60)
-        except ImportError:  # pragma: no cover
-            pass

@@ -350,7 +350,7 @@ def do_reopen(*, actor: User | None, wo: WorkOrder, reason: str) -> WorkOrder:
 
 
 def demo_line(*, qr_url: str | None, track_url: str | None, code: str | None) -> str:
-    """The line `closeloop demo` prints for the portal scenario (closeloop/demo/portal.py)."""
+    """The line `closeloop demo` prints for the portal scenario (closeloop/portal/demo.py)."""
     parts = []
     if qr_url:
         parts.append(_("scan %(url)s (equipment passport, report a problem)") % {"url": qr_url})

@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import time_machine
 
+from closeloop.approvals.demo import seed
 from closeloop.core.clock import now
-from closeloop.demo.approvals import seed_demo
 from closeloop.demo.services import load_demo
 from closeloop.outbox.models import OutboxMessage
 
@@ -16,7 +16,7 @@ from .conftest import run_outbox
 def test_demo_scenario(db, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     load_demo(scale=0.05)
-    line = seed_demo()
+    line = seed()
     assert "/approvals/flows/" in line
     flow = ApprovalFlow.objects.get(action="purchase_part")
     small, large, urgent = ApprovalRequest.objects.order_by("id")

@@ -14,9 +14,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from closeloop.accounts.models import EngineerSkill, Role, Team, User
+from closeloop.core import demo_database as core_demo
 from closeloop.customers.models import Asset, Contact, Customer, ServiceContract, Site
 from closeloop.demo import data as D
-from closeloop.demo import selectors
 from closeloop.demo.models import DemoMarker
 from closeloop.demo.services import LOGIN_ROLES, DemoRefused, load_demo
 from closeloop.workorders.fields import clean_custom
@@ -356,10 +356,10 @@ def test_command_prints_logins_and_reports_refusals(db):
 
 def test_demo_badge_follows_the_marker(db, settings):
     settings.DEMO_MODE = False
-    selectors.forget_cached_marker()
-    assert selectors.is_demo_database() is False
+    core_demo.forget_cached_marker()
+    assert core_demo.is_demo_database() is False
     load_demo(scale=SCALE)
-    assert selectors.is_demo_database() is True
-    from closeloop.demo.context_processors import demo
+    assert core_demo.is_demo_database() is True
+    from closeloop.core.context_processors import closeloop
 
-    assert demo(None) == {"DEMO_DATABASE": True}
+    assert closeloop(None)["DEMO_MODE"] is True

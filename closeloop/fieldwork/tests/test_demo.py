@@ -1,6 +1,6 @@
 """The field work demo scenario on a freshly loaded demo company."""
 
-from closeloop.demo import extras
+from closeloop.demo import scenarios
 from closeloop.demo.services import load_demo
 from closeloop.fieldwork import gates
 from closeloop.fieldwork.models import ClosurePolicy
@@ -11,8 +11,8 @@ from closeloop.workorders.models import WorkOrder
 def test_demo_scenario(db, settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     assert load_demo(scale=0.02).loaded
-    assert "fieldwork" in extras._extras
-    from closeloop.demo.fieldwork import seed
+    assert "fieldwork" in [s.label for s in scenarios.discover()]
+    from closeloop.fieldwork.demo import seed
 
     line = seed()
     assert "/m/" in line and "CL:S:" in line

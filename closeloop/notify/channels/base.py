@@ -5,7 +5,6 @@ config validation helpers."""
 import ipaddress
 import os
 import socket
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -43,27 +42,45 @@ class Refused(Permanent):
     """The URL points at an address we may not reach."""
 
 
-#: Per-thread override (the batch sender decides in the main thread, where the database is).
-local = threading.local()
-
-
 def allow_private() -> bool:
-    """settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS, else the environment variable of that name
-    ("1"), else only in the demo database (its channels point at `closeloop notify_sink`)."""
-    forced = getattr(local, "allow_private", None)
-    if forced is not None:
-        return forced
+    """Every private and loopback address allowed: settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS,
+    else the environment variable of that name ("1"). Off by default, whatever the
+    database holds (the demo allows only its sink, through the allow-list below)."""
     value = getattr(settings, "CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", None)
     if value is None:
-        if os.environ.get("CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", "") == "1":
-            return True
-        from closeloop.demo.selectors import is_demo_database
-
-        return is_demo_database()
+        return os.environ.get("CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS", "") == "1"
     return bool(value)
 
 
-def check_ip(ip: str) -> None:
+def _allowlist_entry(entry: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]:
+    """"127.0.0.1", "10.0.0.0/8", "127.0.0.1:8025", "[::1]:8025" → (network, port or None)."""
+    entry = entry.strip()
+    port = None
+    if entry.startswith("["):
+        host, _sep, rest = entry[1:].partition("]")
+        if rest.startswith(":"):
+            port = int(rest[1:])
+    elif entry.count(":") == 1:
+        host, _sep, p = entry.partition(":")
+        port = int(p)
+    else:
+        host = entry
+    return ipaddress.ip_network(host, strict=False), port
+
+
+def private_allowlist() -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, int | None]]:
+    """settings.CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST (from the environment variable of that
+    name, comma-separated): the private addresses (optionally with a port) channels may
+    reach while the rest stay refused. `make demo` sets it to notify_sink's ports."""
+    return [_allowlist_entry(e) for e in getattr(settings, "CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST", []) if e.strip()]
+
+
+def _allowed(addr, port: int | None) -> bool:
+    return any(addr.version == net.version and addr in net and (p is None or p == port)
+               for net, p in private_allowlist())
+
+
+def check_ip(ip: str, port: int | None = None) -> None:
     addr = ipaddress.ip_address(ip.split("%", 1)[0])
     if getattr(addr, "ipv4_mapped", None):
         addr = addr.ipv4_mapped
@@ -71,6 +88,8 @@ def check_ip(ip: str) -> None:
         return
     if (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_reserved
             or addr.is_unspecified or (addr.version == 4 and addr in ipaddress.ip_network("100.64.0.0/10"))):
+        if _allowed(addr, port):
+            return
         raise Refused(_("Refused to connect to a private or loopback address (%(ip)s).") % {"ip": ip})
 
 
@@ -82,7 +101,7 @@ def resolve_checked(host: str, port: int) -> str:
         raise Retryable(_("Cannot resolve %(h)s: %(e)s") % {"h": host, "e": e}) from e
     ips = [i[4][0] for i in infos]
     for ip in ips:
-        check_ip(ip)
+        check_ip(ip, port)
     return ips[0]
 
 
@@ -211,14 +230,15 @@ def check_url(problems: list, name: str, url: str | None, *, hosts: tuple = ()) 
         problems.append(FieldProblem(f"config.{name}", _("No credentials in the URL."), "invalid"))
         return
     host = parts.hostname
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         ipaddress.ip_address(host)
         try:
-            check_ip(host)
+            check_ip(host, port)
         except Refused as e:
             problems.append(FieldProblem(f"config.{name}", str(e), "private_address"))
     except ValueError:
-        if host in ("localhost",) and not allow_private():
+        if host in ("localhost",) and not allow_private() and not _allowed(ipaddress.ip_address("127.0.0.1"), port):
             problems.append(FieldProblem(f"config.{name}", _("Refused: a loopback host."), "private_address"))
 
 

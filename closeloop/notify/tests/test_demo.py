@@ -6,7 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from closeloop.demo.notify import TITLE, file_urgent_work_order
+from closeloop.notify.demo import TITLE, file_urgent_work_order
 from closeloop.notify.models import AckChain, Channel, UserPreference
 from closeloop.notify.services import fan_out_payload, normalize
 from closeloop.outbox.models import OutboxMessage

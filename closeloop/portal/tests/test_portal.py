@@ -238,10 +238,10 @@ def test_work_order_page_shows_staff_the_tracking_link_and_feedback(world):
 
 
 def test_demo_line_prints_a_qr_and_a_tracking_link(world):
-    from closeloop.demo.portal import seed_portal_demo
+    from closeloop.portal.demo import seed
 
     services.do_report(actor=None, place=world.asset_a, what="报警", phone="13800000001")
-    line = seed_portal_demo()
+    line = seed()
     assert "/portal/q/" in line and "/portal/t/" in line
 
 

@@ -1,4 +1,5 @@
-"""`closeloop demo`: load the demo company (idempotent), then print the demo logins."""
+"""`closeloop demo`: load the demo company (idempotent), seed each app's scenario
+(demo/scenarios.py), then print the demo logins."""
 
 import os
 
@@ -7,7 +8,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import User
 from closeloop.core.errors import DomainError
-from closeloop.demo import services
+from closeloop.demo import scenarios, services
 
 
 class Command(BaseCommand):
@@ -40,23 +41,8 @@ class Command(BaseCommand):
                 % {"s": result.seconds, "c": counts.get("customers", 0), "a": counts.get("assets", 0),
                    "u": counts.get("users", 0), "w": counts.get("work_orders", 0),
                    "e": counts.get("timeline_events", 0)}))
-            from closeloop.demo.sla import LIVE_FAULT_CODE, seed_sla
-
-            sla = seed_sla()
-            self.stdout.write(_("SLA: %(p)d policies, %(c)d calendars; %(s)s shows deadlines across the Spring "
-                                "Festival holiday; %(l)s breaches a 30-second policy live (any work order with fault "
-                                "code %(f)s does).")
-                              % {"p": sla["policies"], "c": sla["calendars"], "s": sla["showcase"], "l": sla["live"],
-                                 "f": LIVE_FAULT_CODE})
-            from closeloop.demo.rules import seed_rules
-
-            seeded = seed_rules()
-            self.stdout.write(_("Rules and dispatch: %(r)d rules, an urgent keyword library, %(s)d roster shifts; "
-                                "file \"呼吸机离线\" at a 三级甲等 hospital to see it become urgent and dispatched.")
-                              % {"r": seeded["rules"], "s": seeded["shifts"]})
-            from closeloop.demo.extras import run_all
-
-            for line in run_all():
+            # Each app's own scenario (closeloop/<app>/demo.py), in their documented order.
+            for line in scenarios.run_all():
                 self.stdout.write(line)
         else:
             self.stdout.write(_("The demo company is already loaded (%(when)s, scale %(scale)s); nothing to do. "

@@ -145,3 +145,45 @@ def _delivery_for(ch):
     from types import SimpleNamespace
 
     return SimpleNamespace(key="k", event="e", work_order_code="", recipient="r", subject="s", body="b", url="")
+
+
+def test_the_demo_database_relaxes_nothing(sink, settings):
+    """A database `closeloop demo` loaded is marked as the demo, and still the guard holds:
+    the demo allows its sink explicitly (CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST, set by `make demo`)."""
+    from closeloop.core.clock import now
+    from closeloop.core.demo_database import forget_cached_marker, is_demo_database
+    from closeloop.demo.models import DemoMarker
+
+    del settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS
+    DemoMarker.objects.create(loaded_at=now(), seed=1, scale=0.1, data_version=1)
+    forget_cached_marker()
+    assert is_demo_database()
+    ch = Channel(kind="webhook", name="h", config={"url": sink.url})
+    with pytest.raises(Refused):
+        webhook.send(ch, _delivery_for(ch))
+    assert sink.requests == []
+
+
+def test_the_allowlist_lets_through_only_what_it_names(sink, settings):
+    del settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS
+    port = int(sink.url.rsplit(":", 1)[1].split("/")[0])
+    ch = Channel(kind="webhook", name="h", config={"url": sink.url})
+    settings.CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = [f"127.0.0.1:{port + 1}", "10.0.0.0/8"]
+    with pytest.raises(Refused):  # another port of the same address
+        webhook.send(ch, _delivery_for(ch))
+    settings.CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = [f"127.0.0.1:{port}"]
+    webhook.send(ch, _delivery_for(ch))
+    assert len(sink.requests) == 1
+    settings.CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = ["127.0.0.0/8"]  # a network, any port
+    webhook.send(ch, _delivery_for(ch))
+    assert len(sink.requests) == 2
+    # Saving a channel checks the same list: 10.0.0.8 is listed, 192.168.1.1 is not.
+    settings.CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = ["10.0.0.0/8", "[::1]:8025"]
+    _ch("http://10.0.0.8/hook").save()
+    from closeloop.core.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        _ch("http://192.168.1.1/hook").save()
+    base.check_ip("::1", 8025)
+    with pytest.raises(Refused):
+        base.check_ip("::1", 8026)

@@ -3,7 +3,7 @@ provider account: a DingTalk/WeCom/Feishu robot, the Twilio SMS and call APIs an
 generic webhook on one HTTP port, and an SMTP server (aiosmtpd). Every request is
 checked (DingTalk signature), printed, and listed at http://127.0.0.1:8025/.
 
-The demo's channels point here (closeloop/demo/notify.py).
+The demo's channels point here (closeloop/notify/demo.py).
 """
 
 import asyncio

@@ -1,6 +1,6 @@
 """SLA part of the demo: calendars, policies (including a 30-second policy that
-breaches live) and two showcase work orders. Called by `closeloop demo` after the
-demo company is loaded (demo.management.commands.demo).
+breaches live) and two showcase work orders. A demo scenario (demo/scenarios.py):
+`closeloop demo` runs `seed()` after the demo company is loaded.
 
 The demo's historical work orders get no ledger: escalating months-old work orders
 the moment the demo starts would bury the live ones. Every work order created or
@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import User
 from closeloop.core.clock import now
@@ -21,6 +22,7 @@ from closeloop.sla.services import recompute
 from closeloop.workorders.models import TimelineEvent, WorkOrder, WorkOrderType
 from closeloop.workorders.services import do_create_work_order, next_code, search_document_for
 
+ORDER = 10  # first: the rules and dispatch scenarios file work orders that pick an SLA policy
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 H = 3600
 #: The fault code that selects the 30-second policy: create a work order with it and watch.
@@ -33,6 +35,14 @@ LADDER = [
     {"level": 2, "after": 0, "actions": ["notify_supervisor", "reassign_backup"]},
     {"level": 3, "after": 30 * 60, "actions": ["raise_priority", "call_manager"]},
 ]
+
+
+def seed() -> str:
+    sla = seed_sla()
+    return (_("SLA: %(p)d policies, %(c)d calendars; %(s)s shows deadlines across the Spring Festival holiday; "
+              "%(l)s breaches a 30-second policy live (any work order with fault code %(f)s does).")
+            % {"p": sla["policies"], "c": sla["calendars"], "s": sla["showcase"], "l": sla["live"],
+               "f": LIVE_FAULT_CODE})
 
 
 def seed_sla() -> dict:

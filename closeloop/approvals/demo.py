@@ -1,4 +1,4 @@
-"""Approvals part of the demo (registered from approvals.hooks through demo.extras):
+"""Approvals part of the demo (a scenario, demo/scenarios.py):
 a part purchase flow (under 500 only the team lead, over 5,000 three supervisor levels
 and finance), a management chain above the service centres, a handoff to finance on
 technical completion, and three requests on open work orders: one approved without
@@ -12,7 +12,13 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team, User
 from closeloop.core.clock import now
+from closeloop.outbox.models import OutboxMessage
+from closeloop.workorders.models import WorkOrder
 
+from . import services
+from .models import ApprovalFlow, HandoffRequirement, Justification
+
+ORDER = 60
 JUSTIFY_DEMO_MINUTES = 3
 
 
@@ -54,12 +60,7 @@ def _user(username, role, name, team=None):
     return u
 
 
-def seed_demo() -> str:
-    from closeloop.approvals import services
-    from closeloop.approvals.models import ApprovalFlow, HandoffRequirement, Justification
-    from closeloop.outbox.models import OutboxMessage
-    from closeloop.workorders.models import WorkOrder
-
+def seed() -> str:
     with transaction.atomic():
         admin = User.objects.filter(username="admin").first() or User.objects.filter(role=Role.ADMIN).first()
         manager = User.objects.filter(username="manager").first()

@@ -1,10 +1,12 @@
 """Demo scenario for the customer portal: a QR link to an asset's passport and a
-tracking link of one open request (printed by `closeloop demo`)."""
+tracking link of one open request (printed by `closeloop demo`; demo/scenarios.py)."""
 
 import os
 
+ORDER = 60
 
-def seed_portal_demo() -> str:
+
+def seed() -> str:
     from closeloop.customers.models import Asset
     from closeloop.portal import services
     from closeloop.workorders.models import WorkOrder

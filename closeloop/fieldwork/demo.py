@@ -1,11 +1,12 @@
-"""Demo scenario for field work (issue 6): closure gates on the demo types and one work
-order ready for the engineer's phone journey (printed by `closeloop demo`)."""
+"""Demo scenario for field work (demo/scenarios.py): closure gates on the demo types and
+one work order ready for the engineer's phone journey (printed by `closeloop demo`)."""
 
 import os
 
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+ORDER = 50
 REPAIR_CHECKLIST = ["断电并确认设备状态", "更换或维修故障部件", "功能测试及安全检查"]
 PRODUCTION_FORM = [
     {"key": "mold_temp", "label": "模温", "kind": "number", "unit": "°C", "min": 0, "max": 400, "required": True},
