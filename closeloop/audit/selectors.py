@@ -6,14 +6,14 @@ tokens, which are an administrator's business. Everyone else gets a 403 from the
 and a 404 from the console page.
 """
 
-import base64
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
+from closeloop.core.errors import Forbidden
+from closeloop.core.paging import Page, page_by_id
 
 from .models import AuditRecord
 
@@ -58,35 +58,9 @@ def filter_records(viewer, f: AuditFilter) -> QuerySet[AuditRecord]:
     return qs
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"audit:{last_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        kind, value = raw.split(":", 1)
-        if kind != "audit":
-            raise ValueError
-        return int(value)
-    except (ValueError, UnicodeDecodeError):
-        raise ValidationFailed(FieldProblem("cursor", _("Not a cursor this API gave out.")))
-
-
-@dataclass
-class Page:
-    items: list
-    next_cursor: str | None
-
-
 def page(qs: QuerySet[AuditRecord], *, cursor: str | None = None, limit: int = 50) -> Page:
-    """Newest first, keyset on id (stable while records are added)."""
-    limit = max(1, min(limit, MAX_LIMIT))
-    qs = qs.order_by("-id")
-    if cursor:
-        qs = qs.filter(id__lt=decode_cursor(cursor))
-    items = list(qs[: limit + 1])
-    return Page(items[:limit], encode_cursor(items[limit - 1].pk) if len(items) > limit else None)
+    """Newest first, keyset on id (core.paging)."""
+    return page_by_id(qs, cursor=cursor, limit=max(1, min(limit, MAX_LIMIT)), newest_first=True)
 
 
 def kinds_in_use() -> list[str]:
