@@ -79,6 +79,7 @@ KIND_LABELS = {
     "sla_policy": pgettext_lazy("audit kind", "SLA policy"),
     "calendar": pgettext_lazy("audit kind", "Business calendar"),
     "channel": pgettext_lazy("audit kind", "Notification channel"),
+    "ack_policy": pgettext_lazy("audit kind", "Acknowledge-or-escalate policy"),
     "user": pgettext_lazy("audit kind", "User"),
     "team": pgettext_lazy("audit kind", "Team"),
     "skill_tag": pgettext_lazy("audit kind", "Skill tag"),

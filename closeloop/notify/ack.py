@@ -19,6 +19,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import User
+from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
 from closeloop.outbox.services import enqueue
@@ -267,6 +268,7 @@ def do_save_policy(*, actor: User, data: dict, policy: AckPolicy | None = None) 
     if not (actor.is_superuser or actor.role in ("admin", "manager")):
         raise Forbidden(_("Only administrators and managers edit escalation policies."))
     problems = [FieldProblem(k, _("Unknown field."), "unknown") for k in sorted(set(data) - POLICY_FIELDS)]
+    before = snapshot(policy) if policy is not None else None
     p = policy or AckPolicy(steps=DEFAULT_STEPS, priorities=["urgent"])
     for k in ("name", "enabled", "always", "order"):
         if k in data:
@@ -312,4 +314,5 @@ def do_save_policy(*, actor: User, data: dict, policy: AckPolicy | None = None) 
         raise ValidationFailed(problems)
     with transaction.atomic():
         p.save()
+        record_change(actor=actor, kind="ack_policy", obj=p, before=before, after=snapshot(p))
     return p

@@ -254,3 +254,18 @@ def test_approval_flows_and_handoffs(world, log):
     assert (r.label, r.after["fields"]) == ("invoice", ["invoice_number"])
     approvals.do_save_handoff_requirement(actor=world.admin, req=req, data={"active": False})
     log.one("handoff_requirement", "deactivated", world.admin)
+
+
+def test_acknowledge_or_escalate_policies(world, log):
+    from closeloop.notify import ack
+
+    with pytest.raises(ValidationFailed):
+        ack.do_save_policy(actor=world.admin, data={"name": "night", "steps": [{"after": 5, "do": "fax"}]})
+    assert log.new() == []
+    p = ack.do_save_policy(actor=world.manager, data={"name": "night", "steps": [{"after": 0, "do": "sms"}]})
+    r = log.one("ack_policy", "created", world.manager)
+    assert (r.label, r.after["steps"]) == ("night", [{"after": 0, "do": "sms"}])
+    ack.do_save_policy(actor=world.admin, policy=p, data={"steps": [{"after": 0, "do": "sms"}, {"after": 10,
+                                                                                              "do": "voice"}]})
+    r = log.one("ack_policy", "updated", world.admin)
+    assert (len(r.before["steps"]), len(r.after["steps"])) == (1, 2)
