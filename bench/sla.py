@@ -75,7 +75,8 @@ def seed(args) -> tuple[int, list[datetime]]:
     from closeloop.accounts.models import Role, Team, User
     from closeloop.customers.models import Customer, Site
     from closeloop.sla.models import BusinessCalendar, SLAPolicy, SLATarget
-    from closeloop.workorders.models import TimelineEvent, WorkOrder, WorkOrderType
+    from closeloop.workorders import timeline
+    from closeloop.workorders.models import WorkOrder, WorkOrderType
 
     team = Team.objects.create(name="Bench", code="bench")
     eng = User.objects.create(username="bench-eng", role=Role.ENGINEER, team=team)
@@ -109,9 +110,8 @@ def seed(args) -> tuple[int, list[datetime]]:
                                  created_at=created, updated_at=created, assigned_at=created))
         WorkOrder.objects.bulk_create(wos, batch_size=1000)
         wos = list(WorkOrder.objects.filter(code__in=[w.code for w in wos]).only("id", "created_at"))
-        TimelineEvent.objects.bulk_create(
-            [TimelineEvent(work_order_id=w.id, at=w.created_at, kind="created", to_state="new") for w in wos],
-            batch_size=1000)
+        timeline.append_events(
+            [timeline.new_event(w.id, "created", at=w.created_at, to_state="new") for w in wos], batch_size=1000)
         SLATarget.objects.bulk_create([SLATarget(
             work_order_id=w.id, milestone="response", policy=policy, policy_version=1, calendar=cal,
             target_seconds=target, started_at=w.created_at, due_at=w.created_at + timedelta(seconds=target),

@@ -65,9 +65,12 @@ OPS = [
     Op("search", "GET ?q=制冷, first page of 25", ("p99", "<=", 150)),
     Op("search-mix", f"GET ?q= one of {'/'.join(vocab.SEARCH_WORDS)} in turn", ("p99", "<=", 150)),
     Op("timeline", "GET /api/v1/work-orders/{code}/timeline, random codes", None),
+    Op("transition", "POST /api/v1/work-orders/{code}/actions/assign (assignee: an engineer of its team), "
+                     "open work orders in new/assigned/accepted in turn (assign leaves them assigned, so it repeats)",
+       None),
 ]
 # Reads first, on the seeded data as it is; create last.
-RUN_ORDER = ["get", "timeline", "list-team", "list-urgent", "search", "search-mix", "create"]
+RUN_ORDER = ["get", "timeline", "list-team", "list-urgent", "search", "search-mix", "create", "transition"]
 
 
 def log(msg: str) -> None:
@@ -188,9 +191,20 @@ def make_fixtures(rng: random.Random, samples: int) -> dict:
         if customer_id in contacts:
             body["contact"] = contacts[customer_id]
         bodies.append(body)
+    # Transitions: re-assigning open work orders (new/assigned/accepted -> assigned) repeats without
+    # running out; many different work orders so that two connections rarely hit the same one (a 409).
+    engineers: dict[int, list[str]] = {}
+    for team_id, username in User.objects.filter(role="engineer", team__isnull=False, is_active=True).values_list(
+            "team_id", "username"):
+        engineers.setdefault(team_id, []).append(username)
+    assignable = list(WorkOrder.objects.filter(status__in=["new", "assigned", "accepted"], team__isnull=False)
+                      .order_by("-id").values_list("code", "team_id")[:2000])
+    rng.shuffle(assignable)
+    assigns = [(c, rng.choice(engineers[t])) for c, t in assignable if engineers.get(t)]
     count = WorkOrder.objects.count()
     connection.close()
-    return {"token": clear, "codes": codes, "teams": teams, "bodies": bodies, "work_orders": count}
+    return {"token": clear, "codes": codes, "teams": teams, "bodies": bodies, "work_orders": count,
+            "assigns": assigns}
 
 
 def request_lines(op: str, fx: dict) -> list[str]:
@@ -198,6 +212,8 @@ def request_lines(op: str, fx: dict) -> list[str]:
         return [f"POST\t{API}\t{json.dumps(b, ensure_ascii=False)}" for b in fx["bodies"]]
     if op == "get":
         return [f"GET\t{API}/{c}" for c in fx["codes"]]
+    if op == "transition":
+        return [f"POST\t{API}/{c}/actions/assign\t{json.dumps({'assignee': u})}" for c, u in fx["assigns"]]
     if op == "timeline":
         return [f"GET\t{API}/{c}/timeline" for c in fx["codes"]]
     if op == "list-team":

@@ -18,6 +18,7 @@ from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, DomainError, FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.outbox.services import enqueue
+from closeloop.workorders import timeline
 from closeloop.workorders.models import TimelineEvent, WorkOrder, WorkOrderType
 
 from . import tree as T
@@ -40,6 +41,7 @@ MAX_DATA_KEYS = 20
 COMMENT_MAX = 2000
 DESIGNER_ROLES = {Role.ADMIN, Role.MANAGER}
 _KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+EVENT_APPROVAL = TimelineEvent.Kind.APPROVAL  # the timeline kind written here (handoffs: HANDOFF)
 DONE = {StepStatus.APPROVED, StepStatus.BYPASSED, StepStatus.AUTO, StepStatus.DONE}
 
 
@@ -49,11 +51,6 @@ def may_design(user) -> bool:
 
 def may_request(user) -> bool:
     return user.is_active and user.role != Role.CUSTOMER
-
-
-def _event(wo, actor, data: dict, *, at, kind=TimelineEvent.Kind.APPROVAL, action: str = "") -> TimelineEvent:
-    return TimelineEvent.objects.create(work_order=wo, actor=actor, kind=kind, action=action[:20], at=at,
-                                        data=data, public=False)
 
 
 def _notify(key: str, event: str, wo, recipients: list, message: str, url: str = "") -> None:
@@ -274,8 +271,9 @@ def do_start_request(*, actor, wo: WorkOrder, action: str, data: dict | None = N
         req = ApprovalRequest.objects.create(work_order=wo, flow=flow, version=version, action=action,
                                              requester=actor, data=clean, note=note, created_at=t,
                                              plan=T.plan(version.tree, ctx, requester=actor, wo=wo))
-        _event(wo, actor, {"event": "requested", "request": req.pk, "flow": flow.name, "version": version.number,
-                           "action": action, "data": clean, "note": note}, at=t, action=action)
+        timeline.append_event(wo, EVENT_APPROVAL, actor=actor, at=t, action=action, data={
+            "event": "requested", "request": req.pk, "flow": flow.name, "version": version.number,
+            "action": action, "data": clean, "note": note})
         from closeloop.core import conditions
 
         for i, rule in enumerate(version.tree.get("auto_approve") or []):
@@ -345,8 +343,9 @@ def _activate(req: ApprovalRequest, item: dict, t) -> bool:
         due_at=(t + timedelta(hours=float(timer["hours"]))) if timer and not cc else None,
         timer_action=(timer or {}).get("action", "") if not cc else "")
     if cc:
-        _event(wo, None, {"event": "cc", "request": req.pk, "step": step.key, "name": step.name,
-                          "to": [u.username for u in users]}, at=t, action=req.action)
+        timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
+            "event": "cc", "request": req.pk, "step": step.key, "name": step.name,
+            "to": [u.username for u in users]})
         for u in users:
             _notify(f"approval:{req.pk}:{step.key}:cc:u{u.pk}", "approval.cc", wo, [{"user": u.username}],
                     _("For your information: %(a)s on %(c)s") % {"a": req.action, "c": wo.code}, _inbox_url(req))
@@ -356,9 +355,9 @@ def _activate(req: ApprovalRequest, item: dict, t) -> bool:
         StepApprover.objects.create(step=step, user=u, reason=reason, added_at=t)
         _notify(f"approval:{req.pk}:{step.key}:u{u.pk}", "approval.requested", wo, [{"user": u.username}],
                 _("Approval requested: %(a)s on %(c)s") % {"a": req.action, "c": wo.code}, _inbox_url(req))
-    _event(wo, None, {"event": "step_opened", "request": req.pk, "step": step.key, "name": step.name,
-                      "mode": step.mode, "approvers": [u.username for u in users], "fallback": reason == "fallback"},
-           at=t, action=req.action)
+    timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
+        "event": "step_opened", "request": req.pk, "step": step.key, "name": step.name, "mode": step.mode,
+        "approvers": [u.username for u in users], "fallback": reason == "fallback"})
     if step.due_at:
         enqueue(TIMER_KIND, f"approval-timer:{step.pk}", {"step": step.pk}, at=step.due_at)
     return False
@@ -374,8 +373,9 @@ def _finish(req: ApprovalRequest, status: str, t, actor, extra: dict) -> None:
         step.save(update_fields=["status", "decided_at"])
     StepApprover.objects.filter(step__request=req, open=True).update(open=False)
     wo = req.work_order
-    _event(wo, actor, {"event": status, "request": req.pk, "version": req.version.number,
-                       "duration_s": round((t - req.created_at).total_seconds()), **extra}, at=t, action=req.action)
+    timeline.append_event(wo, EVENT_APPROVAL, actor=actor, at=t, action=req.action, data={
+        "event": status, "request": req.pk, "version": req.version.number,
+        "duration_s": round((t - req.created_at).total_seconds()), **extra})
     _notify(f"approval:{req.pk}:{status}", f"approval.{status}", wo, [{"user": req.requester.username}],
             _("Your approval request for %(a)s on %(c)s: %(s)s") % {"a": req.action, "c": wo.code,
                                                                      "s": RequestStatus(status).label},
@@ -414,8 +414,9 @@ def do_decide(*, actor, req: ApprovalRequest, decision: str, comment: str = "") 
         sa.open = False
         sa.save(update_fields=["decision", "comment", "decided_at", "open"])
         step = sa.step
-        _event(req.work_order, actor, {"event": "decision", "request": req.pk, "step": step.key, "name": step.name,
-                                       "decision": decision, "comment": comment}, at=t, action=req.action)
+        timeline.append_event(req.work_order, EVENT_APPROVAL, actor=actor, at=t, action=req.action, data={
+            "event": "decision", "request": req.pk, "step": step.key, "name": step.name, "decision": decision,
+            "comment": comment})
         _settle(req, step, t)
     return req
 
@@ -485,9 +486,9 @@ def do_bypass(*, actor, req: ApprovalRequest, step_key: str | None = None, reaso
                                          due_at=t + timedelta(hours=hours), created_at=t)
         enqueue(JUSTIFY_KIND, f"approval-justify:{j.pk}", {"justification": j.pk}, at=j.due_at)
         wo = req.work_order
-        _event(wo, actor, {"event": "bypassed", "request": req.pk, "step": step.key, "name": step.name,
-                           "reason": reason, "justification": j.pk, "justify_by": j.due_at.isoformat()},
-               at=t, action=req.action)
+        timeline.append_event(wo, EVENT_APPROVAL, actor=actor, at=t, action=req.action, data={
+            "event": "bypassed", "request": req.pk, "step": step.key, "name": step.name, "reason": reason,
+            "justification": j.pk, "justify_by": j.due_at.isoformat()})
         _notify(f"approval:{req.pk}:{step.key}:justify:u{actor.pk}", "approval.justification_requested", wo,
                 [{"user": actor.username}],
                 _("You bypassed %(s)s on %(c)s: file a justification by %(d)s") % {
@@ -514,8 +515,8 @@ def do_file_justification(*, actor, j: Justification, text: str) -> Justificatio
         j.status = Justification.Status.FILED
         j.save(update_fields=["text", "filed_at", "status"])
         req = j.step.request
-        _event(req.work_order, actor, {"event": "justified", "request": req.pk, "step": j.step.key, "text": text,
-                                       "late": t > j.due_at}, at=t, action=req.action)
+        timeline.append_event(req.work_order, EVENT_APPROVAL, actor=actor, at=t, action=req.action, data={
+            "event": "justified", "request": req.pk, "step": j.step.key, "text": text, "late": t > j.due_at})
     return j
 
 
@@ -550,8 +551,8 @@ def on_timer(msg) -> None:
             step.decided_at = t
             step.save(update_fields=["status", "decided_at"])
             step.approvers.filter(open=True).update(open=False)
-            _event(wo, None, {"event": "timer", "timer": "approve", "request": req.pk, "step": step.key,
-                              "name": step.name}, at=t, action=req.action)
+            timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
+                "event": "timer", "timer": "approve", "request": req.pk, "step": step.key, "name": step.name})
             _advance(req, t)
         elif action == "escalate":
             open_users = list(User.objects.filter(approval_tasks__step=step, approval_tasks__open=True))
@@ -572,16 +573,18 @@ def on_timer(msg) -> None:
                     _notify(f"approval:{req.pk}:{step.key}:esc:u{u.pk}", "approval.escalated", wo,
                             [{"user": u.username}], _("Approval overdue, escalated to you: %(a)s on %(c)s")
                             % {"a": req.action, "c": wo.code}, _inbox_url(req))
-            _event(wo, None, {"event": "timer", "timer": "escalate", "request": req.pk, "step": step.key,
-                              "name": step.name, "to": [u.username for u in added]}, at=t, action=req.action)
+            timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
+                "event": "timer", "timer": "escalate", "request": req.pk, "step": step.key, "name": step.name,
+                "to": [u.username for u in added]})
         else:
             users = list(User.objects.filter(approval_tasks__step=step, approval_tasks__open=True))
             for u in users:
                 _notify(f"approval:{req.pk}:{step.key}:remind:u{u.pk}", "approval.reminder", wo,
                         [{"user": u.username}], _("Reminder: an approval waits for you: %(a)s on %(c)s")
                         % {"a": req.action, "c": wo.code}, _inbox_url(req))
-            _event(wo, None, {"event": "timer", "timer": "remind", "request": req.pk, "step": step.key,
-                              "name": step.name, "to": [u.username for u in users]}, at=t, action=req.action)
+            timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
+                "event": "timer", "timer": "remind", "request": req.pk, "step": step.key, "name": step.name,
+                "to": [u.username for u in users]})
 
 
 def on_justification_due(msg) -> None:
@@ -604,8 +607,9 @@ def on_justification_due(msg) -> None:
         _notify(f"approval-justify:{j.pk}:escalated", "approval.justification_overdue", wo, recipients,
                 _("%(u)s bypassed %(s)s on %(c)s and has not justified it") % {
                     "u": j.user, "s": j.step.name, "c": wo.code}, "/approvals/reports/")
-        _event(wo, None, {"event": "justification_overdue", "request": req.pk, "step": j.step.key,
-                          "user": j.user.username, "to": [u.username for u in sups]}, at=t, action=req.action)
+        timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
+            "event": "justification_overdue", "request": req.pk, "step": j.step.key, "user": j.user.username,
+            "to": [u.username for u in sups]})
 
 
 # ---- the guard on lifecycle actions ------------------------------------------------------------------------
@@ -707,9 +711,9 @@ def handoff_effect(ctx) -> None:
         values = {k: str(_field_value(ctx.wo, k, ctx.data) or "")[:200] for k in r.fields}
         h = Handoff.objects.create(work_order=ctx.wo, requirement=r, action=t.action, from_team=ctx.wo.team,
                                    to_team=r.to_team, by=ctx.actor, values=values, created_at=ctx.at)
-        _event(ctx.wo, ctx.actor, {"event": "handoff", "handoff": h.pk, "from": ctx.wo.team.code if ctx.wo.team_id
-                                   else "", "to": r.to_team.code if r.to_team_id else "", "values": values},
-               at=ctx.at, kind=TimelineEvent.Kind.HANDOFF, action=t.action)
+        timeline.append_event(ctx.wo, TimelineEvent.Kind.HANDOFF, actor=ctx.actor, at=ctx.at, action=t.action, data={
+            "event": "handoff", "handoff": h.pk, "from": ctx.wo.team.code if ctx.wo.team_id else "",
+            "to": r.to_team.code if r.to_team_id else "", "values": values})
         if r.to_team_id:
             _notify(f"handoff:{h.pk}", "handoff.received", ctx.wo, [{"team": r.to_team.code, "who": "members"}],
                     _("%(c)s was handed over to %(t)s; please rate the handoff") % {"c": ctx.wo.code,
@@ -745,8 +749,9 @@ def do_rate_handoff(*, actor, h: Handoff, score, reasons=None, comment: str = ""
         t = now()
         h.score, h.reasons, h.comment, h.rated_by, h.rated_at = score, sorted(set(reasons)), comment, actor, t
         h.save(update_fields=["score", "reasons", "comment", "rated_by", "rated_at"])
-        _event(h.work_order, actor, {"event": "handoff_rated", "handoff": h.pk, "score": score, "reasons": h.reasons,
-                                     "comment": comment}, at=t, kind=TimelineEvent.Kind.HANDOFF, action=h.action)
+        timeline.append_event(h.work_order, TimelineEvent.Kind.HANDOFF, actor=actor, at=t, action=h.action, data={
+            "event": "handoff_rated", "handoff": h.pk, "score": score, "reasons": h.reasons,
+            "comment": comment})
     return h
 
 

@@ -21,9 +21,9 @@ from closeloop.audit.services import record_change
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, ValidationFailed
 from closeloop.roster.models import Leave, Shift
-from closeloop.workorders import permissions
+from closeloop.workorders import permissions, timeline
 from closeloop.workorders.lifecycle import TRANSITIONS, S
-from closeloop.workorders.models import TimelineEvent, WorkOrder
+from closeloop.workorders.models import WorkOrder
 from closeloop.workorders.services import do_transition
 
 from . import engine
@@ -480,10 +480,6 @@ def suggest(wo: WorkOrder, *, at: datetime | None = None, limit: int | None = No
 
 # ---- assigning ---------------------------------------------------------------------------------------
 
-def _record(wo: WorkOrder, actor: User | None, at: datetime, data: dict) -> TimelineEvent:
-    return TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=EVENT_DISPATCH, data=data)
-
-
 def _dispatch_data(mode: str, assignee: str | None, chosen: dict | None, sug: Suggestions) -> dict:
     data = {"mode": mode, "assignee": assignee,
             "explanation": (chosen or {}).get("explanation", assignee or ""),
@@ -536,7 +532,7 @@ def do_dispatch_work_order(*, actor: User, wo: WorkOrder, assignee: str | None =
         data.update(override=True, reason=reason, best=best["username"] if best else None)
     note = reason if override else data["explanation"]
     with transaction.atomic():
-        _record(wo, actor, at, data)
+        timeline.append_event(wo, EVENT_DISPATCH, actor=actor, at=at, data=data)
         do_transition(actor=actor, wo=wo, action="assign", data={"assignee": assignee, "note": note[:2000]})
     wo.dispatch = data
     return wo
@@ -604,12 +600,12 @@ def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: st
     if chosen is None:
         data.update(unavailable=True, excluded_counts=sug.excluded_counts,
                     explanation=_("Nobody available: %(why)s") % {"why": unavailable_summary(sug.excluded_counts)})
-        _record(wo, None, at, data)
+        timeline.append_event(wo, EVENT_DISPATCH, actor=None, at=at, data=data)
         return None
     user = User.objects.get(username=chosen["username"])
     try:
         with transaction.atomic():
-            _record(wo, None, at, data)
+            timeline.append_event(wo, EVENT_DISPATCH, actor=None, at=at, data=data)
             _apply_transition(actor, wo, TRANSITIONS["assign"], {
                 "assignee": user, "note": (_("Dispatched automatically: %(why)s")
                                            % {"why": data["explanation"]})[:2000]}, at)
@@ -618,7 +614,7 @@ def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: st
                     explanation=_("Could not assign %(who)s: %(why)s") % {"who": chosen["username"],
                                                                          "why": str(exc.message)[:300]})
         wo.refresh_from_db(fields=["status", "assignee", "team", "version"])
-        _record(wo, None, at, data)
+        timeline.append_event(wo, EVENT_DISPATCH, actor=None, at=at, data=data)
         return None
     return user.username
 
@@ -686,8 +682,8 @@ def do_apply_batch(*, actor: User, wos_by_code: dict[str, WorkOrder], items: lis
             if item.get("version") is not None and item["version"] != wo.version:
                 raise Conflict(_("%(code)s changed since the preview; preview again.") % {"code": wo.code},
                                work_order=wo.code, version=wo.version)
-            _record(wo, actor, at, {"mode": "batch", "assignee": item["assignee"],
-                                    "explanation": item.get("explanation", "")[:500]})
+            timeline.append_event(wo, EVENT_DISPATCH, actor=actor, at=at, data={
+                "mode": "batch", "assignee": item["assignee"], "explanation": item.get("explanation", "")[:500]})
             do_transition(actor=actor, wo=wo, action="assign",
                           data={"assignee": item["assignee"], "note": _("Batch assignment")})
             done.append(wo)

@@ -24,9 +24,9 @@ from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, ValidationFailed
 from closeloop.customers.models import Asset, Site
 from closeloop.workorders import services as wo_services
+from closeloop.workorders import timeline
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent
-from closeloop.workorders.services import _event
 
 from . import gates
 from .models import CheckIn, Photo
@@ -165,11 +165,11 @@ def do_check_in(*, actor, wo, qr: str, latitude=None, longitude=None, accuracy=N
         ci = CheckIn.objects.create(work_order=wo, actor=actor, at=t, device_time=dev, latitude=lat, longitude=lon,
                                     accuracy_m=acc, scanned=label[:150],
                                     distance_m=dist, flags=flags)
-        _event(wo, actor, TimelineEvent.Kind.CHECKIN, at=t,
-               data={"checkin_id": ci.pk, "scanned": label, "latitude": lat, "longitude": lon, "accuracy": acc,
-                     "distance_m": round(dist) if dist is not None else None,
-                     "device_time": dev.isoformat() if dev else None, "server_time": t.isoformat(),
-                     "flags": flags, "review": bool(flags)})
+        timeline.append_event(wo, TimelineEvent.Kind.CHECKIN, actor=actor, at=t, data={
+            "checkin_id": ci.pk, "scanned": label, "latitude": lat, "longitude": lon, "accuracy": acc,
+            "distance_m": round(dist) if dist is not None else None,
+            "device_time": dev.isoformat() if dev else None, "server_time": t.isoformat(),
+            "flags": flags, "review": bool(flags)})
     return ci
 
 
@@ -341,9 +341,9 @@ def do_add_photo(*, actor, wo, upload, kind: str = "other", latitude=None, longi
         photo.file.save("photo.jpg", ContentFile(jpeg), save=False)
         try:
             photo.save()
-            _event(wo, actor, TimelineEvent.Kind.EVIDENCE, at=t,
-                   data={"photo_id": photo.pk, "kind": kind, "claimed": claim, "flags": flags,
-                         "review": bool(flags), "server_time": t.isoformat()})
+            timeline.append_event(wo, TimelineEvent.Kind.EVIDENCE, actor=actor, at=t, data={
+                "photo_id": photo.pk, "kind": kind, "claimed": claim, "flags": flags, "review": bool(flags),
+                "server_time": t.isoformat()})
             from .services import _touch
 
             _touch(wo, t)

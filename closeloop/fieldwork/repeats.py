@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.db.models import Q
 
+from closeloop.workorders import timeline
 from closeloop.workorders.models import LinkKind, TimelineEvent, WorkOrder, WorkOrderLink
 
 REPEAT_WINDOW = timedelta(days=30)
@@ -31,4 +32,4 @@ def link_repeats(ctx) -> None:
     reason = "asset" if wo.asset_id and earlier.asset_id == wo.asset_id else "fault_code"
     for on, data in ((wo, {"kind": LinkKind.REPEAT, "target": earlier.code, "reason": reason}),
                      (earlier, {"kind": LinkKind.REPEAT, "source": wo.code, "reason": reason})):
-        TimelineEvent.objects.create(work_order=on, at=ctx.at, kind=TimelineEvent.Kind.LINK, data=data)
+        timeline.append_event(on, TimelineEvent.Kind.LINK, at=ctx.at, data=data)

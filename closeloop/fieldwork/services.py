@@ -16,10 +16,10 @@ from closeloop.accounts.models import Role
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
-from closeloop.workorders import permissions
+from closeloop.workorders import permissions, timeline
 from closeloop.workorders.lifecycle import TRANSITIONS, S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
-from closeloop.workorders.services import _apply_transition, _event
+from closeloop.workorders.services import _apply_transition
 
 from . import gates, repeats
 from .models import ClosureForm, ClosurePolicy, PartUsed, Signature, SignatureLink, StepResult
@@ -188,7 +188,7 @@ def do_submit_closure_form(*, actor, wo, data: dict) -> ClosureForm:
         t = now()
         form, _created = ClosureForm.objects.update_or_create(
             work_order=wo, defaults={"data": clean, "submitted_by": actor, "submitted_at": t})
-        _event(wo, actor, TimelineEvent.Kind.GATE, at=t, data={"closure_form": clean})
+        timeline.append_event(wo, TimelineEvent.Kind.GATE, actor=actor, at=t, data={"closure_form": clean})
         _touch(wo, t)
     return form
 
@@ -271,9 +271,8 @@ def do_record_signature(wo, *, signer_name: str, image_png: bytes, version: int,
                     created_at=t)
         except IntegrityError:
             raise Conflict(_("This signature was already used; the customer must sign again."), field="image_png")
-        _event(current, actor, TimelineEvent.Kind.SIGNATURE, at=t, public=True,
-               data={"signature_id": sig.pk, "signer": name, "via": via, "version": version,
-                     "content_hash": digest})
+        timeline.append_event(current, TimelineEvent.Kind.SIGNATURE, actor=actor, at=t, public=True, data={
+            "signature_id": sig.pk, "signer": name, "via": via, "version": version, "content_hash": digest})
         WorkOrder.objects.filter(pk=current.pk).update(updated_at=t)  # signing is not an edit: same version
     return sig
 
@@ -339,8 +338,8 @@ def do_send_signature_link(*, actor, wo, contact=None, base_url: str = "") -> tu
             "message": _("Please review and sign work order %(c)s: %(u)s") % {"c": wo.code, "u": url},
             "context": {"url": url}, "public": True,
         })
-        _event(wo, actor, TimelineEvent.Kind.SIGNATURE, at=t, data={"link_sent_to": contact.name,
-                                                                     "expires_at": link.expires_at.isoformat()})
+        timeline.append_event(wo, TimelineEvent.Kind.SIGNATURE, actor=actor, at=t, data={
+            "link_sent_to": contact.name, "expires_at": link.expires_at.isoformat()})
     return link, token
 
 
@@ -409,14 +408,17 @@ def do_record_step(*, actor, wo, index: int, result: str, note: str = "", follow
                 repeats.SUPPRESS.reset(token)
             WorkOrderLink.objects.create(source=child, target=wo, kind=LinkKind.PARENT, created_at=t,
                                          created_by=actor)
-            _event(child, actor, TimelineEvent.Kind.LINK, at=t, data={"kind": LinkKind.PARENT, "target": wo.code})
-            _event(wo, actor, TimelineEvent.Kind.LINK, at=t, data={"kind": LinkKind.PARENT, "source": child.code})
+            timeline.append_events([
+                timeline.new_event(child, TimelineEvent.Kind.LINK, actor=actor, at=t,
+                                   data={"kind": LinkKind.PARENT, "target": wo.code}),
+                timeline.new_event(wo, TimelineEvent.Kind.LINK, actor=actor, at=t,
+                                   data={"kind": LinkKind.PARENT, "source": child.code})])
         step, _created = StepResult.objects.update_or_create(
             work_order=wo, index=index, defaults={"label": steps[index], "result": result, "note": note.strip(),
                                                   "followup": child, "actor": actor, "at": t})
-        _event(wo, actor, TimelineEvent.Kind.GATE, at=t,
-               data={"step": steps[index], "index": index, "result": result, "note": note.strip(),
-                     **({"followup": child.code} if child else {})})
+        timeline.append_event(wo, TimelineEvent.Kind.GATE, actor=actor, at=t,
+                              data={"step": steps[index], "index": index, "result": result, "note": note.strip(),
+                                    **({"followup": child.code} if child else {})})
         _touch(wo, t)
     return step
 
@@ -441,8 +443,8 @@ def do_add_part(*, actor, wo, name: str, quantity, part_number: str = "") -> Par
         t = now()
         part = PartUsed.objects.create(work_order=wo, name=name.strip(), part_number=part_number.strip(),
                                        quantity=qty.quantize(Decimal("0.01")), actor=actor, at=t)
-        _event(wo, actor, TimelineEvent.Kind.GATE, at=t,
-               data={"part": part.name, "part_number": part.part_number, "quantity": str(part.quantity)})
+        timeline.append_event(wo, TimelineEvent.Kind.GATE, actor=actor, at=t,
+                              data={"part": part.name, "part_number": part.part_number, "quantity": str(part.quantity)})
         _touch(wo, t)
     return part
 
@@ -468,5 +470,6 @@ def do_review_evidence(*, actor, wo, note: str = "") -> int:
                 obj.save(update_fields=["reviewed_by", "reviewed_at"])
                 items.append(f"{label}:{obj.pk}")
         if items:
-            _event(wo, actor, TimelineEvent.Kind.EVIDENCE, at=t, data={"reviewed": items, "note": note.strip()})
+            timeline.append_event(wo, TimelineEvent.Kind.EVIDENCE, actor=actor, at=t,
+                                  data={"reviewed": items, "note": note.strip()})
     return len(items)

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import translation
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import User
@@ -24,11 +23,12 @@ from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
 from closeloop.outbox.services import enqueue
 from closeloop.roster.selectors import on_call_users
-from closeloop.workorders.models import TimelineEvent, WorkOrder
+from closeloop.workorders import timeline
+from closeloop.workorders.models import WorkOrder
 
 from . import messages
 from .models import AckChain, AckPolicy
-from .services import fan_out_payload
+from .services import EVENT_NOTIFICATION, fan_out_payload
 
 STEP_KINDS = ("im", "sms", "voice", "backup", "supervisor")
 STEP_MEDIA = {"im": ["inbox", "dingtalk", "wecom", "feishu"], "sms": ["sms"], "voice": ["voice"],
@@ -93,14 +93,6 @@ def ack_url(token: str) -> str:
     return f"{messages.base_url()}/notifications/ack/{token}"
 
 
-def _event(wo: WorkOrder, at: datetime, text, actor=None, **data) -> None:
-    """`text` is a callable: evaluated in the deployment's language (timelines are one language)."""
-    with translation.override(settings.LANGUAGE_CODE):
-        text = text() if callable(text) else text
-    TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=TimelineEvent.Kind.NOTIFICATION,
-                                 action="ack", data={"text": text, **data})
-
-
 def start(wo: WorkOrder, target: User | None, at: datetime) -> AckChain | None:
     """Start a chain for `wo` (in the caller's transaction) if a policy applies."""
     if target is None or wo.priority != "urgent":
@@ -116,8 +108,9 @@ def start(wo: WorkOrder, target: User | None, at: datetime) -> AckChain | None:
     for i, step in enumerate(chain.steps):
         enqueue("notify.ack_step", f"ack:{chain.pk}:step{i}", {"chain": chain.pk, "step": i, "token": token},
                 at=at + timedelta(minutes=step["after"]))
-    _event(wo, at, lambda: _("Acknowledge-or-escalate started for %(who)s (policy %(p)s).") % {
-        "who": str(target), "p": policy.name}, chain=chain.pk, step="start")
+    timeline.append_event(wo, EVENT_NOTIFICATION, at=at, action="ack", data={
+        "text": timeline.text(lambda: _("Acknowledge-or-escalate started for %(who)s (policy %(p)s).") % {
+            "who": str(target), "p": policy.name}), "chain": chain.pk, "step": "start"})
     return chain
 
 
@@ -164,7 +157,8 @@ def run_step(msg) -> None:
             return _("Not acknowledged yet: step %(n)d, %(what)s to %(who)s.") % {
                 "n": p["step"] + 1, "what": labels[do], "who": names}
 
-        _event(wo, t, text, chain=chain.pk, step=do)
+        timeline.append_event(wo, EVENT_NOTIFICATION, at=t, action="ack",
+                              data={"text": timeline.text(text), "chain": chain.pk, "step": do})
 
 
 def _backup(wo: WorkOrder, target: User | None, at: datetime) -> list[User]:
@@ -195,7 +189,8 @@ def _ack(chain: AckChain, actor: User | None, via: str, at: datetime) -> bool:
             return _("Acknowledged by %(who)s via %(via)s.") % {
                 "who": str(actor) if actor else str(chain.target or "-"), "via": vias.get(via, via)}
 
-        _event(chain.work_order, at, text, actor=actor, chain=chain.pk, step="ack")
+        timeline.append_event(chain.work_order, EVENT_NOTIFICATION, actor=actor, at=at, action="ack",
+                              data={"text": timeline.text(text), "chain": chain.pk, "step": "ack"})
     return bool(n)
 
 

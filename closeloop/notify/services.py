@@ -28,6 +28,7 @@ from closeloop.core.errors import FieldProblem, Forbidden, NotFound, ValidationF
 from closeloop.customers.models import Contact
 from closeloop.outbox import services as outbox
 from closeloop.roster.selectors import on_call_users
+from closeloop.workorders import timeline
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
 from . import messages
@@ -505,9 +506,7 @@ def _record_ok_bulk(items: list[tuple[Delivery, str]]) -> None:
     for status, ids in groups.items():
         Delivery.objects.filter(pk__in=ids).update(status=status, error="", updated_at=at, sent_at=at,
                                                    attempts=F("attempts") + 1)
-    events = [e for e in (_timeline_event(d, at) for d in ds) if e is not None]
-    if events:
-        TimelineEvent.objects.bulk_create(events)
+    timeline.append_events(e for e in (_timeline_event(d, at) for d in ds) if e is not None)
 
 
 def fan_out_batch(worker_id: str) -> bool:
@@ -551,7 +550,7 @@ def _timeline(d: Delivery, at: datetime) -> None:
     """Outcome of a message on its work order's timeline (inbox messages are not logged there)."""
     ev = _timeline_event(d, at)
     if ev is not None:
-        ev.save()
+        timeline.append_events([ev])
 
 
 def _timeline_event(d: Delivery, at: datetime) -> TimelineEvent | None:
@@ -562,8 +561,8 @@ def _timeline_event(d: Delivery, at: datetime) -> TimelineEvent | None:
     with translation.override(settings.LANGUAGE_CODE):  # the timeline is written in the deployment's language
         via = d.channel.name if d.channel_id and d.medium in (Medium.WEBHOOK,) else str(Medium(d.medium).label)
         text = describe(d, at)
-    return TimelineEvent(
-        work_order_id=d.work_order_id, at=at, actor=None, kind=EVENT_NOTIFICATION, action="delivery",
+    return timeline.new_event(
+        d.work_order_id, EVENT_NOTIFICATION, at=at, action="delivery",
         data={"delivery": d.key, "recipient": d.recipient, "medium": d.medium, "via": via, "status": d.status,
               "error": d.error[:300], "event": d.event, "channel": d.channel.name if d.channel_id else "",
               "text": text})

@@ -20,6 +20,7 @@ from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, DomainError, FieldProblem, Forbidden, ValidationFailed
 from closeloop.customers.models import Asset, Contact, Customer, Site
 from closeloop.workorders import services as wo_services
+from closeloop.workorders import timeline
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent, WorkOrder, WorkOrderType
 
@@ -258,10 +259,9 @@ def do_report(*, actor: User | None, what: str, place: Site | Asset | None = Non
             data["contact"] = contact.pk
         by = actor or portal_actor(customer)
         wo = wo_services.do_create_work_order(actor=by, data=data)
-        TimelineEvent.objects.create(work_order=wo, actor=by, kind=TimelineEvent.Kind.PORTAL, at=now(),
-                                     public=True, data={"via": "qr" if place is not None else "account",
-                                                        "place": getattr(place, "code", None)
-                                                        or getattr(place, "serial_number", None)})
+        timeline.append_event(wo, TimelineEvent.Kind.PORTAL, actor=by, public=True, data={
+            "via": "qr" if place is not None else "account",
+            "place": getattr(place, "code", None) or getattr(place, "serial_number", None)})
         ensure_tracking(wo)
         if photo is not None:
             wo_services.do_add_attachment(actor=by, wo=wo, upload=photo, public=True)
@@ -332,9 +332,8 @@ def do_confirm(*, actor: User | None, wo: WorkOrder, rating, comment: str = "", 
         wo_services.do_transition(actor=by, wo=wo, action="confirm", data=data)
         Feedback.objects.update_or_create(work_order=wo, defaults={
             "rating": stars, "comment": comment, "signer_name": signer_name, "at": now(), "via": "portal"})
-        TimelineEvent.objects.create(work_order=wo, actor=by, kind=TimelineEvent.Kind.PORTAL, at=now(), public=True,
-                                     data={"rating": stars, "comment": comment, "signer_name": signer_name,
-                                           "signed": signed})
+        timeline.append_event(wo, TimelineEvent.Kind.PORTAL, actor=by, public=True, data={
+            "rating": stars, "comment": comment, "signer_name": signer_name, "signed": signed})
     return wo
 
 

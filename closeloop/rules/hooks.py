@@ -72,10 +72,10 @@ def deliver_webhook(msg) -> None:
 
     from django.utils.translation import gettext as _
 
-    from closeloop.core.clock import now
     from closeloop.notify.channels import base
     from closeloop.notify.channels.webhook import headers
     from closeloop.outbox.services import PermanentError, RetryableError
+    from closeloop.workorders import timeline
     from closeloop.workorders.models import TimelineEvent, WorkOrder
 
     p = msg.payload or {}
@@ -86,9 +86,8 @@ def deliver_webhook(msg) -> None:
 
     def log_outcome(status: str, text: str) -> None:
         if wo is not None:
-            TimelineEvent.objects.create(work_order=wo, at=now(), actor=None, kind="notification",
-                                         data={"status": status, "text": text[:500], "rule": rule,
-                                               "webhook": host, "delivery": msg.key})
+            timeline.append_event(wo, TimelineEvent.Kind.NOTIFICATION, data={
+                "status": status, "text": text[:500], "rule": rule, "webhook": host, "delivery": msg.key})
 
     try:
         base.request("POST", p.get("url") or "", content=body,

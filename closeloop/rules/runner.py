@@ -23,7 +23,8 @@ from django.utils.translation import gettext as _
 
 from closeloop.core import conditions
 from closeloop.core.errors import DomainError
-from closeloop.workorders.models import TimelineEvent, WorkOrder
+from closeloop.workorders import timeline
+from closeloop.workorders.models import WorkOrder
 
 from .models import KeywordLibrary, Rule, Trigger
 
@@ -148,19 +149,17 @@ def _run(chain: Chain, wo: WorkOrder, *, trigger: str, actor, event: dict, only=
         if chain.firings >= MAX_FIRINGS:
             if not chain.capped:
                 chain.capped = True
-                TimelineEvent.objects.create(work_order=wo, at=_at(), actor=None, kind=EVENT_RULE,
-                                             data={"capped": True, "limit": MAX_FIRINGS, "rule": rule.name,
-                                                   "rule_id": rule.pk})
+                timeline.append_event(wo, EVENT_RULE, at=_at(), data={
+                    "capped": True, "limit": MAX_FIRINGS, "rule": rule.name, "rule_id": rule.pk})
             break
         if before_fire is not None and not before_fire(rule, wo):
             continue
         chain.firings += 1
         chain.fired.add((rule.pk, wo.pk))
         results = execute_actions(rule, wo, trigger=trigger, event=ctx_vars["event"])
-        TimelineEvent.objects.create(
-            work_order=wo, at=_at(), actor=rule.owner, kind=EVENT_RULE,
-            data={"rule_id": rule.pk, "rule": rule.name, "trigger": trigger,
-                  "keywords": ctx_vars["wo"]["keyword_hits"], "actions": results})
+        timeline.append_event(wo, EVENT_RULE, actor=rule.owner, at=_at(), data={
+            "rule_id": rule.pk, "rule": rule.name, "trigger": trigger, "keywords": ctx_vars["wo"]["keyword_hits"],
+            "actions": results})
         fired.append(rule)
         if rule.stop_after:
             break
@@ -391,7 +390,7 @@ def _escalate(rule, wo, a):
         data["message"] = str(a["message"]).replace("{code}", wo.code).replace("{title}", wo.title)[:500]
     if not data["actions"]:
         raise DomainError(_("Nothing to escalate: already the highest priority and nobody to notify."))
-    TimelineEvent.objects.create(work_order=wo, at=_at(), actor=rule.owner, kind=EVENT_ESCALATION, data=data)
+    timeline.append_event(wo, EVENT_ESCALATION, actor=rule.owner, at=_at(), data=data)
     parts = []
     if "priority" in data:
         parts.append(f"priority {data['priority']['from']} → {data['priority']['to']}")

@@ -19,6 +19,7 @@ from closeloop.customers.models import Customer
 from closeloop.sla.calendars import OFFICE_WEEK
 from closeloop.sla.models import BusinessCalendar, SLAPolicy
 from closeloop.sla.services import recompute
+from closeloop.workorders import timeline
 from closeloop.workorders.models import TimelineEvent, WorkOrder, WorkOrderType
 from closeloop.workorders.services import do_create_work_order, next_code, search_document_for
 
@@ -109,14 +110,14 @@ def _showcase() -> WorkOrder:
     wo.updated_at = steps[-1][0]
     wo.search_document = search_document_for(wo)
     wo.save()
-    TimelineEvent.objects.create(work_order=wo, at=t0, actor=dispatcher, kind="created", to_state="new",
-                                 public=True, data={"title": wo.title, "priority": wo.priority, "type": "repair"})
+    timeline.append_event(wo, TimelineEvent.Kind.CREATED, actor=dispatcher, at=t0, to_state="new",
+                          public=True, data={"title": wo.title, "priority": wo.priority, "type": "repair"})
     for at, action, from_state, to_state, actor in steps:
         data = {"assignee": engineer.username, "assignee_name": str(engineer)} if action == "assign" else {}
         if action == "complete":
             data["resolution"] = wo.resolution
-        TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind="transition", action=action,
-                                     from_state=from_state, to_state=to_state, public=True, data=data)
+        timeline.append_event(wo, TimelineEvent.Kind.TRANSITION, actor=actor, at=at, action=action,
+                              from_state=from_state, to_state=to_state, public=True, data=data)
     recompute(wo, at=now())
     return wo
 

@@ -14,6 +14,7 @@ from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, ValidationFailed
 from closeloop.outbox.services import enqueue
+from closeloop.workorders import timeline
 from closeloop.workorders.models import PRIORITY_RANK, TimelineEvent, WorkOrder
 
 from . import hooks
@@ -76,11 +77,11 @@ def _sync(wo: WorkOrder, *, at: datetime, actor: User | None = None, policies: l
     if policy is None:
         if existing:
             SLATarget.objects.filter(work_order=wo).delete()
-            TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=EVENT_SLA,
-                                         data={"policy": None, "previous": _ref(before)})
+            timeline.append_event(wo, EVENT_SLA, actor=actor, at=at,
+                                  data={"policy": None, "previous": _ref(before)})
         return [], []
     if before is None or before.policy_id != policy.pk or before.policy_version != policy.version:
-        TimelineEvent.objects.create(work_order=wo, at=at, actor=actor, kind=EVENT_SLA, data={
+        timeline.append_event(wo, EVENT_SLA, actor=actor, at=at, data={
             "policy": policy.key, "policy_name": policy.name, "version": policy.version,
             "calendar": policy.calendar.key, "targets": policy.targets, "previous": _ref(before)})
     fired = _fired(wo, policy)
@@ -207,7 +208,7 @@ def _run_actions(wo: WorkOrder, esc: Escalation, led, at: datetime) -> None:
         for k, v in changes.items():
             setattr(wo, k, v)
         wo.version += 1
-    TimelineEvent.objects.create(work_order=wo, at=at, actor=None, kind=EVENT_ESCALATION, data=data)
+    timeline.append_event(wo, EVENT_ESCALATION, at=at, data=data)
 
 
 # ---- policies and calendars ------------------------------------------------------------------

@@ -34,7 +34,7 @@ from closeloop.core.errors import (
 from closeloop.core.text import document_tokens
 from closeloop.customers.models import Asset, Contact, Customer, Site
 
-from . import permissions
+from . import permissions, timeline
 from .fields import clean_custom
 from .lifecycle import PAUSED, TRANSITIONS, WAIT_REASONS, S, Transition, hooks_for
 from .models import (
@@ -81,12 +81,6 @@ def next_code(prefix: str, at: datetime | None = None) -> str:
 
 
 # ---- helpers -------------------------------------------------------------------------
-
-def _event(wo: WorkOrder, actor: User | None, kind: str, *, at: datetime, action: str = "", from_state: str = "",
-           to_state: str = "", data: dict | None = None, public: bool = False) -> TimelineEvent:
-    return TimelineEvent.objects.create(work_order=wo, actor=actor, kind=kind, action=action, at=at,
-                                        from_state=from_state, to_state=to_state, data=data or {}, public=public)
-
 
 def _text(problems: list, name: str, value, *, required: bool = False, max_len: int = 200) -> str:
     if value is None:
@@ -252,9 +246,9 @@ def do_create_work_order(*, actor: User, data: dict) -> WorkOrder:
         wo.save()
         for system, ext_id in refs:
             ExternalRef.objects.create(work_order=wo, system=system, external_id=ext_id, created_at=t)
-        _event(wo, actor, TimelineEvent.Kind.CREATED, at=t, to_state=S.NEW, public=True,
-               data={"title": title, "priority": priority, "type": wo_type.key,
-                     "external_refs": [{"system": s, "id": i} for s, i in refs]})
+        timeline.append_event(wo, TimelineEvent.Kind.CREATED, actor=actor, at=t, to_state=S.NEW, public=True,
+                              data={"title": title, "priority": priority, "type": wo_type.key,
+                                    "external_refs": [{"system": s, "id": i} for s, i in refs]})
         for fn in hooks_for("create").effects:
             fn(TransitionContext(actor=actor, wo=wo, transition=None, data=data, at=t))
         if assignee is not None:
@@ -329,8 +323,8 @@ def do_update_work_order(*, actor: User, wo: WorkOrder, data: dict, expected_ver
                                      % {"v": current.version}, version=current.version, current_state=current.status)
         wo.version += 1
         wo.updated_at = t
-        _event(wo, actor, TimelineEvent.Kind.UPDATED, at=t,
-               data={"changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()}})
+        timeline.append_event(wo, TimelineEvent.Kind.UPDATED, actor=actor, at=t,
+                              data={"changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()}})
         for fn in hooks_for("update").effects:
             fn(TransitionContext(actor=actor, wo=wo, transition=None, data={"changes": changes}, at=t))
     return wo
@@ -495,8 +489,8 @@ def _apply_transition(actor: User, wo: WorkOrder, t: Transition, clean: dict, at
         setattr(wo, k, v)
     wo.version += 1
     # Status changes are public (the customer follows progress); notes on them are not.
-    _event(wo, actor, TimelineEvent.Kind.TRANSITION, at=at, action=t.action, from_state=from_state,
-           to_state=to_state, data=event_data, public=True)
+    timeline.append_event(wo, TimelineEvent.Kind.TRANSITION, actor=actor, at=at, action=t.action,
+                          from_state=from_state, to_state=to_state, data=event_data, public=True)
     for effect in hooks.effects:
         effect(ctx)
 
@@ -521,7 +515,8 @@ def do_add_comment(*, actor: User, wo: WorkOrder, body: str, public: bool = Fals
     with transaction.atomic():
         t = now()
         WorkOrder.objects.filter(pk=wo.pk).update(updated_at=t)
-        ev = _event(wo, actor, TimelineEvent.Kind.COMMENT, at=t, data={"body": body}, public=public)
+        ev = timeline.append_event(wo, TimelineEvent.Kind.COMMENT, actor=actor, at=t, data={"body": body},
+                                   public=public)
         for fn in comment_listeners:
             fn(actor, wo, ev)
         return ev
@@ -584,7 +579,7 @@ def do_set_tags(*, actor: User, wo: WorkOrder, tags: list, expected_version: int
                                      % {"v": current.version}, version=current.version, current_state=current.status)
         wo.tags, wo.updated_at = new, t
         wo.version += 1
-        _event(wo, actor, TimelineEvent.Kind.UPDATED, at=t, data={
+        timeline.append_event(wo, TimelineEvent.Kind.UPDATED, actor=actor, at=t, data={
             "changes": {"tags": {"from": ", ".join(old), "to": ", ".join(new)}},
             "tags": {"added": [x for x in new if x not in old], "removed": [x for x in old if x not in new]}})
     return wo
@@ -625,7 +620,7 @@ def do_add_watcher(*, actor: User, wo: WorkOrder, user: User | str) -> WorkOrder
                 w = WorkOrderWatcher.objects.create(work_order=wo, user=user, added_by=actor, added_at=t)
         except IntegrityError:  # added at the same moment by someone else
             return WorkOrderWatcher.objects.get(work_order=wo, user=user)
-        _event(wo, actor, TimelineEvent.Kind.UPDATED, at=t, data={
+        timeline.append_event(wo, TimelineEvent.Kind.UPDATED, actor=actor, at=t, data={
             "changes": {"watchers": {"from": "", "to": user.username}}, "watchers": {"added": [user.username]}})
     return w
 
@@ -643,7 +638,7 @@ def do_remove_watcher(*, actor: User, wo: WorkOrder, user: User | str) -> bool:
         deleted, _rows = WorkOrderWatcher.objects.filter(work_order=wo, user=user).delete()
         if not deleted:
             return False
-        _event(wo, actor, TimelineEvent.Kind.UPDATED, at=now(), data={
+        timeline.append_event(wo, TimelineEvent.Kind.UPDATED, actor=actor, at=now(), data={
             "changes": {"watchers": {"from": user.username, "to": ""}}, "watchers": {"removed": [user.username]}})
     return True
 
@@ -699,8 +694,8 @@ def do_add_attachment(*, actor: User, wo: WorkOrder, upload: UploadedFile, publi
         att.file.save("ignored", upload, save=False)
         try:
             att.save()
-            _event(wo, actor, TimelineEvent.Kind.ATTACHMENT, at=t, public=public,
-                   data={"attachment_id": att.pk, "name": name, "size": att.size, "content_type": sniffed})
+            timeline.append_event(wo, TimelineEvent.Kind.ATTACHMENT, actor=actor, at=t, public=public, data={
+                "attachment_id": att.pk, "name": name, "size": att.size, "content_type": sniffed})
         except Exception:
             att.file.delete(save=False)
             raise
@@ -724,7 +719,8 @@ def do_add_external_ref(*, actor: User, wo: WorkOrder, system: str, external_id:
             raise ValidationFailed(FieldProblem("id", _("Already linked to a work order."), "unique"))
         wo.search_document = search_document_for(wo)
         WorkOrder.objects.filter(pk=wo.pk).update(search_document=wo.search_document, updated_at=t)
-        _event(wo, actor, TimelineEvent.Kind.EXTERNAL_REF, at=t, data={"system": ref.system, "id": ref.external_id})
+        timeline.append_event(wo, TimelineEvent.Kind.EXTERNAL_REF, actor=actor, at=t,
+                              data={"system": ref.system, "id": ref.external_id})
     return ref
 
 
@@ -742,8 +738,11 @@ def do_link(*, actor: User, wo: WorkOrder, target: WorkOrder, kind: str) -> Work
         link, created = WorkOrderLink.objects.get_or_create(
             source=wo, target=target, kind=kind, defaults={"created_at": t, "created_by": actor})
         if created:
-            _event(wo, actor, TimelineEvent.Kind.LINK, at=t, data={"kind": kind, "target": target.code})
-            _event(target, actor, TimelineEvent.Kind.LINK, at=t, data={"kind": kind, "source": wo.code})
+            timeline.append_events([
+                timeline.new_event(wo, TimelineEvent.Kind.LINK, actor=actor, at=t,
+                                   data={"kind": kind, "target": target.code}),
+                timeline.new_event(target, TimelineEvent.Kind.LINK, actor=actor, at=t,
+                                   data={"kind": kind, "source": wo.code})])
     return link
 
 

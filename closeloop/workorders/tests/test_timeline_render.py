@@ -4,8 +4,7 @@ not just its label (apps register a template through panels.register_event)."""
 import pytest
 from django.test import Client
 
-from closeloop.core.clock import now
-from closeloop.workorders.models import TimelineEvent
+from closeloop.workorders import timeline
 
 from .factories import make_wo
 
@@ -28,7 +27,7 @@ EVENTS = [
 @pytest.mark.parametrize("kind,data,expected", EVENTS)
 def test_event_details_render(world, kind, data, expected):
     wo = make_wo(world)
-    TimelineEvent.objects.create(work_order=wo, actor=world.dispatcher, kind=kind, at=now(), data=data)
+    timeline.append_event(wo, kind, actor=world.dispatcher, data=data)
     c = Client()
     c.force_login(world.dispatcher)
     html = c.get(f"/work-orders/{wo.code}/").content.decode()
@@ -38,10 +37,10 @@ def test_event_details_render(world, kind, data, expected):
 
 def test_rule_escalation_and_automatic_dispatch_render(world):
     wo = make_wo(world)
-    TimelineEvent.objects.create(work_order=wo, actor=world.manager, kind="escalation", at=now(), data={
+    timeline.append_event(wo, "escalation", actor=world.manager, data={
         "rule": "夜间升级", "actions": ["raise_priority", "notify"], "priority": {"from": "high", "to": "urgent"},
         "notified": ["manager"], "message": "请尽快处理"})
-    TimelineEvent.objects.create(work_order=wo, kind="dispatch", at=now(), data={
+    timeline.append_event(wo, "dispatch", data={
         "mode": "auto", "automatic": True, "assignee": "eng_x", "explanation": "eng_x: 技能 1/1",
         "estimated_start": "2026-12-07T01:00:00+00:00", "estimated_finish": "2026-12-07T03:00:00+00:00"})
     c = Client()
