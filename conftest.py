@@ -30,6 +30,47 @@ if os.environ.get("DATABASE_URL", "").startswith("postgres"):
         raise pytest.UsageError(f"PostgreSQL requested by DATABASE_URL is not reachable: {exc}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static(tmp_path_factory):
+    """Every test runs with the static files collected, as production serves them.
+
+    DEBUG is off in tests, so `{% static %}` reads the manifest that `collectstatic`
+    writes: a page naming a file that is not built fails here, not in production.
+    """
+    from django.core.management import call_command
+    from django.test.utils import override_settings
+
+    root = tmp_path_factory.mktemp("static")
+    with override_settings(STATIC_ROOT=root):
+        call_command("collectstatic", interactive=False, verbosity=0)
+        yield root
+
+
+class _AppServesStatic:
+    """The live server's static handler that hands everything to the app, so WhiteNoise
+    serves the collected, hashed files exactly as in production."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        return self.application(environ, start_response)
+
+
+@pytest.fixture(scope="session")
+def live_server(request, _collected_static):
+    from django.test.testcases import LiveServerThread
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost", start=False)
+    server.thread = LiveServerThread("localhost", static_handler=_AppServesStatic,
+                                     connections_override=server.thread.connections_override)
+    server.thread.daemon = True
+    server.start()
+    request.addfinalizer(server.stop)
+    return server
+
+
 @pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"

@@ -18,7 +18,11 @@ PROJECT_DIR = BASE_DIR.parent
 
 ENV = os.environ.get("CLOSELOOP_ENV", "development")
 PRODUCTION = ENV == "production"
-DEBUG = os.environ.get("CLOSELOOP_DEBUG", "0" if PRODUCTION else "1") == "1"
+# The demo database is marked in the UI; set by `make demo` (`closeloop demo` marks the database too).
+DEMO_MODE = os.environ.get("CLOSELOOP_DEMO", "0") == "1"
+# The demo runs like production (no debug pages, hashed static files served by WhiteNoise from
+# STATIC_ROOT), so what the demo shows is what production serves.
+DEBUG = os.environ.get("CLOSELOOP_DEBUG", "0" if PRODUCTION or DEMO_MODE else "1") == "1"
 
 DATA_DIR = Path(os.environ.get("CLOSELOOP_DATA_DIR", PROJECT_DIR / "var")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -173,21 +177,19 @@ USE_TZ = True
 
 # --- Static and uploads -----------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
-STATIC_ROOT.mkdir(exist_ok=True)
-STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(os.environ.get("CLOSELOOP_STATIC_ROOT", DATA_DIR / "static"))
+# Only the built bundles are static files: static/src (and what it imports from node_modules)
+# is esbuild's input, never served or collected.
+STATICFILES_DIRS = [("dist", BASE_DIR / "static" / "dist")]
 MEDIA_ROOT = Path(os.environ.get("CLOSELOOP_MEDIA_ROOT", DATA_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if PRODUCTION
-            else "django.contrib.staticfiles.storage.StaticFilesStorage"
-        )
-    },
+    # One way in every mode: hashed names from the manifest that `closeloop collectstatic` writes
+    # (`closeloop serve` collects them itself outside production). With DEBUG on (runserver),
+    # plain names are served from static/dist by WhiteNoise's finders instead.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_USE_FINDERS = DEBUG
 MAX_UPLOAD_BYTES = int(os.environ.get("CLOSELOOP_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -245,9 +247,6 @@ else:
 API_MAX_PAGE_SIZE = 100
 IDEMPOTENCY_TTL_HOURS = 24
 NINJA_PAGINATION_MAX_LIMIT = 100
-
-# The demo database is marked in the UI; set by `closeloop demo`.
-DEMO_MODE = os.environ.get("CLOSELOOP_DEMO", "0") == "1"
 
 # Private/loopback addresses notification channels may reach although the SSRF guard
 # refuses the others: "127.0.0.1:8025,10.0.0.0/8,[::1]:25" (address or network, optional

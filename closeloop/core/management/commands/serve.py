@@ -27,6 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, no_worker, **options):
         from gunicorn.app.wsgiapp import run
 
+        self._ensure_static()
         if not no_worker:
             self._start_worker()
         self.stdout.write(f"closeloop on http://{host}:{port}/ ({workers} workers)")
@@ -34,6 +35,26 @@ class Command(BaseCommand):
                     "--access-logfile", "-" if os.environ.get("CLOSELOOP_ACCESS_LOG") else "/dev/null",
                     "--graceful-timeout", "10", "--timeout", "60"]
         run()
+
+    def _ensure_static(self) -> None:
+        """Pages need a current static manifest (else every console page is a 500).
+
+        In production the operator collects (README); outside it we collect ourselves, so
+        `make demo` serves exactly what production serves.
+        """
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.core.management.base import CommandError
+
+        from closeloop.core import staticfiles
+
+        if not staticfiles.uses_manifest() or not (problems := staticfiles.manifest_problems()):
+            return
+        if settings.PRODUCTION:
+            raise CommandError("static files are not collected or are stale: " + "; ".join(problems)
+                               + ". " + staticfiles.fix_hint() + ".")
+        self.stdout.write("collecting static files into " + str(settings.STATIC_ROOT))
+        call_command("collectstatic", interactive=False, verbosity=0)
 
     def _start_worker(self) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "closeloop.cli", "worker", "--parent-pid", str(os.getpid())])
