@@ -3,6 +3,7 @@ delete, bad input kept unsaved with a field error, the dry run of an unsaved edi
 keyword libraries (usage, delete refused while used), and the builder's tree <-> CEL."""
 
 import json
+import re
 from html import unescape
 
 import pytest
@@ -160,7 +161,7 @@ def test_create_and_edit_through_the_form(setup):
                                                                                "priority": "high"}]
     assert rule.scope_type.key == "repair" and rule.stop_after and rule.enabled and rule.owner == setup.manager
     page = c.get(f"/rules/{rule.pk}/").content.decode()
-    assert "rules-config" in page and "dist/rules.js" in page
+    assert "rules-config" in page and re.search(r"/static/dist/rules\.[0-9a-f]{12}\.js", page)
     r = c.post(f"/rules/{rule.pk}/", form_data(name="改名", enabled=None, version=str(rule.version)))
     assert r.status_code == 302
     rule.refresh_from_db()
