@@ -21,9 +21,11 @@ def _closeloop(args, env_extra, tmp_path):
 
 
 def test_check_deploy_is_clean_in_production_settings(tmp_path):
-    r = _closeloop(["check", "--deploy", "--fail-level", "WARNING"],
-                   {"CLOSELOOP_ENV": "production", "CLOSELOOP_SECRET_KEY": secrets.token_urlsafe(64),
-                    "CLOSELOOP_ALLOWED_HOSTS": "closeloop.example.com"}, tmp_path)
+    env = {"CLOSELOOP_ENV": "production", "CLOSELOOP_SECRET_KEY": secrets.token_urlsafe(64),
+           "CLOSELOOP_ALLOWED_HOSTS": "closeloop.example.com"}
+    collected = _closeloop(["collectstatic", "--no-input", "-v0"], env, tmp_path)
+    assert collected.returncode == 0, collected.stdout + collected.stderr
+    r = _closeloop(["check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "no issues" in r.stdout
 
