@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # the interactive API docs (Swagger UI) from its own static files, no CDN
     "closeloop.core",
     "closeloop.audit",
     "closeloop.accounts",

@@ -32,7 +32,7 @@ STAFF_PAGES = [
 ]
 PHONE_PAGES = ["/m/", "/m/wo/{code}/", "/m/manifest.webmanifest", "/m/sw.js"]
 PORTAL_PAGES = ["/portal/", "/portal/new", "/portal/w/{code}/"]
-PUBLIC_PAGES = ["/login/", "/healthz", "{qr}", "{track}"]
+PUBLIC_PAGES = ["/login/", "/healthz", "/api/v1/docs", "{qr}", "{track}"]
 
 # Pages each role must get (200); everything else a role asks for may be refused or
 # redirected, but never a 5xx.
