@@ -15,9 +15,10 @@ Limits, checked before anything runs:
   * the inputs: strings clipped to MAX_STRING characters, lists and maps to MAX_ITEMS
     entries, nesting to MAX_INPUT_DEPTH levels.
 CEL has no loops other than the macros and no recursion, so with these bounds one
-evaluation is bounded (microseconds in practice); an evaluation that nevertheless takes
-longer than EVAL_BUDGET_S is reported as an error (the interpreter cannot be interrupted
-mid-run, which is why the bounds are static).
+evaluation is bounded (microseconds in practice); an evaluation that nevertheless uses
+more than EVAL_BUDGET_S of its thread's CPU time is reported as an error (the interpreter
+cannot be interrupted mid-run, which is why the bounds are static). CPU time, not wall
+time: a busy machine must not turn a true condition into an error.
 
 Errors are ConditionError, carrying the position (line, column, offset) when the parser
 gives one, and turn into a FieldProblem for the API.
@@ -257,14 +258,14 @@ def evaluate(source: str, ctx: dict | cel.Context, *, strict: bool = True):
     prog = compile_condition(source)
     if isinstance(ctx, dict):
         ctx = make_context(ctx)
-    started = time.perf_counter()
+    started = time.thread_time()
     try:
         result = prog.execute(ctx)
     except KeyError as exc:
         raise ConditionError(_("No such field: %(e)s") % {"e": str(exc)[:200]}, kind="missing") from None
     except (ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError) as exc:
         raise ConditionError(_("Cannot evaluate: %(e)s") % {"e": str(exc)[:300]}, kind="runtime") from None
-    if time.perf_counter() - started > EVAL_BUDGET_S:
+    if time.thread_time() - started > EVAL_BUDGET_S:
         raise ConditionError(_("The condition took too long to evaluate."), kind="limit")
     if strict and not isinstance(result, bool):
         raise ConditionError(_("The condition must be true or false."), kind="runtime")
