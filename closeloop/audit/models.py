@@ -91,3 +91,14 @@ KIND_LABELS = {
     "approval_flow": pgettext_lazy("audit kind", "Approval flow"),
     "handoff_requirement": pgettext_lazy("audit kind", "Handoff requirement"),
 }
+
+#: The model behind each kind ("app_label.Model", looked up by name so this app imports
+#: none of them): the console names a changed field by its verbose name.
+KIND_MODELS = {
+    "rule": "rules.Rule", "keyword_library": "rules.KeywordLibrary", "sla_policy": "sla.SLAPolicy",
+    "calendar": "sla.BusinessCalendar", "channel": "notify.Channel", "ack_policy": "notify.AckPolicy",
+    "user": "accounts.User", "team": "accounts.Team", "skill_tag": "accounts.SkillTag",
+    "api_token": "accounts.ApiToken", "wo_type": "workorders.WorkOrderType", "custom_field": "workorders.CustomField",
+    "closure_policy": "fieldwork.ClosurePolicy", "dispatch_setting": "dispatch.DispatchSetting",
+    "approval_flow": "approvals.ApprovalFlow", "handoff_requirement": "approvals.HandoffRequirement",
+}

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from closeloop.core.errors import DomainError
 
 from . import selectors, services
-from .models import KIND_LABELS, Action
+from .models import KIND_LABELS, KIND_MODELS, Action
 
 PAGE_SIZE = 50
 
@@ -43,6 +43,25 @@ def _display(value) -> dict:
     return {"text": json.dumps(value, ensure_ascii=False)}
 
 
+def _field_label(kind: str, field: str) -> str:
+    """A changed field by its model's verbose name ("区域" for a team's region); "" when
+    there is none to give (the page then shows the key alone)."""
+    from django.apps import apps
+    from django.core.exceptions import FieldDoesNotExist
+
+    name = KIND_MODELS.get(kind)
+    if not name:
+        return ""
+    try:
+        f = apps.get_model(name)._meta.get_field(field.split(".", 1)[0])
+    except (LookupError, FieldDoesNotExist):
+        return ""
+    label = str(getattr(f, "verbose_name", "") or "")
+    if not label or label.replace(" ", "_") == f.name:
+        return ""
+    return label[:1].upper() + label[1:]
+
+
 @login_required
 def audit_list(request):
     if not selectors.may_read(request.user):
@@ -60,7 +79,8 @@ def audit_list(request):
     rows = []
     for r in page.items:
         rows.append({"r": r, "kind_label": KIND_LABELS.get(r.kind, r.kind),
-                     "changes": [{"field": c["field"], "before": _display(c["before"]), "after": _display(c["after"])}
+                     "changes": [{"field": c["field"], "label": _field_label(r.kind, c["field"]),
+                                  "before": _display(c["before"]), "after": _display(c["after"])}
                                  for c in services.changes(r.before, r.after)]})
     kinds = sorted({*KIND_LABELS, *selectors.kinds_in_use()}, key=lambda k: str(KIND_LABELS.get(k, k)))
     query = g.copy()

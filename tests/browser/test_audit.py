@@ -60,9 +60,24 @@ def test_admin_reads_the_audit_log(world, browse, screenshot_dir):
     expect(phone.get_by_role("heading", name="审计日志")).to_be_visible()
     expect(phone.get_by_test_id("audit-record")).to_have_count(1)
     expect(phone.get_by_test_id("audit-diff")).to_contain_text("华南大区")
+    expect(phone.get_by_test_id("audit-diff")).to_contain_text("region")
     expect(phone.get_by_test_id("audit-action")).to_have_text("修改")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
     phone.screenshot(path=str(screenshot_dir / "audit-390-zh.png"), full_page=True)
+
+    phone_en = browse(locale="en-US", width=390, height=844)
+    login(phone_en, "admin")
+    phone_en.goto("/settings/audit/?actor=manager")
+    expect(phone_en.get_by_test_id("audit-record")).to_have_count(1)
+    assert phone_en.evaluate("document.documentElement.scrollWidth") <= 390
+    phone_en.screenshot(path=str(screenshot_dir / "audit-390-en.png"), full_page=True)
+    expect(phone_en.get_by_test_id("audit-diff")).to_contain_text("Configuration")
+
+    page.get_by_test_id("language-switch").get_by_role("button", name="中文").click()
+    page.goto("/settings/audit/")
+    expect(page.get_by_role("heading", name="审计日志")).to_be_visible()
+    expect(page.get_by_test_id("audit-record").first).to_contain_text("API 令牌")
+    page.screenshot(path=str(screenshot_dir / "audit-1440-zh.png"), full_page=True)
 
     desk = browse(locale="en-US", width=1440, height=900)
     login(desk, "manager")
