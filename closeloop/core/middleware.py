@@ -140,4 +140,9 @@ class UserTimezoneMiddleware:
                 timezone.deactivate()
         else:
             timezone.deactivate()
-        return self.get_response(request)
+        try:
+            return self.get_response(request)
+        finally:
+            # The zone is this request's: nothing after it in the same thread (the next request,
+            # a test, a worker step) may inherit it.
+            timezone.deactivate()

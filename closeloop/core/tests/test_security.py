@@ -122,3 +122,14 @@ def test_user_time_zone_is_used_for_display(world):
 
     berlin = wo.created_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M")
     assert berlin in html
+
+
+@pytest.mark.django_db
+def test_a_users_time_zone_does_not_outlive_the_request(world):
+    from django.utils import timezone
+
+    world.dispatcher.time_zone = "America/Los_Angeles"
+    world.dispatcher.save()
+    world.browser_client(world.dispatcher).get("/work-orders/")
+    # The next thing this thread does (a test, a worker step, an anonymous request) is in the default zone.
+    assert timezone.get_current_timezone_name() == timezone.get_default_timezone_name()

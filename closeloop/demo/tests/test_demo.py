@@ -215,7 +215,7 @@ def test_codes_are_unique_well_formed_and_counted(loaded):
 def test_a_work_order_created_after_the_load_gets_the_next_free_code(loaded):
     dispatcher = User.objects.get(username="dispatcher")
     asset = Asset.objects.filter(category="呼吸机").first()
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=timezone.get_default_timezone())  # codes use the business zone
     before = CodeCounter.objects.filter(prefix="WD", day=today).values_list("value", flat=True).first() or 0
     wo = do_create_work_order(actor=dispatcher, data={
         "type": "repair", "title": "呼吸机报警: 气道压力高", "asset": asset.serial_number,
