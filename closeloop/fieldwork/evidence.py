@@ -5,7 +5,6 @@ its upload) are flagged for review on the timeline, never rejected: the engineer
 have a good reason, and a reviewer decides. Forged or foreign QR codes are refused.
 """
 
-import base64
 import hashlib
 import io
 import math
@@ -17,12 +16,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
-from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, ValidationFailed
-from closeloop.customers.models import Asset, Site
+from closeloop.customers import stickers
+from closeloop.customers.models import Site
 from closeloop.workorders import services as wo_services
 from closeloop.workorders import timeline
 from closeloop.workorders.lifecycle import S
@@ -31,44 +30,23 @@ from closeloop.workorders.models import TimelineEvent
 from . import gates
 from .models import CheckIn, Photo
 
-# ---- signed QR codes ---------------------------------------------------------------------
+# ---- signed QR codes (the one scheme lives in customers.stickers) -----------------------
 
-QR_PREFIX = "CL"
-_KINDS = {"S": "site", "A": "asset"}
 CLOCK_SKEW_LIMIT = timedelta(minutes=5)
 PHOTO_TIME_LIMIT = timedelta(hours=24)
 
 
-def _qr_sig(kind: str, code: str) -> str:
-    mac = salted_hmac("closeloop.fieldwork.qr.v1", f"{kind}:{code}", algorithm="sha256").digest()
-    return base64.b32encode(mac[:10]).decode()  # 16 characters, 80 bits
-
-
 def qr_payload(obj) -> str:
-    """The text a site's or an asset's QR code carries, e.g. CL:S:site-a:ABCD… (also typed as the fallback)."""
-    if isinstance(obj, Site):
-        kind, code = "S", obj.code
-    else:
-        kind, code = "A", obj.serial_number
-    return f"{QR_PREFIX}:{kind}:{code}:{_qr_sig(kind, code)}"
+    """The code a site's or an asset's sticker carries, e.g. CL:S:site-a:ABCD… (also typed as the fallback)."""
+    return stickers.code_for(obj)
 
 
 def parse_qr(text: str):
-    """The Site or Asset a QR payload names; ValidationFailed ('qr') when forged or unknown."""
-    bad = ValidationFailed(FieldProblem("qr", _("This is not a valid closeloop site or asset code."), "forged"))
-    if not isinstance(text, str) or len(text) > 300:
-        raise bad
-    parts = text.strip().split(":")
-    if len(parts) < 4 or parts[0].upper() != QR_PREFIX or parts[1].upper() not in _KINDS:
-        raise bad
-    kind, sig = parts[1].upper(), parts[-1].upper()
-    code = ":".join(parts[2:-1])
-    if not constant_time_compare(sig, _qr_sig(kind, code)):
-        raise bad
-    obj = (Site.objects.filter(code=code).first() if kind == "S"
-           else Asset.objects.select_related("site").filter(serial_number=code).first())
+    """The Site or Asset a scanned or typed code (or the portal link printed on newer
+    stickers) names; ValidationFailed ('qr') when forged or unknown."""
+    obj = stickers.target_from_code(text)
     if obj is None:
-        raise bad
+        raise ValidationFailed(FieldProblem("qr", _("This is not a valid closeloop site or asset code."), "forged"))
     return obj
 
 
@@ -76,7 +54,7 @@ def qr_image(obj, fmt: str = "svg", scale: int = 8) -> bytes:
     import segno
 
     out = io.BytesIO()
-    segno.make(qr_payload(obj), error="m").save(out, kind=fmt, scale=scale, border=2)
+    segno.make(stickers.printed_text(obj), error="m").save(out, kind=fmt, scale=scale, border=2)
     return out.getvalue()
 
 

@@ -12,7 +12,7 @@ from django.db.models import Q
 
 
 class OutboxMessage(models.Model):
-    #: Who delivers it: a handler registered with outbox.delivery.register(kind, fn).
+    #: Who delivers it: a handler registered with outbox.services.register(kind, fn).
     kind = models.CharField(max_length=40)
     #: Stable delivery id, unique: the same request recorded twice is one row.
     key = models.CharField(max_length=200, unique=True)

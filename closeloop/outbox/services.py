@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=float(os.environ.get("CLOSELOOP_OUTBOX_LEASE", "60")))
 MAX_BACKOFF = timedelta(hours=1)
+#: An error the handler did not classify (a bug, a payload it cannot read) is retried with
+#: the usual backoff this many times (about 40 minutes in all), each logged with its
+#: traceback; then the row is finished with the error kept, and logged as an error.
+UNEXPECTED_MAX_ATTEMPTS = 8
 
 #: kind -> deliver(message). Registered by the apps that deliver (the notifications
 #: issue); a kind with no handler stays pending: the rows are the proof.
@@ -102,22 +106,32 @@ def handle_one_outbox(worker_id: str = "worker", at: datetime | None = None) -> 
 
 
 def failed(msg: OutboxMessage, claimed_by: str, t: datetime, exc: Exception) -> None:
-    """Record a failed delivery: PermanentError finishes the row; anything else is retried
-    with backoff (RetryableError's retry_after, e.g. a Retry-After header, replaces it)."""
+    """Record a failed delivery: PermanentError finishes the row; RetryableError is retried
+    with backoff (its retry_after, e.g. a Retry-After header, replaces it); any other
+    exception is retried the same way up to UNEXPECTED_MAX_ATTEMPTS, then finished."""
     if isinstance(exc, PermanentError):
         log.warning("outbox %s delivery failed permanently (attempt %d): %s", msg.key, msg.attempts, exc)
         OutboxMessage.objects.filter(id=msg.id, claimed_by=claimed_by).update(
             claimed_until=None, last_error=str(exc)[:2000], done_at=now())
         return
-    retry = isinstance(exc, RetryableError) or not isinstance(exc, ValueError)
+    unexpected = not isinstance(exc, RetryableError)
+    if unexpected and msg.attempts >= UNEXPECTED_MAX_ATTEMPTS:
+        log.error("outbox %s: gave up after %d attempts on an unexpected error: %r", msg.key, msg.attempts, exc,
+                  exc_info=exc)
+        OutboxMessage.objects.filter(id=msg.id, claimed_by=claimed_by).update(
+            claimed_until=None, last_error=f"gave up after {msg.attempts} attempts: {exc!r}"[:2000], done_at=now())
+        return
     delay = backoff(msg.attempts)
     after = getattr(exc, "retry_after", None)
     if after is not None:
         delay = min(MAX_BACKOFF, timedelta(seconds=max(1.0, float(after))))
-    log.warning("outbox %s delivery failed (attempt %d): %s", msg.key, msg.attempts, exc)
+    if unexpected:
+        log.warning("outbox %s: unexpected error (attempt %d of %d), retrying in %ds: %r", msg.key, msg.attempts,
+                    UNEXPECTED_MAX_ATTEMPTS, delay.total_seconds(), exc, exc_info=exc)
+    else:
+        log.warning("outbox %s delivery failed (attempt %d): %s", msg.key, msg.attempts, exc)
     OutboxMessage.objects.filter(id=msg.id, claimed_by=claimed_by).update(
-        claimed_until=None, claimed_by="", last_error=str(exc)[:2000],
-        available_at=(t + delay) if retry else t + MAX_BACKOFF * 24)
+        claimed_until=None, claimed_by="", last_error=str(exc)[:2000], available_at=t + delay)
 
 
 def claim_batch(kind: str, worker_id: str, t: datetime, limit: int,

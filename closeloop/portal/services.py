@@ -11,13 +11,13 @@ import secrets
 from datetime import timedelta
 
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, User
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, DomainError, FieldProblem, Forbidden, ValidationFailed
+from closeloop.customers import stickers
 from closeloop.customers.models import Asset, Contact, Customer, Site
 from closeloop.workorders import services as wo_services
 from closeloop.workorders import timeline
@@ -26,7 +26,6 @@ from closeloop.workorders.models import TimelineEvent, WorkOrder, WorkOrderType
 
 from .models import Feedback, PortalHit, TrackingLink
 
-QR_SALT = "closeloop.portal.qr"
 WHAT_MAX = 2000
 NAME_MAX = 100
 
@@ -46,33 +45,15 @@ def rate_limits() -> dict[str, tuple[int, int]]:
 
 # ---- QR codes ------------------------------------------------------------------------------
 
-def _qr_module():
-    try:
-        from closeloop.fieldwork import qr  # the field-work app's signer, when it exists
-
-        return qr
-    except ImportError:
-        return None
-
-
 def sign_qr(obj: Site | Asset) -> str:
-    """A token for a site's or an asset's QR sticker. Signed (django.core.signing, our own
-    salt), no expiry: stickers stay on machines for years. It reveals only the kind and id."""
-    kind = "a" if isinstance(obj, Asset) else "s"
-    return signing.dumps({"k": kind, "id": obj.pk}, salt=QR_SALT, compress=True)
+    """The token of a site's or an asset's portal link: the sticker's signed code
+    (customers.stickers, the one scheme; no expiry: stickers stay on machines for years)."""
+    return stickers.token_for(obj)
 
 
 def unsign_qr(token: str) -> Site | Asset | None:
-    try:
-        data = signing.loads(token, salt=QR_SALT)
-    except signing.BadSignature:
-        return None
-    if not isinstance(data, dict):
-        return None
-    model = {"a": Asset, "s": Site}.get(data.get("k"))
-    if model is None:
-        return None
-    return model.objects.select_related("customer").filter(pk=data.get("id")).first()
+    """The Site or Asset of a portal link's token (current or former), or None when forged."""
+    return stickers.target_from_token(token)
 
 
 def qr_path(obj: Site | Asset) -> str:
@@ -318,22 +299,17 @@ def do_confirm(*, actor: User | None, wo: WorkOrder, rating, comment: str = "", 
                        version=wo.version)
     by = actor or portal_actor(wo.customer)
     with transaction.atomic():
-        signed = False
-        try:
-            from closeloop.fieldwork.services import do_record_signature
-        except ImportError:  # field work not installed: the Feedback row keeps the signer's name
-            do_record_signature = None
-        if do_record_signature is not None:
-            do_record_signature(wo, signer_name=signer_name, image_png=image_png,
-                                version=wo.version if version is None else version, actor=by, via="portal")
-            wo.refresh_from_db()
-            signed = True
+        from closeloop.fieldwork.services import do_record_signature
+
+        do_record_signature(wo, signer_name=signer_name, image_png=image_png,
+                            version=wo.version if version is None else version, actor=by, via="portal")
+        wo.refresh_from_db()
         data = {"rating": stars, "note": comment[:2000]} if comment else {"rating": stars}
         wo_services.do_transition(actor=by, wo=wo, action="confirm", data=data)
         Feedback.objects.update_or_create(work_order=wo, defaults={
             "rating": stars, "comment": comment, "signer_name": signer_name, "at": now(), "via": "portal"})
         timeline.append_event(wo, TimelineEvent.Kind.PORTAL, actor=by, public=True, data={
-            "rating": stars, "comment": comment, "signer_name": signer_name, "signed": signed})
+            "rating": stars, "comment": comment, "signer_name": signer_name, "signed": True})
     return wo
 
 

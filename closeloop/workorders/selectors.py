@@ -40,7 +40,7 @@ def visible_work_orders(user) -> QuerySet[WorkOrder]:
     return qs.none()
 
 
-def access_work_order_by_code(user, code: str, *, for_update: bool = False) -> WorkOrder:
+def access_work_order_by_code(user, code: str) -> WorkOrder:
     code = (code or "").strip().upper()
     wo = visible_work_orders(user).select_related(*LIST_RELATED, "asset", "contact", "created_by").filter(
         code=code).first()

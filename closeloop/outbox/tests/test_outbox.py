@@ -100,3 +100,32 @@ def test_backoff_grows_with_jitter_and_is_capped():
     assert 10 <= delays[0] <= 20
     assert all(d <= outbox.MAX_BACKOFF.total_seconds() for d in delays)
     assert len({round(outbox.backoff(3).total_seconds(), 3) for _ in range(20)}) > 1  # jittered
+
+
+def test_an_unexpected_error_is_retried_a_few_times_then_given_up_loudly(db, caplog):
+    """A handler bug (here a ValueError) is neither dropped nor parked silently for a day:
+    each attempt backs off as usual and is logged with its traceback; after
+    UNEXPECTED_MAX_ATTEMPTS the row is finished with the error kept."""
+
+    def broken(msg):
+        raise ValueError("cannot read payload")
+
+    outbox.register("x", broken)
+    try:
+        outbox.enqueue("x", "bug", {}, at=T0)
+        t = T0
+        for attempt in range(1, outbox.UNEXPECTED_MAX_ATTEMPTS):
+            assert outbox.handle_one_outbox("w", at=t)
+            row = OutboxMessage.objects.get(key="bug")
+            assert row.done_at is None and row.attempts == attempt
+            assert row.available_at - t <= outbox.MAX_BACKOFF  # bounded, never a day
+            t = row.available_at
+        assert outbox.handle_one_outbox("w", at=t)
+        row = OutboxMessage.objects.get(key="bug")
+        assert row.done_at is not None and row.last_error.startswith(f"gave up after {outbox.UNEXPECTED_MAX_ATTEMPTS}")
+        assert not outbox.handle_one_outbox("w", at=t + timedelta(days=2))
+        assert any(r.levelname == "ERROR" and r.exc_info for r in caplog.records)
+        assert sum(1 for r in caplog.records if r.levelname == "WARNING" and r.exc_info) == \
+            outbox.UNEXPECTED_MAX_ATTEMPTS - 1
+    finally:
+        outbox.unregister("x")
