@@ -1,8 +1,8 @@
 """Static catalogues for the demo company: a medical-device service provider (医疗设备服务商)
 covering 22 provinces and about 186 hospitals, modelled on the brief in /work/shared/seeds.
 
-Everything here is plain data; `closeloop.demo.services` draws from it with a seeded
-random generator. Names of places are real; hospitals, people, phone numbers (1380000xxxx,
+Everything here is plain data; `closeloop.demo.company` and `closeloop.demo.stories` draw
+from it with a seeded random generator. Names of places are real; hospitals, people, phone numbers (1380000xxxx,
 1390000xxxx), serial and registration numbers are generated and fake.
 """
 

@@ -348,7 +348,7 @@ def test_command_prints_logins_and_reports_refusals(db):
         assert username in text
     assert "http://127.0.0.1:" in text
     call_command("demo", "--scale", str(SCALE), "--reset", stdout=StringIO())
-    # + the two SLA showcase work orders the command adds (closeloop/demo/sla.py)
+    # + the two SLA showcase work orders the command adds (closeloop/sla/demo.py)
     assert DemoMarker.objects.count() == 1 and WorkOrder.objects.count() == round(3000 * SCALE) + 2
     with pytest.raises(CommandError):
         call_command("demo", "--scale", "0", stdout=StringIO())
