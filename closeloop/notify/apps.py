@@ -8,11 +8,16 @@ class NotifyConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
+        from django.core import checks
+
         from closeloop.core import nav
         from closeloop.outbox import services as outbox
         from closeloop.workorders import lifecycle, panels
 
         from . import ack, services, views
+        from .channels.base import check_allowlist
+
+        checks.register(check_allowlist)
 
         outbox.register("notify", services.fan_out)
         outbox.register("notification", services.fan_out)  # sla/services.py _notify

@@ -75,6 +75,21 @@ def private_allowlist() -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Netw
     return [_allowlist_entry(e) for e in getattr(settings, "CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST", []) if e.strip()]
 
 
+def check_allowlist(app_configs=None, **kwargs) -> list:
+    """System check (registered by NotifyConfig): a malformed CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST
+    entry stops `closeloop serve` / `worker` at start, rather than failing every send."""
+    from django.core import checks
+
+    errors = []
+    for entry in getattr(settings, "CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST", []):
+        try:
+            _allowlist_entry(entry)
+        except ValueError as e:
+            errors.append(checks.Error(f"CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST: {entry!r} is not an address or network "
+                                       f"with an optional port ({e}).", id="notify.E001"))
+    return errors
+
+
 def _allowed(addr, port: int | None) -> bool:
     return any(addr.version == net.version and addr in net and (p is None or p == port)
                for net, p in private_allowlist())

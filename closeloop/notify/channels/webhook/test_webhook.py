@@ -187,3 +187,14 @@ def test_the_allowlist_lets_through_only_what_it_names(sink, settings):
     base.check_ip("::1", 8025)
     with pytest.raises(Refused):
         base.check_ip("::1", 8026)
+
+
+def test_a_malformed_allowlist_entry_fails_the_system_check(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = ["127.0.0.1:8025", "not-an-address"]
+    with pytest.raises(SystemCheckError, match="notify.E001"):
+        call_command("check")
+    settings.CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = ["127.0.0.1:8025", "10.0.0.0/8", "[::1]:25"]
+    call_command("check")
