@@ -519,13 +519,13 @@ class Objects(dict):
         from closeloop.accounts.services import do_create_token
         from closeloop.approvals import services as approvals
         from closeloop.approvals.models import Handoff, HandoffRequirement
+        from closeloop.console.models import Queue
         from closeloop.core.clock import now
-        from closeloop.dispatch.models import Leave, Shift
         from closeloop.fieldwork.evidence import do_add_photo
         from closeloop.fieldwork.services import do_send_signature_link
         from closeloop.notify.models import AckChain, AckPolicy, Channel, Delivery, FlaggedAddress
-        from closeloop.portal.models import Queue
         from closeloop.portal.services import ensure_tracking, sign_qr
+        from closeloop.roster.models import Leave, Shift
         from closeloop.rules.services import do_create_rule, do_save_keyword_library
         from closeloop.sla.models import BusinessCalendar, SLAPolicy
         from closeloop.workorders import services as wo
