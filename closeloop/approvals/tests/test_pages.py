@@ -107,7 +107,9 @@ def test_timeline_event_include_renders_every_event(world, org, purchase_flow):
     req = services.do_start_request(actor=world.eng_x, wo=wo, action="purchase_part", data={"amount": 1200})
     services.do_bypass(actor=world.admin, req=req, reason="ICU down")
     services.do_decide(actor=world.finance, req=req, decision="approve", comment="ok")
-    for ev in TimelineEvent.objects.filter(work_order=wo, kind="approval"):
+    events = list(TimelineEvent.objects.filter(work_order=wo, kind="approval"))
+    assert {ev.data["event"] for ev in events} >= {"requested", "bypassed", "approved"}, [e.data for e in events]
+    for ev in events:
         html = render_to_string("approvals/_timeline_event.html", {"d": ev.data, "ev": ev})
         assert f'data-event="{ev.data["event"]}"' in html
         assert f"#{req.pk}" in html

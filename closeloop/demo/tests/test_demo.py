@@ -92,6 +92,9 @@ def test_loads_a_company_into_an_empty_database(loaded):
 
 
 def test_each_customers_people_places_and_things_are_its_own(loaded):
+    # The loops below check every row; make sure there are rows to check.
+    assert Site.objects.exists() and Contact.objects.exists() and Asset.objects.exists()
+    assert User.objects.filter(role=Role.CUSTOMER).exists() and WorkOrder.objects.filter(asset__isnull=False).exists()
     for site in Site.objects.all():
         assert site.latitude is not None and site.grade in D.GRADES
     for contact in Contact.objects.select_related("site"):
