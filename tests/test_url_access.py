@@ -114,6 +114,9 @@ ACCESS: list[E] = [
     E("DELETE", "/api/v1/users/{username}",                                "401    403    403    403    403    403    ok"),
     E("GET",    "/api/v1/users/{username}",                                "401    404    ok     ok     ok     ok     ok"),
     E("PATCH",  "/api/v1/users/{username}",                                "401    403    403    403    403    403    ok"),
+    # -- audit log (configuration changes)
+    E("GET",    "settings/audit/",                                         "login  404    404    404    404    404    ok"),
+    E("GET",    "/api/v1/audit",                                           "401    403    403    403    403    403    ok"),
     # -- work orders (console)
     E("GET",    "work-orders/",                                            "login  ok     ok     ok     ok     ok     ok"),
     E("GET",    "work-orders/<str:code>/",                                 "login  ok     ok     ok     ok     ok     ok"),
