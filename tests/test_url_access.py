@@ -473,10 +473,11 @@ def console_routes() -> set[str]:
 
     walk(get_resolver(), "")
     api_root = API_PREFIX.strip("/") + "/"
-    return {r for r in found if not r.startswith(api_root)} | {
-        # The API's own pages (not operations): the root, the schema, the docs.
-        r for r in found if r.startswith(api_root) and "<" not in r and r[len(api_root):] in ("", "openapi.json",
-                                                                                                   "docs")}
+    in_schema = {p for _m, p in api_operations()}
+    # Under the API: the operations are listed by method (api_operations); any other pattern there
+    # (the root, the schema, the docs, an operation hidden from the schema) needs a line of its own.
+    return {r for r in found if not r.startswith(api_root)
+            or "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r).rstrip("/") not in in_schema}
 
 
 def api_operations() -> set[tuple[str, str]]:
