@@ -239,7 +239,7 @@ ACCESS: list[E] = [
     E("GET",    "m/sw.js",                                                 "ok     ok     ok     ok     ok     ok     ok"),
     E("GET",    "m/wo/<str:code>/",                                        "login  404    ok     ok     404    ok     ok"),
     E("GET",    "sign/<str:token>/",                                       "ok     ok     ok     ok     ok     ok     ok"),
-    E("GET",    "/api/v1/assets/{serial}/qr",                              "401    404    404    404    404    404    404"),  # BUG: shadowed by /assets/{path:serial_number}
+    E("GET",    "/api/v1/assets/{serial}/qr",                              "401    404    404    ok     404    ok     ok"),
     E("GET",    "/api/v1/me/field-work",                                   "401    403    ok     403    403    403    403"),
     E("GET",    "/api/v1/sites/{code}/qr",                                 "401    404    404    ok     404    ok     ok"),
     E("GET",    "/api/v1/work-order-types/{key}/closure-gates",            "401    404    ok     ok     ok     ok     ok"),

@@ -236,7 +236,8 @@ def site_qr(request, code: str, format: str = "svg"):
     return _qr(request, "site", code, format)
 
 
-@router.get("/assets/{serial}/qr", response={200: None}, summary="An asset's signed QR code (svg or png)")
+@router.get("/assets/{path:serial}/qr", response={200: None},
+            summary="An asset's signed QR code (svg or png): the customer's label")
 def asset_qr(request, serial: str, format: str = "svg"):
     return _qr(request, "asset", serial, format)
 

@@ -235,6 +235,10 @@ def test_permission_matrix(world, who):
     # QR codes: dispatch staff only
     r = api.get(f"/api/v1/sites/{world.site_a.code}/qr")
     assert r.status_code == (200 if who == "dispatcher" else 404)
+    r = api.get(f"/api/v1/assets/{world.asset_a.serial_number}/qr")
+    assert r.status_code == (200 if who == "dispatcher" else 404)
+    if who == "dispatcher":
+        assert r["Content-Type"].startswith("image/svg")
 
 
 def test_policy_api_validation_and_permissions(world):
