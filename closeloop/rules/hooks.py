@@ -124,25 +124,4 @@ def install() -> None:
     sla_hooks.state_listeners.append(on_sla_state)
     outbox.register(WEBHOOK_KIND, deliver_webhook)
     jobs.register("rules.schedule", step=schedule.run_due_schedules, next_at=schedule.next_schedule_at)
-    _install_ui()
     _installed = True
-
-
-def _install_ui() -> None:
-    from closeloop.workorders import panels
-
-    panels.register("rules.tags", "rules/_wo_tags_panel.html", context=tags_panel_context, order=15)
-
-
-def tags_panel_context(request, wo):
-    """Tags and watchers on the work order page (staff only)."""
-    from closeloop.workorders import permissions
-
-    user = request.user
-    if not user.is_authenticated or user.role == "customer":
-        return None
-    from closeloop.workorders.services import watcher_names
-
-    watchers = watcher_names(wo)
-    return {"tags": list(wo.tags or []), "watchers": watchers, "may_edit": permissions.may_edit(user, wo),
-            "watching": user.username in watchers}

@@ -254,3 +254,13 @@ def attachment_download(request, code, attachment_id) -> HttpResponse:
     except NotFound:
         raise Http404
     return attachment_response(att)
+
+
+def tags_panel_context(request, wo):
+    """The work order page's tags and watchers card (staff only; customers see neither)."""
+    user = request.user
+    if not user.is_authenticated or user.role == "customer":
+        return None
+    watchers = services.watcher_names(wo)
+    return {"tags": list(wo.tags or []), "watchers": watchers, "may_edit": permissions.may_edit(user, wo),
+            "watching": user.username in watchers}
