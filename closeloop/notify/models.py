@@ -96,8 +96,9 @@ class Status(models.TextChoices):
 
 
 class Delivery(models.Model):
-    """One message to one recipient on one channel. `key` is the outbox key of its
-    delivery row: the stable id every attempt carries (X-Closeloop-Delivery)."""
+    """One message to one recipient on one channel (or one direct webhook of another app,
+    notify.webhooks). `key` is the outbox key of its delivery row: the stable id every
+    attempt carries (X-Closeloop-Delivery)."""
 
     key = models.CharField(max_length=200, unique=True)
     cause = models.CharField(max_length=200, blank=True)
@@ -121,6 +122,9 @@ class Delivery(models.Model):
     error = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     provider_id = models.CharField(max_length=200, blank=True)
+    #: A direct webhook (notify.webhooks, no channel): {"url", "secret", "body"}; the body is
+    #: POSTed as is. Never shown (the secret): the log shows `address`.
+    webhook = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
     scheduled_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)

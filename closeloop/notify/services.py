@@ -31,7 +31,7 @@ from closeloop.roster.selectors import on_call_users
 from closeloop.workorders import timeline
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
-from . import messages
+from . import messages, webhooks
 from .channels import base as transport_base
 from .channels import kind_module
 from .models import Channel, Delivery, FlaggedAddress, InboxItem, Medium, Status, UserPreference, UserSettings
@@ -362,6 +362,8 @@ def deliver(delivery_id: int, outbox_attempts: int = 1) -> Delivery:
 def _precheck(d: Delivery, t: datetime):
     """None to send; True when finished without sending; an outbox error to raise."""
     ch = d.channel
+    if ch is None and d.webhook:
+        return None  # a direct webhook (notify.webhooks): no channel to check
     if ch is None:
         _finish(d, Status.PERMANENT, _("The channel was deleted."), t)
         return outbox.PermanentError(d.error)
@@ -378,11 +380,13 @@ def _send(d: Delivery):
     """The network part only (no database): thread-safe. Returns ("ok", provider id) or
     ("error", transport exception)."""
     try:
+        if d.channel is None:
+            return "ok", webhooks.send(d)
         return "ok", kind_module(d.channel.kind).send(d.channel, d)
     except (transport_base.Permanent, transport_base.Retryable) as e:
         return "error", e
     except Exception as e:  # a transport bug must not lose the message: retry it
-        log.exception("transport %s failed", d.channel.kind)
+        log.exception("transport %s failed", d.channel.kind if d.channel else "webhook")
         return "error", transport_base.Retryable(f"{type(e).__name__}: {e}")
 
 
@@ -393,7 +397,7 @@ def _record(d: Delivery, result) -> Exception | None:
     d.attempts += 1
     if kind == "ok":
         d.provider_id = (value or "")[:200]
-        if ch.consecutive_failures or ch.last_error:
+        if ch is not None and (ch.consecutive_failures or ch.last_error):
             Channel.objects.filter(pk=ch.pk).update(consecutive_failures=0, last_error="")
             ch.consecutive_failures, ch.last_error = 0, ""
         _finish(d, Status.SENT if d.medium in ACCEPTED_ONLY else Status.DELIVERED, "", now())
@@ -404,10 +408,11 @@ def _record(d: Delivery, result) -> Exception | None:
         if e.address and d.address:
             FlaggedAddress.objects.get_or_create(medium=d.medium, address=d.address,
                                                  defaults={"reason": str(e)[:500], "flagged_at": now()})
-        elif not e.address:
+        elif not e.address and ch is not None:
             _channel_failed(ch, str(e), pause=True)
         return outbox.PermanentError(str(e))
-    _channel_failed(ch, str(e))
+    if ch is not None:
+        _channel_failed(ch, str(e))
     if d.attempts >= MAX_ATTEMPTS:
         _finish(d, Status.PERMANENT, _("Gave up after %(n)d attempts: %(e)s") % {"n": d.attempts, "e": e}, now())
         return outbox.PermanentError(str(e))
@@ -468,7 +473,8 @@ def deliver_batch(worker_id: str) -> bool:
         with transaction.atomic():
             ok = []
             for (r, d), result in zip(sending, results, strict=True):
-                if result[0] == "ok" and not d.channel.consecutive_failures and not d.channel.last_error:
+                if result[0] == "ok" and (d.channel is None or (not d.channel.consecutive_failures
+                                                                and not d.channel.last_error)):
                     ok.append((r, d, result[1]))
                     continue
                 exc = _record(d, result)
@@ -559,7 +565,10 @@ def _timeline_event(d: Delivery, at: datetime) -> TimelineEvent | None:
     from django.utils import translation
 
     with translation.override(settings.LANGUAGE_CODE):  # the timeline is written in the deployment's language
-        via = d.channel.name if d.channel_id and d.medium in (Medium.WEBHOOK,) else str(Medium(d.medium).label)
+        if d.channel_id is None and d.webhook:
+            via = webhooks.host(d.webhook.get("url"))
+        else:
+            via = d.channel.name if d.channel_id and d.medium in (Medium.WEBHOOK,) else str(Medium(d.medium).label)
         text = describe(d, at)
     return timeline.new_event(
         d.work_order_id, EVENT_NOTIFICATION, at=at, action="delivery",
@@ -723,7 +732,7 @@ def do_redeliver(*, actor: User, delivery: Delivery) -> Delivery:
     _require_admin(actor)
     if delivery.medium == Medium.INBOX:
         raise ValidationFailed(FieldProblem("delivery", _("Inbox messages are not redelivered."), "invalid"))
-    if delivery.channel_id is None:
+    if delivery.channel_id is None and not delivery.webhook:
         raise ValidationFailed(FieldProblem("delivery", _("Its channel was deleted."), "invalid"))
     t = now()
     with transaction.atomic():

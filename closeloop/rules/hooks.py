@@ -5,19 +5,18 @@
 - workorders.services.comment_listeners → "comment_added";
 - sla.hooks state listeners (a target turns warning / breached) → "sla_warning" / "sla_breach";
 - the worker: core.jobs step "rules.schedule" (rules.schedule) → "schedule";
-- the outbox kind "rules.webhook": the webhook action's POST, through notify's guarded transport.
+- the webhook action posts through notify.webhooks (runner._webhook); the old outbox kind
+  "rules.webhook" only hands rows queued before that change over to it.
 """
 
-import json
 import logging
-import time
+
+from django.utils.translation import gettext as _
 
 from closeloop.workorders.lifecycle import ACTIONS, register_effect
 
 log = logging.getLogger(__name__)
 _installed = False
-#: A webhook that still fails after this many attempts is given up (as notify does).
-WEBHOOK_MAX_ATTEMPTS = 10
 
 
 def on_create(ctx) -> None:
@@ -64,44 +63,19 @@ def on_sla_state(wo, milestone: str, old: str | None, new: str, due_at, at) -> N
                "due_at": due_at.isoformat() if due_at else ""})
 
 
-def deliver_webhook(msg) -> None:
-    """Outbox handler of the webhook action: POST the stored body, signed like notify's
-    webhook channel (X-Closeloop-Signature, Standard Webhooks), through notify's guarded
-    client (SSRF guard at connect time, no redirects, timeouts, 64 KiB responses)."""
-    from urllib.parse import urlsplit
-
-    from django.utils.translation import gettext as _
-
-    from closeloop.notify.channels import base
-    from closeloop.notify.channels.webhook import headers
-    from closeloop.outbox.services import PermanentError, RetryableError
-    from closeloop.workorders import timeline
-    from closeloop.workorders.models import TimelineEvent, WorkOrder
+def requeue_old_webhook(msg) -> None:
+    """Outbox rows of the kind webhooks had before they went through notify (queued before
+    an upgrade): each becomes the same notify webhook (same key, so the same delivery id)."""
+    from closeloop.notify import webhooks
+    from closeloop.workorders.models import WorkOrder
 
     p = msg.payload or {}
-    body = json.dumps(p.get("body") or {}, ensure_ascii=False, separators=(",", ":")).encode()
-    wo = WorkOrder.objects.filter(code=p.get("work_order") or "").first()
-    host = urlsplit(str(p.get("url") or "")).hostname or "-"
-    rule = ((p.get("body") or {}).get("rule") or {}).get("name", "")
-
-    def log_outcome(status: str, text: str) -> None:
-        if wo is not None:
-            timeline.append_event(wo, TimelineEvent.Kind.NOTIFICATION, data={
-                "status": status, "text": text[:500], "rule": rule, "webhook": host, "delivery": msg.key})
-
-    try:
-        base.request("POST", p.get("url") or "", content=body,
-                     headers=headers(p.get("secret") or "", msg.key, body, int(time.time())))
-    except base.Permanent as exc:
-        log_outcome("permanent", _("Webhook of rule %(r)s to %(h)s failed: %(e)s") % {"r": rule, "h": host, "e": exc})
-        raise PermanentError(str(exc)) from exc
-    except base.Retryable as exc:
-        if msg.attempts >= WEBHOOK_MAX_ATTEMPTS:
-            log_outcome("permanent", _("Webhook of rule %(r)s to %(h)s given up after %(n)d attempts: %(e)s")
-                        % {"r": rule, "h": host, "n": msg.attempts, "e": exc})
-            raise PermanentError(str(exc)) from exc
-        raise RetryableError(str(exc), retry_after=exc.retry_after) from exc
-    log_outcome("delivered", _("Webhook of rule %(r)s to %(h)s delivered") % {"r": rule, "h": host})
+    body = p.get("body") or {}
+    rule = (body.get("rule") or {}).get("name", "")
+    webhooks.do_queue_webhook(key=msg.key, url=p.get("url") or "", secret=p.get("secret") or "", body=body,
+                              event=body.get("event") or "rule.webhook",
+                              work_order=WorkOrder.objects.filter(code=p.get("work_order") or "").first(),
+                              label=_("rule %(r)s") % {"r": rule}, outbox_key=f"{msg.key}#notify")
 
 
 def install() -> None:
@@ -122,6 +96,6 @@ def install() -> None:
 
     wo_services.comment_listeners.append(on_comment)
     sla_hooks.state_listeners.append(on_sla_state)
-    outbox.register(WEBHOOK_KIND, deliver_webhook)
+    outbox.register(WEBHOOK_KIND, requeue_old_webhook)
     jobs.register("rules.schedule", step=schedule.run_due_schedules, next_at=schedule.next_schedule_at)
     _installed = True

@@ -31,7 +31,10 @@ from .models import KeywordLibrary, Rule, Trigger
 MAX_FIRINGS = 20
 EVENT_RULE = "rule"  # TimelineEvent.kind written here
 EVENT_ESCALATION = "escalation"  # the escalate action's own timeline event
-WEBHOOK_KIND = "rules.webhook"  # outbox kind of the webhook action (delivered by hooks.deliver_webhook)
+WEBHOOK_EVENT = "rule.webhook"  # the webhook action's event (notify.webhooks Delivery.event, body "event")
+#: The outbox kind webhooks were queued as before they went through notify.webhooks: rows
+#: still waiting at an upgrade are handed over by hooks.requeue_old_webhook.
+WEBHOOK_KIND = "rules.webhook"
 
 
 @dataclass
@@ -411,23 +414,22 @@ def work_order_summary(wo: WorkOrder) -> dict:
 
 
 def _webhook(rule, wo, a):
-    """An outbox row (kind rules.webhook) that the worker POSTs through notify's guarded
-    webhook transport; its key is the stable delivery id. Never sent in the request."""
-    from closeloop.outbox.services import enqueue
+    """A signed POST through notify's webhooks API (one SSRF guard, one Delivery log,
+    retries, redeliver), sent by the worker after this transaction; its key is the stable
+    delivery id. Never sent in the request."""
+    from closeloop.notify import webhooks
 
     firing = current_firing()
     key = f"rule-webhook:{rule.pk}:{wo.pk}:{firing.id}:{uuid.uuid4().hex[:8]}"
     event = {k: v for k, v in firing.event.items() if isinstance(v, (str, int, float, bool, list)) or v is None}
     if isinstance(event.get("body"), str):
         event["body"] = event["body"][:2000]
-    enqueue(WEBHOOK_KIND, key, {
-        "url": a.get("url"), "secret": a.get("secret") or "", "work_order": wo.code,
-        "body": {"id": key, "event": "rule.webhook", "at": _at().isoformat(),
-                 "rule": {"id": rule.pk, "name": rule.name}, "trigger": firing.trigger, "cause": event,
-                 "work_order": work_order_summary(wo)}})
-    from urllib.parse import urlsplit
-
-    return f"webhook queued to {urlsplit(str(a.get('url'))).hostname}"
+    webhooks.do_queue_webhook(
+        key=key, url=a.get("url"), secret=a.get("secret") or "", event=WEBHOOK_EVENT, work_order=wo,
+        label=_("rule %(r)s") % {"r": rule.name},
+        body={"id": key, "event": WEBHOOK_EVENT, "at": _at().isoformat(), "rule": {"id": rule.pk, "name": rule.name},
+              "trigger": firing.trigger, "cause": event, "work_order": work_order_summary(wo)})
+    return f"webhook queued to {webhooks.host(a.get('url'))}"
 
 
 def _create_linked(rule, wo, a):

@@ -83,16 +83,14 @@ def _tags_problem(problems: list, where: str, value) -> list[str]:
 
 
 def _webhook_problems(problems: list, where: str, a: dict) -> None:
-    from closeloop.notify.channels.base import check_url
+    from closeloop.notify.webhooks import url_problems
 
     url = a.get("url")
     if not isinstance(url, str) or not url.strip() or len(url) > URL_MAX:
         problems.append(FieldProblem(f"{where}.url", _("An http(s) URL of at most %(n)d characters.")
                                      % {"n": URL_MAX}, "required"))
     else:
-        found: list = []
-        check_url(found, "url", url.strip())
-        problems.extend(FieldProblem(f"{where}.url", p.message, p.code) for p in found)
+        problems.extend(url_problems(url.strip(), field=f"{where}.url"))
     secret = a.get("secret", "")
     if secret is not None and (not isinstance(secret, str) or len(secret) > SECRET_MAX):
         problems.append(FieldProblem(f"{where}.secret", _("Text of at most %(n)d characters.") % {"n": SECRET_MAX}))

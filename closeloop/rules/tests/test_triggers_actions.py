@@ -11,6 +11,7 @@ import pytest
 import time_machine
 
 from closeloop.core.clock import now
+from closeloop.notify.models import Delivery
 from closeloop.outbox.models import OutboxMessage
 from closeloop.outbox.services import handle_one_outbox
 from closeloop.rules import runner, schedule
@@ -330,6 +331,18 @@ def test_webhook_urls_are_checked(world, settings):
     rule(world, actions=[{"type": "webhook", "url": "http://127.0.0.1:9/x"}])
 
 
+def drain() -> None:
+    """Run the worker's outbox step until nothing is due (retries wait for later)."""
+    while handle_one_outbox("w"):
+        pass
+
+
+def delivery_log(wo, d) -> TimelineEvent:
+    [ev] = [e for e in TimelineEvent.objects.filter(work_order=wo, kind="notification").order_by("id")
+            if (e.data or {}).get("delivery") == d.key][-1:]
+    return ev
+
+
 def test_webhook_is_queued_then_delivered_signed_with_a_stable_id(world, sink):
     r = rule(world, name="hook", trigger="comment_added",
              actions=[{"type": "webhook", "url": sink.url + "/in", "secret": "s3cret"}])
@@ -337,36 +350,70 @@ def test_webhook_is_queued_then_delivered_signed_with_a_stable_id(world, sink):
     api = world.api(world.dispatcher)
     assert api.post(f"/api/v1/work-orders/{wo.code}/comments", {"body": "hi"}).status_code == 201
     assert sink.requests == []  # never in the request
-    msg = OutboxMessage.objects.get(kind=runner.WEBHOOK_KIND)
+    # One notify delivery (no channel: a direct webhook), queued for the worker.
+    d = Delivery.objects.get(event=runner.WEBHOOK_EVENT)
+    assert d.channel is None and d.medium == "webhook" and d.work_order == wo and d.status == "queued"
+    assert d.key.startswith(f"rule-webhook:{r.pk}:{wo.pk}:") and d.address == sink.url + "/in"
+    msg = OutboxMessage.objects.get(kind="notify.deliver", key=d.key)
     sink.responses = [(503, {"Retry-After": "0"}, b"busy"), (200, {}, b"ok")]
-    assert handle_one_outbox("w")
+    drain()
     msg.refresh_from_db()
-    assert msg.done_at is None and "503" in msg.last_error
+    d.refresh_from_db()
+    assert msg.done_at is None and "503" in msg.last_error and d.status == "failed"
     OutboxMessage.objects.filter(pk=msg.pk).update(available_at=now())
-    assert handle_one_outbox("w")
+    drain()
     msg.refresh_from_db()
-    assert msg.done_at is not None
+    d.refresh_from_db()
+    assert msg.done_at is not None and d.status == "delivered" and d.attempts == 2
     first, second = sink.requests
-    assert first["headers"]["X-Closeloop-Delivery"] == second["headers"]["X-Closeloop-Delivery"] == msg.key
+    assert first["headers"]["X-Closeloop-Delivery"] == second["headers"]["X-Closeloop-Delivery"] == d.key
     body = json.loads(second["body"])
-    assert body["id"] == msg.key and body["rule"] == {"id": r.pk, "name": "hook"}
+    assert body["id"] == d.key and body["event"] == "rule.webhook" and body["rule"] == {"id": r.pk, "name": "hook"}
     assert body["trigger"] == "comment_added" and body["cause"]["body"] == "hi"
     assert body["work_order"]["code"] == wo.code and body["work_order"]["team"] == "team-x"
     h = second["headers"]
     mac = hmac.new(b"s3cret", h["X-Closeloop-Timestamp"].encode() + b"." + second["body"], hashlib.sha256)
     assert h["X-Closeloop-Signature"] == "sha256=" + mac.hexdigest()
-    log = TimelineEvent.objects.get(work_order=wo, kind="notification")
-    assert log.data["status"] == "delivered" and log.data["webhook"] == "127.0.0.1"
+    log = delivery_log(wo, d)
+    assert log.data["status"] == "delivered" and log.data["via"] == "127.0.0.1" and "hook" in log.data["text"]
+    # The secret is never in the delivery log's output.
+    from closeloop.notify.serializers import delivery
+
+    assert "s3cret" not in json.dumps(delivery(d))
+    # An administrator redelivers it: the same body and delivery id again.
+    from closeloop.notify.services import do_redeliver
+
+    do_redeliver(actor=world.admin, delivery=d)
+    drain()
+    third = sink.requests[2]
+    assert third["headers"]["X-Closeloop-Delivery"] == d.key and json.loads(third["body"]) == body
 
 
 def test_webhook_refused_at_delivery_is_permanent(world, sink, settings):
     rule(world, name="hook", actions=[{"type": "webhook", "url": sink.url + "/in"}])
     wo = create(world, title="x")
     settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS = False  # e.g. the setting was turned off since
-    assert handle_one_outbox("w")
-    msg = OutboxMessage.objects.get(kind=runner.WEBHOOK_KIND)
+    drain()
+    d = Delivery.objects.get(event=runner.WEBHOOK_EVENT)
+    msg = OutboxMessage.objects.get(kind="notify.deliver", key=d.key)
     assert msg.done_at is not None and "private" in msg.last_error and sink.requests == []
-    assert TimelineEvent.objects.get(work_order=wo, kind="notification").data["status"] == "permanent"
+    assert d.status == "permanent" and "private" in d.error
+    assert delivery_log(wo, d).data["status"] == "permanent"
+
+
+def test_webhook_queued_before_the_upgrade_is_handed_to_notify(world, sink):
+    """Rows of the old outbox kind still waiting are delivered through notify, same id."""
+    from closeloop.outbox.services import enqueue
+
+    wo = create(world, title="x")
+    key = f"rule-webhook:1:{wo.pk}:f1:abcd1234"
+    body = {"id": key, "event": "rule.webhook", "rule": {"id": 1, "name": "old"}, "work_order": {"code": wo.code}}
+    enqueue(runner.WEBHOOK_KIND, key, {"url": sink.url + "/in", "secret": "s", "work_order": wo.code, "body": body})
+    drain()
+    d = Delivery.objects.get(key=key)
+    assert d.status == "delivered" and d.work_order == wo
+    [req] = sink.requests
+    assert req["headers"]["X-Closeloop-Delivery"] == key and json.loads(req["body"]) == body
 
 
 def test_webhook_secret_is_masked_and_kept(world, settings):
