@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
+from closeloop.core.validation import Cleaner, delete_unreferenced
 
 from .models import ApiToken, EngineerSkill, Role, Scope, SkillTag, Team, User
-from .validation import Cleaner, delete_unreferenced
 
 TOKEN_PREFIX = "cl_"
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, User
 from closeloop.core.clock import now
+from closeloop.core.validation import compact_phone
 from closeloop.customers.models import Asset, Contact, Customer
 from closeloop.workorders import permissions
 from closeloop.workorders import selectors as wo_selectors
@@ -194,7 +195,7 @@ def lookup_results(user, q: str) -> dict:
         asset.history = list(visible.filter(asset=asset).select_related(*LIST_RELATED).order_by("-id")[:50])
         for wo in asset.history:
             wos.setdefault(wo.pk, wo)
-    phone = q.replace(" ", "").replace("-", "")
+    phone = compact_phone(q)
     if PHONE_RE.match(phone):
         contacts = list(own(Contact.objects.filter(phone=phone)).select_related("customer", "site")[:20])
         customers = list(own(Customer.objects.filter(phone=phone))[:5]) if not contacts else []

@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, User
-from closeloop.accounts.validation import Cleaner, delete_unreferenced, references
 from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
+from closeloop.core.validation import Cleaner, delete_unreferenced, references
 
 from . import selectors
 from .models import Asset, Contact, Customer, ServiceContract, Site, Tier

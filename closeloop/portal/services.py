@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from closeloop.accounts.models import Role, User
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, DomainError, FieldProblem, Forbidden, ValidationFailed
+from closeloop.core.validation import compact_phone
 from closeloop.customers import stickers
 from closeloop.customers.models import Asset, Contact, Customer, Site
 from closeloop.workorders import services as wo_services
@@ -179,7 +180,7 @@ def default_type() -> WorkOrderType | None:
 
 
 def _clean_phone(problems, phone: str, required: bool) -> str:
-    phone = (phone or "").strip().replace(" ", "").replace("-", "")
+    phone = compact_phone(phone)
     if required and not phone:
         problems.append(FieldProblem("phone", _("Give a phone number so the engineer can reach you."), "required"))
     elif phone and (len(phone) > 20 or not phone.lstrip("+").isdigit() or len(phone) < 5):

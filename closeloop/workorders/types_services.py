@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import User
 from closeloop.accounts.services import require_admin
-from closeloop.accounts.validation import Cleaner, delete_unreferenced
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.errors import FieldProblem, ValidationFailed
+from closeloop.core.validation import Cleaner, delete_unreferenced
 
 from .models import CustomField, FieldKind, Kind, WorkOrderType
 

@@ -1,6 +1,7 @@
-"""Input cleaning and safe deletion shared by the reference-data services
-(customers, sites, contacts, assets, contracts, users, teams, skill tags,
-work order types).
+"""Input cleaning and safe deletion shared by the services of several apps: the
+reference data of accounts (users, teams, skill tags), customers (customers, sites,
+contacts, assets, contracts) and workorders (types), the portal and the console's lookup
+(`compact_phone`).
 
 `Cleaner` collects one FieldProblem per bad field, so a caller gets every
 problem at once and nothing is written until all inputs are good. It takes the
@@ -28,6 +29,12 @@ SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*\Z")
 PHONE_RE = re.compile(r"^[0-9+()\-\s.#*xX]*\Z")
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 COORD_STEP = Decimal("0.000001")
+
+
+def compact_phone(value: str | None) -> str:
+    """A phone number as typed, without surrounding blanks, inner spaces and dashes: how the
+    portal stores a reporter's number and how the console's lookup searches for one."""
+    return (value or "").strip().replace(" ", "").replace("-", "")
 
 
 class Cleaner:
