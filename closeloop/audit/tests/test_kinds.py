@@ -4,7 +4,7 @@ after, in its own transaction (a write that fails leaves none). SQLite and Postg
 import pytest
 
 from closeloop.accounts import services as accounts
-from closeloop.accounts.validation import StillReferenced
+from closeloop.core.validation import StillReferenced
 from closeloop.approvals import services as approvals
 from closeloop.audit.models import AuditRecord
 from closeloop.audit.services import REDACTED, REDACTED_CHANGED
