@@ -4,11 +4,11 @@ after, in its own transaction (a write that fails leaves none). SQLite and Postg
 import pytest
 
 from closeloop.accounts import services as accounts
-from closeloop.core.validation import StillReferenced
 from closeloop.approvals import services as approvals
 from closeloop.audit.models import AuditRecord
 from closeloop.audit.services import REDACTED, REDACTED_CHANGED
 from closeloop.core.errors import DomainError, ValidationFailed
+from closeloop.core.validation import StillReferenced
 from closeloop.dispatch import services as dispatch
 from closeloop.fieldwork import services as fieldwork
 from closeloop.notify import services as notify
