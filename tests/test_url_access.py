@@ -679,6 +679,7 @@ class Personas:
         self.tokens = {p: do_create_token(user=u, scopes=["read", "write", "admin"] if u.role == "admin"
                                           else ["read", "write"])[1] for p, u in self.users.items() if u}
         self.clients: dict[str, Client] = {}
+        self.api_clients: dict = {}
 
     def console(self, persona) -> Client:
         c = self.clients.get(persona)
@@ -690,10 +691,14 @@ class Personas:
         return c
 
     def api(self, persona):
+        """One client per persona, kept: a new test Client loads the middleware again (WhiteNoise
+        scanning the static files each time was two thirds of this test's time)."""
         from conftest import ApiClient
 
-        client = ApiClient(self.tokens.get(persona))
-        client.client.raise_request_exception = False
+        client = self.api_clients.get(persona)
+        if client is None:
+            client = self.api_clients[persona] = ApiClient(self.tokens.get(persona))
+            client.client.raise_request_exception = False
         return client
 
 
