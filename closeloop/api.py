@@ -4,7 +4,8 @@ from ninja import NinjaAPI
 from ninja.renderers import JSONRenderer
 
 from closeloop.accounts.api import router as accounts_router
-from closeloop.core.apikit import AUTH, install_handlers
+from closeloop.accounts.auth import AUTH
+from closeloop.core.apikit import install_handlers
 from closeloop.customers.api import router as customers_router
 from closeloop.sla.api import router as sla_router
 from closeloop.workorders.api import router as workorders_router

@@ -259,9 +259,9 @@ def _clean_user(actor: User, data: dict, *, instance: User | None) -> dict:
     c.phone("phone")
     c.choice("role", Role.values, default=Role.ENGINEER)
     c.ref("team", Team.objects.all(), by="code", label=_("team"))
-    from closeloop.customers.models import Customer  # customers depends on accounts, not the reverse
-
-    c.ref("customer", Customer.objects.all(), by="code", label=_("customer"))
+    # The user's organisation, through the foreign key (customers depends on accounts, not the reverse).
+    customers = User._meta.get_field("customer").related_model.objects.all()
+    c.ref("customer", customers, by="code", label=_("customer"))
     c.text("home_base", max_len=200)
     c.latitude("home_latitude")
     c.longitude("home_longitude")

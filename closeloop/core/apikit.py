@@ -1,69 +1,21 @@
-"""Shared pieces of the REST API: authentication, scopes, problem+json errors,
-If-Match parsing, cursor pages. Used by every domain's api.py."""
+"""Shared pieces of the REST API: scopes, problem+json errors, If-Match parsing, strict
+input schemas. Used by every domain's api.py. Who the caller is (bearer token or console
+session) is accounts.auth; core knows only the scopes it left on the request."""
 
-from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from ninja.security import APIKeyCookie, HttpBearer
 from pydantic import ConfigDict
-
-from closeloop.accounts.models import Role, Scope
-from closeloop.accounts.services import authenticate_token
 
 from .errors import DomainError, FieldProblem, PreconditionFailed
 from .problems import problem_body, problem_response
-
-QUERY_TOKEN_PARAMS = ("access_token", "token", "api_key", "apikey", "key")
 
 
 class StrictSchema(Schema):
     """Input schema: unknown fields are an error, not silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
-
-
-class QueryStringToken(HttpError):
-    pass
-
-
-def _refuse_query_tokens(request: HttpRequest) -> None:
-    if any(p in request.GET for p in QUERY_TOKEN_PARAMS):
-        raise QueryStringToken(400, "Tokens are never accepted in the query string; "
-                                    "send Authorization: Bearer <token>.")
-
-
-class BearerToken(HttpBearer):
-    def authenticate(self, request, token):
-        _refuse_query_tokens(request)
-        found = authenticate_token(token)
-        if found is None:
-            return None
-        user, api_token = found
-        request.user = user
-        request.api_scopes = set(api_token.scopes)
-        return user
-
-
-class SessionCookie(APIKeyCookie):
-    """The console's own session (with CSRF on writes), so JS islands can call the API."""
-
-    param_name = "sessionid"
-
-    def __init__(self):
-        super().__init__(csrf=True)
-
-    def authenticate(self, request, key):
-        _refuse_query_tokens(request)
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and user.is_active:
-            request.api_scopes = {Scope.READ, Scope.WRITE} | ({Scope.ADMIN} if user.role == Role.ADMIN else set())
-            return user
-        return None
-
-
-AUTH = [BearerToken(), SessionCookie()]
 
 
 def require_scope(request, scope: str) -> None:

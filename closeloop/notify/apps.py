@@ -25,8 +25,8 @@ class NotifyConfig(AppConfig):
         outbox.register("notify.ack_step", ack.run_step)
         from closeloop.core import jobs
 
-        jobs.register("notify.fan_out", step=services.fan_out_batch)
-        jobs.register("notify.deliver", step=services.deliver_batch)
+        jobs.register("notify.fan_out", step=services.fan_out_batch, order=30)
+        jobs.register("notify.deliver", step=services.deliver_batch, order=31)
         lifecycle.register_effect("assign", ack.on_assign)
         lifecycle.register_effect("create", ack.on_create)
         lifecycle.register_effect("accept", ack.on_accept)

@@ -1,7 +1,7 @@
 """Writing to and working off the outbox.
 
 `enqueue` is called inside a business transaction (services.do_* of any app);
-`handle_one_outbox` is called by the worker (core/management/commands/worker.py).
+`handle_one_outbox` is the worker step "outbox" (registered with core.jobs in apps.py).
 """
 
 import logging

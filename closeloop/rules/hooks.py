@@ -97,5 +97,5 @@ def install() -> None:
     wo_services.comment_listeners.append(on_comment)
     sla_hooks.state_listeners.append(on_sla_state)
     outbox.register(WEBHOOK_KIND, requeue_old_webhook)
-    jobs.register("rules.schedule", step=schedule.run_due_schedules, next_at=schedule.next_schedule_at)
+    jobs.register("rules.schedule", step=schedule.run_due_schedules, next_at=schedule.next_schedule_at, order=40)
     _installed = True

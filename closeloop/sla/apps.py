@@ -11,3 +11,17 @@ class SLAConfig(AppConfig):
         from . import hooks
 
         hooks.install()
+
+        from closeloop.core import jobs
+        from closeloop.workorders import panels
+        from closeloop.workorders import selectors as wo_selectors
+        from closeloop.workorders import serializers as wo_serializers
+
+        from . import selectors, serializers
+        from .worker import handle_one_sla_check, next_sla_check_at
+
+        wo_serializers.register_detail("sla", lambda wo, user: serializers.ledger(selectors.ledger_for(wo)))
+        wo_selectors.register_filter(selectors.narrow_work_orders)
+        panels.register_page_context(selectors.page_context)
+        jobs.register("sla.timers", step=lambda worker_id: handle_one_sla_check(
+            worker_id, batch=jobs.OPTIONS["batch"]), next_at=next_sla_check_at, order=10)

@@ -35,6 +35,24 @@ def due_within(qs: QuerySet, seconds: int, at: datetime | None = None) -> QueryS
         due_at__lte=at + timedelta(seconds=seconds))))
 
 
+def narrow_work_orders(qs: QuerySet, f) -> QuerySet:
+    """The SLA fields of a work order list filter (workorders.selectors.WorkOrderFilter)."""
+    if f.breached:
+        qs = only_breached(qs)
+    elif f.breached is False:
+        qs = qs.exclude(pk__in=only_breached(qs.model.objects.all()).values("pk"))
+    if f.due_within is not None:
+        qs = due_within(qs, f.due_within)
+    return qs
+
+
+def page_context(request, wo) -> dict:
+    """What the work order page's SLA card reads."""
+    targets = ledger_for(wo)
+    running = any(t.state in ("on_track", "warning", "breached") and t.met_at is None for t in targets)
+    return {"sla_targets": targets, "sla_running": running}
+
+
 def policies() -> QuerySet[SLAPolicy]:
     return SLAPolicy.objects.select_related("calendar").order_by("order", "id")
 

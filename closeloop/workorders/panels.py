@@ -57,3 +57,20 @@ def register_event(kind: str, template: str) -> None:
 
 def event_templates() -> dict[str, str]:
     return dict(_event_templates)
+
+
+# Values other apps put into the work order page's own context (not a card): fn(request, wo) -> dict.
+# sla adds `sla_targets` and `sla_running` for the SLA card the page draws after "Next step".
+_page_context: list[Callable] = []
+
+
+def register_page_context(fn: Callable) -> None:
+    if fn not in _page_context:
+        _page_context.append(fn)
+
+
+def page_context(request, wo) -> dict:
+    out: dict = {}
+    for fn in _page_context:
+        out.update(fn(request, wo))
+    return out

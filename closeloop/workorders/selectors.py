@@ -22,6 +22,17 @@ from .models import Attachment, TimelineEvent, WorkOrder
 LIST_RELATED = ("wo_type", "customer", "site", "assignee", "team", "asset", "contact")
 
 
+# Filters other apps apply to a WorkOrderFilter's fields they own: fn(qs, f) -> qs (sla: `breached`,
+# `due_within`). Registered from the app's ready(); workorders imports none of them.
+_filter_parts: list = []
+
+
+def register_filter(fn) -> None:
+    if fn not in _filter_parts:
+        _filter_parts.append(fn)
+
+
+
 def visible_work_orders(user) -> QuerySet[WorkOrder]:
     qs = WorkOrder.objects.all()
     if user is None or not user.is_authenticated or not user.is_active:
@@ -154,15 +165,8 @@ def filter_work_orders(user, f: WorkOrderFilter) -> QuerySet[WorkOrder]:
         qs = qs.filter(external_refs__system=f.external_system, external_refs__external_id=f.external_id)
     for item in f.custom or []:
         qs = qs.filter(_custom_condition(item, f.type))
-    if f.breached is not None or f.due_within is not None:
-        from closeloop.sla import selectors as sla_selectors
-
-        if f.breached:
-            qs = sla_selectors.only_breached(qs)
-        elif f.breached is False:
-            qs = qs.exclude(pk__in=sla_selectors.only_breached(WorkOrder.objects.all()).values("pk"))
-        if f.due_within is not None:
-            qs = sla_selectors.due_within(qs, f.due_within)
+    for narrow in _filter_parts:
+        qs = narrow(qs, f)
     for raw in f.tag or []:
         qs = filter_tag(user, qs, raw)
     if f.q:

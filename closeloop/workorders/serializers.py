@@ -10,6 +10,15 @@ MILESTONES = ("assigned_at", "accepted_at", "departed_at", "arrived_at", "starte
               "confirmed_at", "invoiced_at", "closed_at", "cancelled_at")
 
 
+# Keys other apps add to a work order's detail representation: key -> fn(wo, user) -> value
+# (sla adds "sla", its targets). Registered from the app's ready(); workorders imports none of them.
+_detail_parts: dict = {}
+
+
+def register_detail(key: str, fn) -> None:
+    _detail_parts[key] = fn
+
+
 def _user(u):
     return {"username": u.username, "name": str(u)} if u is not None else None
 
@@ -58,10 +67,8 @@ def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
             wo.watchers.order_by("id").values_list("user__username", flat=True))
         if user is not None:
             out["allowed_actions"] = [t.action for t in allowed_actions(user, wo)]
-        from closeloop.sla import selectors as sla_selectors
-        from closeloop.sla import serializers as sla_serializers
-
-        out["sla"] = sla_serializers.ledger(sla_selectors.ledger_for(wo))
+        for key, fn in _detail_parts.items():
+            out[key] = fn(wo, user)
     return out
 
 

@@ -143,11 +143,7 @@ def work_order_detail(request, code):
         "links_in": wo.links_in.select_related("source"),
         "external_refs": wo.external_refs.all(),
     }
-    from closeloop.sla.selectors import ledger_for
-
-    ctx["sla_targets"] = ledger_for(wo)
-    ctx["sla_running"] = any(t.state in ("on_track", "warning", "breached") and t.met_at is None
-                             for t in ctx["sla_targets"])
+    ctx.update(panels.page_context(request, wo))
     ctx["panels"] = panels.for_work_order(request, wo)
     ctx["event_templates"] = panels.event_templates()
     return render(request, "workorders/detail.html", ctx)

@@ -1,4 +1,5 @@
-"""`closeloop worker`: processes due SLA timers and the outbox.
+"""`closeloop worker`: runs the steps apps register with core.jobs (SLA timers, the
+outbox, notification fan-out and delivery, scheduled rules), in their order.
 
 Any number against PostgreSQL, one against SQLite (DESIGN.md §4). Each step is a
 `handle_one_*` that returns whether more work may be waiting; when nothing is, the
@@ -21,8 +22,6 @@ from django.db import close_old_connections
 
 from closeloop.core import jobs
 from closeloop.core.clock import now
-from closeloop.outbox.services import handle_one_outbox, next_outbox_at
-from closeloop.sla.worker import handle_one_sla_check, next_sla_check_at
 
 log = logging.getLogger("closeloop.worker")
 
@@ -43,6 +42,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, poll, until_idle, max_seconds, id, parent_pid, batch, **options):
         worker_id = id or f"{socket.gethostname()}:{os.getpid()}"
+        jobs.OPTIONS["batch"] = batch
         self.stopping = False
 
         def stop(signum, frame):
@@ -60,8 +60,7 @@ class Command(BaseCommand):
             if parent_pid and os.getppid() != parent_pid:
                 break  # the server that started us is gone (even by SIGKILL)
             try:
-                busy = handle_one_sla_check(worker_id, batch=batch)
-                busy = handle_one_outbox(worker_id) or busy
+                busy = False
                 for job in jobs.registered():
                     busy = job.step(worker_id) or busy
             except Exception:  # a lost database connection must not kill the worker
@@ -80,7 +79,7 @@ class Command(BaseCommand):
 
     def _sleep(self, poll: float) -> None:
         wait = poll
-        candidates = [next_sla_check_at(), next_outbox_at()] + [j.next_at() for j in jobs.registered() if j.next_at]
+        candidates = [j.next_at() for j in jobs.registered() if j.next_at]
         nexts = [t for t in candidates if t is not None]
         if nexts:
             wait = max(0.0, min(poll, (min(nexts) - now()).total_seconds()))
