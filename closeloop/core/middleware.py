@@ -8,12 +8,14 @@ Server errors are not stored, so a client can retry after one.
 """
 
 import hashlib
+import os
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from .clock import now
 from .models import IdempotencyRecord
@@ -146,3 +148,24 @@ class UserTimezoneMiddleware:
             # The zone is this request's: nothing after it in the same thread (the next request,
             # a test, a worker step) may inherit it.
             timezone.deactivate()
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise, serving the collected files; it scans STATIC_ROOT once per process.
+
+    WhiteNoise stats every collected file (and its compressed variants) when the middleware
+    is built. A web process builds it once, but every test client builds it again, so the
+    scan is kept per (root, prefix, manifest mtime): a new `collectstatic` is seen anew.
+    """
+
+    _scans: dict = {}
+
+    def update_files_dictionary(self, root, prefix):
+        manifest = os.path.join(root, "staticfiles.json")
+        key = (root, prefix, os.path.getmtime(manifest) if os.path.exists(manifest) else None)
+        scanned = self._scans.get(key)
+        if scanned is None:
+            before = set(self.files)
+            super().update_files_dictionary(root, prefix)
+            scanned = self._scans[key] = {url: f for url, f in self.files.items() if url not in before}
+        self.files.update(scanned)
