@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "closeloop.portal",
     "closeloop.console",
     "closeloop.approvals",
+    "closeloop.ledgers",
 ]
 
 MIDDLEWARE = [
@@ -195,6 +196,13 @@ MAX_UPLOAD_BYTES = int(os.environ.get("CLOSELOOP_MAX_UPLOAD_BYTES", str(20 * 102
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # What an attachment may be; anything else is refused (and never served inline).
+# Ledger imports (closeloop.ledgers): the largest file accepted, and the zip bomb limits
+# checked before an .xlsx is parsed (total unpacked size, unpacked/packed ratio per part).
+LEDGERS_MAX_UPLOAD_BYTES = int(os.environ.get("CLOSELOOP_LEDGERS_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
+LEDGERS_MAX_UNCOMPRESSED_BYTES = int(os.environ.get("CLOSELOOP_LEDGERS_MAX_UNCOMPRESSED_BYTES",
+                                                    str(400 * 1024 * 1024)))
+LEDGERS_MAX_COMPRESSION_RATIO = 200
+
 ALLOWED_UPLOAD_TYPES = {
     "image/jpeg": ".jpg",
     "image/png": ".png",

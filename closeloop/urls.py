@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("closeloop.rules.urls")),
     path("", include("closeloop.dispatch.urls")),
     path("", include("closeloop.audit.urls")),
+    path("", include("closeloop.ledgers.urls")),
 ]
