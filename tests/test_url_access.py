@@ -349,6 +349,24 @@ ACCESS: list[E] = [
     E("DELETE", "/api/v1/dispatch/shifts/{shift_id}",                      "401    403    403    ok     403    ok     ok"),
     E("POST",   "/api/v1/work-orders/{code}/dispatch",                     "401    403    403    ok     403    ok     ok"),
     E("GET",    "/api/v1/work-orders/{code}/suggestions",                  "401    403    403    ok     403    ok     ok"),
+    # -- ledgers: imports (admins and managers) and list exports (each list's visibility)
+    E("GET",    "settings/imports/",                                       "login  404    404    404    404    ok     ok"),
+    E("POST",   "settings/imports/",                                       "login  404    404    404    404    ok     ok",
+      body=lambda fx: {"kind": "customer", "file": SimpleUploadedFile("c.csv", "客户编码,客户名称\nc-9,丙\n".encode())}),
+    E("GET",    "settings/imports/<int:batch_id>/",                        "login  404    404    404    404    ok     ok"),
+    E("POST",   "settings/imports/<int:batch_id>/",                        "login  404    404    404    404    ok     ok",
+      body={"map_code": "0", "map_name": "1"}),
+    E("POST",   "settings/imports/<int:batch_id>/confirm",                 "login  404    404    404    404    msg    msg"),
+    E("POST",   "settings/imports/<int:batch_id>/rollback",                "login  404    404    404    404    msg    msg"),
+    E("POST",   "settings/imports/<int:batch_id>/discard",                 "login  404    404    404    404    ok     ok"),
+    E("GET",    "settings/imports/<int:batch_id>/rejected.csv",            "login  404    404    404    404    ok     ok"),
+    E("GET",    "exports/<slug:kind>.<slug:fmt>",                          "login  ok     ok     ok     ok     ok     ok",
+      path="/exports/customers.xlsx"),
+    E("GET",    "exports/<slug:kind>.<slug:fmt>",                          "login  404    404    404    404    ok     ok",
+      path="/exports/people.csv"),
+    E("GET",    "work-orders/export.xlsx",                                 "login  ok     ok     ok     ok     ok     ok"),
+    E("GET",    "/api/v1/exports/{name}",                                  "401    403    403    403    403    ok     ok",
+      path="/api/v1/exports/people.xlsx"),
 ]
 
 
@@ -604,7 +622,7 @@ class Objects(dict):
             chain=chain.pk, ack_token=ack_token, flag=flag.pk, queue_id=queue.pk, request=request.pk,
             justification=justification.pk, flow=flow.pk, number=version.number, requirement=requirement.pk,
             handoff=handoff.pk, sign_token=sign_token, track_token=ensure_tracking(order).token,
-            qr_token=sign_qr(w.asset_a), size=192, kind="site",
+            qr_token=sign_qr(w.asset_a), size=192, kind="site", batch_id=_ledger_batch(w).pk,
         )
 
 
@@ -660,6 +678,14 @@ def outcome(response) -> str:
     if s == 405 or s >= 500:
         return f"unexpected {s}"
     return "ok"
+
+
+def _ledger_batch(w):
+    """An import waiting for its column mapping (confirm and rollback refuse it: "msg")."""
+    from closeloop.ledgers import services
+
+    return services.do_upload(w.admin, kind="customer", filename="c.csv",
+                              data="客户编码,客户名称\nc-1,丙医院\n".encode())
 
 
 def _upload():
