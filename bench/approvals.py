@@ -124,16 +124,15 @@ def main():
     # What the guards add to a transition (no flow for start/complete: lookups only).
     fresh = [mk(S.ACCEPTED) for _ in range(600)]
     with_hooks = timed(lambda i: do_transition(actor=eng, wo=fresh[i], action="start"), 300)
-    saved = {k: list(v) for k, v in lifecycle._guards.items()}, {k: list(v) for k, v in lifecycle._effects.items()}
+    saved = {k: list(v) for k, v in lifecycle._guards.items()}
     mine = {services.guard, services.handoff_guard, services.consume, services.handoff_effect}
-    for d in (lifecycle._guards, lifecycle._effects):
-        for k in d:
-            d[k] = [f for f in d[k] if f not in mine]
+    for k in lifecycle._guards:
+        lifecycle._guards[k] = [f for f in lifecycle._guards[k] if f not in mine]
+    gone = lifecycle.unregister_effects(mine)
     without = timed(lambda i: do_transition(actor=eng, wo=fresh[300 + i], action="start"), 300)
     lifecycle._guards.clear()
     lifecycle._guards.update(saved[0])
-    lifecycle._effects.clear()
-    lifecycle._effects.update(saved[1])
+    lifecycle.restore_effects(gone)
     row("transition start, with approval/handoff hooks", with_hooks)
     row("transition start, without them", without)
 

@@ -20,9 +20,9 @@ def install() -> None:
     # handoff requirements refuse it until the fields are there.
     lifecycle.register_guard(None, services.guard)
     lifecycle.register_guard(None, services.handoff_guard)
-    lifecycle.register_effect(None, services.consume)
-    lifecycle.register_effect(None, services.handoff_effect)
-    lifecycle.register_effect("cancel", services.cancel_with_work_order)
+    lifecycle.register_effect(None, services.consume, phase="record")
+    lifecycle.register_effect(None, services.handoff_effect, phase="record")
+    lifecycle.register_effect("cancel", services.cancel_with_work_order, phase="record")
     outbox.register(services.TIMER_KIND, services.on_timer)
     outbox.register(services.JUSTIFY_KIND, services.on_justification_due)
     _install_rule_action()

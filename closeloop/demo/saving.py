@@ -1,5 +1,5 @@
 """Writing the planned demo company (mixed into company.Builder): timestamps last, the
-transitions replayed with the rules of `workorders.services._apply_transition`, and the
+transitions replayed with the rules of `workorders.services.apply_transition`, and the
 rows inserted in bulk inside the loader's transaction."""
 
 from datetime import datetime, timedelta
@@ -167,7 +167,7 @@ def _insert_events(events: list, using: str) -> None:
 
 class _WorkOrderState:
     """Replays transitions on an unsaved WorkOrder with the rules of
-    workorders.services._apply_transition, returning each timeline event as
+    workorders.services.apply_transition, returning each timeline event as
     (kind, action, from_state, to_state, data, public)."""
 
     def __init__(self, wo: WorkOrder):

@@ -14,7 +14,7 @@ The loader in four rooms:
 - stories.py: each work order planned as a list of steps (create, transitions, comments,
   external refs), generated before any clock is read; the scripted stories the logins land on.
 - saving.py: timestamps last (a fixed day and time of day, natural gaps squeezed before
-  now), the replay of transitions with the rules of `workorders.services._apply_transition`
+  now), the replay of transitions with the rules of `workorders.services.apply_transition`
   (`_WorkOrderState`, which refuses a step the state machine would refuse), and the bulk
   inserts inside one transaction: all or nothing. Codes and states never depend on what
   time it is; CodeCounter rows are written to the last number used per day.

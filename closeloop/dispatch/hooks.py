@@ -6,9 +6,8 @@
   its own (auto assigns the best, round_robin the next in the team, suggest waits for
   the dispatcher).
 
-Order: effects run in registration order. The rules must see new work first (a rule may
-set the team or the priority, or assign it already), so `install` installs the rules'
-effects before registering its own, whatever the order of INSTALLED_APPS.
+Order: the "dispatch" phase runs after the rules' "automation" phase (workorders.lifecycle
+PHASES): a rule may set the team or the priority, or assign the work already.
 """
 
 from decimal import Decimal
@@ -49,10 +48,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    from closeloop.rules import hooks as rules_hooks
-
-    rules_hooks.install()  # idempotent: the rules' effects come first
-    register_effect("arrive", on_arrive)
-    register_effect("create", on_create)
-    register_effect("reopen", on_reopen)
+    register_effect("arrive", on_arrive, phase="record")
+    register_effect("create", on_create, phase="dispatch")
+    register_effect("reopen", on_reopen, phase="dispatch")
     _installed = True

@@ -24,7 +24,7 @@ from closeloop.roster.models import Leave, Shift
 from closeloop.workorders import permissions, timeline
 from closeloop.workorders.lifecycle import TRANSITIONS, S
 from closeloop.workorders.models import WorkOrder
-from closeloop.workorders.services import do_transition
+from closeloop.workorders.services import apply_transition, do_transition
 
 from . import engine
 from .models import DispatchSetting, EngineerProfile, Mode, SkillRequirement
@@ -582,7 +582,6 @@ def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: st
     the dispatcher. Nobody available: a dispatch event says why and the work stays
     unassigned; it never makes the event itself fail. Returns the assignee's username."""
     from closeloop.core.errors import DomainError
-    from closeloop.workorders.services import _apply_transition
 
     fresh = WorkOrder.objects.filter(pk=wo.pk).values("status", "assignee_id", "team_id", "version").first()
     if fresh is None or fresh["status"] != S.NEW or fresh["assignee_id"]:
@@ -606,9 +605,9 @@ def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: st
     try:
         with transaction.atomic():
             timeline.append_event(wo, EVENT_DISPATCH, actor=None, at=at, data=data)
-            _apply_transition(actor, wo, TRANSITIONS["assign"], {
+            apply_transition(actor=actor, wo=wo, action="assign", at=at, data={
                 "assignee": user, "note": (_("Dispatched automatically: %(why)s")
-                                           % {"why": data["explanation"]})[:2000]}, at)
+                                           % {"why": data["explanation"]})[:2000]})
     except DomainError as exc:  # a guard refused: say so, leave it unassigned
         data.update(assignee=None, unavailable=True, error=str(exc.message)[:300],
                     explanation=_("Could not assign %(who)s: %(why)s") % {"who": chosen["username"],

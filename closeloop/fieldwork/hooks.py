@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext as _
 
-from closeloop.workorders.lifecycle import TRANSITIONS, S
+from closeloop.workorders.lifecycle import S
 
 from . import gates
 
@@ -10,7 +10,7 @@ from . import gates
 def auto_close_after_invoice(ctx) -> None:
     """Finance posted the invoice number: when the type says so and every gate passes,
     the work order closes in the same transaction (the timeline says it was automatic)."""
-    from closeloop.workorders.services import _apply_transition
+    from closeloop.workorders.services import apply_transition
 
     wo = ctx.wo
     policy = gates.policy_for(wo)
@@ -18,8 +18,8 @@ def auto_close_after_invoice(ctx) -> None:
         return
     if any(g.required and not g.passed for g in gates.evaluate(wo, policy)):
         return
-    _apply_transition(ctx.actor, wo, TRANSITIONS["close"], {"note": _("Closed automatically: every closure gate "
-                                                                      "passed.")}, ctx.at)
+    apply_transition(actor=ctx.actor, wo=wo, action="close", at=ctx.at,
+                     data={"note": _("Closed automatically: every closure gate passed.")})
 
 
 def register() -> None:
@@ -28,5 +28,5 @@ def register() -> None:
     from . import repeats
 
     register_guard(None, gates.close_guard)  # any action whose target is closed
-    register_effect("invoice", auto_close_after_invoice)
-    register_effect("create", repeats.link_repeats)
+    register_effect("invoice", auto_close_after_invoice, phase="follow_up")
+    register_effect("create", repeats.link_repeats, phase="record")

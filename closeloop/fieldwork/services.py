@@ -17,9 +17,9 @@ from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.workorders import permissions, timeline
-from closeloop.workorders.lifecycle import TRANSITIONS, S
+from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
-from closeloop.workorders.services import _apply_transition
+from closeloop.workorders.services import apply_transition
 
 from . import gates, repeats
 from .models import ClosureForm, ClosurePolicy, PartUsed, Signature, SignatureLink, StepResult
@@ -286,8 +286,8 @@ def do_sign_and_confirm(wo, *, signer_name: str, image_png: bytes, version: int,
                                   via=via)
         current = WorkOrder.objects.select_related("customer", "site", "asset", "assignee").get(pk=wo.pk)
         if current.status == S.RESOLVED:
-            _apply_transition(actor, current, TRANSITIONS["confirm"],
-                              {"note": _("Signed by %(n)s (%(via)s)") % {"n": sig.signer_name, "via": via}}, now())
+            apply_transition(actor=actor, wo=current, action="confirm",
+                             data={"note": _("Signed by %(n)s (%(via)s)") % {"n": sig.signer_name, "via": via}})
     return sig
 
 

@@ -27,14 +27,14 @@ class NotifyConfig(AppConfig):
 
         jobs.register("notify.fan_out", step=services.fan_out_batch, order=30)
         jobs.register("notify.deliver", step=services.deliver_batch, order=31)
-        lifecycle.register_effect("assign", ack.on_assign)
-        lifecycle.register_effect("create", ack.on_create)
-        lifecycle.register_effect("accept", ack.on_accept)
+        lifecycle.register_effect("assign", ack.on_assign, phase="notifications")
+        lifecycle.register_effect("create", ack.on_create, phase="notifications")
+        lifecycle.register_effect("accept", ack.on_accept, phase="notifications")
         from . import events
 
-        lifecycle.register_effect("assign", events.on_assign)
+        lifecycle.register_effect("assign", events.on_assign, phase="notifications")
         for action in lifecycle.ACTIONS:
-            lifecycle.register_effect(action, events.on_transition)
+            lifecycle.register_effect(action, events.on_transition, phase="notifications")
         nav.register("inbox", _("Inbox"), "notify:inbox", icon="bell", order=90, badge=views.nav_badge)
         nav.register("notify-admin", _("Channels"), "notify:channels", icon="broadcast", order=95,
                      visible=lambda u: u.is_superuser or u.role in ("admin", "manager"), namespace="notify-admin", group="settings")

@@ -353,7 +353,7 @@ def deliver(delivery_id: int, outbox_attempts: int = 1) -> Delivery:
         if isinstance(early, Exception):
             raise early
         return d
-    exc = _record(d, _send(d))
+    exc = _record_outcome(d, _send(d))
     if exc is not None:
         raise exc
     return d
@@ -390,7 +390,7 @@ def _send(d: Delivery):
         return "error", transport_base.Retryable(f"{type(e).__name__}: {e}")
 
 
-def _record(d: Delivery, result) -> Exception | None:
+def _record_outcome(d: Delivery, result) -> Exception | None:
     """Write the outcome of a send; returns the outbox error to raise (None when done)."""
     ch = d.channel
     kind, value = result
@@ -477,7 +477,7 @@ def deliver_batch(worker_id: str) -> bool:
                                                                 and not d.channel.last_error)):
                     ok.append((r, d, result[1]))
                     continue
-                exc = _record(d, result)
+                exc = _record_outcome(d, result)
                 if exc is None:
                     finished.append(r.id)
                 else:

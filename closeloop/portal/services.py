@@ -152,9 +152,9 @@ def _notify_step(ctx) -> None:
 def register_hooks() -> None:
     from closeloop.workorders.lifecycle import register_effect
 
-    register_effect("create", _on_create)
+    register_effect("create", _on_create, phase="notifications")
     for action in NOTIFY_STEPS:
-        register_effect(action, _notify_step)
+        register_effect(action, _notify_step, phase="notifications")
 
 
 # ---- who acts for an anonymous visitor ------------------------------------------------------------

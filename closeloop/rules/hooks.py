@@ -82,10 +82,10 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    register_effect("create", on_create)
-    register_effect("update", on_update)
+    register_effect("create", on_create, phase="automation")
+    register_effect("update", on_update, phase="automation")
     for action in ACTIONS:
-        register_effect(action, on_transition)
+        register_effect(action, on_transition, phase="automation")
     from closeloop.core import jobs
     from closeloop.outbox import services as outbox
     from closeloop.sla import hooks as sla_hooks

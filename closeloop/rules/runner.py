@@ -354,34 +354,22 @@ def _add_watchers(rule, wo, a):
     return "watchers + " + ", ".join(added) + (f" (not {', '.join(refused)})" if refused else "")
 
 
-def next_priority(priority: str) -> str | None:
-    from closeloop.workorders.models import PRIORITY_RANK
-
-    order = sorted(PRIORITY_RANK, key=PRIORITY_RANK.get)
-    i = order.index(priority) if priority in order else len(order) - 1
-    return order[i + 1] if i + 1 < len(order) else None
-
-
 def _escalate(rule, wo, a):
     """Raise the priority one step (unless it is the highest), optionally move to another
-    team, notify (as the notify action); an `escalation` event on the timeline."""
-    from closeloop.workorders.services import do_update_work_order
+    team, notify (as the notify action); an `escalation` event on the timeline. The change
+    goes through workorders.services.do_escalate_work_order, as the SLA ladder's does."""
+    from closeloop.workorders.services import do_escalate_work_order
 
     data: dict = {"rule_id": rule.pk, "rule": rule.name, "actions": []}
-    changes: dict = {}
-    if a.get("raise_priority", True):
-        up = next_priority(wo.priority)
-        if up:
-            changes["priority"] = up
-            data["priority"] = {"from": wo.priority, "to": up}
-            data["actions"].append("raise_priority")
-    team_code = a.get("team") or ""
-    if team_code and (not wo.team_id or wo.team.code != team_code):
-        changes["team"] = team_code
-        data["team"] = {"from": wo.team.code if wo.team_id else "", "to": team_code}
+    changed = do_escalate_work_order(actor=rule.owner, wo=wo, raise_priority=a.get("raise_priority", True),
+                                     team=a.get("team") or None, at=_at())
+    if "priority" in changed:
+        data["priority"] = changed["priority"]
+        data["actions"].append("raise_priority")
+    if "team" in changed:
+        data["team"] = changed["team"]
         data["actions"].append("move_team")
-    if changes:
-        do_update_work_order(actor=rule.owner, wo=wo, data=changes)
+    if changed:
         _refresh(wo)
     people = []
     if a.get("recipients"):
@@ -515,6 +503,8 @@ def describe(rule: Rule, wo: WorkOrder) -> list[str]:
             people = recipients(wo, a.get("watchers") or [])
             out.append(_("add watchers %(who)s") % {"who": ", ".join(str(u) for u in people) or "-"})
         elif t == "escalate":
+            from closeloop.workorders.services import next_priority
+
             up = next_priority(wo.priority) if a.get("raise_priority", True) else None
             bits = [_("priority %(a)s → %(b)s") % {"a": wo.priority, "b": up}] if up else []
             if a.get("team"):

@@ -1,7 +1,8 @@
 """The SLA ledger follows every work order write: create, each transition, each
 field update (priority, type, customer... may select another policy). Installed by
-SLAConfig.ready through workorders.lifecycle.register_effect; runs inside the
-work order's transaction, so the ledger never disagrees with the timeline."""
+SLAConfig.ready through workorders.lifecycle.register_effect in the "sla" phase (after the
+rules and the dispatch setting, once per outermost change: see lifecycle.PHASES); runs
+inside the work order's transaction, so the ledger never disagrees with the timeline."""
 
 from closeloop.workorders.lifecycle import register_effect
 
@@ -18,7 +19,7 @@ def install() -> None:
     global _installed
     if _installed:
         return
-    register_effect(None, on_change)  # "*": create, update and every action
+    register_effect(None, on_change, phase="sla")  # "*": create, update and every action
     _installed = True
 
 

@@ -14,8 +14,9 @@ from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, ValidationFailed
 from closeloop.outbox.services import enqueue
-from closeloop.workorders import timeline
-from closeloop.workorders.models import PRIORITY_RANK, TimelineEvent, WorkOrder
+from closeloop.workorders import lifecycle, timeline
+from closeloop.workorders.models import TimelineEvent, WorkOrder
+from closeloop.workorders.services import do_escalate_work_order
 
 from . import hooks
 from . import ledger as ledger_mod
@@ -136,7 +137,14 @@ def fire_due_levels(wo: WorkOrder, *, at: datetime, worker: str = "") -> list[Es
     """Fire every ladder level that is due and not fired yet for this work order and
     policy version, and recompute the ledger (which sets the next timer). Runs in the
     caller's transaction (sla.worker holds the work order's row lock)."""
-    return _sync(wo, at=at, fire=True, worker=worker)[1]
+    with lifecycle.holding_once_phases(wo) as outer:
+        done = _sync(wo, at=at, fire=True, worker=worker)[1]
+    if outer.held:
+        # A level's actions may have changed the work order (a raised priority, another team,
+        # and whatever rules did about it): bring the ledger up to date, which may select
+        # another policy, as the same change made by hand or by a rule does.
+        _sync(wo, at=at)
+    return done
 
 
 def _fire(wo: WorkOrder, policy: SLAPolicy, ledgers, fired: dict, at: datetime, worker: str) -> list[Escalation]:
@@ -180,7 +188,7 @@ def _run_actions(wo: WorkOrder, esc: Escalation, led, at: datetime) -> None:
     data = {"milestone": esc.milestone, "level": esc.level, "policy": esc.policy.key,
             "policy_version": esc.policy_version, "actions": esc.actions, "due_at": esc.due_at.isoformat(),
             "deadline": led.due_at.isoformat() if led.due_at else None}
-    changes: dict = {}
+    backup = None
     for action in esc.actions:
         if action == "remind_assignee":
             _notify(esc, wo, action, wo.assignee if wo.assignee_id else None, "inbox", at)
@@ -190,24 +198,11 @@ def _run_actions(wo: WorkOrder, esc: Escalation, led, at: datetime) -> None:
             _notify(esc, wo, action, _supervisor(wo), "voice", at)
         elif action == "reassign_backup":
             backup = wo.team.backup_team if wo.team_id else None
-            if backup is not None:
-                changes["team"] = backup
-                data["team"] = {"from": wo.team.code, "to": backup.code}
-                if backup.supervisor_id:
-                    _notify(esc, wo, action, backup.supervisor, "inbox", at)
-        elif action == "raise_priority":
-            order = sorted(PRIORITY_RANK, key=PRIORITY_RANK.get)
-            i = order.index(wo.priority)
-            if i + 1 < len(order):
-                changes["priority"] = order[i + 1]
-                data["priority"] = {"from": wo.priority, "to": order[i + 1]}
-    if changes:
-        # Escalation changes do not re-select the policy: the ladder that raised the
-        # priority keeps running (documented in docs/sla.md).
-        WorkOrder.objects.filter(pk=wo.pk).update(**changes, updated_at=at, version=F("version") + 1)
-        for k, v in changes.items():
-            setattr(wo, k, v)
-        wo.version += 1
+            if backup is not None and backup.supervisor_id:
+                _notify(esc, wo, action, backup.supervisor, "inbox", at)
+    # The same service as the rules' escalate action (same effects, same policy decision).
+    data.update(do_escalate_work_order(actor=None, wo=wo, raise_priority="raise_priority" in esc.actions,
+                                       team=backup, at=at))
     timeline.append_event(wo, EVENT_ESCALATION, at=at, data=data)
 
 

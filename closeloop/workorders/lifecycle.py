@@ -11,6 +11,8 @@ gates and approvals register extra guards/effects with `register_guard` /
 """
 
 from collections.abc import Callable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
@@ -129,8 +131,45 @@ CUSTOMER_CANCEL_STATES = (S.NEW, S.ASSIGNED)
 # after the state change is written. ctx is services.TransitionContext.
 Guard = Callable[[object], None]
 Effect = Callable[[object], None]
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    what: str
+    #: Runs once per outermost change of a work order: a change an earlier phase's effect
+    #: makes (a rule setting the priority, the dispatch setting assigning) leaves it to the
+    #: outer change, which runs it after all of them.
+    once: bool = False
+
+
+#: The effects of a change run phase by phase in this order, whatever order the apps were
+#: installed in. This is the one place that says what runs before what; within a phase,
+#: effects do not depend on each other (they run in registration order).
+PHASES: tuple[Phase, ...] = (
+    Phase("record", "what belongs to the change itself: approvals consumed or cancelled, handoffs, "
+                    "repeat links, the engineer's reported location"),
+    Phase("automation", "the rules, which may edit, assign, dispatch or comment (changes of their own, "
+                        "whose effects run at once, nested)"),
+    Phase("dispatch", "the dispatch setting acting on new work still unassigned after the rules"),
+    Phase("sla", "the SLA ledger: policy selection and targets over the final fields and timeline", once=True),
+    Phase("notifications", "outbox rows for people: assigned to you, watchers, acknowledge-or-escalate, "
+                           "the customer portal"),
+    Phase("follow_up", "steps the system takes once the change is complete: auto-close after the invoice"),
+)
+_PHASE_INDEX = {p.name: i for i, p in enumerate(PHASES)}
+
+
+@dataclass(frozen=True)
+class Registered:
+    action: str  # an action, "create", "update", or "*" (every one of them)
+    phase: str
+    fn: Effect
+
+
 _guards: dict[str, list[Guard]] = {}
-_effects: dict[str, list[Effect]] = {}
+_effects: list[Registered] = []
+_plans: dict[str, list[tuple[int, Effect]]] = {}
 
 
 @dataclass
@@ -144,9 +183,103 @@ def register_guard(action: str | None, fn: Guard) -> None:
     _guards.setdefault(action or "*", []).append(fn)
 
 
-def register_effect(action: str | None, fn: Effect) -> None:
-    _effects.setdefault(action or "*", []).append(fn)
+def register_effect(action: str | None, fn: Effect, *, phase: str) -> None:
+    """Add an effect of one action ("create", "update" or a transition verb), or of every one
+    when action is None, in one of the PHASES:
+
+        register_effect("create", on_create, phase="automation")
+    """
+    if phase not in _PHASE_INDEX:
+        raise ValueError(f"unknown phase {phase!r}; one of {', '.join(_PHASE_INDEX)}")
+    _effects.append(Registered(action or "*", phase, fn))
+    _plans.clear()
+
+
+def unregister_effects(fns) -> list[Registered]:
+    """Remove these effect functions (benchmarks measuring what they cost); returns what was removed."""
+    gone = [r for r in _effects if r.fn in fns]
+    _effects[:] = [r for r in _effects if r.fn not in fns]
+    _plans.clear()
+    return gone
+
+
+def restore_effects(gone: list[Registered]) -> None:
+    for r in gone:
+        register_effect(None if r.action == "*" else r.action, r.fn, phase=r.phase)
+
+
+def _plan(action: str) -> list[tuple[int, Effect]]:
+    plan = _plans.get(action)
+    if plan is None:
+        mine = [(i, r) for i, r in enumerate(_effects) if r.action in ("*", action)]
+        plan = [(_PHASE_INDEX[r.phase], r.fn) for _i, r in sorted(mine, key=lambda x: (_PHASE_INDEX[x[1].phase],
+                                                                                          x[0]))]
+        _plans[action] = plan
+    return plan
 
 
 def hooks_for(action: str) -> Hooks:
-    return Hooks(_guards.get("*", []) + _guards.get(action, []), _effects.get("*", []) + _effects.get(action, []))
+    return Hooks(_guards.get("*", []) + _guards.get(action, []), [fn for _i, fn in _plan(action)])
+
+
+@dataclass
+class _Outer:
+    phase: int = -1  # the phase the outermost change of the work order is running (-1: none yet)
+    held: bool = False  # a nested change left a `once` phase to it
+
+
+#: work order id -> its outermost change in progress (see run_effects).
+_running: ContextVar[dict[int, _Outer] | None] = ContextVar("lifecycle_running", default=None)
+
+
+@contextmanager
+def _outermost(wo):
+    running = _running.get()
+    token = None
+    if running is None:
+        running = {}
+        token = _running.set(running)
+    outer = running.get(wo.pk)
+    mine = outer is None
+    if mine:
+        outer = running[wo.pk] = _Outer()
+    try:
+        yield outer, mine
+    finally:
+        if mine:
+            running.pop(wo.pk, None)
+        if token is not None:
+            _running.reset(token)
+
+
+@contextmanager
+def holding_once_phases(wo):
+    """Changes made to `wo` inside the block leave the `once` phases (the SLA ledger) to the
+    caller, which brings them up to date itself afterwards when `held` says a change did:
+    sla.services.fire_due_levels, whose ladder may raise the priority (and whose state changes
+    may make rules act) while it is computing the ledger.
+
+        with lifecycle.holding_once_phases(wo) as outer:
+            ...
+        if outer.held:
+            ...
+    """
+    with _outermost(wo) as (outer, _mine):
+        yield outer
+
+
+def run_effects(action: str, ctx) -> None:
+    """Run the effects of `action` on ctx.wo, phase by phase. An effect may change the work
+    order itself (nested: that change runs its own effects at once), except the phases marked
+    `once`, which a nested change leaves to the outer one when the outer one has not reached
+    them yet: so a new work order gets its SLA policy chosen once, after the rules and the
+    dispatch setting have set its priority, team and assignee. Called by workorders.services
+    for create, update, escalation and every transition."""
+    with _outermost(ctx.wo) as (outer, mine):
+        for index, fn in _plan(action):
+            if mine:
+                outer.phase = index
+            elif PHASES[index].once and outer.phase < index:
+                outer.held = True  # the outer change runs it later, once, over everything
+                continue
+            fn(ctx)

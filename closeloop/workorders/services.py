@@ -36,8 +36,9 @@ from closeloop.customers.models import Asset, Contact, Customer, Site
 
 from . import permissions, timeline
 from .fields import clean_custom
-from .lifecycle import PAUSED, TRANSITIONS, WAIT_REASONS, S, Transition, hooks_for
+from .lifecycle import PAUSED, TRANSITIONS, WAIT_REASONS, S, Transition, hooks_for, run_effects
 from .models import (
+    PRIORITY_RANK,
     Attachment,
     CodeCounter,
     ExternalRef,
@@ -249,8 +250,7 @@ def do_create_work_order(*, actor: User, data: dict) -> WorkOrder:
         timeline.append_event(wo, TimelineEvent.Kind.CREATED, actor=actor, at=t, to_state=S.NEW, public=True,
                               data={"title": title, "priority": priority, "type": wo_type.key,
                                     "external_refs": [{"system": s, "id": i} for s, i in refs]})
-        for fn in hooks_for("create").effects:
-            fn(TransitionContext(actor=actor, wo=wo, transition=None, data=data, at=t))
+        run_effects("create", TransitionContext(actor=actor, wo=wo, transition=None, data=data, at=t))
         if assignee is not None:
             _apply_transition(actor, wo, TRANSITIONS["assign"], {"assignee": assignee, "team": wo.team}, t)
     return wo
@@ -325,8 +325,8 @@ def do_update_work_order(*, actor: User, wo: WorkOrder, data: dict, expected_ver
         wo.updated_at = t
         timeline.append_event(wo, TimelineEvent.Kind.UPDATED, actor=actor, at=t,
                               data={"changes": {k: {"from": a, "to": b} for k, (a, b) in changes.items()}})
-        for fn in hooks_for("update").effects:
-            fn(TransitionContext(actor=actor, wo=wo, transition=None, data={"changes": changes}, at=t))
+        run_effects("update", TransitionContext(actor=actor, wo=wo, transition=None, data={"changes": changes},
+                                                at=t))
     return wo
 
 
@@ -430,12 +430,30 @@ def do_transition(*, actor: User, wo: WorkOrder, action: str, data: dict | None 
     if expected_version is not None and expected_version != wo.version:
         raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
                                  % {"v": wo.version}, version=wo.version, current_state=wo.status)
+    with transaction.atomic():
+        apply_transition(actor=actor, wo=wo, action=action, data=data)
+    return wo
+
+
+def apply_transition(*, actor: User | None, wo: WorkOrder, action: str, data: dict | None = None,
+                     at: datetime | None = None) -> WorkOrder:
+    """Take `action` on `wo` inside the caller's transaction, without the role guard: for a
+    step the system takes because something else happened (the dispatch setting assigning new
+    work, a customer's signature confirming, auto-close after the invoice). `actor` is who
+    caused it (recorded on the timeline; may be None). Checks the state (409) and the input
+    (422), then runs exactly what `do_transition` runs: the guards, the compare-and-set, the
+    timeline event and the effects. Input values may be model instances (an assignee `User`,
+    a `Team`) as well as their public keys. Used by dispatch.services and fieldwork."""
+    t = TRANSITIONS.get(action)
+    if t is None:
+        raise NotFound(_("Unknown action %(a)s.") % {"a": action})
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("apply_transition runs inside the caller's transaction")
     if wo.status not in t.sources:
         raise Conflict(_("Cannot %(a)s a work order that is %(s)s.") % {"a": t.action, "s": wo.status_label},
                        current_state=wo.status, version=wo.version)
-    clean = _clean_action_input(t, wo, data)
-    with transaction.atomic():
-        _apply_transition(actor, wo, t, clean, now())
+    clean = _clean_action_input(t, wo, dict(data or {}))
+    _apply_transition(actor, wo, t, clean, at or now())
     return wo
 
 
@@ -491,8 +509,64 @@ def _apply_transition(actor: User, wo: WorkOrder, t: Transition, clean: dict, at
     # Status changes are public (the customer follows progress); notes on them are not.
     timeline.append_event(wo, TimelineEvent.Kind.TRANSITION, actor=actor, at=at, action=t.action,
                           from_state=from_state, to_state=to_state, data=event_data, public=True)
-    for effect in hooks.effects:
-        effect(ctx)
+    run_effects(t.action, ctx)
+
+
+# ---- escalation ----------------------------------------------------------------------------
+
+def next_priority(priority: str) -> str | None:
+    """One step up (low → normal → high → urgent); None at the top."""
+    order = sorted(PRIORITY_RANK, key=PRIORITY_RANK.get)
+    i = order.index(priority) if priority in order else len(order) - 1
+    return order[i + 1] if i + 1 < len(order) else None
+
+
+def do_escalate_work_order(*, actor: User | None, wo: WorkOrder, raise_priority: bool = True,
+                           team: Team | str | None = None, at: datetime | None = None) -> dict:
+    """Raise the priority one step (never past urgent) and/or move the work order to `team`
+    (a Team or its code): the one way an escalation changes a work order, for the SLA ladder
+    (sla.services) and the rules' escalate action (rules.runner). In the caller's transaction:
+    a compare-and-set on the version, then the "update" effects as for any edit, so both paths
+    run the same hooks (the rules' updated / field_changed triggers) and take the same decision
+    on the SLA policy: it is selected again for the new priority and team, as after an edit.
+
+    Returns what changed, {"priority": {"from", "to"}, "team": {"from", "to"}}; empty when there
+    was nothing to change (then nothing is written). The caller records its escalation event
+    (which rule or ladder level, who was told) with these changes in it."""
+    if actor is not None and not permissions.may_edit(actor, wo):
+        raise Forbidden(_("You may not edit this work order."))
+    problems: list[FieldProblem] = []
+    new_team = _lookup(problems, "team", Team, team) if team else None
+    if problems:
+        raise ValidationFailed(problems)
+    values: dict = {}
+    changes: dict[str, tuple] = {}
+    out: dict = {}
+    up = next_priority(wo.priority) if raise_priority else None
+    if up:
+        values["priority"] = up
+        changes["priority"] = (wo.priority, up)
+        out["priority"] = {"from": wo.priority, "to": up}
+    if new_team is not None and new_team.pk != wo.team_id:
+        values["team"] = new_team
+        changes["team"] = (_jsonable(wo.team), new_team.code)
+        out["team"] = {"from": wo.team.code if wo.team_id else "", "to": new_team.code}
+    if not values:
+        return out
+    t = at or now()
+    updated = WorkOrder.objects.filter(pk=wo.pk, version=wo.version).update(
+        **values, updated_at=t, version=F("version") + 1)
+    if not updated:
+        current = WorkOrder.objects.get(pk=wo.pk)
+        raise PreconditionFailed(_("The work order changed since you loaded it (now version %(v)d).")
+                                 % {"v": current.version}, version=current.version, current_state=current.status)
+    for k, v in values.items():
+        setattr(wo, k, v)
+    wo.version += 1
+    wo.updated_at = t
+    run_effects("update", TransitionContext(actor=actor, wo=wo, transition=None, data={"changes": changes}, at=t,
+                                            extra={"escalation": True}))
+    return out
 
 
 # ---- comments, attachments, links, external refs ---------------------------------------------

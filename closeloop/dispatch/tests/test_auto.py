@@ -128,7 +128,7 @@ def test_reopen_back_to_the_assignee_is_left_alone(crew):
     assert wo.status == S.ASSIGNED and wo.assignee == crew.eng_y and not dispatch_events(wo)
 
 
-def test_rules_effects_are_registered_before_dispatch():
+def test_rules_effects_run_before_dispatch():
     for action, ours, theirs in (("create", hooks.on_create, rules_hooks.on_create),
                                  ("reopen", hooks.on_reopen, rules_hooks.on_transition)):
         effects = hooks_for(action).effects

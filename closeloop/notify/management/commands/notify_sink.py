@@ -33,7 +33,7 @@ def check_dingtalk(query: dict, secret: str) -> str:
     return "signature ok" if sign == want else "BAD SIGNATURE"  # parse_qs decoded it
 
 
-def _record(kind: str, summary: str, detail: str, out) -> None:
+def _print_received(kind: str, summary: str, detail: str, out) -> None:
     RECEIVED.appendleft((datetime.now().strftime("%H:%M:%S"), kind, summary, detail))
     out.write(f"[{RECEIVED[0][0]}] {kind}: {summary}\n")
     out.flush()
@@ -70,23 +70,23 @@ def make_handler(secret: str, out):
             if parts.path.startswith("/robot/send"):
                 body = json.loads(raw or b"{}")
                 md = body.get("markdown", {})
-                _record("DingTalk", f"{md.get('title', '')} ({check_dingtalk(query, secret)})", md.get("text", ""), out)
+                _print_received("DingTalk", f"{md.get('title', '')} ({check_dingtalk(query, secret)})", md.get("text", ""), out)
                 return self._reply(200, b'{"errcode":0,"errmsg":"ok"}')
             if parts.path.startswith("/cgi-bin/webhook/send"):
                 body = json.loads(raw or b"{}")
-                _record("WeCom", "markdown", body.get("markdown", {}).get("content", ""), out)
+                _print_received("WeCom", "markdown", body.get("markdown", {}).get("content", ""), out)
                 return self._reply(200, b'{"errcode":0,"errmsg":"ok"}')
             if parts.path.startswith("/open-apis/bot/"):
                 body = json.loads(raw or b"{}")
-                _record("Feishu", body.get("card", {}).get("header", {}).get("title", {}).get("content", ""),
+                _print_received("Feishu", body.get("card", {}).get("header", {}).get("title", {}).get("content", ""),
                         json.dumps(body.get("card", {}), ensure_ascii=False), out)
                 return self._reply(200, b'{"code":0,"msg":"success"}')
             if parts.path.endswith("/Messages.json") or parts.path.endswith("/Calls.json"):
                 form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
                 kind = "SMS" if parts.path.endswith("Messages.json") else "Voice call"
-                _record(kind, f"to {form.get('To', '')}", form.get("Body") or form.get("Twiml", ""), out)
+                _print_received(kind, f"to {form.get('To', '')}", form.get("Body") or form.get("Twiml", ""), out)
                 return self._reply(201, json.dumps({"sid": "SM" + hashlib.sha1(raw).hexdigest()[:32]}).encode())
-            _record("Webhook", f"{parts.path} id={self.headers.get('X-Closeloop-Delivery', '')}",
+            _print_received("Webhook", f"{parts.path} id={self.headers.get('X-Closeloop-Delivery', '')}",
                     raw.decode("utf-8", "replace"), out)
             return self._reply(200, b'{"ok":true}')
 
@@ -118,7 +118,7 @@ class Command(BaseCommand):
 
                     msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
                     body = msg.get_body(("plain",))
-                    _record("Email", f"{msg['Subject']} → {', '.join(envelope.rcpt_tos)}",
+                    _print_received("Email", f"{msg['Subject']} → {', '.join(envelope.rcpt_tos)}",
                             body.get_content() if body else "", out)
                     return "250 Message accepted"
 
