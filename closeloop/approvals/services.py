@@ -17,6 +17,7 @@ from closeloop.accounts.models import Role, Team, User
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, DomainError, FieldProblem, Forbidden, NotFound, ValidationFailed
+from closeloop.notify.services import notify
 from closeloop.outbox.services import enqueue
 from closeloop.workorders import timeline
 from closeloop.workorders.models import TimelineEvent, WorkOrder, WorkOrderType
@@ -56,11 +57,8 @@ def may_request(user) -> bool:
 def _notify(key: str, event: str, wo, recipients: list, message: str, url: str = "") -> None:
     if not recipients:
         return
-    payload = {"event": event, "work_order": wo.code, "recipients": recipients, "message": str(message)[:300],
-               "public": False}
-    if url:
-        payload["context"] = {"url": url}
-    enqueue("notify", key[:200], payload)
+    notify(key=key, event=event, work_order=wo, recipients=recipients, message=str(message)[:300],
+           context={"url": url} if url else None)
 
 
 def _inbox_url(req) -> str:

@@ -20,7 +20,6 @@ class NotifyConfig(AppConfig):
         checks.register(check_allowlist)
 
         outbox.register("notify", services.fan_out)
-        outbox.register("notification", services.fan_out)  # sla/services.py _notify
         outbox.register("notify.deliver", services.deliver_message)
         outbox.register("notify.ack_step", ack.run_step)
         from closeloop.core import jobs

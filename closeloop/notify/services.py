@@ -1,10 +1,13 @@
 """Notifications: turn "notify" outbox rows into one delivery per (recipient, channel),
 deliver each through its channel's transport, log the outcome.
 
+Every app asks for a notification with `notify(...)` (below): one "notify" outbox row in
+the caller's transaction, in the one payload format notify reads.
+
 Two outbox kinds are handled here:
-- "notify" (and the older "notification" rows of sla): the cause. `fan_out` resolves
-  recipients and preferences, renders per language and channel, writes Delivery rows
-  and one "notify.deliver" outbox row each (inbox messages are stored at once).
+- "notify": the cause. `fan_out` resolves recipients and preferences, renders per
+  language and channel, writes Delivery rows and one "notify.deliver" outbox row each
+  (inbox messages are stored at once).
 - "notify.deliver": one message. `deliver` sends it; the Delivery's key is the stable
   id every attempt carries.
 """
@@ -53,28 +56,37 @@ def pause_after() -> int:
     return int(getattr(settings, "CLOSELOOP_NOTIFY_PAUSE_AFTER", 5))
 
 
-# ---- normalising the three payload formats ----------------------------------------------------
+# ---- asking for a notification (the one producer) -----------------------------------------------
 
-def normalize(kind: str, payload: dict) -> dict:
-    """The contract format (preamble) from any of the formats apps write."""
-    p = dict(payload or {})
-    if "recipients" in p:
-        return p
-    if kind == "notification" or p.get("event") == "sla.escalation":
-        # sla/services.py _notify
-        ctx = {k: p.get(k) for k in ("milestone", "level", "action", "due_at", "title", "priority")}
-        urgent = p.get("channel") == "voice" or p.get("priority") == "urgent"
-        # The SLA app names one channel (inbox, or voice for call_manager): the person's own
-        # preferences apply as well, so a supervisor who wants escalations by email gets them.
-        also = [p["channel"]] if p.get("channel") and p["channel"] != Medium.INBOX else []
-        return {"event": p.get("event") or "sla.escalation", "work_order": p.get("work_order"),
-                "recipients": [{"user": p["to"]}] if p.get("to") else [], "channels": None, "also": also,
-                "context": ctx, "urgent": urgent}
-    # rules/runner.py _notify: {channel, to, phone, work_order, rule, message}
-    return {"event": "rule.notify", "work_order": p.get("work_order"),
-            "recipients": [{"user": p["to"]}] if p.get("to") else [],
-            "channels": [p["channel"]] if p.get("channel") else None, "message": p.get("message", ""),
-            "context": {"rule": p.get("rule", "")}}
+NOTIFY_KIND = "notify"
+
+
+def notify(*, key: str, event: str, work_order: WorkOrder | str | None, recipients: list[dict],
+           channels: list[str] | None = None, context: dict | None = None, message: str = "",
+           also: list[str] | None = None, exclude: list[str] | None = None, urgent: bool = False,
+           public: bool = False, no_robots: bool = False, at: datetime | None = None) -> bool:
+    """Ask for a notification, in the caller's transaction (one "notify" outbox row; the worker
+    fans it out and delivers each message at least once). Returns False when a request with
+    this `key` was recorded before (the key is the idempotency key: name the cause, e.g.
+    `escalation:<id>:notify_supervisor:<user id>`).
+
+    - `event`: what happened ("sla.escalation", "rule.notify", "approval.requested", ...): picks
+      the message template (notify.messages) and the group robots subscribed to it;
+    - `recipients`: `{"user": username}`, `{"contact": id}`, `{"team": code, "who": "members" |
+      "supervisor" | "on_call"}`, `{"channel": name}`, `{"watchers": True}`;
+    - `channels`: None = each person's own preferences; a list = exactly these media; `also`:
+      media added to the preferences (a voice call for call_manager);
+    - `context`: values the templates show (rule, level, url...); `message`: free text;
+    - `exclude`: usernames left out (whoever caused it); `urgent` ignores quiet hours;
+      `public`: may reach customer contacts; `no_robots`: no group channels.
+    """
+    payload: dict = {"event": event, "work_order": work_order.code if isinstance(work_order, WorkOrder)
+                     else work_order, "recipients": list(recipients)}
+    for name, value in (("channels", channels), ("also", also), ("context", context), ("message", message),
+                        ("exclude", exclude), ("urgent", urgent), ("public", public), ("no_robots", no_robots)):
+        if value:
+            payload[name] = value
+    return outbox.enqueue(NOTIFY_KIND, key[:200], payload, at=at) is not None
 
 
 # ---- recipients --------------------------------------------------------------------------------
@@ -255,10 +267,9 @@ def _label(kind: str, who) -> str:
 # ---- fan-out (the "notify" outbox handler) -----------------------------------------------------
 
 def fan_out(msg) -> None:
-    payload = normalize(msg.kind, msg.payload)
     at = now()
     with transaction.atomic():
-        fan_out_payload(msg.key, payload, at)
+        fan_out_payload(msg.key, msg.payload, at)
 
 
 def fan_out_payload(cause: str, payload: dict, at: datetime) -> list[Delivery]:
@@ -519,17 +530,15 @@ def fan_out_batch(worker_id: str) -> bool:
     """Worker step: fan out up to BATCH due causes ("notify" rows) in one transaction."""
     t = now()
     busy = False
-    for kind in ("notify", "notification"):
-        token, rows = outbox.claim_batch(kind, worker_id, t, BATCH)
-        if not rows:
-            continue
+    token, rows = outbox.claim_batch(NOTIFY_KIND, worker_id, t, BATCH)
+    if rows:
         busy = True
         ok = []
         with transaction.atomic():
             for r in rows:
                 try:
                     with transaction.atomic():
-                        fan_out_payload(r.key, normalize(r.kind, r.payload), t)
+                        fan_out_payload(r.key, r.payload, t)
                     ok.append(r.id)
                 except Exception as e:  # one bad payload must not hold up the others
                     log.exception("fan-out of %s failed", r.key)

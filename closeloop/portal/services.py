@@ -130,7 +130,7 @@ def _notify_step(ctx) -> None:
     event = NOTIFY_STEPS.get(ctx.transition.action if ctx.transition else "")
     if not event or not wo.contact_id:
         return
-    from closeloop.outbox.services import enqueue
+    from closeloop.notify.services import notify
 
     messages = {
         "portal.accepted": _("Your request %(code)s was accepted by %(name)s."),
@@ -139,14 +139,9 @@ def _notify_step(ctx) -> None:
         "portal.done": _("%(code)s is done. Please confirm and rate the work."),
     }
     name = str(wo.assignee) if wo.assignee_id else ""
-    enqueue("notify", f"portal:{wo.pk}:{ctx.transition.action}:{wo.version}", {
-        "event": event,
-        "work_order": wo.code,
-        "recipients": [{"contact": wo.contact_id}],
-        "message": messages[event] % {"code": wo.code, "name": name},
-        "context": {"url": tracking_url(wo), "engineer": name, "status": wo.status},
-        "public": True,
-    })
+    notify(key=f"portal:{wo.pk}:{ctx.transition.action}:{wo.version}", event=event, work_order=wo,
+           recipients=[{"contact": wo.contact_id}], message=messages[event] % {"code": wo.code, "name": name},
+           context={"url": tracking_url(wo), "engineer": name, "status": wo.status}, public=True)
 
 
 def register_hooks() -> None:

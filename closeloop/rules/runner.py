@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.apps import apps
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -301,15 +300,15 @@ def _notify_rows(rule, wo, a, *, what: str) -> list:
     people = recipients(wo, a.get("recipients") or ["team_lead"])
     channels = a.get("channels") or ["inbox"]
     message = (a.get("message") or "").replace("{code}", wo.code).replace("{title}", wo.title)[:500]
-    if people and apps.is_installed("closeloop.outbox"):
-        from closeloop.outbox.services import enqueue
+    if people:
+        from closeloop.notify.services import notify
 
         firing = current_firing().id
         for user in people:
             for channel in channels:
-                enqueue("notify", f"rule:{rule.pk}:{wo.pk}:{firing}:{what}:{user.pk}:{channel}",
-                        {"channel": channel, "to": user.username, "phone": user.phone, "work_order": wo.code,
-                         "rule": rule.name, "message": message})
+                notify(key=f"rule:{rule.pk}:{wo.pk}:{firing}:{what}:{user.pk}:{channel}", event="rule.notify",
+                       work_order=wo, recipients=[{"user": user.username}], channels=[channel], message=message,
+                       context={"rule": rule.name})
     return people
 
 

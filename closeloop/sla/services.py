@@ -13,7 +13,7 @@ from closeloop.accounts.models import Role, User
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, ValidationFailed
-from closeloop.outbox.services import enqueue
+from closeloop.notify.services import notify
 from closeloop.workorders import lifecycle, timeline
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 from closeloop.workorders.services import do_escalate_work_order
@@ -177,11 +177,13 @@ def _supervisor(wo: WorkOrder) -> User | None:
 def _notify(esc: Escalation, wo: WorkOrder, action: str, user: User | None, channel: str, at: datetime) -> None:
     if user is None:
         return
-    enqueue("notification", f"escalation:{esc.pk}:{action}:{user.pk}", {
-        "event": "sla.escalation", "channel": channel, "to": user.username, "work_order": wo.code,
-        "milestone": esc.milestone, "level": esc.level, "action": action,
-        "due_at": esc.due_at.isoformat(), "title": wo.title, "priority": wo.priority,
-    }, at=at)
+    # `channel` is inbox, or voice for call_manager: the person's own preferences apply as
+    # well, so a supervisor who wants escalations by email gets them.
+    notify(key=f"escalation:{esc.pk}:{action}:{user.pk}", event="sla.escalation", work_order=wo,
+           recipients=[{"user": user.username}], also=[channel] if channel != "inbox" else None,
+           urgent=channel == "voice" or wo.priority == "urgent", at=at,
+           context={"milestone": esc.milestone, "level": esc.level, "action": action,
+                    "due_at": esc.due_at.isoformat(), "title": wo.title, "priority": wo.priority})
 
 
 def _run_actions(wo: WorkOrder, esc: Escalation, led, at: datetime) -> None:

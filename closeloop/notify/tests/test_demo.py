@@ -8,7 +8,7 @@ from django.core.management import call_command
 
 from closeloop.notify.demo import TITLE, file_urgent_work_order
 from closeloop.notify.models import AckChain, Channel, UserPreference
-from closeloop.notify.services import fan_out_payload, normalize
+from closeloop.notify.services import fan_out_payload
 from closeloop.outbox.models import OutboxMessage
 from closeloop.workorders.models import WorkOrder
 
@@ -28,10 +28,10 @@ def test_demo_seeds_channels_and_the_ack_chain():
     assert chain.target.username == "engineer" and len(chain.steps) == 5
     # An SLA escalation to a supervisor goes to the robot and by email.
     sup = UserPreference.objects.filter(event="sla.escalation", medium="email").first().user
-    out = fan_out_payload("esc:1", normalize("notification", {
-        "event": "sla.escalation", "channel": "inbox", "to": sup.username, "work_order": wo.code,
-        "milestone": "response", "level": 2, "action": "notify_supervisor", "due_at": "2026-11-22T10:00:00+08:00",
-        "title": wo.title, "priority": "urgent"}), wo.created_at)
+    out = fan_out_payload("esc:1", {
+        "event": "sla.escalation", "recipients": [{"user": sup.username}], "work_order": wo.code, "urgent": True,
+        "context": {"milestone": "response", "level": 2, "action": "notify_supervisor",
+                    "due_at": "2026-11-22T10:00:00+08:00", "title": wo.title, "priority": "urgent"}}, wo.created_at)
     assert {d.medium for d in out} == {"inbox", "email", "dingtalk"}
     robot = next(d for d in out if d.medium == "dingtalk")
     assert robot.markdown.startswith("### ") and wo.code in robot.markdown

@@ -39,7 +39,13 @@ def test_contract_payload_reaches_the_inbox_and_the_robot(world, sink):
     assert ev.data["status"] == "delivered" and ev.data["text"] == "10:00 通过钉钉发给 ops — 已送达"
 
 
-def test_rules_and_sla_formats_are_accepted(world):
+def test_pending_rows_in_the_older_formats_are_converted_by_the_migration(world):
+    """notify/0002: rules' and the SLA ladder's own payloads, still pending at the upgrade."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("closeloop.notify.migrations.0002_one_notify_format")
     with time_machine.travel(T0, tick=False):
         wo = make_wo(world)
         enqueue("notify", "rule:1:2:v1:3:inbox", {"channel": "inbox", "to": "eng_x", "phone": "", "work_order": wo.code,
@@ -48,11 +54,26 @@ def test_rules_and_sla_formats_are_accepted(world):
             "event": "sla.escalation", "channel": "inbox", "to": "manager", "work_order": wo.code,
             "milestone": "first_response", "level": 1, "action": "notify_supervisor",
             "due_at": T0.isoformat(), "title": wo.title, "priority": "high"})
+        migration.forwards(apps, None)
+        assert set(OutboxMessage.objects.values_list("kind", flat=True)) == {"notify"}
         drain()
     assert InboxItem.objects.get(user=world.eng_x).body.startswith("冷却报警")
     m = InboxItem.objects.get(user=world.manager)
     assert m.event == "sla.escalation" and wo.code in m.subject
     assert not OutboxMessage.objects.filter(done_at__isnull=True).exists()
+
+
+def test_the_one_producer_writes_one_notify_row_per_key(world):
+    from closeloop.notify.services import notify
+
+    wo = make_wo(world)
+    assert notify(key="k:1", event="rule.notify", work_order=wo, recipients=[{"user": "eng_x"}], channels=["inbox"],
+                  message="冷却报警", context={"rule": "r"})
+    assert not notify(key="k:1", event="rule.notify", work_order=wo, recipients=[{"user": "eng_y"}])
+    row = OutboxMessage.objects.get(key="k:1")
+    assert row.kind == "notify" and row.payload == {
+        "event": "rule.notify", "work_order": wo.code, "recipients": [{"user": "eng_x"}], "channels": ["inbox"],
+        "context": {"rule": "r"}, "message": "冷却报警"}
 
 
 def test_fan_out_twice_makes_no_duplicates(world):

@@ -45,9 +45,10 @@ def test_ventilator_offline_at_a_top_hospital(db):
         assert all(a["ok"] for a in rule_ev.data["actions"])
         lead = wo.team.supervisor
         # The rule's messages (others, e.g. "work_order.assigned" to the engineer, are not the rule's).
-        msgs = OutboxMessage.objects.filter(kind="notify", payload__work_order=wo.code, payload__has_key="rule")
-        assert {m.payload["to"] for m in msgs} == {lead.username}
-        assert {m.payload["channel"] for m in msgs} == {"sms", "inbox"}
+        msgs = OutboxMessage.objects.filter(kind="notify", payload__work_order=wo.code,
+                                            payload__event="rule.notify")
+        assert {m.payload["recipients"][0]["user"] for m in msgs} == {lead.username}
+        assert {m.payload["channels"][0] for m in msgs} == {"sms", "inbox"}
         assert s.excluded_counts  # others were left out, each with a reason
         mine = next(x for x in s.suggestions if x["username"] == eng.username)
         assert mine["distance_km"] == min(x["distance_km"] for x in s.suggestions if x["distance_km"] is not None)

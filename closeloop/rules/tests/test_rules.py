@@ -45,7 +45,7 @@ def test_created_trigger_keyword_sets_priority_and_notifies_team_lead(urgent):
     assert ev.data["rule"] == "紧急关键词" and ev.data["keywords"] == {"urgent": ["呼吸机离线"]}
     assert [a["ok"] for a in ev.data["actions"]] == [True, True]
     msg = OutboxMessage.objects.get(kind="notify")
-    assert msg.payload["to"] == "manager" and msg.payload["channel"] == "sms"
+    assert msg.payload["recipients"] == [{"user": "manager"}] and msg.payload["channels"] == ["sms"]
     assert msg.payload["message"] == f"{wo.code} 紧急"
     # The priority change is an "updated" event on the timeline, by the rule's owner.
     upd = TimelineEvent.objects.get(work_order=wo, kind="updated")

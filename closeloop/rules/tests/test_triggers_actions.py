@@ -157,7 +157,7 @@ def test_sla_warning_and_breach_triggers(world, sla_policy):
     esc = TimelineEvent.objects.get(work_order=wo, kind="escalation", data__rule="breach")
     assert esc.data["priority"] == {"from": "normal", "to": "high"} and esc.data["notified"] == ["manager"]
     msg = OutboxMessage.objects.get(kind="notify")
-    assert msg.payload["to"] == "manager" and msg.payload["message"] == f"{wo.code} 超时"
+    assert msg.payload["recipients"] == [{"user": "manager"}] and msg.payload["message"] == f"{wo.code} 超时"
 
 
 # ---- schedule ------------------------------------------------------------------------------------
@@ -279,7 +279,8 @@ def test_add_watchers_action_and_watchers_get_notified(world):
     assert ev.data["actions"][0]["ok"] and "not eng_y" in ev.data["actions"][0]["summary"]
     OutboxMessage.objects.filter(kind="notify").delete()
     wo_services.do_transition(actor=world.eng_x, wo=wo, action="accept")
-    assert sorted(m.payload["to"] for m in OutboxMessage.objects.filter(kind="notify", payload__rule="tell")) == [
+    assert sorted(m.payload["recipients"][0]["user"] for m in OutboxMessage.objects.filter(
+        kind="notify", payload__context__rule="tell")) == [
         "dispatcher", "eng_x"]
     p = bad(world, actions=[{"type": "add_watchers", "watchers": ["watchers"]},
                             {"type": "add_watchers", "watchers": ["nobody_here"]}, {"type": "add_watchers"}])
@@ -297,7 +298,8 @@ def test_escalate_raises_priority_moves_team_and_notifies(world):
     assert esc.data["team"] == {"from": "team-x", "to": "team-y"} and esc.data["actions"] == [
         "raise_priority", "move_team", "notify"]
     # team_lead is now team Y's (none): only eng_y, on both channels.
-    assert sorted((m.payload["to"], m.payload["channel"]) for m in OutboxMessage.objects.filter(kind="notify")) == [
+    assert sorted((m.payload["recipients"][0]["user"], m.payload["channels"][0])
+                  for m in OutboxMessage.objects.filter(kind="notify")) == [
         ("eng_y", "inbox"), ("eng_y", "sms")]
 
 

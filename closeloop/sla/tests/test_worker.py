@@ -79,7 +79,7 @@ def test_it_fires_each_level_once_in_order_with_events_and_outbox(world, always)
     assert f"escalation:{e1.pk}:remind_assignee:{world.eng_x.pk}" in keys
     assert f"escalation:{e2.pk}:notify_supervisor:{world.manager.pk}" in keys
     assert f"escalation:{e3.pk}:call_manager:{world.manager.pk}" in keys
-    assert OutboxMessage.objects.get(key__startswith=f"escalation:{e3.pk}:call").payload["channel"] == "voice"
+    assert OutboxMessage.objects.get(key__startswith=f"escalation:{e3.pk}:call").payload["also"] == ["voice"]
     assert SLATarget.objects.get(work_order=wo, milestone="response").next_check_at is None
 
 
@@ -119,7 +119,7 @@ def test_two_workers_racing_for_the_same_item_fire_once(world, always):
     process_claimed(wo.pk, "b", at)
     assert Escalation.objects.count() == 1
     assert TimelineEvent.objects.filter(work_order=wo, kind="escalation").count() == 1
-    assert OutboxMessage.objects.filter(kind="notification").count() == 1  # the escalation's message
+    assert OutboxMessage.objects.filter(kind="notify", key__startswith="escalation:").count() == 1  # its message
 
 
 def test_a_crash_between_claim_and_commit_is_redone_after_the_lease(world, always):
