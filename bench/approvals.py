@@ -70,7 +70,7 @@ def main():
 
     translation.activate("en")
     from closeloop.accounts.models import Role, Team, User
-    from closeloop.approvals import selectors, services
+    from closeloop.approvals import handoffs, selectors, services
     from closeloop.approvals.tests.conftest import purchase_tree
     from closeloop.core.clock import now
     from closeloop.workorders import lifecycle
@@ -125,7 +125,7 @@ def main():
     fresh = [mk(S.ACCEPTED) for _ in range(600)]
     with_hooks = timed(lambda i: do_transition(actor=eng, wo=fresh[i], action="start"), 300)
     saved = {k: list(v) for k, v in lifecycle._guards.items()}
-    mine = {services.guard, services.handoff_guard, services.consume, services.handoff_effect}
+    mine = {services.guard, handoffs.handoff_guard, services.consume, handoffs.handoff_effect}
     for k in lifecycle._guards:
         lifecycle._guards[k] = [f for f in lifecycle._guards[k] if f not in mine]
     gone = lifecycle.unregister_effects(mine)

@@ -116,11 +116,11 @@ def seed(n_engineers: int, n_backlog: int, seed_value: int = 1):
 
 
 def bench_suggest(runs: int, profile: bool = False) -> dict:
-    from closeloop.dispatch import services
+    from closeloop.dispatch import suggestions
     from closeloop.workorders.models import WorkOrder
 
     wos = list(WorkOrder.objects.filter(status="new").select_related("asset", "site", "wo_type")[:runs])
-    services.suggest(wos[0])  # warm up
+    suggestions.suggest(wos[0])  # warm up
     times = []
     prof = None
     if profile:
@@ -130,7 +130,7 @@ def bench_suggest(runs: int, profile: bool = False) -> dict:
         prof.enable()
     for w in wos:
         t0 = time.perf_counter()
-        s = services.suggest(w)
+        s = suggestions.suggest(w)
         times.append((time.perf_counter() - t0) * 1000)
     if prof is not None:
         import pstats
@@ -144,7 +144,7 @@ def bench_suggest(runs: int, profile: bool = False) -> dict:
 
 def bench_batch(n_jobs: int, n_engineers: int) -> dict:
     from closeloop.accounts.models import Role, User
-    from closeloop.dispatch import engine, services
+    from closeloop.dispatch import engine, facts, services
     from closeloop.workorders.models import WorkOrder
 
     keep = list(User.objects.filter(role=Role.ENGINEER).order_by("pk").values_list("pk", flat=True)[:n_engineers])
@@ -159,10 +159,10 @@ def bench_batch(n_jobs: int, n_engineers: int) -> dict:
     from closeloop.dispatch.models import SkillRequirement
 
     rows = list(SkillRequirement.objects.select_related("tag"))
-    reqs = [services.requirements_for(w, rows) for w in wos]
+    reqs = [facts.requirements_for(w, rows) for w in wos]
     tag_ids = sorted({t for r in reqs for t in r})
-    cands = services.load_candidates(datetime.now(UTC), tag_ids)
-    jobs = services.build_jobs(wos, tag_ids, reqs, [2.0] * len(wos), cands)
+    cands = facts.load_candidates(datetime.now(UTC), tag_ids)
+    jobs = facts.build_jobs(wos, tag_ids, reqs, [2.0] * len(wos), cands)
     t0 = time.perf_counter()
     cost, _cols, _s = engine.batch_cost(jobs, cands)
     t1 = time.perf_counter()

@@ -15,7 +15,7 @@ from closeloop.core.errors import Forbidden, NotFound
 from closeloop.core.paging import page_by_id
 from closeloop.workorders import selectors as wo_selectors
 
-from . import selectors, services
+from . import handoffs, selectors, services
 from . import tree as T
 from .models import ApprovalFlow, Handoff, HandoffRequirement, Justification
 
@@ -389,7 +389,7 @@ def list_handoff_requirements(request):
 @router.post("/handoff-requirements", response={201: dict})
 def create_handoff_requirement(request, payload: HandoffRequirementIn):
     _staff(request, "write")
-    r = services.do_save_handoff_requirement(actor=request.auth, data=payload.model_dump())
+    r = handoffs.do_save_handoff_requirement(actor=request.auth, data=payload.model_dump())
     return Status(201, _hreq_out(r))
 
 
@@ -399,7 +399,7 @@ def update_handoff_requirement(request, pk: int, payload: HandoffRequirementPatc
     r = HandoffRequirement.objects.filter(pk=pk).first()
     if r is None:
         raise NotFound(_("No handoff requirement %(n)s.") % {"n": pk})
-    r = services.do_save_handoff_requirement(actor=request.auth, data=payload.model_dump(exclude_unset=True), req=r)
+    r = handoffs.do_save_handoff_requirement(actor=request.auth, data=payload.model_dump(exclude_unset=True), req=r)
     return _hreq_out(r)
 
 
@@ -419,7 +419,7 @@ def rate_handoff(request, pk: int, payload: HandoffRatingIn):
     h = Handoff.objects.select_related("to_team", "work_order").filter(pk=pk).first()
     if h is None or not wo_selectors.visible_work_orders(request.auth).filter(pk=h.work_order_id).exists():
         raise NotFound(_("No handoff %(n)s.") % {"n": pk})
-    h = services.do_rate_handoff(actor=request.auth, h=h, score=payload.score, reasons=payload.reasons,
+    h = handoffs.do_rate_handoff(actor=request.auth, h=h, score=payload.score, reasons=payload.reasons,
                                  comment=payload.comment)
     return Status(201, {"id": h.pk, "score": h.score, "reasons": h.reasons})
 

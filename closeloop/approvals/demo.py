@@ -15,7 +15,7 @@ from closeloop.core.clock import now
 from closeloop.outbox.models import OutboxMessage
 from closeloop.workorders.models import WorkOrder
 
-from . import services
+from . import handoffs, services
 from .models import ApprovalFlow, HandoffRequirement, Justification
 
 ORDER = 60
@@ -82,7 +82,7 @@ def seed() -> str:
                                                                                 "supervisor": fin_user})
         User.objects.filter(role=Role.FINANCE).update(team=fin_team)
         if not HandoffRequirement.objects.filter(action="complete").exists():
-            services.do_save_handoff_requirement(actor=admin, data={
+            handoffs.do_save_handoff_requirement(actor=admin, data={
                 "action": "complete", "to_team": "finance-dept", "fields": ["customer", "resolution"]})
 
         flow = ApprovalFlow.objects.filter(action="purchase_part", wo_type__isnull=True).first()

@@ -14,14 +14,14 @@ def install() -> None:
     from closeloop.outbox import services as outbox
     from closeloop.workorders import lifecycle
 
-    from . import services
+    from . import handoffs, services
 
     # Every action: a published flow for (type, action) refuses it until approved;
     # handoff requirements refuse it until the fields are there.
     lifecycle.register_guard(None, services.guard)
-    lifecycle.register_guard(None, services.handoff_guard)
+    lifecycle.register_guard(None, handoffs.handoff_guard)
     lifecycle.register_effect(None, services.consume, phase="record")
-    lifecycle.register_effect(None, services.handoff_effect, phase="record")
+    lifecycle.register_effect(None, handoffs.handoff_effect, phase="record")
     lifecycle.register_effect("cancel", services.cancel_with_work_order, phase="record")
     outbox.register(services.TIMER_KIND, services.on_timer)
     outbox.register(services.JUSTIFY_KIND, services.on_justification_due)

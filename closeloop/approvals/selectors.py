@@ -11,6 +11,7 @@ from closeloop.core.errors import NotFound
 from closeloop.workorders.selectors import visible_work_orders
 
 from . import services
+from .handoffs import may_rate
 from .models import (
     ApprovalFlow,
     ApprovalRequest,
@@ -78,7 +79,7 @@ def card_context(request, wo):
                .values_list("step__request_id", flat=True))
     return {"requests": reqs, "flows": flows, "mine": mine, "handoffs": handoffs,
             "may_request": services.may_request(user),
-            "rateable": [h.pk for h in handoffs if h.rated_at is None and services.may_rate(user, h)]}
+            "rateable": [h.pk for h in handoffs if h.rated_at is None and may_rate(user, h)]}
 
 
 # ---- reports -----------------------------------------------------------------------------------------

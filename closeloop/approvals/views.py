@@ -16,6 +16,7 @@ from closeloop.workorders import selectors as wo_selectors
 from closeloop.workorders.lifecycle import TRANSITIONS
 from closeloop.workorders.models import WorkOrderType
 
+from . import handoffs as handoff_services
 from . import selectors, services
 from . import tree as T
 from .models import ApprovalFlow, Handoff, HandoffRequirement, Justification
@@ -166,7 +167,7 @@ def rate_handoff(request, pk):
     except ValueError:
         score = 0
     try:
-        services.do_rate_handoff(actor=request.user, h=h, score=score, reasons=request.POST.getlist("reasons"),
+        handoff_services.do_rate_handoff(actor=request.user, h=h, score=score, reasons=request.POST.getlist("reasons"),
                                  comment=request.POST.get("comment", ""))
         messages.success(request, _("Thank you: the handoff is rated."))
     except DomainError as e:
@@ -248,11 +249,11 @@ def handoffs(request):
                 r = HandoffRequirement.objects.filter(pk=request.POST["toggle"]).first()
                 if r is None:
                     raise Http404(_("Not found."))
-                services.do_save_handoff_requirement(actor=request.user, req=r, data={"active": not r.active})
+                handoff_services.do_save_handoff_requirement(actor=request.user, req=r, data={"active": not r.active})
             else:
                 fields = request.POST.getlist("fields")
                 fields += [f"custom.{k.strip()}" for k in request.POST.get("custom", "").split(",") if k.strip()]
-                services.do_save_handoff_requirement(actor=request.user, data={
+                handoff_services.do_save_handoff_requirement(actor=request.user, data={
                     "action": request.POST.get("action", ""), "type": request.POST.get("type") or None,
                     "to_team": request.POST.get("to_team") or None, "fields": fields})
                 messages.success(request, _("Handoff requirement saved."))
@@ -262,5 +263,5 @@ def handoffs(request):
     return render(request, "approvals/handoffs.html", {
         "requirements": HandoffRequirement.objects.select_related("wo_type", "to_team"),
         "types": WorkOrderType.objects.filter(active=True), "actions": TRANSITIONS.values(),
-        "teams": Team.objects.all(), "fields": services.HANDOFF_FIELDS,
+        "teams": Team.objects.all(), "fields": handoff_services.HANDOFF_FIELDS,
     })

@@ -14,6 +14,7 @@ from closeloop.roster import services as roster_services
 from closeloop.workorders import selectors, serializers
 
 from . import services
+from .suggestions import suggest
 
 router = Router(tags=["dispatch"])
 
@@ -92,7 +93,7 @@ def suggestions(request, code: str, limit: int = 5):
     require_scope(request, "read")
     wo = selectors.access_work_order_by_code(request.auth, code)
     _require_dispatcher(request)
-    s = services.suggest(wo, limit=max(1, min(limit, 50)))
+    s = suggest(wo, limit=max(1, min(limit, 50)))
     return {"code": wo.code, "mode": s.mode, "estimated_hours": s.estimated_hours, "required_skills": s.required,
             "suggestions": s.suggestions, "excluded": s.excluded, "excluded_counts": s.excluded_counts}
 

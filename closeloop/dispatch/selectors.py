@@ -15,7 +15,7 @@ from closeloop.core.errors import Forbidden
 from closeloop.roster import selectors as roster_selectors
 from closeloop.roster import services as roster_services
 
-from . import services
+from . import facts
 from .models import EngineerProfile
 
 ROSTER_DAYS = 8  # today and the next 7 days
@@ -63,7 +63,7 @@ def roster(user, *, days: int = ROSTER_DAYS) -> tuple[list[date], list[RosterRow
     skills: dict[int, list] = {}
     for s in EngineerSkill.objects.filter(user__in=engineers).select_related("tag").order_by("tag__name"):
         skills.setdefault(s.user_id, []).append((s.tag.name, s.level))
-    uids, counts, hours = services.open_work()
+    uids, counts, hours = facts.open_work()
     load = {int(u): (0, 0.0) for u in uids}
     for u, c, h in zip(uids.tolist(), counts.tolist(), hours.tolist(), strict=True):
         n, hh = load[u]

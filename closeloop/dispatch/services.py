@@ -1,42 +1,41 @@
-"""Dispatch: who should do this work, and why. Loads the facts (skills, rosters,
-leave, open work, locations, customer history) in a handful of queries, scores them
-with dispatch.engine, explains each part, and assigns through the work order's own
-`assign` transition (so every guard, effect and timeline event of assign applies).
+"""Dispatch writes: assigning work (by hand, by the dispatch setting on its own, in a batch)
+through the work order's public `assign` transition (so every guard, effect and timeline
+event of assign applies), and the dispatch settings managers keep. Suggestions are in
+dispatch.suggestions, the facts they come from in dispatch.facts.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-import numpy as np
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from closeloop.accounts.models import EngineerSkill, Role, SkillTag, User
+from closeloop.accounts.models import Role, User
 from closeloop.audit.services import record_change
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, ValidationFailed
-from closeloop.roster.models import Leave, Shift
 from closeloop.workorders import permissions, timeline
 from closeloop.workorders.lifecycle import TRANSITIONS, S
 from closeloop.workorders.models import WorkOrder
 from closeloop.workorders.services import apply_transition, do_transition
 
 from . import engine
-from .models import DispatchSetting, EngineerProfile, Mode, SkillRequirement
+from .facts import (
+    DEFAULT_HOURS,
+    build_jobs,
+    load_candidates,
+    requirement_rows,
+    requirements_for,
+    setting_rows,
+    settings_for,
+)
+from .models import DispatchSetting, Mode
+from .suggestions import Suggestions, suggest, suggestion_row
 
-#: Assigned work that takes an engineer's time today.
-ACTIVE_STATES = (S.ASSIGNED, S.ACCEPTED, S.EN_ROUTE, S.ON_SITE, S.IN_PROGRESS)
-#: Work that counts as customer history (the engineer did the job).
-DONE_STATES = (S.RESOLVED, S.CONFIRMED, S.INVOICED, S.CLOSED)
-DEFAULT_HOURS = 2.0
-LOCATION_FRESH = timedelta(hours=12)
-ROSTER_WINDOW = timedelta(days=1)  # rostered: has a shift or duty within a day of now
-TRAVEL_KMH = 40.0
 EVENT_DISPATCH = "dispatch"  # TimelineEvent.kind written here
 REASON_MAX = 500
 
@@ -44,438 +43,6 @@ REASON_MAX = 500
 def may_dispatch(user) -> bool:
     return user.is_superuser or user.role in TRANSITIONS["assign"].actors
 
-
-# ---- facts -------------------------------------------------------------------------------------
-
-@dataclass
-class Settings:
-    mode: str
-    estimated_hours: float
-    top_n: int
-
-
-def _setting_rows() -> dict:
-    """(team id, type id) → (mode, estimated hours, top N), in one small query."""
-    return {(team, wtype): (mode, float(hours), top_n) for team, wtype, mode, hours, top_n in _sql(
-        "settings", lambda t: f"SELECT team_id, wo_type_id, mode, estimated_hours, top_n FROM {t(DispatchSetting)}")}
-
-
-def settings_for(wo: WorkOrder, _cache: dict | None = None) -> Settings:
-    """The team's setting wins over the type's; without either, suggest with 2 h."""
-    rows = _cache if _cache is not None else _setting_rows()
-    row = next((r for (team, _t), r in rows.items() if team and team == wo.team_id), None) or next(
-        (r for (_team, t), r in rows.items() if t and t == wo.wo_type_id), None)
-    if row is None:
-        return Settings(Mode.SUGGEST, DEFAULT_HOURS, 5)
-    if isinstance(row, DispatchSetting):
-        return Settings(row.mode, float(row.estimated_hours), row.top_n)
-    return Settings(*row)
-
-
-@dataclass
-class _Req:
-    wo_type_id: int | None
-    asset_category: str
-    asset_model: str
-    fault_code_prefix: str
-    tag_id: int
-    tag_name: str
-    min_level: int
-
-
-def _requirement_rows() -> list[_Req]:
-    return [_Req(*r) for r in _sql("requirements", lambda t: (
-        f"SELECT r.wo_type_id, r.asset_category, r.asset_model, r.fault_code_prefix, r.tag_id, g.name, r.min_level "
-        f"FROM {t(SkillRequirement)} r JOIN {t(SkillTag)} g ON g.id = r.tag_id ORDER BY r.id"))]
-
-
-def requirements_for(wo: WorkOrder, rows: list | None = None) -> dict[int, tuple[str, int]]:
-    """tag id → (tag name, minimum level) that this work needs."""
-    if rows is None:
-        rows = _requirement_rows()
-    asset = wo.asset if wo.asset_id else None
-    out: dict[int, tuple[str, int]] = {}
-    for r in rows:
-        if r.wo_type_id and r.wo_type_id != wo.wo_type_id:
-            continue
-        if r.asset_category and (asset is None or asset.category != r.asset_category):
-            continue
-        if r.asset_model and (asset is None or asset.model != r.asset_model):
-            continue
-        if r.fault_code_prefix and not (wo.fault_code or "").startswith(r.fault_code_prefix):
-            continue
-        prev = out.get(r.tag_id, ("", 0))[1]
-        name = r.tag_name if isinstance(r, _Req) else r.tag.name
-        out[r.tag_id] = (name, max(prev, r.min_level))
-    return out
-
-
-def _hours_by_type(rows: dict | None = None) -> dict[int, float]:
-    rows = rows if rows is not None else _setting_rows()
-    return {wtype: r[1] for (team, wtype), r in rows.items() if wtype and not team}
-
-
-# The hot queries of a suggestion, as SQL text built once per process (Django's query
-# compiler cost more than the queries themselves). Each is one indexed scan or GROUP BY.
-_SQL: dict[tuple[str, str], str] = {}
-_F = "DOUBLE PRECISION"  # decimals read as floats: the driver's Decimal conversion cost more than the query
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _sql(key: str, build, params: tuple | list = ()) -> list[tuple]:
-    sql = _SQL.get((connection.vendor, key))
-    if sql is None:
-        sql = _SQL[(connection.vendor, key)] = build(_table)
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
-
-
-def _raw(qs) -> list[tuple]:
-    """A values_list queryset's rows straight from the driver: no per-value Django
-    converters (numbers come back as float or Decimal, both fine for float())."""
-    sql, params = qs.query.sql_with_params()
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
-
-
-def _locate(ids: np.ndarray, uids) -> tuple[np.ndarray, np.ndarray]:
-    """Positions of `uids` in the sorted `ids`, and which of them are there at all."""
-    uids = np.asarray(uids, dtype=np.int64)
-    if not len(ids) or not len(uids):
-        return np.zeros(0, dtype=np.int64), np.zeros(len(uids), dtype=bool)
-    pos = np.minimum(np.searchsorted(ids, uids), len(ids) - 1)
-    ok = ids[pos] == uids
-    return pos[ok], ok
-
-
-def _dt(value: datetime):
-    return connection.ops.adapt_datetimefield_value(value)
-
-
-def open_work(user_ids: np.ndarray | None = None, hours: dict[int, float] | None = None):
-    """Active work per engineer (count and estimated hours) from one GROUP BY over the
-    (status, assignee) index. Returns (uids, counts, hours) arrays."""
-    hours = _hours_by_type() if hours is None else hours
-    states = ", ".join(["%s"] * len(ACTIVE_STATES))
-    rows = _sql("open_work", lambda t: (
-        f"SELECT assignee_id, wo_type_id, COUNT(*) FROM {t(WorkOrder)} WHERE status IN ({states}) "
-        f"AND assignee_id IS NOT NULL GROUP BY assignee_id, wo_type_id"), list(ACTIVE_STATES))
-    if not rows:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
-    arr = np.array(rows, dtype=np.int64)
-    types, inverse = np.unique(arr[:, 1], return_inverse=True)
-    per_type = np.array([hours.get(int(x), DEFAULT_HOURS) for x in types])
-    return arr[:, 0], arr[:, 2], arr[:, 2] * per_type[inverse]
-
-
-def load_candidates(at: datetime, tag_ids: list[int], user_ids: list[int] | None = None,
-                    settings_rows: dict | None = None) -> engine.Candidates:
-    """Every active engineer (or `user_ids`) as engine arrays. Seven queries whatever C is."""
-    if user_ids is None:
-        rows = _sql("engineers", lambda t: (
-            f"SELECT id, username, display_name, first_name, last_name, CAST(home_latitude AS {_F}), "
-            f"CAST(home_longitude AS {_F}) "
-            f"FROM {t(User)} WHERE role = %s AND is_active = %s ORDER BY id"), (Role.ENGINEER, True))
-    else:
-        rows = _raw(User.objects.filter(role=Role.ENGINEER, is_active=True, pk__in=user_ids).order_by("pk")
-                    .values_list("pk", "username", "display_name", "first_name", "last_name", "home_latitude",
-                                 "home_longitude"))
-    n = len(rows)
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    lat = np.array([np.nan if r[5] is None else float(r[5]) for r in rows], dtype=float)
-    lng = np.array([np.nan if r[6] is None else float(r[6]) for r in rows], dtype=float)
-    day = np.full(n, 8.0)
-    fresh_since = _dt(at - LOCATION_FRESH)
-    # Only profiles that change something: a fresh location or a day other than the default.
-    prof = _sql("profiles", lambda t: (
-        f"SELECT user_id, CAST(day_hours AS {_F}), CAST(latitude AS {_F}), CAST(longitude AS {_F}), "
-        f"CASE WHEN located_at >= %s THEN 1 ELSE 0 END "
-        f"FROM {t(EngineerProfile)} WHERE located_at >= %s OR day_hours <> 8"), (fresh_since, fresh_since))
-    if prof:
-        pos, ok = _locate(ids, [r[0] for r in prof])
-        vals = np.array([(float(r[1]), np.nan if r[2] is None or not r[4] else float(r[2]),
-                          np.nan if r[3] is None or not r[4] else float(r[3])) for r in prof], dtype=float)[ok]
-        day[pos] = vals[:, 0]
-        here = ~np.isnan(vals[:, 1]) & ~np.isnan(vals[:, 2])
-        lat[pos[here]], lng[pos[here]] = vals[here, 1], vals[here, 2]
-    shift = np.full(n, engine.NO_ROSTER, dtype=np.int64)
-    # One grouped query: 2 = on a shift now, 1 = on call now, 0 = rostered around now but off.
-    a = _dt(at)
-    state_rows = _sql("shifts", lambda t: (
-        f"SELECT user_id, MAX(CASE WHEN starts_at <= %s AND ends_at > %s AND kind = %s THEN 2 "
-        f"WHEN starts_at <= %s AND ends_at > %s THEN 1 ELSE 0 END) FROM {t(Shift)} "
-        f"WHERE starts_at < %s AND ends_at > %s GROUP BY user_id"),
-        (a, a, Shift.Kind.SHIFT.value, a, a, _dt(at + ROSTER_WINDOW), _dt(at - ROSTER_WINDOW)))
-    if state_rows:
-        arr = np.array(state_rows, dtype=np.int64)
-        pos, ok = _locate(ids, arr[:, 0])
-        shift[pos] = np.array([engine.OFF, engine.ON_CALL, engine.ON_SHIFT])[arr[ok, 1]]
-    on_leave = np.zeros(n, dtype=bool)
-    reasons = [""] * n
-    leave_rows = _sql("leave", lambda t: (
-        f"SELECT user_id, reason FROM {t(Leave)} WHERE starts_at <= %s AND ends_at > %s"), (a, a))
-    if leave_rows:
-        pos, ok = _locate(ids, [r[0] for r in leave_rows])
-        on_leave[pos] = True
-        for p, (_uid, reason) in zip(pos, (r for r, k in zip(leave_rows, ok, strict=True) if k), strict=True):
-            reasons[p] = reason
-    count = np.zeros(n, dtype=np.int64)
-    open_hours = np.zeros(n)
-    uids, counts, hrs = open_work(hours=_hours_by_type(settings_rows))
-    if len(uids):
-        pos, ok = _locate(ids, uids)
-        np.add.at(count, pos, counts[ok])
-        np.add.at(open_hours, pos, hrs[ok])
-    levels = np.zeros((n, len(tag_ids)), dtype=np.int64)
-    if tag_ids:
-        marks = ", ".join(["%s"] * len(tag_ids))
-        skill_rows = _sql(f"skills{len(tag_ids)}", lambda t: (
-            f"SELECT user_id, tag_id, level FROM {t(EngineerSkill)} WHERE tag_id IN ({marks})"), list(tag_ids))
-        if skill_rows:
-            arr = np.array(skill_rows, dtype=np.int64)
-            pos, ok = _locate(ids, arr[:, 0])
-            col = {t: k for k, t in enumerate(tag_ids)}
-            cols = np.array([col[int(x)] for x in arr[ok, 1]], dtype=np.int64)
-            levels[pos, cols] = arr[ok, 2]
-    return engine.Candidates(
-        ids=ids, usernames=[r[1] for r in rows],
-        names=[r[2] or " ".join(x for x in (r[3], r[4]) if x) or r[1] for r in rows],
-        lat=lat, lng=lng, shift=shift, on_leave=on_leave, leave_reason=reasons, open_count=count,
-        open_hours=open_hours, day_hours=day, levels=levels, tags=list(tag_ids))
-
-
-def _history(customer_ids: list[int | None], cands: engine.Candidates) -> np.ndarray:
-    out = np.zeros((len(customer_ids), len(cands)), dtype=np.int64)
-    wanted = sorted({c for c in customer_ids if c})
-    if not wanted:
-        return out
-    marks = ", ".join(["%s"] * len(wanted))
-    states = ", ".join(["%s"] * len(DONE_STATES))
-    rows = _sql(f"history{len(wanted)}", lambda t: (
-        f"SELECT customer_id, assignee_id, COUNT(*) FROM {t(WorkOrder)} WHERE customer_id IN ({marks}) "
-        f"AND status IN ({states}) AND assignee_id IS NOT NULL GROUP BY customer_id, assignee_id"),
-        [*wanted, *DONE_STATES])
-    if not rows:
-        return out
-    arr = np.array(rows, dtype=np.int64)
-    pos, ok = _locate(cands.ids, arr[:, 1])
-    arr = arr[ok]
-    row_of: dict[int, list[int]] = {}
-    for j, cust in enumerate(customer_ids):
-        if cust:
-            row_of.setdefault(cust, []).append(j)
-    for (cust, _uid, c), p in zip(arr.tolist(), pos.tolist(), strict=True):
-        for j in row_of.get(cust, ()):
-            out[j, p] = c
-    return out
-
-
-def _site(wo: WorkOrder) -> tuple[float, float]:
-    site = wo.site if wo.site_id else None
-    if site is None or site.latitude is None or site.longitude is None:
-        return np.nan, np.nan
-    return float(site.latitude), float(site.longitude)
-
-
-def build_jobs(wos: list[WorkOrder], tag_ids: list[int], reqs: list[dict], hours: list[float],
-               cands: engine.Candidates) -> engine.Jobs:
-    col = {t: k for k, t in enumerate(tag_ids)}
-    required = np.zeros((len(wos), len(tag_ids)), dtype=np.int64)
-    for j, req in enumerate(reqs):
-        for tag_id, (_name, level) in req.items():
-            required[j, col[tag_id]] = level
-    sites = [_site(w) for w in wos]
-    return engine.Jobs(ids=[w.pk for w in wos], lat=np.array([s[0] for s in sites], dtype=float),
-                       lng=np.array([s[1] for s in sites], dtype=float), required=required,
-                       est_hours=np.array(hours, dtype=float),
-                       history=_history([w.customer_id for w in wos], cands))
-
-
-# ---- explanations -------------------------------------------------------------------------------
-
-def _shift_word(state: int) -> str:
-    return {engine.ON_SHIFT: _("on shift"), engine.ON_CALL: _("on call"), engine.NO_ROSTER: _("no roster"),
-            engine.OFF: _("off shift")}[int(state)]
-
-
-def _exclusion_words(code: str, cands, c: int, req: dict, est: float) -> str:
-    if code == engine.LEAVE:
-        reason = cands.leave_reason[c]
-        return _("on leave") + (f" ({reason})" if reason else "")
-    if code == engine.OFF_SHIFT:
-        return _("off shift")
-    if code == engine.SKILL:
-        missing = [(name, level) for tag_id, (name, level) in req.items()
-                   if cands.levels[c, cands.tags.index(tag_id)] < level]
-        return _("lacks %(skills)s") % {"skills": ", ".join(
-            _("%(tag)s level %(n)d") % {"tag": name, "n": level} for name, level in missing)}
-    return _("fully booked (%(open)s of %(day)s h, needs %(est)s h)") % {
-        "open": f"{cands.open_hours[c]:g}", "day": f"{cands.day_hours[c]:g}", "est": f"{est:g}"}
-
-
-ETA_HORIZON = timedelta(days=8)
-
-
-def _aware(v) -> datetime:
-    """A datetime column read raw: SQLite gives naive UTC text, PostgreSQL an aware value."""
-    if isinstance(v, str):
-        v = datetime.fromisoformat(v)
-    return v if v.tzinfo else v.replace(tzinfo=UTC)
-
-
-def duty_windows(user_ids: list[int], at: datetime) -> dict[int, list[tuple[datetime, datetime]]]:
-    """Each engineer's working time from now on (shifts and on-call duty, merged, minus
-    leave), for the estimated start and finish. An engineer without any is not listed.
-    One query for the few engineers shown."""
-    if not user_ids:
-        return {}
-    marks = ", ".join(["%s"] * len(user_ids))
-    a, b = _dt(at), _dt(at + ETA_HORIZON)
-    rows = _sql(f"duty{len(user_ids)}", lambda t: (
-        f"SELECT 0, user_id, starts_at, ends_at FROM {t(Shift)} WHERE user_id IN ({marks}) AND ends_at > %s "
-        f"AND starts_at < %s UNION ALL SELECT 1, user_id, starts_at, ends_at FROM {t(Leave)} "
-        f"WHERE user_id IN ({marks}) AND ends_at > %s AND starts_at < %s"),
-        [*user_ids, a, b, *user_ids, a, b])
-    spans: dict[int, list[list[datetime]]] = {}
-    leave: dict[int, list[tuple[datetime, datetime]]] = {}
-    for kind, uid, start, end in sorted((k, u, _aware(x), _aware(y)) for k, u, x, y in rows):
-        if kind:
-            leave.setdefault(uid, []).append((start, end))
-            continue
-        start = max(start, at)
-        cur = spans.setdefault(uid, [])
-        if cur and start <= cur[-1][1]:
-            cur[-1][1] = max(cur[-1][1], end)
-        else:
-            cur.append([start, end])
-    out = {}
-    for uid, ws in spans.items():
-        for la, lb in leave.get(uid, []):
-            cut = []
-            for a, b in ws:
-                if lb <= a or la >= b:
-                    cut.append([a, b])
-                    continue
-                if a < la:
-                    cut.append([a, la])
-                if lb < b:
-                    cut.append([lb, b])
-            ws = cut
-        out[uid] = [(a, b) for a, b in ws]
-    return out
-
-
-def _advance(t: datetime, hours: float, windows: list[tuple[datetime, datetime]]) -> datetime:
-    """The moment `hours` of working time after `t`, counting only inside `windows`
-    (past the last one, time runs on)."""
-    left = timedelta(hours=hours)
-    for a, b in windows:
-        if b <= t:
-            continue
-        t = max(t, a)
-        if t + left <= b:
-            return t + left
-        left -= b - t
-        t = b
-    return t + left
-
-
-def _next_working(t: datetime, windows: list[tuple[datetime, datetime]]) -> datetime:
-    for a, b in windows:
-        if t < b:
-            return max(t, a)
-    return t
-
-
-def eta(at: datetime, ahead_hours: float, est_hours: float,
-        windows: list[tuple[datetime, datetime]] | None) -> tuple[datetime, datetime]:
-    """Estimated start and finish: after the work queued ahead (and the travel), in the
-    engineer's working time when they have a roster (a queue that runs past the end of
-    the shift continues at the next one); without a roster, straight from now."""
-    if not windows:
-        start = at + timedelta(hours=ahead_hours)
-        return start, start + timedelta(hours=est_hours)
-    start = _next_working(_advance(at, ahead_hours, windows), windows)
-    return start, _advance(start, est_hours, windows)
-
-
-def _suggestion(s: engine.Scores, cands, j: int, c: int, req: dict, at: datetime, est: float,
-                windows: dict | None = None) -> dict:
-    km = float(s.dist_km[j, c])
-    parts = []
-    if req:
-        parts.append(_("skills %(m)d/%(n)d") % {"m": len(req), "n": len(req)})
-    parts.append(_("distance unknown") if np.isnan(km) else _("%(km)s km") % {"km": f"{km:.0f}"})
-    parts.append(_("%(n)d open") % {"n": int(cands.open_count[c])})
-    hist = int(round(float(s.hist[j, c]) * engine.HISTORY_CAP))
-    if hist:
-        parts.append(_("%(n)d earlier jobs here") % {"n": hist})
-    parts.append(_shift_word(cands.shift[c]))
-    travel = 0.0 if np.isnan(km) else km / TRAVEL_KMH
-    start, finish = eta(at, float(cands.open_hours[c]) + travel, est, (windows or {}).get(int(cands.ids[c])))
-    return {
-        "username": cands.usernames[c], "name": cands.names[c], "score": round(float(s.total[j, c]), 1),
-        "parts": {
-            "skill": round(engine.W_SKILL * float(s.skill[j, c]), 1),
-            "distance": round(engine.W_DIST * float(s.dist[j, c]), 1),
-            "load": round(engine.W_LOAD * float(s.load[c]), 1),
-            "history": round(engine.W_HIST * float(s.hist[j, c]), 1),
-            "shift": round(engine.W_SHIFT * float(s.shift[c]), 1),
-        },
-        "distance_km": None if np.isnan(km) else round(km, 1),
-        "open_work": int(cands.open_count[c]), "open_hours": float(cands.open_hours[c]),
-        "earlier_jobs": hist, "shift": ["on_shift", "on_call", "no_roster", "off"][int(cands.shift[c])],
-        "estimated_start": start, "estimated_finish": finish,
-        "explanation": f"{cands.names[c]}: " + ", ".join(parts),
-    }
-
-
-@dataclass
-class Suggestions:
-    work_order: WorkOrder
-    required: dict
-    estimated_hours: float
-    mode: str
-    suggestions: list[dict]
-    excluded: list[dict]
-    excluded_counts: dict[str, int]
-
-
-def suggest(wo: WorkOrder, *, at: datetime | None = None, limit: int | None = None, excluded_limit: int = 20,
-            cands: engine.Candidates | None = None) -> Suggestions:
-    """Ranked candidates for `wo` with reasons, and the engineers left out, with why."""
-    at = at or now()
-    req = requirements_for(wo)
-    rows = _setting_rows()
-    st = settings_for(wo, rows)
-    tag_ids = list(req)
-    if cands is None or cands.tags != tag_ids:
-        cands = load_candidates(at, tag_ids, settings_rows=rows)
-    jobs = build_jobs([wo], tag_ids, [req], [st.estimated_hours], cands)
-    s = engine.score(jobs, cands)
-    order = np.argsort(-s.total[0], kind="stable")
-    eligible = s.eligible[0][order]
-    limit = limit or st.top_n
-    shown = [int(c) for c in order[eligible][:limit]]
-    windows = duty_windows([int(cands.ids[c]) for c in shown], at)
-    out = [_suggestion(s, cands, 0, c, req, at, st.estimated_hours, windows) for c in shown]
-    codes = engine.exclusion_codes(s, cands, 0)
-    counts = {engine.EXCLUSIONS[k]: int(n) for k, n in enumerate(np.bincount(codes[codes >= 0],
-                                                                             minlength=len(engine.EXCLUSIONS))) if n}
-    excluded = []
-    for c in order[~eligible][:excluded_limit]:
-        c = int(c)
-        code = engine.EXCLUSIONS[codes[c]]
-        words = _exclusion_words(code, cands, c, req, st.estimated_hours)
-        excluded.append({"username": cands.usernames[c], "name": cands.names[c], "reason": code,
-                         "explanation": f"{cands.names[c]}: {words}"})
-    return Suggestions(wo, {name: level for name, level in req.values()}, st.estimated_hours, st.mode, out,
-                       excluded, counts)
 
 
 # ---- assigning ---------------------------------------------------------------------------------------
@@ -636,8 +203,8 @@ def preview_batch(*, actor: User, wos: list[WorkOrder], at: datetime | None = No
     if len(wos) > BATCH_MAX:
         raise ValidationFailed(FieldProblem("work_orders", _("At most %(n)d at once.") % {"n": BATCH_MAX}))
     at = at or now()
-    rows = _requirement_rows()
-    cache = _setting_rows()
+    rows = requirement_rows()
+    cache = setting_rows()
     reqs = [requirements_for(w, rows) for w in wos]
     hours = [settings_for(w, cache).estimated_hours for w in wos]
     tag_ids = sorted({t for r in reqs for t in r})
@@ -647,7 +214,7 @@ def preview_batch(*, actor: User, wos: list[WorkOrder], at: datetime | None = No
     items = []
     for j, (w, c) in enumerate(zip(wos, plan, strict=True)):
         if c >= 0:
-            sug = _suggestion(s, cands, j, c, reqs[j], at, hours[j])
+            sug = suggestion_row(s, cands, j, c, reqs[j], at, hours[j])
             items.append({"code": w.code, "version": w.version, "assignee": sug["username"], "score": sug["score"],
                           "explanation": sug["explanation"]})
         else:

@@ -22,6 +22,7 @@ from closeloop.customers import stickers
 from closeloop.customers.models import Asset, Contact, Customer, Site
 from closeloop.workorders import services as wo_services
 from closeloop.workorders import timeline
+from closeloop.workorders.attachments import do_add_attachment
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent, WorkOrder, WorkOrderType
 
@@ -241,7 +242,7 @@ def do_report(*, actor: User | None, what: str, place: Site | Asset | None = Non
             "place": getattr(place, "code", None) or getattr(place, "serial_number", None)})
         ensure_tracking(wo)
         if photo is not None:
-            wo_services.do_add_attachment(actor=by, wo=wo, upload=photo, public=True)
+            do_add_attachment(actor=by, wo=wo, upload=photo, public=True)
     return wo
 
 

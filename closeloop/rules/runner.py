@@ -482,7 +482,7 @@ def describe(rule: Rule, wo: WorkOrder) -> list[str]:
         elif t == "assign":
             out.append(_("assign %(u)s") % {"u": a.get("assignee")})
         elif t == "dispatch":
-            from closeloop.dispatch.services import suggest
+            from closeloop.dispatch.suggestions import suggest
 
             s = suggest(wo, limit=1)
             out.append(_("dispatch to %(who)s") % {"who": s.suggestions[0]["explanation"] if s.suggestions

@@ -12,7 +12,7 @@ from closeloop.core.apikit import parse_if_match, require_scope
 from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
 from closeloop.core.paging import page_by_id
 
-from . import selectors, serializers, services
+from . import attachments, selectors, serializers, services
 from .lifecycle import ACTIONS, STATES
 from .schemas import (
     ActionIn,
@@ -145,7 +145,7 @@ def list_attachments(request, code: str):
 def upload_attachment(request, code: str, file: File[UploadedFile], public: Form[bool] = False):
     require_scope(request, "write")
     wo = selectors.access_work_order_by_code(request.auth, code)
-    att = services.do_add_attachment(actor=request.auth, wo=wo, upload=file, public=public)
+    att = attachments.do_add_attachment(actor=request.auth, wo=wo, upload=file, public=public)
     return Status(201, serializers.attachment(att, wo.code))
 
 

@@ -4,18 +4,19 @@ issues on) appends outbox rows. Nothing here talks to the network.
 
 Callers: workorders.api (REST), workorders.views (console), demo loader, and later
 rules / preventive plans / inbound integrations: every creation path gets the
-same validation and the same guards.
+same validation and the same guards. Other apps change a work order only through the
+public functions here: `do_transition` (a person's action), `apply_transition` (a step
+the system takes inside the caller's transaction), `do_escalate_work_order` (the SLA
+ladder and the rules raising the priority). Effects run through `lifecycle.run_effects`
+in the phases of `lifecycle.PHASES`. The timeline is written by `timeline.append_event`;
+attachments are in `attachments.py`.
 """
 
-import hashlib
-import mimetypes
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -39,7 +40,6 @@ from .fields import clean_custom
 from .lifecycle import PAUSED, TRANSITIONS, WAIT_REASONS, S, Transition, hooks_for, run_effects
 from .models import (
     PRIORITY_RANK,
-    Attachment,
     CodeCounter,
     ExternalRef,
     LinkKind,
@@ -715,65 +715,6 @@ def do_remove_watcher(*, actor: User, wo: WorkOrder, user: User | str) -> bool:
         timeline.append_event(wo, TimelineEvent.Kind.UPDATED, actor=actor, at=now(), data={
             "changes": {"watchers": {"from": user.username, "to": ""}}, "watchers": {"removed": [user.username]}})
     return True
-
-
-def _sniff(head: bytes) -> str | None:
-    """Content type from the file's first bytes, for the types we accept."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    if head.startswith(b"%PDF-"):
-        return "application/pdf"
-    if head.startswith(b"PK\x03\x04"):
-        return "application/zip"
-    return None
-
-
-def do_add_attachment(*, actor: User, wo: WorkOrder, upload: UploadedFile, public: bool = False) -> Attachment:
-    problems: list[FieldProblem] = []
-    name = (upload.name or "file").replace("\\", "/").rsplit("/", 1)[-1][:200]
-    if upload.size is None or upload.size == 0:
-        problems.append(FieldProblem("file", _("The file is empty.")))
-    elif upload.size > settings.MAX_UPLOAD_BYTES:
-        problems.append(FieldProblem("file", _("At most %(n)d MB.") % {"n": settings.MAX_UPLOAD_BYTES // 2**20},
-                                     "too_large"))
-    if problems:
-        raise ValidationFailed(problems)
-    upload.seek(0)
-    head = upload.read(16)
-    upload.seek(0)
-    sniffed = _sniff(head)
-    guessed = mimetypes.guess_type(name)[0] or ""
-    if sniffed is None and guessed in ("text/plain", "text/csv"):
-        sniffed = guessed
-    if sniffed == "application/zip" and name.lower().endswith(".xlsx"):
-        sniffed = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    if sniffed not in settings.ALLOWED_UPLOAD_TYPES:
-        raise ValidationFailed(FieldProblem("file", _("This kind of file is not accepted (images, PDF, text, CSV, "
-                                                      "Excel or ZIP)."), "type"))
-    if actor.role == Role.CUSTOMER:
-        public = True
-    digest = hashlib.sha256()
-    for chunk in upload.chunks():
-        digest.update(chunk)
-    upload.seek(0)
-    with transaction.atomic():
-        t = now()
-        att = Attachment(work_order=wo, uploaded_by=actor, original_name=name, content_type=sniffed,
-                         extension=settings.ALLOWED_UPLOAD_TYPES[sniffed], size=upload.size,
-                         sha256=digest.hexdigest(), public=public, created_at=t)
-        att.file.save("ignored", upload, save=False)
-        try:
-            att.save()
-            timeline.append_event(wo, TimelineEvent.Kind.ATTACHMENT, actor=actor, at=t, public=public, data={
-                "attachment_id": att.pk, "name": name, "size": att.size, "content_type": sniffed})
-        except Exception:
-            att.file.delete(save=False)
-            raise
-    return att
 
 
 def do_add_external_ref(*, actor: User, wo: WorkOrder, system: str, external_id: str) -> ExternalRef:

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from closeloop.core.errors import DomainError, NotFound
 from closeloop.core.paging import Page
 
-from . import listing, panels, permissions, selectors, services
+from . import attachments, listing, panels, permissions, selectors, services
 from .api import attachment_response
 from .forms import WorkOrderCreateForm
 from .lifecycle import STATE_LABELS, TRANSITIONS
@@ -235,7 +235,7 @@ def work_order_upload(request, code):
         messages.error(request, _("file: choose a file to upload."))
     else:
         try:
-            services.do_add_attachment(actor=request.user, wo=wo, upload=upload,
+            attachments.do_add_attachment(actor=request.user, wo=wo, upload=upload,
                                        public=request.POST.get("public") == "on")
         except DomainError as e:
             messages.error(request, _format_error(e))

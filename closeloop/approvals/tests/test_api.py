@@ -5,7 +5,7 @@ import pytest
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.tests.factories import make_wo
 
-from .. import services
+from .. import handoffs, services
 from .conftest import purchase_tree
 
 ROLES = ["admin", "manager", "dispatcher", "finance", "eng_x", "eng_y", "cust_a", "cust_b"]
@@ -160,7 +160,7 @@ def test_handoff_permission_matrix(world, who):
     """Receiving department = team Y (eng_y); the handoff is on team X's work order (org A)."""
     from closeloop.workorders.services import do_transition
 
-    services.do_save_handoff_requirement(actor=world.admin, data={"action": "complete", "to_team": "team-y",
+    handoffs.do_save_handoff_requirement(actor=world.admin, data={"action": "complete", "to_team": "team-y",
                                                                   "fields": ["customer"]})
     own = make_wo(world, status=S.IN_PROGRESS)
     do_transition(actor=world.eng_x, wo=own, action="complete", data={"resolution": "done"})

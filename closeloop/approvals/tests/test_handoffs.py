@@ -9,7 +9,7 @@ from closeloop.workorders.models import TimelineEvent
 from closeloop.workorders.services import do_transition
 from closeloop.workorders.tests.factories import make_wo
 
-from .. import selectors, services
+from .. import handoffs, selectors
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def finance_team(world):
 
 
 def test_missing_fields_named_then_handoff_rated(world, finance_team):
-    services.do_save_handoff_requirement(actor=world.manager, data={
+    handoffs.do_save_handoff_requirement(actor=world.manager, data={
         "action": "complete", "type": "repair", "to_team": "fin",
         "fields": ["customer", "asset.serial_number", "custom.repair_history", "resolution"]})
     wo = make_wo(world, status=S.IN_PROGRESS, customer=None, site=None)
@@ -45,16 +45,16 @@ def test_missing_fields_named_then_handoff_rated(world, finance_team):
     assert OutboxMessage.objects.filter(kind="notify", payload__event="handoff.received").exists()
     # Only the receiving department (or managers) rates it.
     with pytest.raises(Forbidden):
-        services.do_rate_handoff(actor=world.eng_y, h=h, score=5)
+        handoffs.do_rate_handoff(actor=world.eng_y, h=h, score=5)
     with pytest.raises(ValidationFailed):
-        services.do_rate_handoff(actor=world.finance, h=h, score=6, reasons=["meh"])
-    services.do_rate_handoff(actor=world.finance, h=h, score=3, reasons=["missing_info"], comment="no photos")
+        handoffs.do_rate_handoff(actor=world.finance, h=h, score=6, reasons=["meh"])
+    handoffs.do_rate_handoff(actor=world.finance, h=h, score=3, reasons=["missing_info"], comment="no photos")
     q = selectors.handoff_quality()
     assert q == [{"team": "team-x", "name": "Team X 华东", "rated": 1, "average": 3.0, "reasons": {"missing_info": 1}}]
 
 
 def test_other_types_and_actions_not_required(world, finance_team):
-    services.do_save_handoff_requirement(actor=world.manager, data={
+    handoffs.do_save_handoff_requirement(actor=world.manager, data={
         "action": "complete", "type": "production", "to_team": "fin", "fields": ["customer"]})
     wo = make_wo(world, status=S.IN_PROGRESS, customer=None, site=None)
     do_transition(actor=world.eng_x, wo=wo, action="complete", data={"resolution": "ok"})
@@ -63,8 +63,8 @@ def test_other_types_and_actions_not_required(world, finance_team):
 
 def test_requirement_validation(world):
     with pytest.raises(ValidationFailed) as e:
-        services.do_save_handoff_requirement(actor=world.manager, data={
+        handoffs.do_save_handoff_requirement(actor=world.manager, data={
             "action": "complete", "to_team": "nope", "fields": ["shoe_size"]})
     assert {p.field for p in e.value.problems} == {"to_team", "fields"}
     with pytest.raises(Forbidden):
-        services.do_save_handoff_requirement(actor=world.dispatcher, data={"action": "complete", "fields": ["customer"]})
+        handoffs.do_save_handoff_requirement(actor=world.dispatcher, data={"action": "complete", "fields": ["customer"]})

@@ -10,7 +10,7 @@ import time_machine
 
 from closeloop.accounts.models import Role
 from closeloop.core.clock import now
-from closeloop.dispatch import engine, services
+from closeloop.dispatch import engine, facts, services, suggestions
 from closeloop.dispatch.models import DispatchSetting, EngineerProfile, SkillRequirement
 from closeloop.roster.models import Leave, Shift
 from closeloop.workorders.lifecycle import S
@@ -28,7 +28,7 @@ def _wo(world, **kw):
 @time_machine.travel(T0, tick=False)
 def test_nearest_fitting_engineer_first_with_reasons(crew):
     wo = _wo(crew)
-    s = services.suggest(wo)
+    s = suggestions.suggest(wo)
     assert [x["username"] for x in s.suggestions] == ["eng_x", "eng_x2", "eng_y"]
     top = s.suggestions[0]
     assert top["explanation"].startswith("eng_x: skills 1/1, 1 km, 0 open")
@@ -43,7 +43,7 @@ def test_nearest_fitting_engineer_first_with_reasons(crew):
 @time_machine.travel(T0, tick=False)
 def test_skill_level_below_minimum_excluded_and_higher_level_scores_more(crew):
     SkillRequirement.objects.update(min_level=3)
-    s = services.suggest(_wo(crew))
+    s = suggestions.suggest(_wo(crew))
     assert [x["username"] for x in s.suggestions] == ["eng_x", "eng_x2"]
     assert s.excluded == [{"username": "eng_y", "name": "eng_y", "reason": "skill",
                            "explanation": "eng_y: lacks 呼吸机 level 3"}]
@@ -57,7 +57,7 @@ def test_leave_and_off_shift_and_on_call(crew):
     Shift.objects.filter(user=crew.eng_x2).delete()
     Shift.objects.create(user=crew.eng_x2, starts_at=now() + timedelta(hours=10), ends_at=now() + timedelta(hours=18))
     Shift.objects.filter(user=crew.eng_y).update(kind=Shift.Kind.ON_CALL)
-    s = services.suggest(_wo(crew))
+    s = suggestions.suggest(_wo(crew))
     assert [x["username"] for x in s.suggestions] == ["eng_y"]
     assert s.suggestions[0]["shift"] == "on_call" and s.suggestions[0]["explanation"].endswith("on call")
     why = {x["username"]: x["explanation"] for x in s.excluded}
@@ -68,7 +68,7 @@ def test_leave_and_off_shift_and_on_call(crew):
 @time_machine.travel(T0, tick=False)
 def test_engineer_without_roster_is_available_but_ranks_lower(crew):
     Shift.objects.filter(user=crew.eng_x).delete()
-    s = services.suggest(_wo(crew))
+    s = suggestions.suggest(_wo(crew))
     x = next(x for x in s.suggestions if x["username"] == "eng_x")
     assert x["shift"] == "no_roster" and x["parts"]["shift"] == 7.5
 
@@ -78,20 +78,20 @@ def test_load_and_overload(crew):
     DispatchSetting.objects.create(wo_type=crew.repair, estimated_hours=2)
     for _ in range(2):
         make_wo(crew, status=S.ASSIGNED, assignee=crew.eng_x)
-    s = services.suggest(_wo(crew))
+    s = suggestions.suggest(_wo(crew))
     x = next(x for x in s.suggestions if x["username"] == "eng_x")
     assert x["open_work"] == 2 and x["open_hours"] == 4.0 and "2 open" in x["explanation"]
     assert x["parts"]["load"] == pytest.approx(20 * (1 - 4 / 8), abs=0.1)
-    expected = now() + timedelta(hours=4 + x["distance_km"] / services.TRAVEL_KMH)
+    expected = now() + timedelta(hours=4 + x["distance_km"] / facts.TRAVEL_KMH)
     assert abs((x["estimated_start"] - expected).total_seconds()) < 60  # 4 h queued + travel
     for _ in range(2):
         make_wo(crew, status=S.IN_PROGRESS, assignee=crew.eng_x)  # 8 h booked: no room for 2 more
-    s = services.suggest(_wo(crew))
+    s = suggestions.suggest(_wo(crew))
     assert "eng_x" not in [x["username"] for x in s.suggestions]
     assert s.excluded[0]["explanation"] == "eng_x: fully booked (8 of 8 h, needs 2 h)"
     # A longer day makes room again.
     EngineerProfile.objects.create(user=crew.eng_x, day_hours=12)
-    assert "eng_x" in [x["username"] for x in services.suggest(_wo(crew)).suggestions]
+    assert "eng_x" in [x["username"] for x in suggestions.suggest(_wo(crew)).suggestions]
 
 
 @time_machine.travel(T0, tick=False)
@@ -99,10 +99,10 @@ def test_current_location_beats_home(crew):
     # eng_x2 checked in 1 hour ago next to site-a: now nearest.
     EngineerProfile.objects.create(user=crew.eng_x2, latitude=31.2, longitude=121.4,
                                    located_at=now() - timedelta(hours=1))
-    assert services.suggest(_wo(crew)).suggestions[0]["username"] == "eng_x2"
+    assert suggestions.suggest(_wo(crew)).suggestions[0]["username"] == "eng_x2"
     # A stale location is ignored.
     EngineerProfile.objects.filter(user=crew.eng_x2).update(located_at=now() - timedelta(days=2))
-    assert services.suggest(_wo(crew)).suggestions[0]["username"] == "eng_x"
+    assert suggestions.suggest(_wo(crew)).suggestions[0]["username"] == "eng_x"
 
 
 @time_machine.travel(T0, tick=False)
@@ -123,7 +123,7 @@ def test_customer_history_counts(crew):
         u.save()
     for _ in range(3):
         make_wo(crew, status=S.CLOSED, assignee=crew.eng_x2)
-    s = services.suggest(_wo(crew))
+    s = suggestions.suggest(_wo(crew))
     assert s.suggestions[0]["username"] == "eng_x2"
     assert s.suggestions[0]["earlier_jobs"] == 3 and "3 earlier jobs here" in s.suggestions[0]["explanation"]
     assert s.suggestions[0]["parts"]["history"] == 6.0
@@ -266,7 +266,7 @@ def test_batch_never_books_beyond_the_day():
 
 def test_engineer_role_cannot_be_a_candidate(world):
     world.dispatcher.role = Role.DISPATCHER
-    cands = services.load_candidates(now(), [])
+    cands = facts.load_candidates(now(), [])
     assert set(cands.usernames) == {"eng_x", "eng_x2", "eng_y"}
 
 
@@ -278,12 +278,12 @@ def test_eta_counts_only_working_time():
     at = datetime(2026, 11, 23, 8, tzinfo=UTC)
     h = lambda n: at + timedelta(hours=n)  # noqa: E731
     windows = [(h(0), h(4)), (h(24), h(32))]
-    assert services.eta(at, 1, 2, windows) == (h(1), h(3))
-    assert services.eta(at, 3, 2, windows) == (h(3), h(25))  # the job runs past the shift: finishes next day
-    assert services.eta(at, 4, 2, windows) == (h(24), h(26))  # the queue fills today: starts at the next shift
-    assert services.eta(at, 13, 2, windows) == (h(33), h(35))  # past the roster: time runs on
-    assert services.eta(at, 1, 2, None) == (h(1), h(3))  # no roster: straight from now
-    assert services.eta(h(-2), 1, 1, [(h(0), h(4))]) == (h(1), h(2))  # before the shift starts
+    assert suggestions.eta(at, 1, 2, windows) == (h(1), h(3))
+    assert suggestions.eta(at, 3, 2, windows) == (h(3), h(25))  # the job runs past the shift: finishes next day
+    assert suggestions.eta(at, 4, 2, windows) == (h(24), h(26))  # the queue fills today: starts at the next shift
+    assert suggestions.eta(at, 13, 2, windows) == (h(33), h(35))  # past the roster: time runs on
+    assert suggestions.eta(at, 1, 2, None) == (h(1), h(3))  # no roster: straight from now
+    assert suggestions.eta(h(-2), 1, 1, [(h(0), h(4))]) == (h(1), h(2))  # before the shift starts
 
 
 @time_machine.travel(T0, tick=False)
@@ -292,13 +292,13 @@ def test_suggestion_eta_moves_to_the_next_shift_and_skips_leave(crew):
     for _ in range(2):
         make_wo(crew, status=S.ASSIGNED, assignee=crew.eng_x)  # 4 h queued, 6 h of the shift left
     Shift.objects.create(user=crew.eng_x, starts_at=now() + timedelta(hours=22), ends_at=now() + timedelta(hours=30))
-    x = next(x for x in services.suggest(_wo(crew)).suggestions if x["username"] == "eng_x")
-    travel = timedelta(hours=x["distance_km"] / services.TRAVEL_KMH)
+    x = next(x for x in suggestions.suggest(_wo(crew)).suggestions if x["username"] == "eng_x")
+    travel = timedelta(hours=x["distance_km"] / facts.TRAVEL_KMH)
     close = lambda a, b: abs((a - b).total_seconds()) < 10  # noqa: E731  (distance_km is rounded)
     assert close(x["estimated_start"], now() + timedelta(hours=4) + travel)
     # 2 h - travel left in today's shift; the rest at the start of tomorrow's.
     assert close(x["estimated_finish"], now() + timedelta(hours=22) + travel)
     # Leave at the start of tomorrow's shift pushes the finish past it.
     Leave.objects.create(user=crew.eng_x, starts_at=now() + timedelta(hours=22), ends_at=now() + timedelta(hours=24))
-    x = next(x for x in services.suggest(_wo(crew)).suggestions if x["username"] == "eng_x")
+    x = next(x for x in suggestions.suggest(_wo(crew)).suggestions if x["username"] == "eng_x")
     assert close(x["estimated_finish"], now() + timedelta(hours=24) + travel)

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from closeloop.core.clock import now
-from closeloop.dispatch import services
+from closeloop.dispatch import facts
 from closeloop.dispatch.models import DispatchSetting
 from closeloop.roster.models import Leave, Shift
 from closeloop.workorders.lifecycle import S
@@ -285,7 +285,7 @@ def test_dispatch_api_returns_the_eta(crew):
 @time_machine.travel(T0, tick=False)
 def test_open_work_follows_assign_reassign_complete_and_cancel(crew):
     def load():
-        uids, counts, _hours = services.open_work()
+        uids, counts, _hours = facts.open_work()
         return {int(u): int(c) for u, c in zip(uids, counts, strict=True) if c}
 
     a, b = make_wo(crew), make_wo(crew)

@@ -15,6 +15,7 @@ from closeloop.outbox.models import OutboxMessage
 from closeloop.portal import services
 from closeloop.portal.models import Feedback, TrackingLink
 from closeloop.workorders import services as wo_services
+from closeloop.workorders.attachments import do_add_attachment
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
@@ -260,12 +261,12 @@ def test_account_holder_downloads_public_attachments_only_of_own_org(world):
 
 def test_tracking_link_downloads_public_attachments_only(world):
     wo = services.do_report(actor=None, place=world.asset_a, what="报警", phone="13800000001")
-    pub = wo_services.do_add_attachment(actor=world.dispatcher, wo=wo, public=True,
+    pub = do_add_attachment(actor=world.dispatcher, wo=wo, public=True,
                                         upload=SimpleUploadedFile("报告.pdf", b"%PDF-1.4 public"))
-    internal = wo_services.do_add_attachment(actor=world.dispatcher, wo=wo, public=False,
+    internal = do_add_attachment(actor=world.dispatcher, wo=wo, public=False,
                                              upload=SimpleUploadedFile("内部.pdf", b"%PDF-1.4 internal"))
     other = services.do_report(actor=None, place=world.asset_a, what="别的", phone="13800000002")
-    other_att = wo_services.do_add_attachment(actor=world.dispatcher, wo=other, public=True,
+    other_att = do_add_attachment(actor=world.dispatcher, wo=other, public=True,
                                               upload=SimpleUploadedFile("别的.pdf", b"%PDF-1.4 other"))
     token = TrackingLink.objects.get(work_order=wo).token
     c = Client()

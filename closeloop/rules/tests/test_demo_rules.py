@@ -11,7 +11,7 @@ from django.core.management import call_command
 
 from closeloop.accounts.models import EngineerSkill, User
 from closeloop.customers.models import Asset
-from closeloop.dispatch import services as dispatch
+from closeloop.dispatch import suggestions
 from closeloop.outbox.models import OutboxMessage
 from closeloop.workorders.models import TimelineEvent
 from closeloop.workorders.services import do_create_work_order
@@ -37,7 +37,7 @@ def test_ventilator_offline_at_a_top_hospital(db):
         eng = wo.assignee
         assert EngineerSkill.objects.get(user=eng, tag__name="呼吸机校准").level >= 2
         # The assignee was eligible (on shift, with capacity) and the nearest of the eligible.
-        s = dispatch.suggest(wo, limit=50)
+        s = suggestions.suggest(wo, limit=50)
         ev = TimelineEvent.objects.get(work_order=wo, kind="dispatch")
         assert ev.data["explanation"].startswith(str(eng))
         rule_ev = TimelineEvent.objects.get(work_order=wo, kind="rule")
