@@ -313,7 +313,7 @@ def _token_hash(token: str) -> str:
 def do_send_signature_link(*, actor, wo, contact=None, base_url: str = "") -> tuple[SignatureLink, str]:
     """A one-time signing link for the customer, sent through the notify contract.
     Returns the link row and the clear token (shown once)."""
-    from closeloop.outbox.services import enqueue
+    from closeloop.notify.services import notify
 
     if not may_do_field_work(actor, wo):
         raise Forbidden(_("Only the assigned engineer or a dispatcher may request a signature."))
@@ -333,11 +333,9 @@ def do_send_signature_link(*, actor, wo, contact=None, base_url: str = "") -> tu
                                             created_by=actor, created_at=t,
                                             expires_at=t + timedelta(days=SIGNATURE_LINK_DAYS))
         url = f"{base_url.rstrip('/')}/sign/{token}/"
-        enqueue("notify", f"signature-link:{link.pk}", {
-            "event": "signature.requested", "work_order": wo.code, "recipients": [{"contact": contact.pk}],
-            "message": _("Please review and sign work order %(c)s: %(u)s") % {"c": wo.code, "u": url},
-            "context": {"url": url}, "public": True,
-        })
+        notify(key=f"signature-link:{link.pk}", event="signature.requested", work_order=wo,
+               recipients=[{"contact": contact.pk}], context={"url": url}, public=True,
+               message=_("Please review and sign work order %(c)s: %(u)s") % {"c": wo.code, "u": url})
         timeline.append_event(wo, TimelineEvent.Kind.SIGNATURE, actor=actor, at=t, data={
             "link_sent_to": contact.name, "expires_at": link.expires_at.isoformat()})
     return link, token
