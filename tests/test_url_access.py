@@ -551,6 +551,7 @@ class Objects(dict):
         from closeloop.rules.services import do_create_rule, do_save_keyword_library
         from closeloop.sla.models import BusinessCalendar, SLAPolicy
         from closeloop.workorders import services as wo
+        from closeloop.workorders.attachments import do_add_attachment
 
         t = now()
         w = world
@@ -565,7 +566,7 @@ class Objects(dict):
             order.refresh_from_db()
         self.wo = order
         wo.do_add_watcher(actor=w.dispatcher, wo=order, user=w.manager)
-        att = wo.do_add_attachment(actor=w.dispatcher, wo=order, public=True,
+        att = do_add_attachment(actor=w.dispatcher, wo=order, public=True,
                                    upload=SimpleUploadedFile("a.txt", b"hello", content_type="text/plain"))
         from closeloop.fieldwork.tests.helpers import jpeg, png
 

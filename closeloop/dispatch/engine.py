@@ -34,7 +34,7 @@ _SHIFT_PARTS = np.array([SHIFT_PART[k] for k in range(4)])
 
 @dataclass
 class Candidates:
-    """C engineers as parallel arrays (built by dispatch.services.load_candidates)."""
+    """C engineers as parallel arrays (built by dispatch.facts.load_candidates)."""
 
     ids: np.ndarray  # int
     usernames: list[str]

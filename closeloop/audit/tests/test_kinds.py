@@ -4,6 +4,7 @@ after, in its own transaction (a write that fails leaves none). SQLite and Postg
 import pytest
 
 from closeloop.accounts import services as accounts
+from closeloop.approvals import handoffs as approvals_handoffs
 from closeloop.approvals import services as approvals
 from closeloop.audit.models import AuditRecord
 from closeloop.audit.services import REDACTED, REDACTED_CHANGED
@@ -249,10 +250,10 @@ def test_approval_flows_and_handoffs(world, log):
     r = log.one("approval_flow", "published", world.manager)
     assert (r.before["version"], r.after["version"]) == (1, 2)
 
-    req = approvals.do_save_handoff_requirement(actor=world.manager, data={"action": "invoice", "fields": ["invoice_number"]})
+    req = approvals_handoffs.do_save_handoff_requirement(actor=world.manager, data={"action": "invoice", "fields": ["invoice_number"]})
     r = log.one("handoff_requirement", "created", world.manager)
     assert (r.label, r.after["fields"]) == ("invoice", ["invoice_number"])
-    approvals.do_save_handoff_requirement(actor=world.admin, req=req, data={"active": False})
+    approvals_handoffs.do_save_handoff_requirement(actor=world.admin, req=req, data={"active": False})
     log.one("handoff_requirement", "deactivated", world.admin)
 
 
