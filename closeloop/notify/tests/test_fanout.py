@@ -40,12 +40,12 @@ def test_contract_payload_reaches_the_inbox_and_the_robot(world, sink):
 
 
 def test_pending_rows_in_the_older_formats_are_converted_by_the_migration(world):
-    """notify/0002: rules' and the SLA ladder's own payloads, still pending at the upgrade."""
+    """notify/0003: rules' and the SLA ladder's own payloads, still pending at the upgrade."""
     import importlib
 
     from django.apps import apps
 
-    migration = importlib.import_module("closeloop.notify.migrations.0002_one_notify_format")
+    migration = importlib.import_module("closeloop.notify.migrations.0003_one_notify_format")
     with time_machine.travel(T0, tick=False):
         wo = make_wo(world)
         enqueue("notify", "rule:1:2:v1:3:inbox", {"channel": "inbox", "to": "eng_x", "phone": "", "work_order": wo.code,

@@ -50,7 +50,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("notify", "0001_initial"),
+        ("notify", "0002_delivery_webhook"),
         ("outbox", "0001_initial"),
     ]
 
