@@ -267,6 +267,9 @@ CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = [
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Worker and server lines carry time and level: "2026-12-07 08:00:01 WARNING closeloop...: ...".
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+                             "datefmt": "%Y-%m-%d %H:%M:%S"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CLOSELOOP_LOG_LEVEL", "WARNING")},
 }

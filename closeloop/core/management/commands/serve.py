@@ -4,12 +4,18 @@ one `closeloop worker` beside it (SLA timers, outbox) in the same process tree.
 Gunicorn sync workers measured 2.5-3x cheaper per request than ASGI for this app
 (DESIGN.md §7). One worker is right for SQLite; against PostgreSQL start more with
 `closeloop worker` anywhere (--no-worker here to run none).
+
+Against the demo's database (CLOSELOOP_DEMO=1, as `make demo` runs it) it also starts
+`closeloop notify_sink` first, before the worker, so the demo's channels have something to
+deliver to from the first message (watch them at http://127.0.0.1:8025/); --no-sink to skip.
 """
 
 import atexit
 import os
+import socket
 import subprocess
 import sys
+import time
 
 from django.core.management.base import BaseCommand
 
@@ -23,11 +29,16 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
         parser.add_argument("--no-worker", action="store_true",
                             help="Do not start the background worker (SLA timers, outbox).")
+        parser.add_argument("--no-sink", action="store_true",
+                            help="In a demo (CLOSELOOP_DEMO=1), do not start the notification sink.")
 
-    def handle(self, *args, host, port, workers, no_worker, **options):
+    def handle(self, *args, host, port, workers, no_worker, no_sink=False, **options):
+        from django.conf import settings
         from gunicorn.app.wsgiapp import run
 
         self._ensure_static()
+        if settings.DEMO_MODE and not no_sink:
+            self._start_sink()  # before the worker: its first delivery must find the sink
         if not no_worker:
             self._start_worker()
         self.stdout.write(f"closeloop on http://{host}:{port}/ ({workers} workers)")
@@ -56,16 +67,43 @@ class Command(BaseCommand):
         self.stdout.write("collecting static files into " + str(settings.STATIC_ROOT))
         call_command("collectstatic", interactive=False, verbosity=0)
 
+    def _start_sink(self, http_port: int = 8025, smtp_port: int = 1025, wait: float = 20.0):
+        """Start `closeloop notify_sink` (the demo channels' endpoints) as a child, and wait
+        until it listens. One already listening there (another demo) is used as it is."""
+        if _listening(http_port):
+            self.stdout.write(f"a notification sink already listens on http://127.0.0.1:{http_port}/")
+            return None
+        proc = subprocess.Popen([sys.executable, "-m", "closeloop.cli", "notify_sink",
+                                 "--http-port", str(http_port), "--smtp-port", str(smtp_port)])
+        _stop_at_exit(proc)
+        deadline = time.monotonic() + wait
+        while not _listening(http_port) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.stdout.write(f"closeloop notify_sink started (pid {proc.pid}): messages at "
+                          f"http://127.0.0.1:{http_port}/, SMTP 127.0.0.1:{smtp_port}")
+        return proc
+
     def _start_worker(self) -> None:
         proc = subprocess.Popen([sys.executable, "-m", "closeloop.cli", "worker", "--parent-pid", str(os.getpid())])
-
-        def stop():
-            if proc.poll() is None:
-                proc.terminate()  # SIGTERM: the worker finishes the item in hand
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-
-        atexit.register(stop)
+        _stop_at_exit(proc)
         self.stdout.write(f"closeloop worker started (pid {proc.pid})")
+
+
+def _listening(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _stop_at_exit(proc) -> None:
+    def stop():
+        if proc.poll() is None:
+            proc.terminate()  # SIGTERM: the worker finishes the item in hand
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    atexit.register(stop)
