@@ -3,8 +3,10 @@ printable QR codes, and the customer's signing page reached through a link."""
 
 import io
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -26,6 +28,32 @@ def _wo_or_404(request, code):
         return selectors.access_for_field(request.user, code)
     except NotFound:
         raise Http404(_("No such work order."))
+
+
+def call_link(wo) -> dict | None:
+    """Tap-to-call for the work order's contact (else the customer's number): a tel: URI."""
+    contact = wo.contact if wo.contact_id else None
+    customer = wo.customer if wo.customer_id else None
+    phone = (contact.phone if contact else "") or (customer.phone if customer else "")
+    digits = re.sub(r"[^\d+]", "", phone or "")
+    if not digits:
+        return None
+    name = contact.name if contact and contact.phone else (customer.name if customer else "")
+    return {"name": name, "phone": phone, "href": f"tel:{digits}"}
+
+
+def route_link(site) -> str:
+    """Navigation to the site as a geo: URI (RFC 5870): the phone offers the map apps it has
+    (Amap, Baidu, Apple or Google Maps...), so no provider is chosen for the engineer. From the
+    site's coordinates when it has them, else from its address."""
+    if site is None:
+        return ""
+    if site.latitude is not None and site.longitude is not None:
+        lat, lon = f"{float(site.latitude):.6f}", f"{float(site.longitude):.6f}"
+        return f"geo:{lat},{lon}?q={lat},{lon}({quote(site.name)})"
+    if site.address:
+        return f"geo:0,0?q={quote(site.address)}"
+    return ""
 
 
 @login_required
@@ -59,6 +87,7 @@ def phone_work_order(request, code):
         "parts": list(wo.parts_used.all()),
         "actions": [t.action for t in permissions.allowed_actions(request.user, wo)],
         "signature": wo.signatures.order_by("-id").first(),
+        "call": call_link(wo), "route": route_link(wo.site if wo.site_id else None),
     })
 
 

@@ -124,3 +124,15 @@ def test_flagged_evidence_reviewed_from_the_card(world):
     assert 'data-testid="evidence-flags"' not in disp.get(f"/work-orders/{wo.code}/").content.decode()
     assert world.api(world.dispatcher).post(f"/api/v1/work-orders/{wo.code}/evidence-review").json() == {
         "reviewed": 0}
+
+
+def test_phone_links_call_and_route(world):
+    from closeloop.customers.models import Site
+    from closeloop.fieldwork.views import call_link, route_link
+
+    assert route_link(None) == ""
+    assert route_link(world.site_a).startswith("geo:31.200000,121.400000?q=31.200000,121.400000(")
+    no_coords = Site(customer=world.org_a, code="x", name="X", address="上海市 徐汇区 1 号")
+    assert route_link(no_coords) == "geo:0,0?q=%E4%B8%8A%E6%B5%B7%E5%B8%82%20%E5%BE%90%E6%B1%87%E5%8C%BA%201%20%E5%8F%B7"
+    wo = make_wo(world, contact=world.contact_a)
+    assert call_link(wo) == {"name": "王护士", "phone": "13800000001", "href": "tel:13800000001"}

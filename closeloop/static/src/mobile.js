@@ -113,6 +113,19 @@ async function status(n) {
   }
 }
 
+// ---- the offline banner -----------------------------------------------------------------
+// Shown while the browser says it is offline, or after a request failed to reach the server
+// (the radio says "online" but nothing gets through), until a request gets through again.
+let unreachable = false;
+function showNet() {
+  const banner = $("#offline-banner");
+  if (banner) banner.hidden = navigator.onLine && !unreachable;
+}
+function reached(ok) {
+  unreachable = !ok;
+  showNet();
+}
+
 function buildRequest(item) {
   const headers = { "X-CSRFToken": csrf(), Accept: "application/json" };
   let body;
@@ -144,8 +157,10 @@ async function flush() {
       try {
         resp = await buildRequest(item);
       } catch {
+        reached(false);
         break; // offline: keep it, try again later, in the same order
       }
+      reached(true);
       let detail = "";
       let body = null;
       try {
@@ -447,6 +462,12 @@ document.addEventListener("DOMContentLoaded", () => {
   const link = $("#sign-link");
   if (link) signLinkPage(link);
   document.body.dataset.ready = "1";
+  showNet();
+  window.addEventListener("offline", showNet);
+  window.addEventListener("online", () => {
+    unreachable = false;
+    showNet();
+  });
   flush();
   window.addEventListener("online", flush);
   setInterval(flush, 15000);
