@@ -37,6 +37,8 @@ def setup(db: str):
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    # As the worker runs in production: DEBUG on keeps every query's SQL (memory grows).
+    os.environ["CLOSELOOP_DEBUG"] = "0"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "closeloop.settings")
     import django
 
