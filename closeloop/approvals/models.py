@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class ApprovalFlow(models.Model):
@@ -67,7 +68,7 @@ class RequestStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
-    CANCELLED = "cancelled", _("Cancelled")
+    CANCELLED = "cancelled", pgettext_lazy("approval withdrawn", "Cancelled")
 
 
 class ApprovalRequest(models.Model):
@@ -106,8 +107,8 @@ class StepStatus(models.TextChoices):
     REJECTED = "rejected", _("Rejected")
     BYPASSED = "bypassed", _("Bypassed (emergency)")
     AUTO = "auto", _("Approved automatically")
-    CANCELLED = "cancelled", _("Cancelled")
-    DONE = "done", _("Copied")
+    CANCELLED = "cancelled", pgettext_lazy("approval withdrawn", "Cancelled")
+    DONE = "done", pgettext_lazy("carbon copy sent", "Copied")
 
 
 class ApprovalStep(models.Model):
@@ -158,7 +159,7 @@ class Justification(models.Model):
     supervisor hears about it."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", pgettext_lazy("handoff not filed yet", "Open")
         FILED = "filed", _("Filed")
         ESCALATED = "escalated", _("Overdue (escalated)")
 

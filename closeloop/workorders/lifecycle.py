@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class S:
@@ -103,7 +104,7 @@ TRANSITIONS: dict[str, Transition] = {
                    milestone="confirmed_at", style="success"),
         Transition("invoice", _("Post invoice"), (S.CONFIRMED,), S.INVOICED, _FINANCE,
                    required=("invoice_number",), optional=("note",), milestone="invoiced_at"),
-        Transition("close", _("Close"), (S.INVOICED,), S.CLOSED, frozenset({"admin", "manager", "dispatcher"}),
+        Transition("close", pgettext_lazy("work order action", "Close"), (S.INVOICED,), S.CLOSED, frozenset({"admin", "manager", "dispatcher"}),
                    optional=("note",), milestone="closed_at", style="success"),
         Transition("wait", _("Wait"), FIELD_STATES, None,
                    frozenset({"admin", "manager", "dispatcher", ASSIGNEE}), required=("reason",),
@@ -111,10 +112,10 @@ TRANSITIONS: dict[str, Transition] = {
                    notes="reason is 'customer' or 'parts'; the state it left is kept for resume"),
         Transition("resume", _("Resume"), (S.WAITING_CUSTOMER, S.WAITING_PARTS), None,
                    frozenset({"admin", "manager", "dispatcher", ASSIGNEE}), optional=("note",)),
-        Transition("cancel", _("Cancel"), tuple(s for s in OPEN_STATES if s not in (S.INVOICED,)), S.CANCELLED,
+        Transition("cancel", pgettext_lazy("work order action", "Cancel"), tuple(s for s in OPEN_STATES if s not in (S.INVOICED,)), S.CANCELLED,
                    frozenset({"admin", "manager", "dispatcher"}), required=("reason",),
                    milestone="cancelled_at", style="danger"),
-        Transition("reopen", _("Reopen"), (S.RESOLVED, S.CONFIRMED, S.CLOSED, S.CANCELLED), None,
+        Transition("reopen", pgettext_lazy("work order action", "Reopen"), (S.RESOLVED, S.CONFIRMED, S.CLOSED, S.CANCELLED), None,
                    frozenset({"admin", "manager", "dispatcher", CUSTOMER}), required=("reason",), style="warning",
                    notes="back to assigned when someone is assigned, else new"),
     ]

@@ -79,3 +79,38 @@ def test_every_registered_nav_and_panel_icon_is_in_the_sprite_list():
     from closeloop.core import nav
 
     assert {e.icon for e in nav._entries.values()} - _listed_icons() == set()
+
+
+def _compiled(po: Path) -> dict[str, str]:
+    with po.with_suffix(".mo").open("rb") as fh:
+        return {k: v for k, v in gettext.GNUTranslations(fh)._catalog.items() if isinstance(k, str) and k}
+
+
+def test_a_msgid_without_context_means_one_thing_in_every_catalogue():
+    """Django merges every catalogue into one: the same msgid translated two ways in two apps
+    shows one app the other's text ("Close" on a dialog read "关闭工单"). A word that means two
+    things takes a context (pgettext / {% translate "..." context "..." %}); one meaning, one text."""
+    seen: dict[str, dict[str, str]] = {}
+    for po in CATALOGUES:
+        for msgid, msgstr in _compiled(po).items():
+            if "\x04" not in msgid:
+                seen.setdefault(msgid, {})[str(po.relative_to(ROOT))] = msgstr
+    assert len(seen) > 500
+    clashes = {m: where for m, where in seen.items() if len(set(where.values())) > 1}
+    assert clashes == {}
+
+
+def test_close_on_a_dialog_is_not_closing_a_work_order(world, client):
+    from django.utils import translation
+
+    client.force_login(world.dispatcher)
+    html = client.get("/work-orders/", headers={"accept-language": "zh-hans"}).content.decode()
+    dialog = html[html.index('data-testid="shortcuts-dialog"'):html.index("</dialog>")]
+    assert "关闭工单" not in dialog and ">关闭</button>" in dialog
+    bulk = html[html.index('data-testid="bulk-action"'):]
+    assert '<option value="close">关闭工单</option>' in bulk[:bulk.index("</select>")]
+    from closeloop.workorders.lifecycle import TRANSITIONS
+
+    with translation.override("zh-hans"):
+        assert str(TRANSITIONS["close"].label) == "关闭工单"
+        assert str(TRANSITIONS["cancel"].label) == "取消工单"
