@@ -51,11 +51,15 @@ def register(key: str, label, url_name: str, *, icon: str = "point", visible: Ca
 
 
 def entries_for(request) -> list[dict]:
+    """The entries `request.user` sees, in order; at most one is active: the entry for this very
+    page (its `url_name`), else one naming this view (`namespace="app:view"`), else the first
+    whose app namespace this page is in. Two entries of one app (a page and its settings) never
+    light up together."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
     match = getattr(request, "resolver_match", None)
-    here = (match.namespace, match.view_name) if match is not None else ("", "")
+    ns, view_name = (match.namespace, match.view_name) if match is not None else ("", "")
     out = []
     for e in sorted(_entries.values(), key=lambda e: (e.order, e.key)):
         if e.visible and not e.visible(user):
@@ -65,8 +69,16 @@ def entries_for(request) -> list[dict]:
         except NoReverseMatch:
             continue
         out.append({"key": e.key, "label": e.label, "url": url, "icon": e.icon, "namespace": e.namespace,
-                    "badge": e.badge(request) if e.badge else None, "group": e.group,
-                    "active": e.namespace in here})
+                    "badge": e.badge(request) if e.badge else None, "group": e.group, "active": False,
+                    "_url_name": e.url_name})
+    for test in (lambda d: d["_url_name"] == view_name, lambda d: d["namespace"] == view_name,
+                 lambda d: d["namespace"] == ns):
+        hit = next((d for d in out if view_name and test(d)), None)
+        if hit is not None:
+            hit["active"] = True
+            break
+    for d in out:
+        del d["_url_name"]
     return out
 
 

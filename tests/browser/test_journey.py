@@ -29,6 +29,15 @@ def login(page: Page, username: str) -> None:
     expect(page.get_by_test_id("navbar")).to_be_visible()
 
 
+def open_nav(page: Page, key: str) -> None:
+    """Click a top-bar entry, under "More" when the bar had no room for it."""
+    entry = page.get_by_test_id(f"nav-{key}")
+    if not entry.is_visible():
+        page.get_by_test_id("nav-more").click()
+        entry = page.locator(f"#navbar-more [data-nav-item={key}]")
+    entry.click()
+
+
 def act(page: Page, action: str, expect_status: str, **fields) -> None:
     """Take one lifecycle action through its form on the detail page and wait for the new status."""
     form = page.get_by_test_id(f"action-{action}")

@@ -117,9 +117,10 @@ def test_lookup_by_each_kind_of_id(world, browse):
     login(page, "dispatcher")
     for q, code, kind in [(wo.code, wo.code, "code"), ("CRM-9001", wo.code, "external_ref"),
                           ("SN-B-1", wo.code, "asset"), (world.contact_a.phone, other.code, "phone")]:
-        page.goto("/work-orders/")
-        page.keyboard.press("/")  # the shortcut focuses the lookup box
-        expect(page.get_by_test_id("lookup-input")).to_be_focused()
+        page.goto("/lookup/")
+        page.locator("body").click()
+        page.keyboard.press("/")  # the shortcut focuses the page's one search box
+        expect(page.get_by_test_id("lookup-q")).to_be_focused()
         page.keyboard.type(q)
         page.keyboard.press("Enter")
         results = page.get_by_test_id("lookup-results")

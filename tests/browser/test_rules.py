@@ -15,7 +15,7 @@ from closeloop.rules.services import do_save_keyword_library
 from closeloop.workorders import services as wo_services
 from closeloop.workorders.models import WorkOrder
 
-from .test_journey import DETAIL_URL, login
+from .test_journey import DETAIL_URL, login, open_nav
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -29,7 +29,7 @@ def test_build_try_save_and_fire(world, browse, screenshot_dir):
 
     page = browse(locale="en-US")
     login(page, "manager")
-    page.get_by_test_id("nav-rules").click()
+    open_nav(page, "rules")
     expect(page.get_by_test_id("no-rules")).to_be_visible()
     page.get_by_test_id("new-rule").click()
     page.locator("#id_name").fill("呼吸机离线即紧急")
@@ -108,7 +108,7 @@ def test_build_try_save_and_fire(world, browse, screenshot_dir):
     assert WorkOrder.objects.get(title="3床呼吸机离线").priority == "urgent"
 
     # The switch on the list turns the rule off without a reload.
-    page.get_by_test_id("nav-rules").click()
+    open_nav(page, "rules")
     page.get_by_test_id("toggle-enabled").click()
     expect(page.get_by_test_id("rule-row")).to_have_class(re.compile("text-secondary"))
     expect(page.get_by_test_id("toggle-enabled")).not_to_be_checked()
@@ -183,7 +183,7 @@ def test_dispatcher_sees_a_read_only_editor_and_tries_the_saved_rule(world, brow
         "type": "repair", "title": "产线停机", "site": "site-a", "team": "team-x"})
     page = browse(locale="en-US")
     login(page, "dispatcher")
-    page.get_by_test_id("nav-rules").click()
+    open_nav(page, "rules")
     expect(page.get_by_test_id("toggle-enabled")).to_have_count(0)
     expect(page.get_by_test_id("new-rule")).to_have_count(0)
     page.get_by_test_id("edit-rule").click()

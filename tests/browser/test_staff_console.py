@@ -72,7 +72,11 @@ def test_dashboard_queue_board_bulk_and_lookup(world, browse):
                                                                                                high.code}
     assert WorkOrder.objects.get(pk=low.pk).status == "assigned"
 
-    # The top bar's lookup box: a code opens the work order; anything else lists what matches.
+    # The top bar's lookup box (on every page but the list, whose one search box is its filter):
+    # a code opens the work order; anything else lists what matches.
+    expect(page.get_by_test_id("nav-lookup")).to_have_count(0)
+    expect(page.locator("input[type=search]")).to_have_count(1)
+    page.goto("/board/")
     box = page.get_by_test_id("nav-lookup").locator("input[name=q]")
     box.fill(low.code.lower())
     box.press("Enter")

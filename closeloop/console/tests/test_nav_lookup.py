@@ -12,9 +12,18 @@ def _client(user):
 
 
 def test_staff_see_the_box_customers_do_not(world):
-    assert 'data-testid="nav-lookup"' in _client(world.dispatcher).get("/work-orders/").content.decode()
-    assert 'data-testid="nav-lookup"' in _client(world.eng_x).get("/work-orders/").content.decode()
-    assert 'data-testid="nav-lookup"' not in _client(world.cust_a).get("/work-orders/").content.decode()
+    assert 'data-testid="nav-lookup"' in _client(world.dispatcher).get("/dashboard/").content.decode()
+    assert 'data-testid="nav-lookup"' in _client(world.eng_x).get("/board/").content.decode()
+    assert 'data-testid="nav-lookup"' not in _client(world.cust_a).get("/portal/").content.decode()
+
+
+def test_one_search_box_a_page(world):
+    """The list's one box is its filter; the lookup page's is its own; elsewhere the top bar's."""
+    c = _client(world.dispatcher)
+    for path in ("/work-orders/", "/lookup/", "/dashboard/", "/board/"):
+        html = c.get(path).content.decode()
+        assert html.count('type="search"') == 1, path
+    assert 'data-testid="nav-lookup"' not in c.get("/work-orders/").content.decode()
 
 
 def test_a_code_opens_the_work_order_and_other_ids_list_matches(world):

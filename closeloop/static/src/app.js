@@ -59,3 +59,37 @@ document.addEventListener(
   true,
 );
 import "./sla-countdown.js";
+
+// Top bar: one line at any desktop width and language. Each entry is drawn in the bar and, hidden,
+// under "More"; from the end of the bar (never the first entry nor the active one), hide what does
+// not fit and show it under "More" instead. Below md the toggler's collapsed menu lists everything.
+function fitNav() {
+  const bar = document.querySelector("[data-nav-bar]");
+  const more = bar?.querySelector("[data-nav-more]");
+  if (!bar || !more) return;
+  const items = [...bar.querySelectorAll(":scope > li[data-nav-item]")];
+  const inMore = new Map([...more.querySelectorAll("[data-nav-item]")].map((a) => [a.dataset.navItem, a]));
+  items.forEach((li) => li.classList.remove("d-none"));
+  inMore.forEach((a) => a.classList.add("d-none"));
+  more.classList.add("d-none");
+  more.querySelector(".nav-link")?.classList.remove("active");
+  const toggler = document.querySelector(".navbar-toggler");
+  if (toggler && getComputedStyle(toggler).display !== "none") return;
+  const limit = () => bar.parentElement.getBoundingClientRect().right;
+  const end = () => Math.max(...[...bar.children].map((li) => li.getBoundingClientRect().right));
+  const hideable = items.slice(1).filter((li) => !li.classList.contains("active")).reverse();
+  for (const li of hideable) {
+    if (end() <= limit() + 0.5) break;
+    li.classList.add("d-none");
+    inMore.get(li.dataset.navItem)?.classList.remove("d-none");
+    more.classList.remove("d-none");
+  }
+}
+let fitNavFrame = 0;
+const scheduleFitNav = () => {
+  cancelAnimationFrame(fitNavFrame);
+  fitNavFrame = requestAnimationFrame(fitNav);
+};
+fitNav();
+window.addEventListener("resize", scheduleFitNav);
+document.fonts?.ready.then(scheduleFitNav);

@@ -239,7 +239,8 @@ document.addEventListener("keydown", (e) => {
   }
   switch (e.key) {
     case "/": {
-      const box = $("#cl-lookup") || $("#lookup-q");
+      // the page's one search box: the list's filter, the lookup page's, else the top bar's
+      const box = $("#f-q") || $("#lookup-q") || $("#cl-lookup");
       if (box) {
         e.preventDefault();
         box.focus();
