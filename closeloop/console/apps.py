@@ -21,7 +21,11 @@ class ConsoleConfig(AppConfig):
                      visible=selectors.is_staff, order=5, namespace="console:dashboard")
         nav.register("board", _("Board"), "console:board", icon="layout-kanban",
                      visible=lambda user: user.role != "customer", order=6, namespace="console:board")
-        nav.register_landing("console:dashboard", when=selectors.is_staff, order=10)
+        # Managers (and admins) watch the dashboard; dispatchers work the list (the default).
+        nav.register_landing("console:dashboard", when=selectors.watches_the_dashboard, order=10)
+        # Finance: the queue of work waiting for an invoice (confirmed by the customer).
+        nav.register_landing("workorders:list", when=lambda user: user.role == "finance", order=30,
+                             query="status=confirmed")
         listing.register("console", context=views.list_context, saved_filter=selectors.saved_queue_filter,
                          decorate=selectors.decorate,
                          templates={"toolbar": "console/_toolbar.html", "before_rows": "console/_bulk.html",

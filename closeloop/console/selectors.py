@@ -36,6 +36,11 @@ def is_staff(user) -> bool:
     return user.is_superuser or user.role in (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
 
 
+def watches_the_dashboard(user) -> bool:
+    """Who lands on the dashboard after logging in: managers and admins."""
+    return user.is_superuser or user.role in (Role.ADMIN, Role.MANAGER)
+
+
 # ---- queues -------------------------------------------------------------------------------------
 
 def queues_for(user) -> list[Queue]:

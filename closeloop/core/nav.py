@@ -15,10 +15,11 @@ equals `namespace` (defaults to the app part of `url_name`); a `namespace` namin
 static/src/icons.txt. `group="settings"` puts the entry in the top bar's Settings menu
 (configuration pages used now and then) instead of the bar itself.
 
-Where a user lands on "/" is registered the same way (first match in `order` wins; the
-work order list otherwise):
+Where a user lands after logging in and on "/" is registered the same way (first match in
+`order` wins; the work order list otherwise); `query` narrows the page (a queue of the list):
 
-    nav.register_landing("console:dashboard", when=lambda user: user.role == "dispatcher", order=10)
+    nav.register_landing("console:dashboard", when=lambda user: user.role == "manager", order=10)
+    nav.register_landing("workorders:list", when=is_finance, query="status=confirmed", order=30)
 """
 
 from collections.abc import Callable
@@ -89,18 +90,34 @@ class Landing:
     url_name: str
     when: Callable
     order: int
+    query: str = ""
 
 
-_landings: dict[str, Landing] = {}
+_landings: dict[tuple[str, str], Landing] = {}
 
 
-def register_landing(url_name: str, *, when: Callable, order: int = 50) -> None:
-    _landings[url_name] = Landing(url_name, when, order)
+def register_landing(url_name: str, *, when: Callable, order: int = 50, query: str = "") -> None:
+    _landings[(url_name, query)] = Landing(url_name, when, order, query)
+
+
+def _landing(user) -> Landing | None:
+    for landing in sorted(_landings.values(), key=lambda e: (e.order, e.url_name, e.query)):
+        if landing.when(user):
+            return landing
+    return None
 
 
 def landing_for(user) -> str | None:
     """The URL name "/" sends `user` to, or None (the caller's default)."""
-    for landing in sorted(_landings.values(), key=lambda e: (e.order, e.url_name)):
-        if landing.when(user):
-            return landing.url_name
-    return None
+    landing = _landing(user)
+    return landing.url_name if landing else None
+
+
+def landing_url(user, default: str = "workorders:list") -> str:
+    """Where `user` lands after logging in and on "/": the path with its query (used by
+    core.views.LoginView and workorders.views.home)."""
+    landing = _landing(user)
+    if landing is None:
+        return reverse(default)
+    url = reverse(landing.url_name)
+    return f"{url}?{landing.query}" if landing.query else url

@@ -19,6 +19,12 @@ class LoginView(DjangoLoginView):
     template_name = "core/login.html"
     redirect_authenticated_user = True
 
+    def get_default_redirect_url(self):
+        """Without an allowed `next=`, each role lands where it works (core.nav.register_landing)."""
+        from .nav import landing_url
+
+        return landing_url(self.request.user)
+
     def post(self, request, *args, **kwargs):
         username = (request.POST.get("username") or "")[:150]
         address = ratelimit.client_address(request)

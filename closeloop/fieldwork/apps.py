@@ -25,6 +25,8 @@ class FieldworkConfig(AppConfig):
 
         nav.register("fieldwork-phone", _("My field work"), "fieldwork:phone", icon="device-mobile", order=15,
                      visible=lambda user: user.role == "engineer", badge=phone_badge)
+        # Engineers work from the phone pages.
+        nav.register_landing("fieldwork:phone", when=lambda user: user.role == "engineer", order=15)
         nav.register("fieldwork-gates", _("Closure gates"), "fieldwork:gate_policies", icon="checklist", order=85,
                      visible=lambda user: user.is_superuser or user.role in ("admin", "manager"),
                      namespace="fieldwork-gates", group="settings")

@@ -27,11 +27,12 @@ def _wo_or_404(request, code):
 
 @login_required
 def home(request):
-    """Each user lands where core.nav.register_landing sends their role (dispatchers and
-    managers on the console's dashboard, customers on their portal), else on the list."""
+    """Each user lands where core.nav.register_landing sends their role (managers on the
+    console's dashboard, engineers on the phone pages, customers on their portal, finance on
+    the work waiting for an invoice), else on the list (dispatchers)."""
     from closeloop.core import nav
 
-    return redirect(nav.landing_for(request.user) or "workorders:list")
+    return redirect(nav.landing_url(request.user))
 
 
 def _list_filter(request):

@@ -21,7 +21,8 @@ LOOP_ACTIONS = ["assign", "accept", "depart", "arrive", "start", "complete", "co
 
 
 def login(page: Page, username: str) -> None:
-    page.goto("/login/")
+    """Log in and open the work order list (each role's own landing is tested in test_screens)."""
+    page.goto("/login/?next=/work-orders/")
     page.locator("#id_username").fill(username)
     page.locator("#id_password").fill(f"pw-{username}-123")
     page.get_by_test_id("login-submit").click()

@@ -1,5 +1,5 @@
-"""The staff console (closeloop.console) in a real browser: a dispatcher lands on the
-dashboard, saves the list's filter as a queue, opens it as a board, cancels two work
+"""The staff console (closeloop.console) in a real browser: a dispatcher lands on the list,
+opens the dashboard, saves the list's filter as a queue, opens it as a board, cancels two work
 orders at once from the list, looks a work order up from the top bar and deletes the
 queue. The paths are the ones users know (/dashboard/, /board/, /lookup/, /console/...).
 No page breaks the Content-Security-Policy."""
@@ -32,9 +32,10 @@ def test_dashboard_queue_board_bulk_and_lookup(world, browse):
     page = browse(locale="en-US")
     login(page, "dispatcher")
 
-    # "/" sends a dispatcher to the dashboard; its entry in the top bar is the active one.
+    # "/" sends a dispatcher to the list; the dashboard's entry is the active one on the dashboard.
     page.goto("/")
-    page.wait_for_url("**/dashboard/")
+    page.wait_for_url("**/work-orders/")
+    page.goto("/dashboard/")
     expect(page.get_by_test_id("kpi-backlog").locator("[data-value]")).to_have_text("3")
     expect(page.get_by_test_id("kpi-unassigned").locator("[data-value]")).to_have_text("2")
     expect(page.locator(".nav-item.active [data-testid=nav-dashboard]")).to_be_visible()
