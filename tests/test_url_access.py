@@ -115,7 +115,7 @@ ACCESS: list[E] = [
     E("GET",    "/api/v1/users/{username}",                                "401    404    ok     ok     ok     ok     ok"),
     E("PATCH",  "/api/v1/users/{username}",                                "401    403    403    403    403    403    ok"),
     # -- audit log (configuration changes)
-    E("GET",    "settings/audit/",                                         "login  404    404    404    404    404    ok"),
+    E("GET",    "settings/audit/",                                         "login  403    403    403    403    403    ok"),
     E("GET",    "/api/v1/audit",                                           "401    403    403    403    403    403    ok"),
     # -- work orders (console)
     E("GET",    "work-orders/",                                            "login  ok     ok     ok     ok     ok     ok"),
@@ -136,7 +136,7 @@ ACCESS: list[E] = [
     E("GET",    "console/changes",                                         "login  ok     ok     ok     ok     ok     ok"),
     E("POST",   "console/queues",                                          "login  404    ok     ok     ok     ok     ok"),
     E("POST",   "console/queues/<int:queue_id>/delete",                    "login  404    404    ok     404    404    404"),
-    E("GET",    "dashboard/",                                              "login  404    404    ok     404    ok     ok"),
+    E("GET",    "dashboard/",                                              "login  403    403    ok     403    ok     ok"),
     E("GET",    "lookup/",                                                 "login  ok     ok     ok     ok     ok     ok"),
     # -- work orders (API)
     E("GET",    "/api/v1/work-order-types",                                "401    ok     ok     ok     ok     ok     ok"),
@@ -227,7 +227,7 @@ ACCESS: list[E] = [
     E("GET",    "/api/v1/notifications/preferences",                       "401    ok     ok     ok     ok     ok     ok"),
     E("PUT",    "/api/v1/notifications/preferences",                       "401    ok     ok     ok     ok     ok     ok"),
     # -- field work
-    E("GET",    "fieldwork/gates/",                                        "login  404    404    404    404    ok     ok"),
+    E("GET",    "fieldwork/gates/",                                        "login  403    403    403    403    ok     ok"),
     E("GET",    "fieldwork/photos/<int:photo_id>",                         "login  404    ok     ok     ok     ok     ok"),
     E("GET",    "fieldwork/qr/<str:kind>/<str:code>/",                     "login  404    404    ok     404    ok     ok"),
     E("GET",    "fieldwork/work-orders/<str:code>/report.pdf",             "login  ok     ok     ok     ok     ok     ok"),
@@ -334,8 +334,8 @@ ACCESS: list[E] = [
     E("PATCH",  "/api/v1/rules/{rule_id}",                                 "401    403    403    403    403    ok     ok"),
     E("POST",   "/api/v1/rules/{rule_id}/try",                             "401    403    403    ok     403    ok     ok"),
     # -- dispatch
-    E("GET",    "dispatch/roster/",                                        "login  404    404    ok     404    ok     ok"),
-    E("GET",    "dispatch/settings/",                                      "login  404    404    404    404    ok     ok"),
+    E("GET",    "dispatch/roster/",                                        "login  403    403    ok     403    ok     ok"),
+    E("GET",    "dispatch/settings/",                                      "login  403    403    403    403    ok     ok"),
     E("POST",   "dispatch/work-orders/<str:code>/assign",                  "login  msg    404    ok     msg    ok     ok"),
     E("POST",   "/api/v1/dispatch/batch/apply",                            "401    403    403    ok     403    ok     ok"),
     E("POST",   "/api/v1/dispatch/batch/preview",                          "401    403    403    ok     403    ok     ok"),

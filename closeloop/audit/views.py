@@ -4,12 +4,12 @@ import json
 from datetime import datetime, time, timedelta
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from closeloop.core.access import ADMINS, refuse
 from closeloop.core.errors import DomainError
 
 from . import selectors, services
@@ -65,7 +65,7 @@ def _field_label(kind: str, field: str) -> str:
 @login_required
 def audit_list(request):
     if not selectors.may_read(request.user):
-        raise Http404()
+        refuse(ADMINS)
     g = request.GET
     f = selectors.AuditFilter(kind=g.get("kind") or None, object=(g.get("object") or "").strip() or None,
                               actor=(g.get("actor") or "").strip() or None, action=g.get("action") or None,

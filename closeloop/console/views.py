@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from closeloop.accounts.models import Role, Team
+from closeloop.core.access import STAFF, refuse
 from closeloop.core.errors import DomainError, NotFound
 from closeloop.workorders.lifecycle import STATE_LABELS, TRANSITIONS
 from closeloop.workorders.listing import list_slots
@@ -172,5 +173,5 @@ def lookup(request):
 @require_GET
 def dashboard(request):
     if not selectors.is_staff(request.user):
-        raise Http404
+        refuse(STAFF)
     return render(request, "console/dashboard.html", {"d": selectors.dashboard_data(request.user)})

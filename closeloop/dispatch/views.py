@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from closeloop.accounts.models import Role, Team, User
+from closeloop.core.access import MANAGERS, STAFF, refuse
 from closeloop.core.errors import DomainError, NotFound
 from closeloop.roster import selectors as roster_selectors
 from closeloop.roster import services as roster_services
@@ -35,7 +36,7 @@ def _problems(e: DomainError) -> list[dict]:
 @require_http_methods(["GET", "POST"])
 def settings_page(request):
     if not services.may_manage_settings(request.user):
-        raise Http404()
+        refuse(MANAGERS)
     errors, posted = [], None
     if request.method == "POST":
         action = request.POST.get("action", "save")
@@ -73,7 +74,7 @@ def settings_page(request):
 @require_http_methods(["GET", "POST"])
 def roster_page(request):
     if not roster_services.may_manage_roster(request.user):
-        raise Http404()
+        refuse(STAFF)
     errors, posted, form = [], {}, None
     if request.method == "POST":
         form = request.POST.get("form")

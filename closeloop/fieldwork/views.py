@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from closeloop.core.access import MANAGERS, refuse
 from closeloop.core.errors import DomainError, NotFound
 from closeloop.workorders import permissions
 
@@ -267,7 +268,7 @@ def gate_policies(request):
     from .models import ClosurePolicy
 
     if not (request.user.is_superuser or request.user.role in ("admin", "manager")):
-        raise Http404()
+        refuse(MANAGERS)
     errors: dict = {}
     posted_key = None
     if request.method == "POST":

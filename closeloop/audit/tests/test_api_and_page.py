@@ -49,7 +49,7 @@ def test_only_administrators_see_the_page(changes, who):
     elif who is None:
         assert r.status_code == 302 and "/login" in r["Location"]
     else:
-        assert r.status_code == 404
+        assert r.status_code == 403  # the page says who may open it (templates/403.html)
 
 
 def test_an_admin_token_of_a_demoted_admin_reads_nothing(changes):

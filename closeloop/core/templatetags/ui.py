@@ -55,3 +55,13 @@ def parse_iso(value):
         return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+@register.simple_tag
+def start_page(user) -> str:
+    """Where `user` starts (their role's landing, core.nav.landing_url): the way back from a dead end."""
+    from closeloop.core.nav import landing_url
+
+    if user is None or not user.is_authenticated:
+        return "/login/"
+    return landing_url(user)

@@ -82,7 +82,7 @@ def test_gate_policy_console(world):
     r = mgr.post("/fieldwork/gates/", {"type": "production", "form_fields": "x|X|colour", "checkin_radius_m": "2"})
     assert r.status_code == 422 and "form_fields[0].kind" in r.content.decode()
     for who in (world.dispatcher, world.eng_x, world.cust_a):
-        assert world.browser_client(who).get("/fieldwork/gates/").status_code == 404
+        assert world.browser_client(who).get("/fieldwork/gates/").status_code == 403
 
 
 def test_send_signature_link_from_console(world):
