@@ -72,3 +72,124 @@ def test_the_top_bar_is_one_line_with_one_active_item_and_one_search(world, brow
     expect(page.get_by_test_id("nav-workorders")).to_be_visible()
     expect(page.get_by_test_id("nav-more")).to_be_hidden()
     assert browse.watch.console_errors == [] and browse.watch.csp_violations() == []
+
+
+# ---- every page of every role, at desktop and phone width, in both languages ----------------------------
+
+#: Where each persona lands after logging in (item "each role lands where it works").
+LANDINGS = {"admin": "/dashboard/", "manager": "/dashboard/", "dispatcher": "/work-orders/",
+            "finance": "/work-orders/?status=confirmed", "eng_x": "/m/", "cust_a": "/portal/"}
+_ALL = set(LANDINGS)
+_STAFF = {"admin", "manager", "dispatcher", "finance", "eng_x"}
+_BOSSES = {"admin", "manager"}
+#: (path, who may open it); {code} is a work order of org A assigned to eng_x, {done} one confirmed.
+PAGES = [
+    ("/work-orders/", _ALL), ("/work-orders/{code}/", _ALL), ("/work-orders/{done}/", _ALL - {"eng_x"}),
+    ("/work-orders/new", _ALL - {"finance"}), ("/lookup/?q=SN-A-1", _ALL), ("/board/", _STAFF),
+    ("/dashboard/", {"admin", "manager", "dispatcher"}), ("/notifications/", _ALL),
+    ("/notifications/preferences", _ALL), ("/settings/tokens/", _ALL),
+    ("/notifications/channels/", _BOSSES), ("/notifications/deliveries/", _BOSSES),
+    ("/notifications/policies/", _BOSSES), ("/approvals/", _STAFF), ("/approvals/flows/", _BOSSES),
+    ("/approvals/handoffs/", _BOSSES), ("/approvals/reports/", _BOSSES),
+    ("/rules/", {"admin", "manager", "dispatcher"}), ("/rules/keywords/", {"admin", "manager", "dispatcher"}),
+    ("/rules/new", _BOSSES), ("/dispatch/roster/", {"admin", "manager", "dispatcher"}),
+    ("/dispatch/settings/", _BOSSES), ("/fieldwork/gates/", _BOSSES), ("/settings/audit/", {"admin"}),
+    ("/m/", {"eng_x"}), ("/m/wo/{code}/", {"eng_x"}),
+    ("/portal/", {"cust_a"}), ("/portal/new", {"cust_a"}), ("/portal/w/{code}/", {"cust_a"}),
+    # A page one's role may not open: the friendly 403 must look right too (not counted as a bad response).
+    ("/dispatch/settings/", {"dispatcher"}),
+]
+SIZES = {"desktop": (1440, 900), "phone": (390, 844)}
+LOCALES = {"zh-hans": "zh-CN", "en": "en-US"}
+
+_PAGE_PROBLEMS = """() => {
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const lines = (el) => { const r = document.createRange(); r.selectNodeContents(el);
+    return new Set([...r.getClientRects()].filter((x) => x.width > 0).map((x) => Math.round(x.top))).size; };
+  const out = [];
+  const over = document.scrollingElement.scrollWidth - innerWidth;
+  if (over > 0) {
+    const wide = [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > innerWidth + 1)
+      .slice(-3).map((el) => el.tagName.toLowerCase() + (el.className && el.className.baseVal === undefined ? '.' + el.className.split(' ').join('.') : ''));
+    out.push('overflows by ' + over + 'px: ' + wide.join(', '));
+  }
+  const bar = document.querySelector('[data-testid=navbar]');
+  if (bar) {
+    const labels = [...bar.querySelectorAll('.nav-link-title, .cl-brand-text, [data-testid=user-name]')].filter(visible);
+    labels.filter((el) => lines(el) > 1).forEach((el) => out.push('top bar item wraps: ' + el.textContent.trim()));
+    const tops = new Set([...bar.querySelectorAll('[data-nav-bar] > li')].filter(visible)
+                        .map((li) => Math.round(li.getBoundingClientRect().top)));
+    if (tops.size > 1 && innerWidth >= 768) out.push('top bar on ' + tops.size + ' lines');
+  }
+  [...document.querySelectorAll('dialog:not([open])')].filter(visible)
+    .forEach((d) => out.push('closed dialog drawn: #' + d.id));
+  return out;
+}"""
+
+
+def _seed(world):
+    from closeloop.workorders import services
+    from closeloop.workorders.lifecycle import S
+    from closeloop.workorders.tests.factories import make_wo
+
+    wo = services.do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "呼吸机报警 无法开机", "site": "site-a", "asset": "SN-A-1",
+        "priority": "high", "assignee": "eng_x", "contact": world.contact_a.pk})
+    done = make_wo(world, status=S.CONFIRMED, title="监护仪校准 已确认待开票")
+    return {"code": wo.code, "done": done.code}
+
+
+def test_every_page_of_every_role_at_both_widths_in_both_languages(world, browser, live_server):
+    """Fails on horizontal overflow, a wrapped top-bar item, a closed <dialog> drawn on the page,
+    a console error, a CSP violation, or a 4xx/5xx (other than the 403 page asked for). With
+    CLOSELOOP_SCREENSHOT_DIR set (make screenshots) every page is also saved as a PNG there."""
+    import os
+    import re
+    from pathlib import Path
+
+    from .conftest import _CSP_LISTENER
+
+    ids = _seed(world)
+    shots = os.environ.get("CLOSELOOP_SCREENSHOT_DIR")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    for who, landing in LANDINGS.items():
+        for lang, locale in LOCALES.items():
+            for size, (width, height) in SIZES.items():
+                ctx = browser.new_context(base_url=live_server.url, locale=locale, timezone_id="Asia/Shanghai",
+                                          viewport={"width": width, "height": height})
+                ctx.set_default_timeout(15_000)
+                ctx.add_init_script(_CSP_LISTENER)
+                page = ctx.new_page()
+                errors: list[str] = []
+                page.on("console", lambda m, e=errors: m.type == "error" and e.append("console: " + m.text))
+                page.on("pageerror", lambda x, e=errors: e.append("page error: " + str(x)))
+                page.on("response", lambda r, e=errors: r.status >= 400 and e.append(f"{r.status} {r.url}"))
+                page.goto("/login/")
+                page.locator("#id_username").fill(who)
+                page.locator("#id_password").fill(f"pw-{who}-123")
+                page.get_by_test_id("login-submit").click()
+                page.wait_for_load_state()
+                if not page.url.endswith(landing):
+                    problems.append(f"{who}: landed on {page.url}, not {landing}")
+                for path, roles in PAGES:
+                    if who not in roles:
+                        continue
+                    url = path.format(**ids)
+                    refused = who == "dispatcher" and url == "/dispatch/settings/"
+                    errors.clear()
+                    response = page.goto(url)
+                    where = f"{who} {lang} {size} {url}"
+                    if response is None or response.status != (403 if refused else 200):
+                        problems.append(f"{where}: HTTP {response and response.status}")
+                    found = page.evaluate(_PAGE_PROBLEMS)
+                    found += page.evaluate("window.__cspViolations || []")
+                    found += [e for e in errors if not (refused and e.startswith("403 ") or
+                                                        refused and "403" in e and e.startswith("console:"))]
+                    problems += [f"{where}: {p}" for p in found]
+                    if shots:
+                        slug = re.sub(r"[^a-z0-9]+", "-", url.lower()).strip("-") or "root"
+                        page.screenshot(path=str(Path(shots) / f"{who}-{lang}-{size}-{slug}.png"), full_page=True)
+                ctx.close()
+    assert problems == [], "\n".join(problems)
