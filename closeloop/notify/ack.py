@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import User
 from closeloop.audit.services import record_change, snapshot
+from closeloop.core import worktime
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
 from closeloop.outbox.services import enqueue
@@ -57,12 +58,9 @@ def clean_steps(steps) -> list[dict]:
 
 def in_working_hours(policy: AckPolicy, at: datetime) -> bool:
     if policy.calendar:
-        from closeloop.sla.calendars import elapsed_business_time
-        from closeloop.sla.models import BusinessCalendar
-
-        cal = BusinessCalendar.objects.filter(key=policy.calendar).first()
-        if cal is not None:
-            return elapsed_business_time(at, at + timedelta(seconds=60), cal.spec()) > 0
+        is_working = worktime.calendar(policy.calendar)
+        if is_working is not None:
+            return is_working(at)
     local = at.astimezone(ZoneInfo(settings.TIME_ZONE))
     days = policy.weekdays or [0, 1, 2, 3, 4]
     ws, we = policy.work_start, policy.work_end
@@ -283,9 +281,7 @@ def do_save_policy(*, actor: User, data: dict, policy: AckPolicy | None = None) 
         if data["team"] and p.team is None:
             problems.append(FieldProblem("team", _("No such team."), "not_found"))
     if "calendar" in data:
-        from closeloop.sla.models import BusinessCalendar
-
-        if data["calendar"] and not BusinessCalendar.objects.filter(key=data["calendar"]).exists():
+        if data["calendar"] and worktime.calendar(data["calendar"]) is None:
             problems.append(FieldProblem("calendar", _("No such calendar."), "not_found"))
         p.calendar = data["calendar"] or ""
     for k in ("work_start", "work_end"):

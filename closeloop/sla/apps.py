@@ -12,7 +12,7 @@ class SLAConfig(AppConfig):
 
         hooks.install()
 
-        from closeloop.core import jobs
+        from closeloop.core import jobs, worktime
         from closeloop.workorders import panels
         from closeloop.workorders import selectors as wo_selectors
         from closeloop.workorders import serializers as wo_serializers
@@ -20,6 +20,7 @@ class SLAConfig(AppConfig):
         from . import selectors, serializers
         from .worker import handle_one_sla_check, next_sla_check_at
 
+        worktime.register(selectors.working_time_test)
         wo_serializers.register_detail("sla", lambda wo, user: serializers.ledger(selectors.ledger_for(wo)))
         wo_selectors.register_filter(selectors.narrow_work_orders)
         panels.register_page_context(selectors.page_context)

@@ -46,6 +46,17 @@ def narrow_work_orders(qs: QuerySet, f) -> QuerySet:
     return qs
 
 
+def working_time_test(key: str):
+    """core.worktime's lookup: calendar `key`'s "is this instant working time?", or None."""
+    from .calendars import elapsed_business_time
+
+    cal = BusinessCalendar.objects.filter(key=key).first()
+    if cal is None:
+        return None
+    spec = cal.spec()
+    return lambda at: elapsed_business_time(at, at + timedelta(seconds=60), spec) > 0
+
+
 def page_context(request, wo) -> dict:
     """What the work order page's SLA card reads."""
     targets = ledger_for(wo)
