@@ -431,7 +431,7 @@ BODIES = {
     "PATCH /api/v1/work-order-types/{key}/fields/{field_key}": {"label": "温度"},
     "POST /api/v1/work-orders/{code}/dispatch": {"assignee": "eng_x2", "reason": "就近"},
     "POST /api/v1/dispatch/batch/preview": {},
-    "POST /api/v1/dispatch/batch/apply": lambda o: {"items": [{"code": o["other_wo"], "assignee": "eng_x", "explanation": ""}]},
+    "POST /api/v1/dispatch/batch/apply": lambda o: {"items": [{"code": o["other_wo"], "assignee": "eng_x"}]},
     "PUT /api/v1/dispatch/settings": {"settings": [{"type": "repair", "mode": "suggest"}]},
     "POST /api/v1/dispatch/shifts": {"user": "eng_x", "starts_at": T1, "ends_at": T2},
     "POST /api/v1/dispatch/leaves": {"user": "eng_x", "starts_at": T1, "ends_at": T2},

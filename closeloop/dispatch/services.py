@@ -249,7 +249,7 @@ def do_apply_batch(*, actor: User, wos_by_code: dict[str, WorkOrder], items: lis
                 raise Conflict(_("%(code)s changed since the preview; preview again.") % {"code": wo.code},
                                work_order=wo.code, version=wo.version)
             timeline.append_event(wo, EVENT_DISPATCH, actor=actor, at=at, data={
-                "mode": "batch", "assignee": item["assignee"], "explanation": item.get("explanation", "")[:500]})
+                "mode": "batch", "assignee": item["assignee"], "explanation": (item.get("explanation") or "")[:500]})
             do_transition(actor=actor, wo=wo, action="assign",
                           data={"assignee": item["assignee"], "note": _("Batch assignment")})
             done.append(wo)
