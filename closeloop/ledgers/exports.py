@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from closeloop.core.clock import now
 from closeloop.core.errors import DomainError, Forbidden
@@ -107,8 +108,8 @@ def people(user, params):
         qs = qs.filter(Q(username__icontains=q) | Q(display_name__icontains=q))
     if role := (params.get("role") or "").strip():
         qs = qs.filter(role=role)
-    header = [_("Employee number"), _("Name"), _("Role"), _("Team (code or name)"), _("Phone"), _("Email"),
-              _("Active")]
+    header = [_("Employee number"), pgettext("person", "Name"), _("Role"), _("Team (code or name)"), _("Phone"),
+              _("Email"), pgettext("employee", "Active")]
     return header, _chunked(qs, lambda u: (u.username, u.display_name or u.get_full_name(), u.get_role_display(),
                                            u.team.code if u.team_id else "", u.phone, u.email,
                                            _("yes") if u.is_active else _("no")))

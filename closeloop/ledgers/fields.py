@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "person": (
         Field("username", _("Employee number"), ("工号", "员工编号", "用户名", "账号", "employee number", "employee id",
                                                  "username", "login"), required=True, max_length=150),
-        Field("display_name", _("Name"), ("姓名", "名字", "name", "full name"), required=True, max_length=100),
+        Field("display_name", pgettext_lazy("person", "Name"), ("姓名", "名字", "name", "full name"), required=True, max_length=100),
         Field("role", _("Role"), ("角色", "岗位", "role"), kind="choice", max_length=20),
         Field("team", _("Team (code or name)"), ("班组", "团队", "部门", "小组", "team", "group"), kind="ref"),
         Field("phone", _("Phone"), ("电话", "手机", "手机号", "联系电话", "phone", "mobile"), kind="phone", max_length=32),

@@ -9,11 +9,12 @@ worker validates and commits them in chunks (ledgers.services.handle_one_ledger_
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Kind(models.TextChoices):
     CUSTOMER = "customer", _("Customers")
-    SITE = "site", _("Sites")
+    SITE = "site", pgettext_lazy("ledger", "Sites")
     CONTACT = "contact", _("Contacts")
     ASSET = "asset", _("Assets")
     PERSON = "person", _("People")
