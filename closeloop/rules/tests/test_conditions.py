@@ -1,6 +1,5 @@
 """core.conditions: the one CEL engine, its limits and hostile input."""
 
-import time
 
 import pytest
 
@@ -108,11 +107,10 @@ def test_nested_macros_refused_chained_allowed():
         with pytest.raises(c.ConditionError) as e:
             c.compile_condition(src)
         assert e.value.kind == "limit" and "cannot contain" in e.value.message
-    # One after the other, and a macro name inside a string, are fine.
-    started = time.perf_counter()
+    # One after the other, and a macro name inside a string, are fine (and within the CPU budget:
+    # an evaluation over it is an error, which matches() reads as false).
     assert c.matches(f"{big}.map(x, x * 2).filter(y, y > 1).all(z, z == 2)", ctx())
     assert c.matches('[".all(x, [1].all(y, true))"].all(s, s != "")', ctx())
-    assert time.perf_counter() - started < 0.5
 
 
 def test_long_list_literals_refused_and_string_building_bounded():
@@ -121,9 +119,9 @@ def test_long_list_literals_refused_and_string_building_bounded():
         c.compile_condition(f"{long_list}.map(a, wo.title + wo.title + wo.title).size() > 0")
     assert e.value.kind == "limit"
     ok = "[" + ",".join(["1"] * 190) + "]"
-    started = time.perf_counter()
+    # The title is clipped, so this stays within the CPU budget (EVAL_BUDGET_S of the thread's CPU
+    # time; over it, evaluate() raises and matches() is false). No wall-clock threshold here.
     assert c.matches(f"{ok}.map(a, wo.title + wo.title + wo.title).size() > 0", ctx(title="a" * 1_000_000))
-    assert time.perf_counter() - started < 0.5
 
 
 def test_regex_is_linear_time():
