@@ -57,6 +57,13 @@ class _AppServesStatic:
         return self.application(environ, start_response)
 
 
+@pytest.fixture(autouse=True)
+def _no_first_run_redirect(settings):
+    """Tests that call pages on an empty database do not want the first-run redirect
+    (administration.middleware); the first-run tests turn it back on."""
+    settings.CLOSELOOP_FIRST_RUN_REDIRECT = False
+
+
 @pytest.fixture(scope="session")
 def live_server(request, _collected_static):
     from django.test.testcases import LiveServerThread

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "closeloop.console",
     "closeloop.approvals",
     "closeloop.ledgers",
+    "closeloop.administration",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +83,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "closeloop.core.middleware.UserTimezoneMiddleware",
+    "closeloop.administration.middleware.FirstRunMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",

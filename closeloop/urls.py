@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("closeloop.dispatch.urls")),
     path("", include("closeloop.audit.urls")),
     path("", include("closeloop.ledgers.urls")),
+    path("", include("closeloop.administration.urls")),
 ]

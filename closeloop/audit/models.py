@@ -90,6 +90,7 @@ KIND_LABELS = {
     "dispatch_setting": pgettext_lazy("audit kind", "Dispatch setting"),
     "approval_flow": pgettext_lazy("audit kind", "Approval flow"),
     "handoff_requirement": pgettext_lazy("audit kind", "Handoff requirement"),
+    "company": pgettext_lazy("audit kind", "Company settings"),
 }
 
 #: The model behind each kind ("app_label.Model", looked up by name so this app imports
@@ -101,4 +102,5 @@ KIND_MODELS = {
     "api_token": "accounts.ApiToken", "wo_type": "workorders.WorkOrderType", "custom_field": "workorders.CustomField",
     "closure_policy": "fieldwork.ClosurePolicy", "dispatch_setting": "dispatch.DispatchSetting",
     "approval_flow": "approvals.ApprovalFlow", "handoff_requirement": "approvals.HandoffRequirement",
+    "company": "administration.CompanySettings",
 }

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core import signing
 from django.utils.crypto import constant_time_compare, salted_hmac
 
@@ -51,7 +49,10 @@ def token_for(obj: Site | Asset) -> str:
 
 
 def site_url() -> str:
-    return (getattr(settings, "SITE_URL", "") or os.environ.get("CLOSELOOP_SITE_URL", "")).rstrip("/")
+    """settings.SITE_URL, CLOSELOOP_SITE_URL, else the company's public URL from the first run."""
+    from closeloop.administration.selectors import site_url as company_site_url
+
+    return company_site_url()
 
 
 def printed_text(obj: Site | Asset) -> str:

@@ -99,8 +99,11 @@ def tracking_path(wo: WorkOrder) -> str:
 
 
 def tracking_url(wo: WorkOrder) -> str:
-    """Absolute tracking link (settings.SITE_URL / CLOSELOOP_SITE_URL, else relative)."""
-    base = (getattr(settings, "SITE_URL", "") or os.environ.get("CLOSELOOP_SITE_URL", "")).rstrip("/")
+    """Absolute tracking link (settings.SITE_URL / CLOSELOOP_SITE_URL, else the company's public
+    URL from the first run, else relative)."""
+    from closeloop.administration.selectors import site_url
+
+    base = site_url()
     return base + tracking_path(wo)
 
 

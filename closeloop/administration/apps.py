@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AdministrationConfig(AppConfig):
+    name = "closeloop.administration"
+    label = "administration"
+    verbose_name = "administration"
+
+    def ready(self):
+        from closeloop.core import nav
+
+        from .selectors import may_administer_data, may_see_setup
+
+        nav.register("setup", _("Set-up checklist"), "administration:checklist", icon="checklist", order=10,
+                     visible=may_see_setup, group="settings")
+        nav.register("admin_data", _("Customers and assets"), "administration:customers", icon="tool", order=20,
+                     visible=may_administer_data, group="settings", namespace="administration:customers")

@@ -1,0 +1,93 @@
+"""Who may use the administration pages and pickers, and what they do."""
+
+import pytest
+from django.test import Client
+
+from closeloop.customers.models import Customer
+
+# Every page and endpoint of this app with the outcome per persona. Administration is for admins and
+# managers; the set-up checklist and company settings for admins only; the customer picker for
+# everyone who may create work orders for any customer (admin, manager, dispatcher).
+PERSONAS = ("anonymous", "cust_a", "eng_x", "dispatcher", "finance", "manager", "admin")
+MATRIX = {
+    ("GET", "/settings/setup/"): ("login", 404, 404, 404, 404, 404, 200),
+    ("POST", "/settings/setup/"): ("login", 404, 404, 404, 404, 404, 302),
+    ("GET", "/settings/customers/"): ("login", 404, 404, 404, 404, 200, 200),
+    ("GET", "/settings/customers/new"): ("login", 404, 404, 404, 404, 200, 200),
+    ("POST", "/settings/customers/new"): ("login", 404, 404, 404, 404, 302, 302),
+    ("GET", "/settings/customers/org-a/"): ("login", 404, 404, 404, 404, 200, 200),
+    ("POST", "/settings/customers/org-a/"): ("login", 404, 404, 404, 404, 302, 302),
+    ("GET", "/settings/pick/customers?q=甲医"): ("login", 404, 404, 200, 404, 200, 200),
+    ("GET", "/setup/"): (404, 404, 404, 404, 404, 404, 404),
+}
+BODIES = {
+    "/settings/setup/": {"name": "公司", "time_zone": "Asia/Shanghai", "language": "zh-hans", "site_url": ""},
+    "/settings/customers/new": {"code": "new-one", "name": "新医院", "tier": "standard"},
+    "/settings/customers/org-a/": {"code": "org-a", "name": "甲医院", "tier": "gold"},
+}
+
+
+@pytest.mark.parametrize(("method", "path"), list(MATRIX))
+def test_each_persona_gets_the_listed_outcome(world, method, path):
+    from closeloop.administration.models import CompanySettings
+    from closeloop.core.clock import now
+
+    CompanySettings.objects.create(name="公司", time_zone="Asia/Shanghai", language="zh-hans", created_at=now())
+    wrong = []
+    for persona, expected in zip(PERSONAS, MATRIX[(method, path)], strict=True):
+        c = Client()
+        if persona != "anonymous":
+            c.force_login(getattr(world, persona))
+        r = c.get(path) if method == "GET" else c.post(path.split("?")[0], BODIES.get(path, {}))
+        got = "login" if r.status_code == 302 and "/login/" in r["Location"] else r.status_code
+        if got != expected:
+            wrong.append((persona, expected, got))
+        Customer.objects.filter(code="new-one").delete()
+    assert not wrong
+
+
+def test_a_manager_adds_and_edits_a_customer(world):
+    c = world.browser_client(world.manager)
+    r = c.post("/settings/customers/new", {"code": "zs-hosp", "name": "中山医院", "tier": "silver", "phone": ""})
+    assert r.status_code == 302
+    assert Customer.objects.get(code="zs-hosp").name == "中山医院"
+    r = c.post("/settings/customers/zs-hosp/", {"code": "zs-hosp", "name": "复旦大学附属中山医院", "tier": "gold"})
+    assert r.status_code == 302
+    assert Customer.objects.get(code="zs-hosp").tier == "gold"
+    r = c.get("/settings/customers/?q=中山")
+    assert "复旦大学附属中山医院" in r.content.decode() and "甲医院" not in r.content.decode()
+
+
+def test_bad_input_is_shown_beside_the_field_never_a_500(world):
+    c = world.browser_client(world.admin)
+    r = c.post("/settings/customers/new", {"code": "org-a", "name": "", "tier": "diamond", "phone": "abc"})
+    assert r.status_code == 200
+    html = r.content.decode()
+    for field in ("code", "name", "tier", "phone"):
+        assert f'data-testid="error-{field}"' in html, field
+    assert c.get("/settings/customers/?cursor=garbage").status_code == 200
+    assert c.get("/settings/customers/nope/").status_code == 404
+
+
+def test_the_picker_finds_a_customer_by_two_chinese_characters(world):
+    c = world.browser_client(world.dispatcher)
+    got = c.get("/settings/pick/customers", {"q": "甲医"}).json()["results"]
+    assert [r["value"] for r in got] == ["org-a"]
+    assert c.get("/settings/pick/customers", {"q": "医院"}).json()["results"].__len__() == 2
+    assert c.get("/settings/pick/customers", {"q": ""}).json()["results"] == []
+    assert c.get("/settings/pick/customers", {"q": "org-b"}).json()["results"][0]["label"] == "乙医院"
+
+
+def test_the_checklist_page_lists_the_steps_and_saves_the_company(world):
+    from closeloop.administration.models import CompanySettings
+    from closeloop.core.clock import now
+
+    CompanySettings.objects.create(name="公司", time_zone="Asia/Shanghai", language="zh-hans", created_at=now())
+    c = world.browser_client(world.admin)
+    html = c.get("/settings/setup/").content.decode()
+    assert 'data-testid="step-customers" data-done="1"' in html
+    assert 'data-testid="step-channel" data-done="0"' in html
+    r = c.post("/settings/setup/", {"name": "", "time_zone": "Asia/Shanghai", "language": "en", "site_url": "x"})
+    assert r.status_code == 200 and 'data-testid="error-name"' in r.content.decode()
+    r = c.post("/settings/setup/", {"name": "新名", "time_zone": "Asia/Tokyo", "language": "en", "site_url": ""})
+    assert r.status_code == 302 and CompanySettings.objects.get().name == "新名"
