@@ -13,6 +13,9 @@ class AdministrationConfig(AppConfig):
         from .selectors import may_administer_data, may_see_setup
 
         nav.register("setup", _("Set-up checklist"), "administration:checklist", icon="checklist", order=10,
-                     visible=may_see_setup, group="settings")
+                     visible=may_see_setup, group="settings",
+                     namespace="administration:checklist")
         nav.register("admin_data", _("Customers and assets"), "administration:customers", icon="tool", order=20,
-                     visible=may_administer_data, group="settings", namespace="administration:customers")
+                     visible=may_administer_data, group="settings", namespace="administration:list")
+        nav.register("admin_people", _("Users, teams and skills"), "administration:users", icon="user", order=21,
+                     visible=may_see_setup, group="settings", namespace="administration:users")

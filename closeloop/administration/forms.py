@@ -24,6 +24,11 @@ def apply_problems(form: forms.Form, error: DomainError) -> None:
         form.add_error(None, str(error))
     for p in error.problems:
         form.add_error(p.field if p.field in form.fields else None, str(p.message))
+    for name in form.errors:
+        if name in form.fields:
+            w = form.fields[name].widget
+            w.attrs["class"] = (w.attrs.get("class", "") + " is-invalid").strip()
+            w.attrs["aria-invalid"] = "true"
 
 
 def _zones():
@@ -70,4 +75,128 @@ class CustomerForm(forms.Form):
 
         super().__init__(*args, **kwargs)
         self.fields["tier"].choices = Tier.choices
+        _styled(self)
+
+
+def _picker(field: forms.Field, kind: str, *, with_customer: bool = False) -> None:
+    """Turn a plain code/serial/username input into a search-as-you-type picker (static/src/picker.js)."""
+    from django.urls import reverse
+
+    field.widget.attrs.update({"data-picker-url": reverse("administration:pick", args=[kind]),
+                               "data-picker-empty": str(_("No match")), "autocomplete": "off"})
+    if with_customer:
+        field.widget.attrs["data-picker-with"] = "customer:customer"
+
+
+class SiteForm(forms.Form):
+    customer = forms.CharField(label=_("Customer"), max_length=40, required=False,
+                               help_text=_("Type part of the name, or the customer's code."))
+    code = forms.CharField(label=_("Code"), max_length=40, required=False)
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    province = forms.CharField(label=_("Province"), max_length=50, required=False)
+    city = forms.CharField(label=_("City"), max_length=50, required=False)
+    address = forms.CharField(label=_("Address"), max_length=300, required=False)
+    latitude = forms.CharField(label=_("Latitude"), max_length=20, required=False,
+                               help_text=_("Decimal degrees, -90 to 90 (e.g. 31.2304). Copy it from any map app."))
+    longitude = forms.CharField(label=_("Longitude"), max_length=20, required=False,
+                                help_text=_("Decimal degrees, -180 to 180 (e.g. 121.4737)."))
+    grade = forms.CharField(label=_("Grade"), max_length=40, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _picker(self.fields["customer"], "customers")
+        for f in ("latitude", "longitude"):
+            self.fields[f].widget.attrs.update({"inputmode": "decimal"})
+        _styled(self)
+
+
+class ContactForm(forms.Form):
+    customer = forms.CharField(label=_("Customer"), max_length=40, required=False)
+    site = forms.CharField(label=_("Site"), max_length=40, required=False)
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False)
+    email = forms.CharField(label=_("E-mail"), max_length=254, required=False)
+    title = forms.CharField(label=_("Job title"), max_length=100, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _picker(self.fields["customer"], "customers")
+        _picker(self.fields["site"], "sites", with_customer=True)
+        _styled(self)
+
+
+class AssetForm(forms.Form):
+    customer = forms.CharField(label=_("Customer"), max_length=40, required=False)
+    site = forms.CharField(label=_("Site"), max_length=40, required=False)
+    serial_number = forms.CharField(label=_("Serial number"), max_length=100, required=False)
+    name = forms.CharField(label=_("Name"), max_length=200, required=False)
+    category = forms.CharField(label=_("Equipment type"), max_length=100, required=False)
+    manufacturer = forms.CharField(label=_("Manufacturer"), max_length=100, required=False)
+    model = forms.CharField(label=_("Model"), max_length=100, required=False)
+    batch = forms.CharField(label=_("Batch"), max_length=100, required=False)
+    install_date = forms.CharField(label=_("Install date"), required=False,
+                                   widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _picker(self.fields["customer"], "customers")
+        _picker(self.fields["site"], "sites", with_customer=True)
+        _styled(self)
+
+
+class UserForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150, required=False)
+    display_name = forms.CharField(label=_("Display name"), max_length=100, required=False)
+    role = forms.ChoiceField(label=_("Role"), required=False)
+    team = forms.CharField(label=_("Team"), max_length=40, required=False)
+    customer = forms.CharField(label=_("Customer (for customer contacts)"), max_length=40, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=32, required=False,
+                            help_text=_("Also the DingTalk address of messages."))
+    email = forms.CharField(label=_("E-mail"), max_length=254, required=False)
+    skills = forms.CharField(label=_("Skills"), required=False,
+                             help_text=_("Skill tag and level 1-5, comma-separated: 呼吸机:4, 监护仪:2"))
+    language = forms.ChoiceField(label=_("Language"), required=False)
+    time_zone = forms.CharField(label=_("Time zone"), max_length=64, required=False)
+    password = forms.CharField(label=_("New password"), required=False, widget=forms.PasswordInput,
+                               help_text=_("Leave empty to keep the current one."))
+    is_active = forms.BooleanField(label=_("Active (may log in)"), required=False, initial=True)
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        from closeloop.accounts.models import Role
+
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = Role.choices
+        self.fields["language"].choices = [("", _("Not set (the browser's language)")), *settings.LANGUAGES]
+        _picker(self.fields["team"], "teams")
+        _picker(self.fields["customer"], "customers")
+        if editing:
+            self.fields["username"].disabled = True
+        else:
+            self.fields["password"].label = _("Password")
+            self.fields["password"].help_text = _("Leave empty: the user cannot log in with a password until one is set.")
+        _styled(self)
+        self.fields["is_active"].widget.attrs["class"] = "form-check-input"
+
+
+class TeamForm(forms.Form):
+    code = forms.CharField(label=_("Code"), max_length=40, required=False)
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    parent = forms.CharField(label=_("Parent department"), max_length=40, required=False)
+    supervisor = forms.CharField(label=_("Supervisor (username)"), max_length=150, required=False)
+    backup_team = forms.CharField(label=_("Backup team"), max_length=40, required=False)
+    region = forms.CharField(label=_("Region"), max_length=100, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _picker(self.fields["parent"], "teams")
+        _picker(self.fields["backup_team"], "teams")
+        _styled(self)
+
+
+class SkillTagForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    category = forms.CharField(label=_("Category"), max_length=100, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         _styled(self)

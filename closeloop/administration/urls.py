@@ -1,13 +1,32 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import views
+from .kinds import KINDS
+
+
+class KindConverter:
+    regex = "|".join(KINDS)
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(KindConverter, "kind")
 
 app_name = "administration"
 urlpatterns = [
     path("setup/", views.first_run, name="first_run"),
     path("settings/setup/", views.checklist, name="checklist"),
-    path("settings/customers/", views.customers, name="customers"),
-    path("settings/customers/new", views.customer_edit, name="customer_new"),
-    path("settings/customers/<slug:code>/", views.customer_edit, name="customer_edit"),
-    path("settings/pick/customers", views.pick_customers, name="pick_customers"),
+    # no-argument names for the Settings menu (core.nav reverses without arguments)
+    path("settings/customers/", views.object_list, {"kind": "customers"}, name="customers"),
+    path("settings/users/", views.object_list, {"kind": "users"}, name="users"),
+    path("settings/<kind:kind>/", views.object_list, name="list"),
+    path("settings/<kind:kind>/new", views.object_edit, name="new"),
+    path("settings/<kind:kind>/<str:ref>/", views.object_edit, name="edit"),
+    path("settings/<kind:kind>/<str:ref>/active", views.object_active, name="active"),
+    path("settings/<kind:kind>/<str:ref>/delete", views.object_delete, name="delete"),
+    path("pick/<str:kind>", views.pick, name="pick"),
 ]

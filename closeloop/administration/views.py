@@ -6,27 +6,18 @@ a page only turns their field problems into errors beside the inputs."""
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from closeloop.core.errors import Conflict, DomainError, NotFound
 from closeloop.core.paging import page_by_id
-from closeloop.core.text import query_tokens
-from closeloop.customers import selectors as customer_selectors
-from closeloop.customers import services as customer_services
 
 from . import forms, selectors, services
+from .kinds import KINDS
 
 PAGE_SIZE = 50
-PICK_LIMIT = 10
-
-
-def _require_data_admin(user) -> None:
-    # 404 rather than 403: the page does not exist for those it does not concern (as the audit log).
-    if not selectors.may_administer_data(user):
-        raise Http404()
 
 
 def _or_404(access, *args):
@@ -53,8 +44,15 @@ def first_run(request):
             forms.apply_problems(form, e)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            from django.conf import settings
+            from django.utils import translation
+
+            translation.activate(user.language)  # the welcome below, and the next pages, in the chosen language
             messages.success(request, _("Welcome. Your installation is ready; here is what to set up next."))
-            return redirect("administration:checklist")
+            response = redirect("administration:checklist")
+            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, max_age=365 * 86400, samesite="Lax",
+                                secure=request.is_secure())
+            return response
     else:
         from django.conf import settings
         from django.utils.translation import get_language
@@ -93,74 +91,115 @@ def checklist(request):
     })
 
 
-# ---- customers ------------------------------------------------------------------------------
+# ---- reference data (kinds.KINDS) ---------------------------------------------------------
+
+def _kind(request, key: str):
+    kind = KINDS[key]
+    # 404 rather than 403: the page does not exist for those it does not concern (as the audit log).
+    if not kind.may(request.user):
+        raise Http404()
+    return kind
+
+
+def _nav(request) -> list[dict]:
+    return [{"key": k.key, "title": k.title} for k in KINDS.values() if k.may(request.user)]
+
 
 @login_required
-def customers(request):
-    _require_data_admin(request.user)
+def object_list(request, kind: str):
+    k = _kind(request, kind)
     q = (request.GET.get("q") or "").strip()[:100]
-    qs = customer_selectors.filter_customers(request.user, q=q or None)
     error = None
     try:
-        page = page_by_id(qs, cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
+        page = page_by_id(k.rows(request.user, q), cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
     except DomainError as e:
         error, page = str(e), None
-    return render(request, "administration/customers.html", {
-        "page": page, "q": q, "error": error, "may_write": customer_services.may_write(request.user),
+    rows = [{"obj": o, "ref": k.ref(o), "active": getattr(o, "is_active", True),
+             "cells": [{"text": c.value(o), "wide_only": c.wide_only} for c in k.columns]}
+            for o in (page.items if page else [])]
+    return render(request, "administration/list.html", {
+        "kind": k, "kinds": _nav(request), "rows": rows, "page": page, "q": q, "error": error,
     })
 
 
 @login_required
-def customer_edit(request, code: str | None = None):
-    _require_data_admin(request.user)
-    customer = _or_404(customer_selectors.access_customer, request.user, code) if code else None
-    fields = list(forms.CustomerForm.base_fields)
+def object_edit(request, kind: str, ref: str | None = None):
+    k = _kind(request, kind)
+    obj = _or_404(k.access, request.user, ref) if ref is not None else None
+    form_kwargs = {"editing": obj is not None} if k.form is forms.UserForm else {}
     if request.method == "POST":
-        form = forms.CustomerForm(request.POST)
+        form = k.form(request.POST, **form_kwargs)
         form.is_valid()
-        data = {k: request.POST.get(k, "") for k in fields}
         try:
-            if customer is None:
-                customer = customer_services.do_create_customer(actor=request.user, data=data)
-                messages.success(request, _("Customer %(c)s added.") % {"c": customer.name})
+            if obj is None:
+                obj = k.create(request.user, request.POST)
+                messages.success(request, _("Added %(what)s %(obj)s.") % {"what": k.one, "obj": obj})
             else:
-                customer_services.do_update_customer(actor=request.user, customer=customer, data=data)
-                messages.success(request, _("Customer %(c)s saved.") % {"c": customer.name})
+                k.update(request.user, obj, request.POST)
+                messages.success(request, _("Saved %(what)s %(obj)s.") % {"what": k.one, "obj": obj})
         except DomainError as e:
+            if obj is not None and obj.pk is not None and ref is not None:
+                obj.refresh_from_db()
             forms.apply_problems(form, e)
         else:
-            return redirect("administration:customers")
+            return redirect("administration:list", kind=k.key)
     else:
-        form = forms.CustomerForm(initial={k: getattr(customer, k) for k in fields} if customer else None)
-    return render(request, "administration/customer_edit.html", {"form": form, "customer": customer})
+        form = k.form(initial=k.initial(obj) if obj is not None else None, **form_kwargs)
+    qr_url = None
+    if k.key == "assets" and obj is not None:
+        from django.urls import reverse
+
+        qr_url = reverse("fieldwork:qr", args=["asset", obj.serial_number])
+    return render(request, "administration/edit.html", {
+        "kind": k, "kinds": _nav(request), "form": form, "obj": obj, "ref": ref,
+        "active": getattr(obj, "is_active", True), "qr_url": qr_url,
+    })
+
+
+@login_required
+@require_POST
+def object_active(request, kind: str, ref: str):
+    k = _kind(request, kind)
+    if k.deactivate is None:
+        raise Http404()
+    obj = _or_404(k.access, request.user, ref)
+    active = request.POST.get("active") == "1"
+    try:
+        k.deactivate(request.user, obj, active)
+    except DomainError as e:
+        messages.error(request, str(e))
+    else:
+        messages.success(request, (_("%(obj)s is active again.") if active else _("%(obj)s is deactivated."))
+                         % {"obj": obj})
+    return redirect("administration:edit", kind=k.key, ref=ref)
+
+
+@login_required
+@require_POST
+def object_delete(request, kind: str, ref: str):
+    k = _kind(request, kind)
+    if k.delete is None:
+        raise Http404()
+    obj = _or_404(k.access, request.user, ref)
+    label = str(obj)
+    try:
+        k.delete(request.user, obj)
+    except DomainError as e:
+        messages.error(request, str(e))
+        return redirect("administration:edit", kind=k.key, ref=ref)
+    messages.success(request, _("Deleted %(obj)s.") % {"obj": label})
+    return redirect("administration:list", kind=k.key)
 
 
 # ---- pickers --------------------------------------------------------------------------------
 
-def _token_filter(q: str, *fields: str) -> Q | None:
-    """Every search token (core.text: two Chinese characters are one token) must be in one of
-    `fields`; None when the query has no token."""
-    tokens = query_tokens(q)
-    if not tokens:
-        return None
-    cond = Q()
-    for tok, _prefix in tokens:
-        any_field = Q()
-        for f in fields:
-            any_field |= Q(**{f"{f}__icontains": tok})
-        cond &= any_field
-    return cond
-
-
 @login_required
-def pick_customers(request):
-    """Search-as-you-type: customers the caller may see whose name or code holds the query."""
-    # Those who may write customer data (and so create work orders for any customer); engineers and
-    # customers get a 404.
-    if not customer_services.may_write(request.user):
+def pick(request, kind: str):
+    """Search-as-you-type (static/src/picker.js): up to 10 matches as {value, label, detail}."""
+    if not selectors.may_pick(request.user):
         raise Http404()
-    cond = _token_filter(request.GET.get("q") or "", "name", "code")
-    if cond is None:
-        return JsonResponse({"results": []})
-    rows = customer_selectors.visible_customers(request.user).filter(cond).order_by("name")[:PICK_LIMIT]
-    return JsonResponse({"results": [{"value": c.code, "label": c.name, "detail": c.code} for c in rows]})
+    results = selectors.pick(request.user, kind, request.GET.get("q") or "",
+                             customer=(request.GET.get("customer") or "").strip()[:40])
+    if results is None:
+        raise Http404()
+    return JsonResponse({"results": results})

@@ -18,6 +18,7 @@ class Customer(models.Model):
     province = models.CharField(_("province"), max_length=50, blank=True)
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     notes = models.TextField(_("notes"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True, db_default=True, help_text=_("Inactive: kept on old work orders, offered for no new one."))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -38,6 +39,7 @@ class Site(models.Model):
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     #: e.g. hospital grade 三级甲等; used by SLA policies and dispatch rules.
     grade = models.CharField(_("grade"), max_length=40, blank=True)
+    is_active = models.BooleanField(_("active"), default=True, db_default=True, help_text=_("Inactive: kept on old work orders, offered for no new one."))
 
     class Meta:
         ordering = ["name"]
@@ -53,6 +55,7 @@ class Contact(models.Model):
     phone = models.CharField(_("phone"), max_length=32, blank=True, db_index=True)
     email = models.EmailField(_("email"), blank=True)
     title = models.CharField(_("job title"), max_length=100, blank=True)
+    is_active = models.BooleanField(_("active"), default=True, db_default=True, help_text=_("Inactive: kept on old work orders, offered for no new one."))
 
     class Meta:
         ordering = ["name"]
@@ -72,6 +75,7 @@ class Asset(models.Model):
     nameplate = models.JSONField(_("nameplate data"), default=dict, blank=True)
     install_date = models.DateField(_("install date"), null=True, blank=True)
     batch = models.CharField(_("batch"), max_length=100, blank=True)
+    is_active = models.BooleanField(_("active"), default=True, db_default=True, help_text=_("Inactive: kept on old work orders, offered for no new one."))
 
     class Meta:
         ordering = ["name"]

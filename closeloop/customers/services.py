@@ -295,3 +295,21 @@ def do_create_contract(*, actor: User, customer: Customer, data: dict) -> Servic
         contract = ServiceContract(customer=customer, **c.out)
         _save(contract, "number", create=True)
     return contract
+
+
+# ---- deactivation (instead of deletion) ----------------------------------------------------
+
+def do_set_active(*, actor: User, obj: Customer | Site | Contact | Asset, active: bool) -> Customer | Site | Contact | Asset:
+    """Deactivate (or reactivate) a customer, site, contact or asset. An inactive one stays on the
+    work orders that name it and stays readable; pickers stop offering it. Deactivating a customer
+    deactivates its sites, contacts and assets too (reactivating it brings back only itself)."""
+    _require_writer(actor)
+    if not isinstance(obj, Customer | Site | Contact | Asset):
+        raise TypeError(obj)
+    with transaction.atomic():
+        type(obj).objects.filter(pk=obj.pk).update(is_active=active)
+        obj.is_active = active
+        if isinstance(obj, Customer) and not active:
+            for model in (Site, Contact, Asset):
+                model.objects.filter(customer=obj, is_active=True).update(is_active=False)
+    return obj

@@ -93,3 +93,4 @@ const scheduleFitNav = () => {
 fitNav();
 window.addEventListener("resize", scheduleFitNav);
 document.fonts?.ready.then(scheduleFitNav);
+import "./picker.js";

@@ -1,0 +1,252 @@
+"""The reference data the administration pages manage, one entry per kind.
+
+Each kind says who may use its pages, how a row is found (within what the user may see), how the
+list is searched, and which services write it: the API's own (customers.services,
+accounts.services), so a page and the API accept and refuse the same things."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from closeloop.accounts import selectors as account_selectors
+from closeloop.accounts import services as account_services
+from closeloop.accounts.models import EngineerSkill, User
+from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
+from closeloop.customers import selectors as cs
+from closeloop.customers import services as customer_services
+
+from . import forms
+from .selectors import may_administer_data, may_see_setup
+
+# Inputs that name another row (or a number/date): an empty box means "none", not "".
+NULLABLE = {"customer", "site", "team", "parent", "supervisor", "backup_team", "latitude", "longitude",
+            "install_date", "home_latitude", "home_longitude"}
+
+
+@dataclass
+class Column:
+    label: object
+    value: Callable
+    wide_only: bool = False  # hidden below the md breakpoint
+
+
+@dataclass
+class Kind:
+    key: str
+    title: object              # the list's heading
+    one: object                # "a customer", for "Add …" / messages
+    form: type
+    may: Callable              # who sees the pages (404 for everyone else)
+    rows: Callable             # (user, q) -> QuerySet
+    access: Callable           # (user, ref) -> obj; NotFound
+    ref: Callable              # obj -> the ref in its URL
+    create: Callable           # (actor, data) -> obj
+    update: Callable           # (actor, obj, data) -> obj
+    initial: Callable          # obj -> the form's initial values
+    columns: list[Column] = field(default_factory=list)
+    deactivate: Callable | None = None   # (actor, obj, active)
+    delete: Callable | None = None       # (actor, obj): refused while referenced
+    help: object = ""
+
+
+def _data(form_cls, post, *, skip=()) -> dict:
+    out = {}
+    for name in form_cls.base_fields:
+        if name in skip:
+            continue
+        v = (post.get(name) or "").strip() if name != "password" else post.get(name) or ""
+        out[name] = None if (v == "" and name in NULLABLE) else v
+    return out
+
+
+def _search(qs: QuerySet, q: str, *fields: str) -> QuerySet:
+    if not q:
+        return qs
+    cond = Q()
+    for f in fields:
+        cond |= Q(**{f"{f}__icontains": q})
+    return qs.filter(cond)
+
+
+def _get(qs: QuerySet, **lookup):
+    obj = qs.filter(**lookup).first()
+    if obj is None:
+        raise NotFound()
+    return obj
+
+
+def _pk(ref: str) -> int:
+    if not str(ref).isdigit():
+        raise NotFound()
+    return int(ref)
+
+
+# ---- users: the page's text for skills ("呼吸机:4, 监护仪") <-> the service's list ---------------------
+
+def _parse_skills(text: str) -> list[dict]:
+    out = []
+    for part in (text or "").replace("，", ",").replace("：", ":").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        name, _sep, level = part.rpartition(":") if ":" in part else (part, "", "1")
+        name, level = name.strip(), level.strip()
+        if not level.isdigit():
+            raise ValidationFailed(FieldProblem("skills", _("Write each skill as tag:level, level 1 to 5 (%(p)s).")
+                                                % {"p": part}))
+        out.append({"tag": name, "level": int(level)})
+    return out
+
+
+def _skills_text(user: User) -> str:
+    return ", ".join(f"{s.tag.name}:{s.level}"
+                     for s in EngineerSkill.objects.filter(user=user).select_related("tag").order_by("tag__name"))
+
+
+def _user_data(post, *, editing: bool) -> dict:
+    data = _data(forms.UserForm, post, skip=("username", "is_active") if editing else ("is_active",))
+    data["is_active"] = post.get("is_active") in ("on", "true", "1")
+    if not data.get("password"):
+        data.pop("password", None)
+    data["skills"] = _parse_skills(data.get("skills") or "")
+    return data
+
+
+def _skill_problems_on_field(e: ValidationFailed) -> ValidationFailed:
+    """The service names a bad skill `skills[2].tag`; the page has one box."""
+    for p in e.problems:
+        if p.field.startswith("skills["):
+            p.field = "skills"
+    return e
+
+
+def _create_user(actor, post):
+    try:
+        return account_services.do_add_user(actor=actor, data=_user_data(post, editing=False))
+    except ValidationFailed as e:
+        raise _skill_problems_on_field(e) from None
+
+
+def _update_user(actor, user, post):
+    try:
+        return account_services.do_edit_user(actor=actor, user=user, data=_user_data(post, editing=True))
+    except ValidationFailed as e:
+        raise _skill_problems_on_field(e) from None
+
+
+def _user_initial(u: User) -> dict:
+    return {"username": u.username, "display_name": u.display_name, "role": u.role,
+            "team": u.team.code if u.team else "", "customer": u.customer.code if u.customer else "",
+            "phone": u.phone, "email": u.email, "skills": _skills_text(u), "language": u.language,
+            "time_zone": u.time_zone, "is_active": u.is_active}
+
+
+KINDS: dict[str, Kind] = {}
+
+
+def _register(kind: Kind) -> None:
+    KINDS[kind.key] = kind
+
+
+_register(Kind(
+    key="customers", title=_("Customers"), one=_("customer"), form=forms.CustomerForm, may=may_administer_data,
+    rows=lambda user, q: cs.filter_customers(user, q=q or None),
+    access=lambda user, ref: cs.access_customer(user, ref), ref=lambda c: c.code,
+    create=lambda actor, post: customer_services.do_create_customer(actor=actor, data=_data(forms.CustomerForm, post)),
+    update=lambda actor, obj, post: customer_services.do_update_customer(
+        actor=actor, customer=obj, data=_data(forms.CustomerForm, post)),
+    initial=lambda c: {k: getattr(c, k) for k in forms.CustomerForm.base_fields},
+    columns=[Column(_("Code"), lambda c: c.code), Column(_("Tier"), lambda c: c.get_tier_display()),
+             Column(_("Province"), lambda c: c.province, True), Column(_("Phone"), lambda c: c.phone, True)],
+    deactivate=lambda actor, obj, active: customer_services.do_set_active(actor=actor, obj=obj, active=active),
+    help=_("Deactivating a customer deactivates its sites, contacts and assets: they stay on old work orders "
+           "and are offered for no new one."),
+))
+_register(Kind(
+    key="sites", title=_("Sites"), one=_("site"), form=forms.SiteForm, may=may_administer_data,
+    rows=lambda user, q: _search(cs.visible_sites(user).select_related("customer"), q, "name", "code", "city",
+                                 "customer__name"),
+    access=lambda user, ref: cs.access_site(user, ref), ref=lambda s: s.code,
+    create=lambda actor, post: customer_services.do_create_site(actor=actor, data=_data(forms.SiteForm, post)),
+    update=lambda actor, obj, post: customer_services.do_update_site(actor=actor, site=obj,
+                                                                     data=_data(forms.SiteForm, post)),
+    initial=lambda s: {**{k: getattr(s, k) for k in forms.SiteForm.base_fields if k != "customer"},
+                       "customer": s.customer.code},
+    columns=[Column(_("Code"), lambda s: s.code), Column(_("Customer"), lambda s: s.customer.name),
+             Column(_("City"), lambda s: s.city, True),
+             Column(_("Location"), lambda s: f"{s.latitude}, {s.longitude}" if s.latitude is not None else "", True)],
+    deactivate=lambda actor, obj, active: customer_services.do_set_active(actor=actor, obj=obj, active=active),
+    help=_("Location: enter latitude and longitude in decimal degrees (there is no map picker; copy the "
+           "numbers from any map app). Dispatch uses them to estimate travel."),
+))
+_register(Kind(
+    key="contacts", title=_("Contacts"), one=_("contact"), form=forms.ContactForm, may=may_administer_data,
+    rows=lambda user, q: _search(cs.visible_contacts(user).select_related("customer"), q, "name", "phone",
+                                 "customer__name"),
+    access=lambda user, ref: cs.access_contact(user, _pk(ref)), ref=lambda c: c.pk,
+    create=lambda actor, post: customer_services.do_create_contact(actor=actor, data=_data(forms.ContactForm, post)),
+    update=lambda actor, obj, post: customer_services.do_update_contact(actor=actor, contact=obj,
+                                                                        data=_data(forms.ContactForm, post)),
+    initial=lambda c: {"customer": c.customer.code, "site": c.site.code if c.site else "", "name": c.name,
+                       "phone": c.phone, "email": c.email, "title": c.title},
+    columns=[Column(_("Phone"), lambda c: c.phone), Column(_("Customer"), lambda c: c.customer.name),
+             Column(_("Job title"), lambda c: c.title, True)],
+    deactivate=lambda actor, obj, active: customer_services.do_set_active(actor=actor, obj=obj, active=active),
+))
+_register(Kind(
+    key="assets", title=_("Assets"), one=_("asset"), form=forms.AssetForm, may=may_administer_data,
+    rows=lambda user, q: _search(cs.visible_assets(user).select_related("customer", "site"), q, "serial_number",
+                                 "name", "model", "batch", "customer__name"),
+    access=lambda user, ref: _get(cs.visible_assets(user), pk=_pk(ref)), ref=lambda a: a.pk,
+    create=lambda actor, post: customer_services.do_create_asset(actor=actor, data=_data(forms.AssetForm, post)),
+    update=lambda actor, obj, post: customer_services.do_update_asset(actor=actor, asset=obj,
+                                                                      data=_data(forms.AssetForm, post)),
+    initial=lambda a: {**{k: getattr(a, k) for k in forms.AssetForm.base_fields if k not in ("customer", "site")},
+                       "customer": a.customer.code, "site": a.site.code if a.site else "",
+                       "install_date": a.install_date.isoformat() if a.install_date else ""},
+    columns=[Column(_("Serial number"), lambda a: a.serial_number), Column(_("Model"), lambda a: a.model),
+             Column(_("Customer"), lambda a: a.customer.name, True), Column(_("Batch"), lambda a: a.batch, True)],
+    deactivate=lambda actor, obj, active: customer_services.do_set_active(actor=actor, obj=obj, active=active),
+))
+_register(Kind(
+    key="users", title=_("Users"), one=_("user"), form=forms.UserForm, may=may_see_setup,
+    rows=lambda user, q: _search(account_selectors.visible_users(user).select_related("team"), q, "username",
+                                 "display_name", "phone", "email"),
+    access=lambda user, ref: account_selectors.access_user(user, ref), ref=lambda u: u.username,
+    create=_create_user, update=_update_user, initial=_user_initial,
+    columns=[Column(_("Username"), lambda u: u.username), Column(_("Role"), lambda u: u.get_role_display()),
+             Column(_("Team"), lambda u: u.team.name if u.team else "", True),
+             Column(_("Phone"), lambda u: u.phone, True)],
+    help=_("Deactivate a user (untick Active) instead of deleting: their work history stays."),
+))
+_register(Kind(
+    key="teams", title=_("Teams"), one=_("team"), form=forms.TeamForm, may=may_see_setup,
+    rows=lambda user, q: _search(account_selectors.visible_teams(user).select_related("supervisor"), q, "name",
+                                 "code", "region"),
+    access=lambda user, ref: account_selectors.access_team(user, ref), ref=lambda t: t.code,
+    create=lambda actor, post: account_services.do_add_team(actor=actor, data=_data(forms.TeamForm, post)),
+    update=lambda actor, obj, post: account_services.do_edit_team(actor=actor, team=obj,
+                                                                  data=_data(forms.TeamForm, post)),
+    initial=lambda t: {"code": t.code, "name": t.name, "parent": t.parent.code if t.parent else "",
+                       "supervisor": t.supervisor.username if t.supervisor else "",
+                       "backup_team": t.backup_team.code if t.backup_team else "", "region": t.region},
+    columns=[Column(_("Code"), lambda t: t.code), Column(_("Supervisor"), lambda t: str(t.supervisor or "")),
+             Column(_("Region"), lambda t: t.region, True)],
+    delete=lambda actor, obj: account_services.do_remove_team(actor=actor, team=obj),
+    help=_("A team with members, sub-teams or work orders cannot be deleted."),
+))
+_register(Kind(
+    key="skills", title=_("Skill tags"), one=_("skill tag"), form=forms.SkillTagForm, may=may_see_setup,
+    rows=lambda user, q: _search(account_selectors.visible_skill_tags(user), q, "name", "category"),
+    access=lambda user, ref: _get(account_selectors.visible_skill_tags(user), pk=_pk(ref)), ref=lambda t: t.pk,
+    create=lambda actor, post: account_services.do_create_skill_tag(actor=actor,
+                                                                    data=_data(forms.SkillTagForm, post)),
+    update=lambda actor, obj, post: account_services.do_update_skill_tag(actor=actor, tag=obj,
+                                                                         data=_data(forms.SkillTagForm, post)),
+    initial=lambda t: {"name": t.name, "category": t.category},
+    columns=[Column(_("Category"), lambda t: t.category)],
+    delete=lambda actor, obj: account_services.do_delete_skill_tag(actor=actor, tag=obj),
+    help=_("A skill tag that engineers hold or work orders ask for cannot be deleted."),
+))
