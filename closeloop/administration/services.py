@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, User
-from closeloop.accounts.validation import Cleaner
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict
+from closeloop.core.validation import Cleaner
 
 from .models import CompanySettings
 
