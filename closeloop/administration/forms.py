@@ -8,6 +8,7 @@ import zoneinfo
 from django import forms
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from closeloop.core.errors import DomainError
 
@@ -62,7 +63,7 @@ class FirstRunForm(CompanyForm):
 
 
 class CustomerForm(forms.Form):
-    code = forms.CharField(label=_("Code"), max_length=40, required=False,
+    code = forms.CharField(label=pgettext_lazy("reference data", "Code"), max_length=40, required=False,
                            help_text=_("Letters, digits, - and _; used in links and imports."))
     name = forms.CharField(label=_("Name"), max_length=200, required=False)
     tier = forms.ChoiceField(label=_("Tier"), required=False)
@@ -91,7 +92,7 @@ def _picker(field: forms.Field, kind: str, *, with_customer: bool = False) -> No
 class SiteForm(forms.Form):
     customer = forms.CharField(label=_("Customer"), max_length=40, required=False,
                                help_text=_("Type part of the name, or the customer's code."))
-    code = forms.CharField(label=_("Code"), max_length=40, required=False)
+    code = forms.CharField(label=pgettext_lazy("reference data", "Code"), max_length=40, required=False)
     name = forms.CharField(label=_("Name"), max_length=200, required=False)
     province = forms.CharField(label=_("Province"), max_length=50, required=False)
     city = forms.CharField(label=_("City"), max_length=50, required=False)
@@ -179,7 +180,7 @@ class UserForm(forms.Form):
 
 
 class TeamForm(forms.Form):
-    code = forms.CharField(label=_("Code"), max_length=40, required=False)
+    code = forms.CharField(label=pgettext_lazy("reference data", "Code"), max_length=40, required=False)
     name = forms.CharField(label=_("Name"), max_length=100, required=False)
     parent = forms.CharField(label=_("Parent department"), max_length=40, required=False)
     supervisor = forms.CharField(label=_("Supervisor (username)"), max_length=150, required=False)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from closeloop.accounts import selectors as account_selectors
 from closeloop.accounts import services as account_services
@@ -158,7 +159,7 @@ _register(Kind(
     update=lambda actor, obj, post: customer_services.do_update_customer(
         actor=actor, customer=obj, data=_data(forms.CustomerForm, post)),
     initial=lambda c: {k: getattr(c, k) for k in forms.CustomerForm.base_fields},
-    columns=[Column(_("Code"), lambda c: c.code), Column(_("Tier"), lambda c: c.get_tier_display()),
+    columns=[Column(pgettext_lazy("reference data", "Code"), lambda c: c.code), Column(_("Tier"), lambda c: c.get_tier_display()),
              Column(_("Province"), lambda c: c.province, True), Column(_("Phone"), lambda c: c.phone, True)],
     deactivate=lambda actor, obj, active: customer_services.do_set_active(actor=actor, obj=obj, active=active),
     help=_("Deactivating a customer deactivates its sites, contacts and assets: they stay on old work orders "
@@ -174,7 +175,7 @@ _register(Kind(
                                                                      data=_data(forms.SiteForm, post)),
     initial=lambda s: {**{k: getattr(s, k) for k in forms.SiteForm.base_fields if k != "customer"},
                        "customer": s.customer.code},
-    columns=[Column(_("Code"), lambda s: s.code), Column(_("Customer"), lambda s: s.customer.name),
+    columns=[Column(pgettext_lazy("reference data", "Code"), lambda s: s.code), Column(_("Customer"), lambda s: s.customer.name),
              Column(_("City"), lambda s: s.city, True),
              Column(_("Location"), lambda s: f"{s.latitude}, {s.longitude}" if s.latitude is not None else "", True)],
     deactivate=lambda actor, obj, active: customer_services.do_set_active(actor=actor, obj=obj, active=active),
@@ -232,7 +233,7 @@ _register(Kind(
     initial=lambda t: {"code": t.code, "name": t.name, "parent": t.parent.code if t.parent else "",
                        "supervisor": t.supervisor.username if t.supervisor else "",
                        "backup_team": t.backup_team.code if t.backup_team else "", "region": t.region},
-    columns=[Column(_("Code"), lambda t: t.code), Column(_("Supervisor"), lambda t: str(t.supervisor or "")),
+    columns=[Column(pgettext_lazy("reference data", "Code"), lambda t: t.code), Column(_("Supervisor"), lambda t: str(t.supervisor or "")),
              Column(_("Region"), lambda t: t.region, True)],
     delete=lambda actor, obj: account_services.do_remove_team(actor=actor, team=obj),
     help=_("A team with members, sub-teams or work orders cannot be deleted."),
