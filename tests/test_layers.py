@@ -24,7 +24,7 @@ LAYERS = [
     ["notify"],
     ["sla", "dispatch", "fieldwork"],
     ["rules"],
-    ["approvals", "portal", "console", "ledgers"],
+    ["approvals", "portal", "console", "ledgers", "administration"],
     ["demo"],
 ]
 LEVEL = {app: i for i, apps in enumerate(LAYERS) for app in apps}

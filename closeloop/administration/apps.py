@@ -8,9 +8,11 @@ class AdministrationConfig(AppConfig):
     verbose_name = "administration"
 
     def ready(self):
-        from closeloop.core import nav
+        from closeloop.core import nav, site
 
-        from .selectors import may_administer_data, may_see_setup
+        from .selectors import company_site_url, may_administer_data, may_see_setup
+
+        site.register_fallback(company_site_url)
 
         nav.register("setup", _("Set-up checklist"), "administration:checklist", icon="checklist", order=10,
                      visible=may_see_setup, group="settings",

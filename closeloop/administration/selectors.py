@@ -1,12 +1,11 @@
 """Reads for the first run, the set-up checklist and the administration pages."""
 
-import os
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from closeloop.accounts.models import Role, User
+from closeloop.core import site as core_site
 
 from .models import CompanySettings
 
@@ -24,14 +23,14 @@ def company() -> CompanySettings | None:
     return CompanySettings.objects.filter(pk=1).first()
 
 
-def site_url() -> str:
-    """The public address links are built on: settings.SITE_URL, CLOSELOOP_SITE_URL, else the one
-    given on the first run; "" when none (links stay relative)."""
-    explicit = getattr(settings, "SITE_URL", "") or os.environ.get("CLOSELOOP_SITE_URL", "")
-    if explicit:
-        return explicit.rstrip("/")
+def company_site_url() -> str:
+    """The public URL given on the first run ("" when none): core.site's fallback."""
     c = company()
-    return (c.site_url if c else "").rstrip("/")
+    return c.site_url if c else ""
+
+
+def site_url() -> str:
+    return core_site.site_url()
 
 
 def may_see_setup(user) -> bool:

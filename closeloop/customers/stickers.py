@@ -50,9 +50,9 @@ def token_for(obj: Site | Asset) -> str:
 
 def site_url() -> str:
     """settings.SITE_URL, CLOSELOOP_SITE_URL, else the company's public URL from the first run."""
-    from closeloop.administration.selectors import site_url as company_site_url
+    from closeloop.core.site import site_url as public_site_url
 
-    return company_site_url()
+    return public_site_url()
 
 
 def printed_text(obj: Site | Asset) -> str:

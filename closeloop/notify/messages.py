@@ -15,6 +15,8 @@ from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from closeloop.core import site
+
 SMS_MAX = 120
 VOICE_MAX = 150
 MARKDOWN_MAX = 3500
@@ -29,9 +31,9 @@ class Rendered:
 
 
 def base_url() -> str:
-    """Links in messages: settings.SITE_URL or CLOSELOOP_SITE_URL (as the portal), else local."""
-    return (getattr(settings, "SITE_URL", "") or os.environ.get("CLOSELOOP_SITE_URL", "")
-            or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip("/")
+    """Links in messages: the public site URL (core.site: settings, environment, else the company's
+    from the first run), else this machine."""
+    return site.site_url() or f"http://127.0.0.1:{os.environ.get('PORT', '8000')}"
 
 
 def _templates() -> dict:

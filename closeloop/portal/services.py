@@ -101,7 +101,7 @@ def tracking_path(wo: WorkOrder) -> str:
 def tracking_url(wo: WorkOrder) -> str:
     """Absolute tracking link (settings.SITE_URL / CLOSELOOP_SITE_URL, else the company's public
     URL from the first run, else relative)."""
-    from closeloop.administration.selectors import site_url
+    from closeloop.core.site import site_url
 
     base = site_url()
     return base + tracking_path(wo)
