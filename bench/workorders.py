@@ -366,8 +366,10 @@ class Server:
             if s.connect_ex(("127.0.0.1", self.port)) == 0:
                 raise SystemExit(f"port {self.port} is taken; pass --port")
         exe = Path(sys.executable).parent / "closeloop"
-        cmd = ([str(exe)] if exe.exists() else [sys.executable, "-m", "closeloop.cli"]) + [
-            "serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
+        base = [str(exe)] if exe.exists() else [sys.executable, "-m", "closeloop.cli"]
+        # As the README's production path: the pages need the collected static files.
+        subprocess.run(base + ["collectstatic", "--no-input", "-v0"], env=self.env, cwd=ROOT, check=True)
+        cmd = base + ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers)]
         self.logfile = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, env=self.env, cwd=ROOT, stdout=self.logfile, stderr=subprocess.STDOUT,
                                      start_new_session=True)
