@@ -5,38 +5,16 @@ team's work order is a 404 (never a 403 that confirms it exists) and never appea
 lists, board, lookups, counts or live updates."""
 
 import pytest
-from django.test import Client
 
 from closeloop.console.models import Queue
-from closeloop.workorders import services
 from closeloop.workorders.models import WorkOrder
+from closeloop.workorders.tests.factories import SEES, USERS, client, make_two, shown
 
 pytestmark = pytest.mark.django_db
 
-USERS = ["anon", "cust_a", "cust_b", "eng_x", "eng_y", "dispatcher", "manager"]
-#: Which of the two work orders each persona may see (visible_work_orders).
-SEES = {"anon": set(), "cust_a": {"a"}, "cust_b": {"b"}, "eng_x": {"a"}, "eng_y": {"b"},
-        "dispatcher": {"a", "b"}, "manager": {"a", "b"}}
-
-
 @pytest.fixture
 def two(world):
-    d = world.dispatcher
-    a = services.do_create_work_order(actor=d, data={"type": "repair", "title": "甲 呼吸机报警", "asset": "SN-A-1",
-                                                     "contact": world.contact_a.pk, "assignee": "eng_x",
-                                                     "external_refs": [{"system": "crm", "id": "CRM-A-77"}]})
-    b = services.do_create_work_order(actor=d, data={"type": "repair", "title": "乙 监护仪黑屏", "asset": "SN-B-1",
-                                                     "assignee": "eng_y",
-                                                     "external_refs": [{"system": "erp", "id": "PO-B-88"}]})
-    return {"a": a, "b": b}
-
-
-def client(world, who) -> Client:
-    return Client() if who == "anon" else world.browser_client(getattr(world, who))
-
-
-def shown(body: str, two) -> set[str]:
-    return {k for k, wo in two.items() if wo.code in body}
+    return make_two(world)
 
 
 @pytest.mark.parametrize("who", USERS)
