@@ -13,7 +13,7 @@ PYTHON ?= $(shell for p in python3.14 python3.13 python3.12 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null \
 	&& { command -v $$p; break; }; done)
 
-.PHONY: setup demo test lint check-tools assets serve clean bench bench-sla screenshots
+.PHONY: setup demo test lint check-tools assets serve clean bench bench-ceiling bench-sla screenshots
 
 check-tools:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -74,6 +74,10 @@ screenshots: setup
 
 bench: setup
 	$(PY) bench/workorders.py
+
+# The ceiling: a bare Django + ninja app measured by the same client (docs/performance.md)
+bench-ceiling: setup
+	$(PY) bench/ceiling/run.py
 
 # SLA worker: deadline -> escalation latency over 100k open work orders (docs/sla.md)
 bench-sla: setup
