@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy
 
 from closeloop.core.errors import DomainError, FieldProblem
 
-from .models import ClosureForm, ClosurePolicy, GateKind, PartUsed, Photo, Signature, StepResult
+from .models import ClosureForm, ClosurePolicy, GateKind, PartUsed, Photo, Signature, StepResult, photo_kind_label
 
 GATE_LABELS = {
     GateKind.TECHNICAL: gettext_lazy("Technical"),
@@ -90,7 +90,7 @@ def evaluate(wo, policy: ClosurePolicy | None = None) -> list[GateStatus]:
             if kind in photos:
                 stamps.append((photos[kind].created_at, photos[kind].uploaded_by))
             else:
-                missing.append(_("photo: %(k)s") % {"k": kind})
+                missing.append(_("photo: %(k)s") % {"k": photo_kind_label(kind)})
         form = ClosureForm.objects.filter(work_order=wo).select_related("submitted_by").first()
         for f in policy.form_fields:
             if f.get("required", True) and (form is None or form.data.get(f["key"]) in (None, "")):

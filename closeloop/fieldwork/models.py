@@ -6,6 +6,25 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+#: What people see for the photo kinds the demo and most policies use; any other kind a policy
+#: names (a slug) is shown with its underscores as spaces.
+PHOTO_KIND_LABELS = {
+    "nameplate": pgettext_lazy("photo kind", "Nameplate"),
+    "before": pgettext_lazy("photo kind", "Before the work"),
+    "after": pgettext_lazy("photo kind", "After the work"),
+    "other": pgettext_lazy("photo kind", "Other"),
+    "first_article": pgettext_lazy("photo kind", "First article"),
+    "fault": pgettext_lazy("photo kind", "Fault"),
+    "site": pgettext_lazy("photo kind", "Site"),
+    "serial": pgettext_lazy("photo kind", "Serial number"),
+}
+
+
+def photo_kind_label(kind: str) -> str:
+    label = PHOTO_KIND_LABELS.get(kind)
+    return str(label) if label is not None else (kind or "").replace("_", " ")
 
 
 class GateKind(models.TextChoices):
@@ -80,6 +99,10 @@ class Photo(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["work_order", "kind"], name="fw_photo_wo_kind")]
+
+    @property
+    def kind_label(self) -> str:
+        return photo_kind_label(self.kind)
 
 
 class Signature(models.Model):

@@ -222,7 +222,7 @@ def render(wo, user) -> bytes:
                     continue
                 pdf.image(data, x=x0 + (i % 3) * (col_w + 3), y=y, w=col_w)
                 pdf.set_xy(x0 + (i % 3) * (col_w + 3), y + h)
-                pdf.cell(col_w, 5, p.kind)
+                pdf.cell(col_w, 5, p.kind_label)
                 if i % 3 == 2 or i == len(photos) - 1:
                     pdf.set_xy(x0, y + h + 6)
 

@@ -21,7 +21,7 @@ from closeloop.core.errors import DomainError, NotFound
 from closeloop.workorders import permissions
 
 from . import evidence, gates, report, selectors, services
-from .models import Photo, StepResult
+from .models import Photo, StepResult, photo_kind_label
 
 
 def _wo_or_404(request, code):
@@ -84,7 +84,7 @@ def phone_work_order(request, code):
         "wo": wo, "policy": policy, "gates": gates.evaluate(wo, policy),
         "steps": [{"index": i, "label": label, "result": results.get(i)} for i, label in enumerate(steps)],
         "form_fields": [{**f, "value": form_data.get(f["key"], "")} for f in (policy.form_fields if policy else [])],
-        "photo_kinds": photo_kinds, "photos": list(Photo.objects.filter(work_order=wo)),
+        "photo_kinds": [(k, photo_kind_label(k)) for k in photo_kinds], "photos": list(Photo.objects.filter(work_order=wo)),
         "parts": list(wo.parts_used.all()),
         "actions": [t.action for t in permissions.allowed_actions(request.user, wo)],
         "signature": wo.signatures.order_by("-id").first(),

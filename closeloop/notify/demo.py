@@ -1,6 +1,6 @@
 """Demo: notifications (a scenario, demo/scenarios.py).
 
-Channels point at `closeloop notify_sink` (a local DingTalk robot, Twilio-style SMS and
+Channels point at the message sink that `closeloop serve` starts in a demo (`closeloop notify_sink`: a local DingTalk robot, Twilio-style SMS and
 call API, and an SMTP server): an SLA breach of the live 30-second work order goes to the
 robot in DingTalk format and by email to the supervisor, both on its timeline; an urgent
 work order walks the acknowledge-or-escalate chain every 30 seconds.
@@ -81,8 +81,8 @@ def seed() -> str:
         from closeloop.outbox.services import enqueue
 
         enqueue("notify.demo", "demo:notify:urgent-night", {}, at=t + timedelta(seconds=20))
-    return _("Notifications: run `closeloop notify_sink` to receive them (robot, SMS, calls: "
-             "http://127.0.0.1:8025/, email: SMTP 127.0.0.1:1025). The live SLA breach goes to the DingTalk "
+    return _("Notifications: `make demo` starts the message sink itself; watch the messages arrive at "
+             "http://127.0.0.1:8025/ (robot, SMS, calls; email on SMTP 127.0.0.1:1025). The live SLA breach goes to the DingTalk "
              "robot and by email; once the worker runs, the urgent work order “%(c)s” is filed and walks "
              "acknowledge-or-escalate (IM → SMS → call → backup → supervisor, 30 s apart) until someone "
              "acknowledges it in the inbox or accepts it.") % {"c": TITLE}

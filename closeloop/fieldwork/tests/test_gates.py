@@ -35,7 +35,8 @@ def test_close_refused_naming_missing_gates_then_allowed(world):
         wo_services.do_transition(actor=world.dispatcher, wo=wo, action="close")
     assert e.value.status == 409 and e.value.code == "gates_not_passed"
     assert {p.field for p in e.value.problems} == {"gates.technical", "gates.delivery", "gates.financial"}
-    assert "nameplate" in str(e.value) and "模温" in str(e.value)
+    # Labels, not keys: the photo kind "nameplate" is 铭牌 (the form field's label 模温).
+    assert "铭牌" in str(e.value) and "nameplate" not in str(e.value) and "模温" in str(e.value)
     assert WorkOrder.objects.get(pk=wo.pk).status == S.INVOICED
 
 

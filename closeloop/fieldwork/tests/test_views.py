@@ -14,7 +14,7 @@ def test_gates_card_on_work_order_page(world):
     gate_policy(world.repair)
     wo = make_wo(world, status=S.IN_PROGRESS)
     html = world.browser_client(world.dispatcher).get(f"/work-orders/{wo.code}/").content.decode()
-    assert 'data-testid="gates"' in html and 'data-gate="technical"' in html and "nameplate" in html
+    assert 'data-testid="gates"' in html and 'data-gate="technical"' in html and "照片: 铭牌" in html
     assert f"/fieldwork/work-orders/{wo.code}/report.pdf" in html
     # The customer sees the gates (their own work order), not the staff-only photos or report link.
     html = world.browser_client(world.cust_a).get(f"/work-orders/{wo.code}/").content.decode()
@@ -30,6 +30,11 @@ def test_phone_pages(world):
     assert r.status_code == 200 and wo.code in r.content.decode()
     r = eng.get(f"/m/wo/{wo.code}/")
     assert r.status_code == 200 and 'data-testid="photos"' in r.content.decode()
+    # The gates card and the photo kinds show labels, never the policy's keys ("照片: nameplate").
+    html = r.content.decode()
+    assert "照片: 铭牌" in html and ">铭牌 *</option>" in html and ">nameplate" not in html
+    assert "nameplate" not in eng.get(f"/m/wo/{wo.code}/", HTTP_ACCEPT_LANGUAGE="en").content.decode().split(
+        'data-testid="gates"')[1].split("</ul>")[0]
     assert world.browser_client(world.eng_y).get(f"/m/wo/{wo.code}/").status_code == 404
     assert world.browser_client(world.cust_a).get(f"/m/wo/{wo.code}/").status_code == 404
     assert world.browser_client(world.dispatcher).get("/m/").status_code == 302
