@@ -408,9 +408,16 @@ def wo_handoffs(request, code: str):
     _staff(request)
     wo = wo_selectors.access_work_order_by_code(request.auth, code)
     return [{"id": h.pk, "action": h.action, "from_team": h.from_team.code if h.from_team_id else None,
-             "to_team": h.to_team.code if h.to_team_id else None, "values": h.values, "created_at": h.created_at,
-             "score": h.score, "reasons": h.reasons, "comment": h.comment}
-            for h in Handoff.objects.filter(work_order=wo).select_related("from_team", "to_team")]
+             "to_team": h.to_team.code if h.to_team_id else None, "values": {f["key"]: f["value"] for f in fs},
+             "fields": fs, "created_at": h.created_at, "score": h.score, "reasons": h.reasons, "comment": h.comment}
+            for h in _with_work_order(Handoff.objects.filter(work_order=wo).select_related("from_team", "to_team"), wo)
+            for fs in [handoffs.handoff_fields(h)]]
+
+
+def _with_work_order(rows, wo):
+    for h in rows:
+        h.work_order = wo
+        yield h
 
 
 @router.post("/handoffs/{pk}/rating", response={201: dict}, summary="The receiving department rates a handoff")

@@ -12,6 +12,7 @@ import re
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from closeloop.accounts.models import Role, Team
 from closeloop.audit.services import record_change, snapshot
@@ -27,6 +28,71 @@ from .services import ACTION_KEY, COMMENT_MAX, may_design
 HANDOFF_FIELDS = ("customer", "site", "asset", "contact", "fault_code", "description", "resolution",
                   "invoice_number", "asset.serial_number")
 HANDOFF_REASONS = ("complete", "clear", "missing_info", "wrong_info", "late", "rework")
+#: Fields that point at another record: recorded (and shown) by name, never by id.
+_REFERENCES = ("customer", "site", "asset", "contact")
+
+
+def field_label(key: str, labels: dict | None = None) -> str:
+    """What people see for a handoff field key: the work order field's label, the custom
+    field's label (its type's, when known), else the key."""
+    from closeloop.workorders.models import WorkOrder
+
+    if key == "asset.serial_number":
+        return str(gettext_lazy("Serial number"))
+    if key.startswith("custom."):
+        return (labels or {}).get(key[7:]) or key[7:].replace("_", " ")
+    try:
+        return str(WorkOrder._meta.get_field(key).verbose_name).capitalize()
+    except Exception:  # an unknown key (a field since removed) is shown as it is
+        return key
+
+
+def action_label(action: str) -> str:
+    from closeloop.workorders.lifecycle import TRANSITIONS
+
+    t = TRANSITIONS.get(action)
+    return str(t.label) if t is not None else action.replace("_", " ")
+
+
+def custom_labels(wo_type) -> dict:
+    from closeloop.workorders.fields import definitions
+
+    return {f.key: f.label for f in definitions(wo_type)} if wo_type is not None else {}
+
+
+def _reference_name(key: str, value) -> str:
+    """A customer/site/asset/contact id (as given to the transition, or as older handoffs
+    recorded it) → its name."""
+    from closeloop.customers.models import Asset, Contact, Customer, Site
+
+    model = {"customer": Customer, "site": Site, "asset": Asset, "contact": Contact}[key]
+    if isinstance(value, model):
+        return str(value)
+    obj = model.objects.filter(pk=value).first() if str(value).isdigit() else None
+    return str(obj) if obj is not None else str(value)
+
+
+def _display_value(wo, key: str, data: dict) -> str:
+    """The value a handoff records: names for references, the text for the rest."""
+    if key in _REFERENCES and not (key in data and data[key] not in (None, "")):
+        obj = getattr(wo, key) if getattr(wo, f"{key}_id") else None
+        return str(obj)[:200] if obj is not None else ""
+    v = _field_value(wo, key, data)
+    if key in _REFERENCES and v not in (None, ""):
+        return _reference_name(key, v)[:200]
+    return str(v if v is not None else "")[:200]
+
+
+def handoff_fields(h) -> list[dict]:
+    """[{key, label, value}] of a recorded handoff, for pages and the API, in the reader's
+    language. Handoffs recorded before names were stored hold ids for references: shown by name."""
+    labels = custom_labels(h.work_order.wo_type) if h.work_order_id and h.work_order.wo_type_id else {}
+    out = []
+    for key, value in (h.values or {}).items():
+        if key in _REFERENCES and str(value).isdigit():
+            value = _reference_name(key, value)
+        out.append({"key": key, "label": field_label(key, labels), "value": value})
+    return out
 
 
 def _field_value(wo, key: str, data: dict):
@@ -74,12 +140,13 @@ def handoff_effect(ctx) -> None:
     if reqs is None:
         reqs = handoff_requirements(ctx.wo.wo_type_id, t.action)
     for r in reqs:
-        values = {k: str(_field_value(ctx.wo, k, ctx.data) or "")[:200] for k in r.fields}
+        values = {k: _display_value(ctx.wo, k, ctx.data) for k in r.fields}
         h = Handoff.objects.create(work_order=ctx.wo, requirement=r, action=t.action, from_team=ctx.wo.team,
                                    to_team=r.to_team, by=ctx.actor, values=values, created_at=ctx.at)
         timeline.append_event(ctx.wo, TimelineEvent.Kind.HANDOFF, actor=ctx.actor, at=ctx.at, action=t.action, data={
             "event": "handoff", "handoff": h.pk, "from": ctx.wo.team.code if ctx.wo.team_id else "",
-            "to": r.to_team.code if r.to_team_id else "", "values": values})
+            "to": r.to_team.code if r.to_team_id else "", "values": values,
+            "from_name": ctx.wo.team.name if ctx.wo.team_id else "", "to_name": r.to_team.name if r.to_team_id else ""})
         if r.to_team_id:
             notify(key=f"handoff:{h.pk}", event="handoff.received", work_order=ctx.wo,
                    recipients=[{"team": r.to_team.code, "who": "members"}],

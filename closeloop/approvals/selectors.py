@@ -11,7 +11,7 @@ from closeloop.core.errors import NotFound
 from closeloop.workorders.selectors import visible_work_orders
 
 from . import services
-from .handoffs import may_rate
+from .handoffs import action_label, handoff_fields, may_rate
 from .models import (
     ApprovalFlow,
     ApprovalRequest,
@@ -75,6 +75,10 @@ def card_context(request, wo):
     handoffs = list(Handoff.objects.filter(work_order=wo).select_related("to_team", "from_team")[:10])
     if not reqs and not flows and not handoffs:
         return None
+    for h in handoffs:  # names and field labels, never ids and keys
+        h.work_order = wo
+        h.fields = handoff_fields(h)
+        h.action_label = action_label(h.action)
     mine = set(StepApprover.objects.filter(user=user, open=True, step__request__in=reqs)
                .values_list("step__request_id", flat=True))
     return {"requests": reqs, "flows": flows, "mine": mine, "handoffs": handoffs,

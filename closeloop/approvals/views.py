@@ -260,8 +260,14 @@ def handoffs(request):
             return redirect("approvals:handoffs")
         except DomainError as e:
             messages.error(request, _err(e))
+    requirements = list(HandoffRequirement.objects.select_related("wo_type", "to_team"))
+    for r in requirements:  # labels, not keys
+        labels = handoff_services.custom_labels(r.wo_type)
+        r.action_label = handoff_services.action_label(r.action)
+        r.field_labels = [handoff_services.field_label(f, labels) for f in r.fields]
     return render(request, "approvals/handoffs.html", {
-        "requirements": HandoffRequirement.objects.select_related("wo_type", "to_team"),
+        "requirements": requirements,
         "types": WorkOrderType.objects.filter(active=True), "actions": TRANSITIONS.values(),
-        "teams": Team.objects.all(), "fields": handoff_services.HANDOFF_FIELDS,
+        "teams": Team.objects.all(),
+        "fields": [(f, handoff_services.field_label(f)) for f in handoff_services.HANDOFF_FIELDS],
     })

@@ -16,7 +16,16 @@ from django.utils.translation import gettext_lazy
 
 from closeloop.core.errors import DomainError, FieldProblem
 
-from .models import ClosureForm, ClosurePolicy, GateKind, PartUsed, Photo, Signature, StepResult, photo_kind_label
+from .models import (
+    ClosureForm,
+    ClosurePolicy,
+    GateKind,
+    PartUsed,
+    Photo,
+    Signature,
+    StepResult,
+    photo_kind_label,
+)
 
 GATE_LABELS = {
     GateKind.TECHNICAL: gettext_lazy("Technical"),
