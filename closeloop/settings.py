@@ -71,9 +71,11 @@ INSTALLED_APPS = [
     "closeloop.approvals",
     "closeloop.ledgers",
     "closeloop.administration",
+    "closeloop.ops",
 ]
 
 MIDDLEWARE = [
+    "closeloop.ops.middleware.MetricsMiddleware",  # first: times every request
     "django.middleware.security.SecurityMiddleware",
     "closeloop.core.requestid.RequestIdMiddleware",
     "closeloop.core.middleware.StaticFilesMiddleware",  # WhiteNoise
@@ -245,7 +247,7 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     # Health checks from a load balancer reach us over plain HTTP.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^readyz$", r"^metrics$"]
 
 # --- Cache ----------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -265,6 +267,24 @@ NINJA_PAGINATION_MAX_LIMIT = 100
 # the database is a demo.
 CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = [
     e.strip() for e in os.environ.get("CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST", "").split(",") if e.strip()]
+
+# --- Operations (closeloop.ops, docs/deployment.md) ---------------------------------
+# /readyz fails when no worker has written its heartbeat for this many seconds, or when the
+# oldest due outbox message has waited longer than this (0 turns a check off).
+READY_WORKER_MAX_AGE = int(os.environ.get("CLOSELOOP_READY_WORKER_MAX_AGE", "120"))
+READY_OUTBOX_MAX_AGE = int(os.environ.get("CLOSELOOP_READY_OUTBOX_MAX_AGE", "600"))
+# /metrics: a bearer token, and/or networks whose direct (unproxied) requests may scrape.
+# Outside production loopback may scrape by default; in production nothing unless configured.
+METRICS_TOKEN = os.environ.get("CLOSELOOP_METRICS_TOKEN", "")
+
+
+def _networks(value: str) -> list:
+    import ipaddress
+
+    return [ipaddress.ip_network(n.strip(), strict=False) for n in value.split(",") if n.strip()]
+
+
+METRICS_ALLOW = _networks(os.environ.get("CLOSELOOP_METRICS_ALLOW", "" if PRODUCTION else "127.0.0.0/8,::1/128"))
 
 LOGGING = {
     "version": 1,

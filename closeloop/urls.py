@@ -5,6 +5,7 @@ from closeloop.api import api
 urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("closeloop.core.urls")),
+    path("", include("closeloop.ops.urls")),
     path("", include("closeloop.accounts.urls")),
     path("", include("closeloop.workorders.urls")),
     path("", include("closeloop.console.urls")),

@@ -25,7 +25,7 @@ LAYERS = [
     ["sla", "dispatch", "fieldwork"],
     ["rules"],
     ["approvals", "portal", "console", "ledgers", "administration"],
-    ["demo"],
+    ["demo", "ops"],
 ]
 LEVEL = {app: i for i, apps in enumerate(LAYERS) for app in apps}
 

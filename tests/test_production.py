@@ -124,23 +124,61 @@ def production(tmp_path_factory, database_url):
     world = json.loads(seeded.stdout.strip().splitlines()[-1])
 
     port = _free_port()
+    # The access log is on: the server's output goes to a file (a pipe nobody reads would fill up).
+    log = (data / "serve.log").open("w+")
     server = subprocess.Popen([sys.executable, "-m", "closeloop.cli", "serve", "--host", "127.0.0.1", "--port",
-                               str(port), "--workers", "1", "--no-worker"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               str(port), "--workers", "2", "--no-worker"], cwd=ROOT,
+                              env={**env, "CLOSELOOP_METRICS_TOKEN": METRICS_TOKEN},
+                              stdout=log, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
             if server.poll() is not None:
-                pytest.fail("closeloop serve exited: " + server.stdout.read())
+                pytest.fail("closeloop serve exited: " + (data / "serve.log").read_text())
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 time.sleep(0.1)
-        yield {"base": base, "world": world, "data": data, "before": before, "after": after, "closeloop": closeloop}
+        yield {"base": base, "world": world, "data": data, "before": before, "after": after, "closeloop": closeloop,
+               "log": data / "serve.log"}
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
+
+
+METRICS_TOKEN = "production-metrics-token-for-tests"
+
+
+def test_liveness_readiness_and_metrics_behind_the_proxy(production):
+    """Served by gunicorn with two processes: /livez is up, /readyz names the missing worker
+    (serve --no-worker), /metrics needs the token and adds up both processes' requests, and
+    the access log carries the request id."""
+    base = production["base"]
+    assert _get(base, "/livez")[0] == 200
+    status, _h, body = _get(base, "/readyz")
+    assert status == 503 and json.loads(body)["failed"] == ["workers"]
+    for _ in range(6):
+        assert _get(base, "/livez")[0] == 200
+    assert _get(base, "/metrics")[0] == 403  # production: no network is allowed by default
+    req = urllib.request.Request(base + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}",
+                                                            "X-Forwarded-Proto": "https"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        text = resp.read().decode()
+    line = next(x for x in text.splitlines()
+                if x.startswith('closeloop_http_requests_total{method="GET",route="/livez",status="200"}'))
+    assert float(line.rsplit(" ", 1)[1]) >= 7
+    assert "closeloop_outbox_pending" in text and "closeloop_worker_step_runs_total" in text
+    rid = "trace-me-123"
+    req = urllib.request.Request(base + "/livez", headers={"X-Request-ID": rid, "X-Forwarded-Proto": "https"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        assert resp.headers["X-Request-ID"] == rid
+    for _ in range(100):
+        if f"rid={rid}" in production["log"].read_text():
+            break
+        time.sleep(0.05)
+    assert '"GET /livez HTTP/1.1" 200' in production["log"].read_text() and f"rid={rid}" in production["log"].read_text()
 
 
 def test_deploy_check_refuses_without_collected_static_and_passes_after(production):

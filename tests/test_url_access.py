@@ -89,6 +89,9 @@ ACCESS: list[E] = [
     E("GET",    "api/v1/docs",                                             "ok     ok     ok     ok     ok     ok     ok"),
     E("GET",    "api/v1/openapi.json",                                     "ok     ok     ok     ok     ok     ok     ok"),
     E("GET",    "healthz",                                                 "ok     ok     ok     ok     ok     ok     ok"),
+    E("GET",    "livez",                                                   "ok     ok     ok     ok     ok     ok     ok"),
+    E("GET",    "readyz",                                                  "ok     ok     ok     ok     ok     ok     ok"),
+    E("GET",    "metrics",                                                 "ok     ok     ok     ok     ok     ok     ok"),
     E("POST",   "i18n/language",                                           "ok     ok     ok     ok     ok     ok     ok"),
     E("GET",    "login/",                                                  "ok     ok     ok     ok     ok     ok     ok"),
     E("POST",   "logout/",                                                 "login  login  login  login  login  login  login"),
@@ -566,6 +569,7 @@ class Objects(dict):
         from closeloop.fieldwork.evidence import do_add_photo
         from closeloop.fieldwork.services import do_send_signature_link
         from closeloop.notify.models import AckChain, AckPolicy, Channel, Delivery, FlaggedAddress
+        from closeloop.ops.models import WorkerHeartbeat
         from closeloop.portal.services import ensure_tracking, sign_qr
         from closeloop.roster.models import Leave, Shift
         from closeloop.rules.services import do_create_rule, do_save_keyword_library
@@ -616,6 +620,7 @@ class Objects(dict):
                                         token_hash=hashlib.sha256(ack_token.encode()).hexdigest(), started_at=t,
                                         expires_at=t + timedelta(days=1))
         flag = FlaggedAddress.objects.create(medium="email", address="bad@example.com", flagged_at=t)
+        WorkerHeartbeat.objects.create(worker="url-table", started_at=t, seen_at=t)  # /readyz is ready
         queue = Queue.objects.create(name="mine", owner=w.dispatcher, filters={}, created_at=t)
         tree = {"settings": {"bypass_roles": ["admin", "manager"], "justify_hours": 24}, "auto_approve": [],
                 "nodes": [{"id": "mgr", "type": "approver", "name": "Manager",

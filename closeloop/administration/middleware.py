@@ -7,7 +7,7 @@ from . import selectors
 
 # Paths that keep working before the first run: the form itself, static files, the API (it answers
 # 401 in JSON, not a redirect), the health check and the language switch.
-EXEMPT_PREFIXES = ("/setup/", "/static/", "/api/", "/healthz", "/i18n/", "/favicon")
+EXEMPT_PREFIXES = ("/setup/", "/static/", "/api/", "/healthz", "/livez", "/readyz", "/metrics", "/i18n/", "/favicon")
 
 # Once a user exists the installation never goes back to empty in this process: remember it and
 # skip the query on every later request. Tests reset it (administration.tests).

@@ -16,7 +16,7 @@ row: outbox.services.enqueue(kind, key, payload, at=due) is durable, leased and 
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -26,15 +26,48 @@ class Job:
     step: Callable[[str], bool]
     next_at: Callable[[], datetime | None] | None
     order: int = 50
+    on_stop: Callable[[str], None] | None = None
 
 
 _jobs: dict[str, Job] = {}
 OPTIONS: dict = {"batch": 10}
 
 
+@dataclass
+class StepStats:
+    """What one step did in this worker process since it started (closeloop.ops reports it)."""
+
+    runs: int = 0      # calls
+    busy: int = 0      # calls that found work
+    errors: int = 0    # calls that raised
+    seconds: float = 0.0
+    buckets: list[int] = field(default_factory=list)  # cumulative counts per BUCKETS bound
+
+
+#: Step duration histogram bounds, seconds (the last bucket is +Inf).
+BUCKETS = (0.005, 0.025, 0.1, 0.5, 2.5, 10.0, 60.0)
+STATS: dict[str, StepStats] = {}
+
+
+def record(name: str, seconds: float, *, busy: bool = False, error: bool = False) -> None:
+    """Count one run of a step (the worker calls it around every step)."""
+    st = STATS.get(name)
+    if st is None:
+        st = STATS[name] = StepStats(buckets=[0] * (len(BUCKETS) + 1))
+    st.runs += 1
+    st.busy += busy
+    st.errors += error
+    st.seconds += seconds
+    for i, bound in enumerate(BUCKETS):
+        if seconds <= bound:
+            st.buckets[i] += 1
+    st.buckets[-1] += 1
+
+
 def register(name: str, *, step: Callable[[str], bool], next_at: Callable[[], datetime | None] | None = None,
-             order: int = 50) -> None:
-    _jobs[name] = Job(name, step, next_at, order)
+             order: int = 50, on_stop: Callable[[str], None] | None = None) -> None:
+    """`on_stop(worker_id)`, if given, runs once when the worker exits cleanly."""
+    _jobs[name] = Job(name, step, next_at, order, on_stop)
 
 
 def unregister(name: str) -> None:

@@ -59,6 +59,11 @@ def unregister(kind: str) -> None:
     _handlers.pop(kind, None)
 
 
+def handled_kinds() -> list[str]:
+    """The kinds some worker delivers (a kind without a handler stays pending on purpose)."""
+    return sorted(_handlers)
+
+
 def enqueue(kind: str, key: str, payload: dict, *, at: datetime | None = None) -> OutboxMessage | None:
     """Record a side effect in the caller's transaction. Returns None when a row with
     this key already exists (the request was recorded before)."""

@@ -12,9 +12,11 @@ deliver to from the first message (watch them at http://127.0.0.1:8025/); --no-s
 
 import atexit
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 from django.core.management.base import BaseCommand
@@ -41,9 +43,12 @@ class Command(BaseCommand):
             self._start_sink()  # before the worker: its first delivery must find the sink
         if not no_worker:
             self._start_worker()
+        _metrics_dir()
         self.stdout.write(f"closeloop on http://{host}:{port}/ ({workers} workers)")
+        access_log = os.environ.get("CLOSELOOP_ACCESS_LOG", "1") not in ("0", "")
         sys.argv = ["gunicorn", "closeloop.wsgi:application", "--bind", f"{host}:{port}", "--workers", str(workers),
-                    "--access-logfile", "-" if os.environ.get("CLOSELOOP_ACCESS_LOG") else "/dev/null",
+                    "--access-logfile", "-" if access_log else "/dev/null",
+                    "--access-logformat", ACCESS_LOG_FORMAT,
                     "--graceful-timeout", "10", "--timeout", "60"]
         run()
 
@@ -87,6 +92,27 @@ class Command(BaseCommand):
         proc = subprocess.Popen([sys.executable, "-m", "closeloop.cli", "worker", "--parent-pid", str(os.getpid())])
         _stop_at_exit(proc)
         self.stdout.write(f"closeloop worker started (pid {proc.pid})")
+
+
+#: gunicorn's combined format plus the request id (closeloop.core.requestid) and the time taken (ms).
+ACCESS_LOG_FORMAT = ('%(h)s - %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" '
+                     'rid=%({x-request-id}o)s ms=%(M)s')
+
+
+def _metrics_dir() -> None:
+    """Each gunicorn process counts its requests into PROMETHEUS_MULTIPROC_DIR and /metrics adds
+    them up (closeloop.ops.metrics). Must be set before any process imports prometheus_client;
+    emptied at start (a restart begins from zero, as Prometheus expects of counters)."""
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(path, name))
+        return
+    path = tempfile.mkdtemp(prefix="closeloop-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    atexit.register(shutil.rmtree, path, True)
 
 
 def _listening(port: int, host: str = "127.0.0.1") -> bool:

@@ -62,7 +62,14 @@ class Command(BaseCommand):
             try:
                 busy = False
                 for job in jobs.registered():
-                    busy = job.step(worker_id) or busy
+                    t0 = time.perf_counter()
+                    try:
+                        more = job.step(worker_id)
+                    except Exception:
+                        jobs.record(job.name, time.perf_counter() - t0, error=True)
+                        raise
+                    jobs.record(job.name, time.perf_counter() - t0, busy=bool(more))
+                    busy = more or busy
             except Exception:  # a lost database connection must not kill the worker
                 log.exception("worker step failed")
                 close_old_connections()
@@ -74,6 +81,12 @@ class Command(BaseCommand):
             if until_idle:
                 break
             self._sleep(poll)
+        for job in jobs.registered():
+            if job.on_stop:
+                try:
+                    job.on_stop(worker_id)
+                except Exception:
+                    log.exception("worker stop hook %s failed", job.name)
         if options.get("verbosity", 1) > 1:
             self.stdout.write(f"worker {worker_id} stopped after {done} items")
 

@@ -1,0 +1,1 @@
+"""The project's own `closeloop check` checks (filled in a later slice)."""
