@@ -3,8 +3,13 @@
 `check(data, filename)` refuses what must not be parsed (too large, not a spreadsheet, a zip
 bomb, XML entity declarations); `sheets(...)` lists the sheets with their first rows (for
 choosing the sheet and the header row); `rows(...)` streams the cells of one sheet as
-text. openpyxl runs in read-only mode (rows streamed from the XML, never the whole sheet
-in memory) with data_only=True: formulas are not evaluated, their cached value is read.
+text. Formulas are never evaluated: their cached value is read.
+
+Two readers, one result: python-calamine (Rust) reads a sheet part of up to
+LEDGERS_FAST_READ_MAX_BYTES unpacked (64 MB by default, a few hundred thousand rows) several
+times faster than Python parses XML, holding that one sheet's cells in memory; a larger
+sheet is streamed by openpyxl in read-only mode, one row at a time, so memory stays flat
+whatever the file. The same choice is made for the header scan (`sheets`).
 """
 
 import codecs
@@ -38,6 +43,10 @@ def max_uncompressed() -> int:
 
 def max_ratio() -> int:
     return int(getattr(settings, "LEDGERS_MAX_COMPRESSION_RATIO", 200))
+
+
+def fast_read_max() -> int:
+    return int(getattr(settings, "LEDGERS_FAST_READ_MAX_BYTES", 64 * 1024 * 1024))
 
 
 def file_format(filename: str) -> str:
@@ -165,6 +174,8 @@ def sheets(data: bytes, fmt: str) -> list[SheetInfo]:
             if len(top) >= HEADER_SCAN:
                 break
         return [SheetInfo("CSV", top)]
+    if _largest_sheet_part(data) <= fast_read_max():
+        return _calamine_sheets(data)
     wb = _open_xlsx(data)
     try:
         out = []
@@ -189,6 +200,9 @@ def rows(data: bytes, fmt: str, sheet: str, start_row: int) -> Iterator[tuple[in
             if n >= start_row and any(r):
                 yield n, r
         return
+    if _largest_sheet_part(data) <= fast_read_max():
+        yield from _calamine_rows(data, sheet, start_row)
+        return
     wb = _open_xlsx(data)
     try:
         if sheet not in wb.sheetnames:
@@ -205,3 +219,71 @@ def rows(data: bytes, fmt: str, sheet: str, start_row: int) -> Iterator[tuple[in
             raise FileRefused(_("Sheet %(s)s could not be read: %(e)s") % {"s": sheet, "e": str(e)[:200]})
     finally:
         wb.close()
+
+
+def _largest_sheet_part(data: bytes) -> int:
+    """The unpacked size of the largest worksheet part (check() has refused bombs already)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return max((i.file_size for i in z.infolist() if i.filename.startswith("xl/worksheets/")), default=0)
+
+
+def _calamine_sheets(data: bytes) -> list[SheetInfo]:
+    """As sheets(), read by python-calamine (worksheets only, in workbook order)."""
+    from python_calamine import SheetTypeEnum
+
+    out = []
+    with _calamine_book(data) as wb:
+        for meta in wb.sheets_metadata:
+            if meta.typ != SheetTypeEnum.WorkSheet:
+                continue
+            out.append(SheetInfo(meta.name, [cells for _n, cells in _calamine_sheet_rows(wb, meta.name, 1,
+                                                                                       HEADER_SCAN, blanks=True)]))
+    return out
+
+
+class _calamine_book:
+    def __init__(self, data: bytes):
+        from python_calamine import CalamineWorkbook
+
+        try:
+            self.wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        except Exception as e:  # the Rust reader raises its own kinds on a damaged file
+            raise FileRefused(_("The .xlsx file could not be read: %(e)s") % {"e": str(e)[:200] or type(e).__name__})
+
+    def __enter__(self):
+        return self.wb
+
+    def __exit__(self, *exc):
+        self.wb.close()
+
+
+def _calamine_sheet_rows(wb, sheet: str, start_row: int, last_row: int | None = None,
+                         blanks: bool = False) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of one sheet. calamine's rows start at the sheet's first row but
+    its columns at the first column holding data: they are padded back, so both readers give
+    the same cells (a test holds them to it)."""
+    from python_calamine import CalamineError, WorksheetNotFound
+
+    try:
+        ws = wb.get_sheet_by_name(sheet)
+    except WorksheetNotFound:
+        raise FileRefused(_("The file has no sheet named %(s)s.") % {"s": sheet})
+    except CalamineError as e:
+        raise FileRefused(_("Sheet %(s)s could not be read: %(e)s") % {"s": sheet, "e": str(e)[:200]})
+    if ws.start is None:  # no cell holds data
+        return
+    pad = [""] * ws.start[1]
+    for n, r in enumerate(ws.iter_rows(), start=1):
+        if last_row is not None and n > last_row:
+            return
+        if n < start_row:
+            continue
+        cells = [clean(c) for c in r]
+        if blanks or any(cells):
+            yield n, pad + cells if pad else cells
+
+
+def _calamine_rows(data: bytes, sheet: str, start_row: int) -> Iterator[tuple[int, list[str]]]:
+    """As rows(), read by python-calamine."""
+    with _calamine_book(data) as wb:
+        yield from _calamine_sheet_rows(wb, sheet, start_row)

@@ -16,6 +16,15 @@ from .helpers import csv_bytes, xlsx
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True, params=["calamine", "openpyxl"])
+def sheet_reader(request, settings):
+    """Every import test runs with both readers: python-calamine (sheets up to
+    LEDGERS_FAST_READ_MAX_BYTES) and openpyxl streaming (larger sheets)."""
+    if request.param == "openpyxl":
+        settings.LEDGERS_FAST_READ_MAX_BYTES = 0
+    return request.param
+
+
 def run(batch):
     services.run_until_idle()
     batch.refresh_from_db()
@@ -241,3 +250,37 @@ def test_engineers_and_customers_may_not_import(world):
 
 def test_contacts_created_stay_with_the_contact(world):
     assert Contact.objects.count() == 1
+
+
+def test_both_readers_give_the_same_cells_for_a_messy_sheet(settings):
+    """Leading blank rows and columns, a merged title, dates as dates and as serial
+    numbers, numbers stored as text, full-width characters, trailing spaces, empty
+    trailing rows: row numbers and cells are the same whichever reader runs."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "台账"
+    ws["C3"] = "2024年 设备台账"
+    ws.merge_cells("C3:F3")
+    ws.append([])
+    ws["C5"], ws["D5"], ws["E5"], ws["F5"] = "序列号", "安装日期", "数量", "备注"
+    ws["C6"], ws["D6"], ws["E6"], ws["F6"] = "ＳＮ－００１ ", date(2021, 3, 4), "12", "  迈瑞  "
+    ws["C7"], ws["D7"], ws["E7"], ws["F7"] = "SN-002", 44197, 3.0, None
+    ws["C8"], ws["D8"], ws["E8"] = "SN-003", datetime(2022, 1, 2, 8, 30), 2.5
+    ws["C12"] = None  # empty trailing rows
+    import io
+
+    buf = io.BytesIO()
+    wb.save(buf)
+    data = buf.getvalue()
+    fast = list(reader.rows(data, "xlsx", "台账", 1))
+    fast_top = [(i.name, [r for r in i.top if any(r)]) for i in reader.sheets(data, "xlsx")]
+    settings.LEDGERS_FAST_READ_MAX_BYTES = 0
+    slow = list(reader.rows(data, "xlsx", "台账", 1))
+    slow_top = [(i.name, [r for r in i.top if any(r)]) for i in reader.sheets(data, "xlsx")]
+    assert fast == slow
+    assert fast_top == slow_top == [("台账", [cells for _n, cells in fast])]
+    assert [n for n, _cells in fast] == [3, 5, 6, 7, 8]
+    assert fast[2][1][2:] == ["SN-001", "2021-03-04", "12", "迈瑞"]
+    assert fast[3][1][2:5] == ["SN-002", "44197", "3"]
