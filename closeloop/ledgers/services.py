@@ -272,29 +272,38 @@ def _stage_chunk(batch: ImportBatch, rows: list[StagedRow], before: int) -> int:
     return len(rows)
 
 
-#: StagedRow's columns in the order _insert_rows writes them.
-_ROW_FIELDS = ("batch", "row_number", "values", "key", "action", "errors", "object_id", "before", "after", "applied")
-
-
 def _insert_rows(rows: list[StagedRow]) -> None:
-    """INSERT staged rows with one prepared statement run for all of them (executemany).
-    Rows that have an id keep it. Django's bulk_create compiles every value of every row
-    into one statement: two thirds of an import's time went there."""
-    if not rows:
-        return
+    """Staged rows; those that have an id keep it (a rewrite)."""
+    if rows:
+        _insert(StagedRow, rows, with_pk=rows[0].id is not None)
+
+
+def _save_outcome(rows: list[StagedRow]) -> None:
+    """What the commit did to each row (action, errors, object, before, applied): one prepared
+    UPDATE by primary key, run for all of them."""
     meta = StagedRow._meta
-    fields = [meta.get_field(n) for n in _ROW_FIELDS]
-    with_id = rows[0].id is not None
-    if with_id:
-        fields = [meta.pk, *fields]
+    fields = [meta.get_field(n) for n in ("action", "errors", "object_id", "before", "applied")]
+    qn = connection.ops.quote_name
+    sql = (f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} "
+           f"WHERE {qn(meta.pk.column)} = %s")
+    params = [[*(f.get_db_prep_save(getattr(r, f.attname), connection) for f in fields), r.id] for r in rows]
+    with connection.cursor() as c:
+        c.executemany(sql, params)
+
+
+def _insert(Model, objs: list, *, with_pk: bool = False) -> None:
+    """INSERT model instances with one prepared statement run for all of them (executemany).
+    Django's bulk_create compiles every value of every row into one statement: two thirds
+    of an import's time went there. No ids are read back (callers that need them look them
+    up by their unique key); no signals are sent, as with bulk_create."""
+    if not objs:
+        return
+    meta = Model._meta
+    fields = [f for f in meta.concrete_fields if with_pk or not f.primary_key]
     qn = connection.ops.quote_name
     sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))})")
-    json_fields = {f.attname for f in fields if f.get_internal_type() == "JSONField"}
-    params = []
-    for r in rows:
-        params.append([f.get_db_prep_save(getattr(r, f.attname), connection) if f.attname in json_fields
-                       else getattr(r, f.attname) for f in fields])
+    params = [[f.get_db_prep_save(f.pre_save(o, True), connection) for f in fields] for o in objs]
     with connection.cursor() as c:
         c.executemany(sql, params)
 
@@ -575,9 +584,16 @@ def _commit_step(batch: ImportBatch) -> None:
                                                             "preview.") % {"k": r.key}}]
             creates = [r for r in creates if r.action == Action.CREATE]
         objs = [_new(batch.kind, r.after) for r in creates]
-        Model.objects.bulk_create(objs, batch_size=500)
-        for r, o in zip(creates, objs, strict=True):
-            r.object_id, r.applied = o.pk, True
+        if batch.kind == "contact":  # no unique key to find the new rows by: read their ids back
+            Model.objects.bulk_create(objs, batch_size=500)
+            for r, o in zip(creates, objs, strict=True):
+                r.object_id, r.applied = o.pk, True
+        elif objs:
+            _insert(Model, objs)
+            field = F.KEY_FIELD[batch.kind]
+            ids = dict(Model.objects.filter(**{f"{field}__in": [r.key for r in creates]}).values_list(field, "id"))
+            for r in creates:
+                r.object_id, r.applied = ids[r.key], True
         if updates:
             current = Model.objects.in_bulk([r.object_id for r in updates])
             changed, fields = [], set()
@@ -599,7 +615,7 @@ def _commit_step(batch: ImportBatch) -> None:
         refs = [ExternalRef(kind=batch.kind, external_id=r.after["external_id"], object_id=r.object_id, batch=batch)
                 for r in chunk if r.applied and r.after and r.after.get("external_id")]
         ExternalRef.objects.bulk_create(refs, ignore_conflicts=True)
-        _rewrite(chunk)
+        _save_outcome(chunk)
         ImportBatch.objects.filter(id=batch.id).update(cursor=chunk[-1].id, done_rows=batch.done_rows + len(chunk))
 
 
