@@ -24,6 +24,7 @@ await esbuild.build({
     "mobile-style": "closeloop/static/src/mobile.css",
     "mobile-sw": "closeloop/static/src/mobile-sw.js",
     designer: "closeloop/static/src/designer.js",
+    "type-designer": "closeloop/static/src/type-designer.js",
     rules: "closeloop/static/src/rules.js",
   },
   bundle: true,

@@ -21,3 +21,7 @@ class AdministrationConfig(AppConfig):
                      visible=may_administer_data, group="settings", namespace="administration:list")
         nav.register("admin_people", _("Users, teams and skills"), "administration:users", icon="user", order=21,
                      visible=may_see_setup, group="settings", namespace="administration:users")
+        from closeloop.workorders.types_services import may_manage_types
+
+        nav.register("admin_types", _("Work order types"), "administration:types", icon="forms", order=22,
+                     visible=may_manage_types, group="settings", namespace="administration:types")

@@ -201,3 +201,48 @@ class SkillTagForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _styled(self)
+
+
+class TypeForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    key = forms.CharField(label=_("Key"), max_length=40, required=False,
+                          help_text=_("Lower-case letters, digits, - and _ (used by the API, imports and rules)."))
+    prefix = forms.CharField(label=_("Code prefix"), max_length=4, required=False,
+                             help_text=_("1 to 4 upper-case letters starting every code, e.g. WD."))
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    process_steps = forms.CharField(label=_("Process steps"), required=False,
+                                    widget=forms.Textarea(attrs={"rows": 3}),
+                                    help_text=_("One step a line, in order (production types), e.g. 开模, 注塑, 质检."))
+
+    def __init__(self, *args, **kwargs):
+        from closeloop.workorders.models import Kind
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = Kind.choices
+        _styled(self)
+
+
+class FieldForm(forms.Form):
+    """One custom field in the form designer (administration/designer.py)."""
+
+    label = forms.CharField(label=_("Label"), max_length=100, required=False)
+    key = forms.CharField(label=_("Key"), max_length=40, required=False,
+                          help_text=_("Lower-case letters, digits and _ (custom.<key> in the API and rules)."))
+    kind = forms.ChoiceField(label=_("Field type"), required=False)
+    required = forms.BooleanField(label=_("Required"), required=False)
+    help_text = forms.CharField(label=_("Help text"), max_length=200, required=False)
+    unit = forms.CharField(label=_("Unit"), max_length=20, required=False, help_text=_("Numbers: e.g. °C, MPa."))
+    min_value = forms.CharField(label=_("Minimum"), max_length=30, required=False)
+    max_value = forms.CharField(label=_("Maximum"), max_length=30, required=False)
+    choices = forms.CharField(label=_("Options"), required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text=_("Choice fields: one option a line."))
+
+    def __init__(self, *args, **kwargs):
+        from closeloop.workorders.models import FieldKind
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = FieldKind.choices
+        _styled(self)
+        self.fields["required"].widget.attrs["class"] = "form-check-input"
+        self.fields["kind"].widget.attrs["data-designer-kind"] = "1"

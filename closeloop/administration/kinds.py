@@ -17,6 +17,7 @@ from closeloop.accounts.models import EngineerSkill, User
 from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
 from closeloop.customers import selectors as cs
 from closeloop.customers import services as customer_services
+from closeloop.workorders import types_selectors, types_services
 
 from . import forms
 from .selectors import may_administer_data, may_see_setup
@@ -250,4 +251,33 @@ _register(Kind(
     columns=[Column(_("Category"), lambda t: t.category)],
     delete=lambda actor, obj: account_services.do_delete_skill_tag(actor=actor, tag=obj),
     help=_("A skill tag that engineers hold or work orders ask for cannot be deleted."),
+))
+
+
+
+# ---- work order types: the type's own form here; its fields in the designer (designer.py) ------------------
+
+def _type_data(post) -> dict:
+    data = {k: (post.get(k) or "").strip() for k in ("name", "key", "prefix", "kind", "description")}
+    data["process_steps"] = [line.strip() for line in (post.get("process_steps") or "").splitlines() if line.strip()]
+    return data
+
+
+_register(Kind(
+    key="types", title=_("Work order types"), one=_("work order type"), form=forms.TypeForm,
+    may=types_services.may_manage_types,
+    rows=lambda user, q: _search(types_selectors.visible_types(user), q, "name", "key", "prefix"),
+    access=lambda user, ref: types_selectors.access_type(user, ref), ref=lambda t: t.key,
+    create=lambda actor, post: types_services.do_create_type(actor=actor, data=_type_data(post)),
+    update=lambda actor, obj, post: types_services.do_update_type(actor=actor, wo_type=obj, data=_type_data(post)),
+    initial=lambda t: {"name": t.name, "key": t.key, "prefix": t.prefix, "kind": t.kind,
+                       "description": t.description, "process_steps": "\n".join(t.process_steps or [])},
+    columns=[Column(_("Key"), lambda t: t.key), Column(_("Code prefix"), lambda t: t.prefix),
+             Column(_("Kind"), lambda t: t.get_kind_display(), True),
+             Column(_("Fields"), lambda t: sum(1 for f in t.fields.all() if f.active), True)],
+    deactivate=lambda actor, obj, active: types_services.do_update_type(actor=actor, wo_type=obj,
+                                                                        data={"active": active}),
+    delete=lambda actor, obj: types_services.do_delete_type(actor=actor, wo_type=obj),
+    help=_("A type that work orders use cannot be deleted: deactivate it, and it is offered for no new work "
+           "order while its work orders keep it."),
 ))

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views
+from . import designer, views
 from .kinds import KINDS
 
 
@@ -23,6 +23,12 @@ urlpatterns = [
     # no-argument names for the Settings menu (core.nav reverses without arguments)
     path("settings/customers/", views.object_list, {"kind": "customers"}, name="customers"),
     path("settings/users/", views.object_list, {"kind": "users"}, name="users"),
+    path("settings/types/", views.object_list, {"kind": "types"}, name="types"),
+    path("settings/types/<str:ref>/fields/new", designer.field_add, name="type_field_add"),
+    path("settings/types/<str:ref>/fields/order", designer.fields_order, name="type_fields_order"),
+    path("settings/types/<str:ref>/fields/<str:field>/", designer.field_edit, name="type_field_edit"),
+    path("settings/types/<str:ref>/fields/<str:field>/remove", designer.field_remove, name="type_field_remove"),
+    path("settings/types/<str:ref>/preview", designer.preview, name="type_preview"),
     path("settings/<kind:kind>/", views.object_list, name="list"),
     path("settings/<kind:kind>/new", views.object_edit, name="new"),
     path("settings/<kind:kind>/<str:ref>/", views.object_edit, name="edit"),

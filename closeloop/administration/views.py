@@ -114,7 +114,7 @@ def object_list(request, kind: str):
         page = page_by_id(k.rows(request.user, q), cursor=request.GET.get("cursor") or None, limit=PAGE_SIZE)
     except DomainError as e:
         error, page = str(e), None
-    rows = [{"obj": o, "ref": k.ref(o), "active": getattr(o, "is_active", True),
+    rows = [{"obj": o, "ref": k.ref(o), "active": getattr(o, "is_active", getattr(o, "active", True)),
              "cells": [{"text": c.value(o), "wide_only": c.wide_only} for c in k.columns]}
             for o in (page.items if page else [])]
     return render(request, "administration/list.html", {
@@ -145,15 +145,32 @@ def object_edit(request, kind: str, ref: str | None = None):
             return redirect("administration:list", kind=k.key)
     else:
         form = k.form(initial=k.initial(obj) if obj is not None else None, **form_kwargs)
+    return render_edit(request, k.key, obj, form=form, ref=ref)
+
+
+def render_edit(request, kind: str, obj, *, form=None, ref=None, add_form=None, status=200):
+    """An object's page: its form, and for a work order type the form designer (administration/designer.py)."""
+    k = KINDS[kind]
+    if form is None:
+        form = k.form(initial=k.initial(obj) if obj is not None else None)
+    if ref is None and obj is not None:
+        ref = k.ref(obj)
     qr_url = None
     if k.key == "assets" and obj is not None:
         from django.urls import reverse
 
         qr_url = reverse("fieldwork:qr", args=["asset", obj.serial_number])
+    extra = {}
+    if k.key == "types" and obj is not None:
+        from .designer import designer_context
+
+        extra = designer_context(request, obj, add_form=add_form)
     return render(request, "administration/edit.html", {
         "kind": k, "kinds": _nav(request), "form": form, "obj": obj, "ref": ref,
-        "active": getattr(obj, "is_active", True), "qr_url": qr_url,
-    })
+        "active": getattr(obj, "is_active", getattr(obj, "active", True)), "qr_url": qr_url,
+        # booleans: a template would call the callables themselves (and get nothing)
+        "can_deactivate": k.deactivate is not None, "can_delete": k.delete is not None, **extra,
+    }, status=status)
 
 
 @login_required

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from closeloop.core.access import MANAGERS, refuse
 from closeloop.core.errors import DomainError, NotFound
 from closeloop.workorders import permissions
+from closeloop.workorders.fields import definitions, phone_fields
 
 from . import evidence, gates, report, selectors, services
 from .models import Photo, StepResult, photo_kind_label
@@ -77,10 +78,12 @@ def phone_work_order(request, code):
     form = getattr(wo, "closure_form", None) if hasattr(wo, "closure_form") else None
     form_data = form.data if form else {}
     photo_kinds = list(policy.required_photos) if policy else []
-    for extra in ("before", "after", "other"):
+    details = phone_fields(definitions(wo.wo_type), wo.custom or {})
+    for extra in [d["key"] for d in details if d["kind"] == "photo"] + ["before", "after", "other"]:
         if extra not in photo_kinds:
             photo_kinds.append(extra)
     return render(request, "fieldwork/mobile/work_order.html", {
+        "details": details, "details_editable": permissions.may_edit(request.user, wo),
         "wo": wo, "policy": policy, "gates": gates.evaluate(wo, policy),
         "steps": [{"index": i, "label": label, "result": results.get(i)} for i, label in enumerate(steps)],
         "form_fields": [{**f, "value": form_data.get(f["key"], "")} for f in (policy.form_fields if policy else [])],

@@ -1,7 +1,8 @@
 """Work order types and their custom fields.
 
 Anyone signed in reads them (customer contacts: active types only); writes are
-for administrators holding a token with the `admin` scope. Types are addressed by
+for administrators holding a token with the `admin` scope and for managers
+holding one with the `write` scope (the Settings pages call the same services). Types are addressed by
 key, fields by their key within the type.
 """
 
@@ -11,7 +12,7 @@ from django.http import HttpResponse
 from ninja import Query, Router, Schema, Status
 from pydantic import Field
 
-from closeloop.accounts.api import require_admin_write
+from closeloop.accounts.services import may_administer
 from closeloop.core.apikit import StrictSchema, require_scope
 from closeloop.core.paging import page_by_id
 
@@ -22,7 +23,15 @@ router = Router(tags=["work order types"])
 BASE = "/api/v1"
 
 KindName = Literal["repair", "service", "after_sales", "production", "preventive"]
-FieldKindName = Literal["text", "number", "choice", "date", "boolean", "user", "asset"]
+FieldKindName = Literal["text", "number", "choice", "date", "boolean", "user", "asset", "photo", "signature"]
+
+
+def require_types_write(request) -> None:
+    """Managers with a `write` token; administrators, as for users and teams, with the `admin` scope too."""
+    require_scope(request, "write")
+    services.require_type_manager(request.auth)
+    if may_administer(request.auth):
+        require_scope(request, "admin")
 
 
 # ---- shapes ------------------------------------------------------------------------
@@ -39,7 +48,9 @@ class FieldIn(StrictSchema):
     max_length: int | None = Field(None, description="Text fields only, 1 to 5000.")
     pattern: str = Field("", max_length=200, description="Text fields only: a regular expression values must match.")
     help_text: str = Field("", max_length=200)
+    unit: str = Field("", max_length=20, description="Number fields only, e.g. °C.")
     order: int | None = Field(None, description="Position in forms; default after the last field.")
+    active: bool = True
 
 
 class FieldPatch(StrictSchema):
@@ -53,7 +64,9 @@ class FieldPatch(StrictSchema):
     max_length: int | None = None
     pattern: str | None = Field(None, max_length=200)
     help_text: str | None = Field(None, max_length=200)
+    unit: str | None = Field(None, max_length=20)
     order: int | None = None
+    active: bool | None = None
 
 
 class TypeIn(StrictSchema):
@@ -88,7 +101,9 @@ class FieldOut(Schema):
     max_length: int | None
     pattern: str
     help_text: str
+    unit: str
     order: int
+    active: bool
 
 
 class TypeOut(Schema):
@@ -121,7 +136,7 @@ def _num(d) -> float | None:
 def field_out(f) -> dict:
     return {"key": f.key, "label": f.label, "kind": f.kind, "required": f.required, "choices": list(f.choices or []),
             "min_value": _num(f.min_value), "max_value": _num(f.max_value), "max_length": f.max_length,
-            "pattern": f.pattern, "help_text": f.help_text, "order": f.order}
+            "pattern": f.pattern, "help_text": f.help_text, "unit": f.unit, "order": f.order, "active": f.active}
 
 
 def type_out(t) -> dict:
@@ -141,9 +156,9 @@ def list_types(request, filters: Query[TypeFilters]):
 
 
 @router.post("/work-order-types", response={201: TypeOut},
-             summary="Create a type, optionally with its fields (administrators)")
+             summary="Create a type, optionally with its fields (administrators, managers)")
 def create_type(request, payload: TypeIn, response: HttpResponse):
-    require_admin_write(request)
+    require_types_write(request)
     data = payload.model_dump(exclude_unset=True)
     fields = data.pop("fields", [])
     wo_type = services.do_create_type_with_fields(actor=request.auth, data=data, fields=fields)
@@ -157,9 +172,9 @@ def get_type(request, key: str):
     return type_out(selectors.access_type(request.auth, key))
 
 
-@router.patch("/work-order-types/{key}", response=TypeOut, summary="Edit a type (administrators; partial)")
+@router.patch("/work-order-types/{key}", response=TypeOut, summary="Edit a type (administrators, managers; partial)")
 def update_type(request, key: str, payload: TypePatch):
-    require_admin_write(request)
+    require_types_write(request)
     wo_type = services.do_update_type(actor=request.auth, wo_type=selectors.access_type(request.auth, key),
                                       data=payload.model_dump(exclude_unset=True))
     return type_out(selectors.access_type(request.auth, wo_type.key))
@@ -168,7 +183,7 @@ def update_type(request, key: str, payload: TypePatch):
 @router.delete("/work-order-types/{key}", response={204: None},
                summary="Delete a type no work order uses (409 otherwise: set active=false)")
 def delete_type(request, key: str):
-    require_admin_write(request)
+    require_types_write(request)
     services.do_delete_type(actor=request.auth, wo_type=selectors.access_type(request.auth, key))
     return Status(204, None)
 
@@ -181,9 +196,9 @@ def list_fields(request, key: str):
     return [field_out(f) for f in selectors.access_type(request.auth, key).fields.all()]
 
 
-@router.post("/work-order-types/{key}/fields", response={201: FieldOut}, summary="Add a custom field (administrators)")
+@router.post("/work-order-types/{key}/fields", response={201: FieldOut}, summary="Add a custom field (administrators, managers)")
 def create_field(request, key: str, payload: FieldIn, response: HttpResponse):
-    require_admin_write(request)
+    require_types_write(request)
     wo_type = selectors.access_type(request.auth, key)
     field = services.do_create_field(actor=request.auth, wo_type=wo_type, data=payload.model_dump(exclude_unset=True))
     response["Location"] = f"{BASE}/work-order-types/{wo_type.key}/fields/{field.key}"
@@ -197,17 +212,18 @@ def get_field(request, key: str, field_key: str):
 
 
 @router.patch("/work-order-types/{key}/fields/{field_key}", response=FieldOut,
-              summary="Edit a custom field (administrators; partial)")
+              summary="Edit a custom field (administrators, managers; partial)")
 def update_field(request, key: str, field_key: str, payload: FieldPatch):
-    require_admin_write(request)
+    require_types_write(request)
     field = services.do_update_field(actor=request.auth, field=selectors.access_field(request.auth, key, field_key),
                                      data=payload.model_dump(exclude_unset=True))
     return field_out(field)
 
 
 @router.delete("/work-order-types/{key}/fields/{field_key}", response={204: None},
-               summary="Remove a custom field (values already on work orders stay in their history)")
+               summary="Remove a custom field: deleted if no work order holds a value for it, else deactivated "
+                       "(the values stay readable)")
 def delete_field(request, key: str, field_key: str):
-    require_admin_write(request)
-    services.do_delete_field(actor=request.auth, field=selectors.access_field(request.auth, key, field_key))
+    require_types_write(request)
+    services.do_remove_field(actor=request.auth, field=selectors.access_field(request.auth, key, field_key))
     return Status(204, None)

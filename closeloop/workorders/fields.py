@@ -2,6 +2,11 @@
 
 One definition drives the create form, the API (values under `custom`), list
 filters and validation here, so no code changes when an admin adds a field.
+
+A deactivated field (removed in the designer while work orders hold values for it)
+is offered by no form and takes no new value, but the values already stored stay
+on their work orders and keep its label (`all_definitions`). Photo and signature
+fields are evidence taken on the engineer's phone, not values under `custom`.
 """
 
 import re
@@ -12,17 +17,28 @@ from django.utils.translation import gettext as _
 
 from closeloop.core.errors import FieldProblem, ValidationFailed
 
-from .models import CustomField, FieldKind, WorkOrderType
+from .models import EVIDENCE_KINDS, CustomField, FieldKind, WorkOrderType
 
 MAX_TEXT = 5000
 
 
-def definitions(wo_type: WorkOrderType) -> list[CustomField]:
+def all_definitions(wo_type: WorkOrderType) -> list[CustomField]:
+    """Every field of the type, deactivated ones included (to label old values)."""
     cached = getattr(wo_type, "_field_defs", None)
     if cached is None:
         cached = list(wo_type.fields.all())
         wo_type._field_defs = cached
     return cached
+
+
+def definitions(wo_type: WorkOrderType) -> list[CustomField]:
+    """The type's fields in use, in order."""
+    return [f for f in all_definitions(wo_type) if f.active]
+
+
+def value_definitions(wo_type: WorkOrderType) -> list[CustomField]:
+    """The fields in use that hold a typed value (not photo or signature evidence)."""
+    return [f for f in definitions(wo_type) if f.kind not in EVIDENCE_KINDS]
 
 
 def _clean_one(f: CustomField, value):
@@ -93,10 +109,22 @@ def clean_custom(wo_type: WorkOrderType, data: dict | None, *, existing: dict | 
     """Validate `data` (possibly partial when `existing` is given) and return the
     merged values. Every problem is reported at once, named `custom.<key>`."""
     data = dict(data or {})
-    defs = {f.key: f for f in definitions(wo_type)}
+    every = {f.key: f for f in all_definitions(wo_type)}
+    defs = {f.key: f for f in value_definitions(wo_type)}
     problems: list[FieldProblem] = []
-    for key in data:
-        if key not in defs:
+    for key in list(data):
+        if key in defs:
+            continue
+        f = every.get(key)
+        if f is not None and not f.active and existing is not None and data[key] == existing.get(key):
+            data.pop(key)  # an old value sent back unchanged (a client echoing what it read) is kept as is
+        elif f is not None and not f.active:
+            problems.append(FieldProblem(f"custom.{key}", _("This field is no longer used by type %(t)s.")
+                                         % {"t": wo_type.key}, "inactive"))
+        elif f is not None:
+            problems.append(FieldProblem(f"custom.{key}", _("Photos and signatures are taken on the engineer's "
+                                                            "phone."), "evidence"))
+        else:
             problems.append(FieldProblem(f"custom.{key}", _("Unknown field for type %(t)s.") % {"t": wo_type.key},
                                          "unknown"))
     result = dict(existing or {})
@@ -116,3 +144,21 @@ def clean_custom(wo_type: WorkOrderType, data: dict | None, *, existing: dict | 
     if problems:
         raise ValidationFailed(problems)
     return result
+
+
+def phone_fields(fields: list[CustomField], values: dict) -> list[dict]:
+    """What the engineer's phone shows for each field in use (fieldwork's phone page and the designer's
+    preview render the same list): its value, and how it is filled in."""
+    def num(d):
+        return format(d.normalize(), "f") if d is not None else ""
+
+    out = []
+    for f in fields:
+        if not f.active:
+            continue
+        v = values.get(f.key, "")
+        out.append({"key": f.key, "label": f.label, "kind": f.kind, "required": f.required,
+                    "help_text": f.help_text, "unit": f.unit, "choices": list(f.choices or []),
+                    "min": num(f.min_value), "max": num(f.max_value),
+                    "value": "" if v is None else v, "evidence": f.kind in EVIDENCE_KINDS})
+    return out

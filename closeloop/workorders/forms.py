@@ -4,7 +4,7 @@ admin's new field appears without code; validation is still the service's."""
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .fields import definitions
+from .fields import value_definitions
 from .models import FieldKind, Priority, WorkOrderType
 
 
@@ -89,11 +89,18 @@ def engineer_choices(blank_label) -> list:
 
 
 def add_custom_fields(form: forms.Form, wo_type: WorkOrderType) -> None:
-    for f in definitions(wo_type):
+    """The type's fields in use that take a typed value (photo and signature fields are taken on the phone)."""
+    for f in value_definitions(wo_type):
         name = f"custom__{f.key}"
-        common = {"label": f.label, "required": False, "help_text": f.help_text}
+        common = {"label": f"{f.label} ({f.unit})" if f.unit else f.label, "required": False,
+                  "help_text": f.help_text}
         if f.kind == FieldKind.NUMBER:
             field = forms.DecimalField(**common)
+            field.widget.attrs.update({"inputmode": "decimal", "step": "any"})
+            if f.min_value is not None:
+                field.widget.attrs["min"] = format(f.min_value.normalize(), "f")
+            if f.max_value is not None:
+                field.widget.attrs["max"] = format(f.max_value.normalize(), "f")
         elif f.kind == FieldKind.CHOICE:
             field = forms.ChoiceField(choices=[("", "—")] + [(c, c) for c in f.choices], **common)
         elif f.kind == FieldKind.DATE:

@@ -53,6 +53,13 @@ class FieldKind(models.TextChoices):
     BOOLEAN = "boolean", _("Yes / no")
     USER = "user", _("User")
     ASSET = "asset", _("Asset")
+    #: Evidence taken on the engineer's phone (never typed into the create form or the API's `custom`).
+    PHOTO = "photo", _("Photo")
+    SIGNATURE = "signature", _("Signature")
+
+
+#: Kinds whose value is evidence captured on the phone, not a value typed in a form.
+EVIDENCE_KINDS = {FieldKind.PHOTO, FieldKind.SIGNATURE}
 
 
 class CustomField(models.Model):
@@ -70,7 +77,12 @@ class CustomField(models.Model):
     max_length = models.PositiveIntegerField(_("maximum length"), null=True, blank=True)
     pattern = models.CharField(_("pattern (regular expression)"), max_length=200, blank=True)
     help_text = models.CharField(_("help text"), max_length=200, blank=True)
+    #: Number fields: the unit shown beside the value (°C, MPa, kWh).
+    unit = models.CharField(_("unit"), max_length=20, blank=True)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
+    #: A field removed from a type that work orders already hold values for: no form offers it any more,
+    #: its stored values stay readable (its label still names them).
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta:
         ordering = ["wo_type", "order", "id"]

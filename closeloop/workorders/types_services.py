@@ -1,4 +1,4 @@
-"""Writes to work order types and their custom fields (administrators only).
+"""Writes to work order types and their custom fields (administrators and managers).
 
 A type's key and a field's key are public (API, imports, rule conditions such as
 `custom.temperature > 200`), so they are checked strictly: a type key is a
@@ -7,7 +7,9 @@ code prefix is 1-4 upper-case letters and unique. A field definition must make
 sense for its kind: choices for a choice field, min <= max for a number, a
 pattern that compiles for text. Deleting a type refuses while work orders use it.
 Deleting a field removes the definition only; values already stored on work
-orders stay in their history.
+orders stay in their history. `do_remove_field` (the form designer's "remove")
+deletes a field no work order holds a value for and deactivates one that has
+values, so old work orders keep showing them under the field's label.
 """
 
 import re
@@ -17,17 +19,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from closeloop.accounts.models import User
-from closeloop.accounts.services import require_admin
+from closeloop.accounts.models import Role, User
 from closeloop.audit.services import record_change, snapshot
-from closeloop.core.errors import FieldProblem, ValidationFailed
+from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
 from closeloop.core.validation import Cleaner, delete_unreferenced
 
-from .models import CustomField, FieldKind, Kind, WorkOrderType
+from .models import CustomField, FieldKind, Kind, WorkOrder, WorkOrderType
 
 TYPE_FIELDS = {"key", "name", "kind", "prefix", "description", "process_steps", "active"}
 FIELD_FIELDS = {"key", "label", "kind", "required", "choices", "min_value", "max_value", "max_length", "pattern",
-                "help_text", "order"}
+                "help_text", "unit", "order", "active"}
 
 TYPE_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*\Z")
 FIELD_KEY_RE = re.compile(r"^[a-z][a-z0-9_]*\Z")
@@ -45,7 +46,20 @@ KIND_ATTRS = {
     "max_value": ({FieldKind.NUMBER}, None),
     "max_length": ({FieldKind.TEXT}, None),
     "pattern": ({FieldKind.TEXT}, ""),
+    "unit": ({FieldKind.NUMBER}, ""),
 }
+MAX_FIELDS = 100
+
+
+def may_manage_types(actor) -> bool:
+    """Administrators and managers design work order types (the pages and the API alike)."""
+    return bool(actor is not None and actor.is_active
+                and (actor.is_superuser or actor.role in (Role.ADMIN, Role.MANAGER)))
+
+
+def require_type_manager(actor: User) -> None:
+    if not may_manage_types(actor):
+        raise Forbidden(_("Only administrators and managers manage work order types."))
 
 
 def _save(obj, field: str, message: str) -> None:
@@ -94,7 +108,7 @@ def _clean_type(data: dict, *, instance: WorkOrderType | None) -> dict:
 
 @transaction.atomic
 def do_create_type(*, actor: User, data: dict) -> WorkOrderType:
-    require_admin(actor)
+    require_type_manager(actor)
     wo_type = WorkOrderType(**_clean_type(data, instance=None))
     _save(wo_type, "key", _("A type with this key or prefix exists."))
     record_change(actor=actor, kind="wo_type", obj=wo_type, label=wo_type.key, before=None, after=snapshot(wo_type))
@@ -105,7 +119,7 @@ def do_create_type(*, actor: User, data: dict) -> WorkOrderType:
 def do_create_type_with_fields(*, actor: User, data: dict, fields: list[dict]) -> WorkOrderType:
     """One transaction: the type and all its fields, or nothing. A field's problems are
     named `fields[i].<name>`."""
-    require_admin(actor)
+    require_type_manager(actor)
     if not isinstance(fields, list):
         raise ValidationFailed(FieldProblem("fields", _("A list of field definitions.")))
     wo_type = do_create_type(actor=actor, data=data)
@@ -126,7 +140,7 @@ def do_create_type_with_fields(*, actor: User, data: dict, fields: list[dict]) -
 @transaction.atomic
 def do_update_type(*, actor: User, wo_type: WorkOrderType, data: dict) -> WorkOrderType:
     """Changing the prefix affects new work orders only; existing codes never change."""
-    require_admin(actor)
+    require_type_manager(actor)
     before = snapshot(wo_type)
     for k, v in _clean_type(data, instance=wo_type).items():
         setattr(wo_type, k, v)
@@ -138,7 +152,7 @@ def do_update_type(*, actor: User, wo_type: WorkOrderType, data: dict) -> WorkOr
 @transaction.atomic
 def do_delete_type(*, actor: User, wo_type: WorkOrderType) -> None:
     """Only a type no work order (or anything else) uses; deactivate it otherwise."""
-    require_admin(actor)
+    require_type_manager(actor)
     record_change(actor=actor, kind="wo_type", obj=wo_type, label=wo_type.key, before=snapshot(wo_type), after=None)
     delete_unreferenced(wo_type, _("Type %(k)s") % {"k": wo_type.key}, allow={"workorders.customfield"})
 
@@ -200,7 +214,9 @@ def _clean_field(data: dict, *, wo_type: WorkOrderType, instance: CustomField | 
     _clean_int(c, "max_length", lo=1, hi=MAX_TEXT_LENGTH)
     _clean_pattern(c)
     c.text("help_text", max_len=200)
+    c.text("unit", max_len=20)
     _clean_int(c, "order", lo=0, hi=32767)
+    c.boolean("active", default=True)
     if c.failed("kind"):
         c.check()
 
@@ -228,8 +244,10 @@ def _clean_field(data: dict, *, wo_type: WorkOrderType, instance: CustomField | 
 
 @transaction.atomic
 def do_create_field(*, actor: User, wo_type: WorkOrderType, data: dict) -> CustomField:
-    require_admin(actor)
+    require_type_manager(actor)
     out = _clean_field(data, wo_type=wo_type, instance=None)
+    if CustomField.objects.filter(wo_type=wo_type).count() >= MAX_FIELDS:
+        raise ValidationFailed(FieldProblem("key", _("A type has at most %(n)d fields.") % {"n": MAX_FIELDS}, "limit"))
     if "order" not in out:
         top = CustomField.objects.filter(wo_type=wo_type).aggregate(m=Max("order"))["m"]
         out["order"] = 0 if top is None else min(top + 1, 32767)
@@ -244,7 +262,7 @@ def do_create_field(*, actor: User, wo_type: WorkOrderType, data: dict) -> Custo
 def do_update_field(*, actor: User, field: CustomField, data: dict) -> CustomField:
     """Values already stored on work orders are not rewritten; the new definition
     applies to values written from now on."""
-    require_admin(actor)
+    require_type_manager(actor)
     before = snapshot(field)
     for k, v in _clean_field(data, wo_type=field.wo_type, instance=field).items():
         setattr(field, k, v)
@@ -256,7 +274,53 @@ def do_update_field(*, actor: User, field: CustomField, data: dict) -> CustomFie
 
 @transaction.atomic
 def do_delete_field(*, actor: User, field: CustomField) -> None:
-    require_admin(actor)
+    require_type_manager(actor)
     record_change(actor=actor, kind="custom_field", obj=field, label=f"{field.wo_type.key}.{field.key}",
                   before=snapshot(field), after=None)
     field.delete()
+
+
+def field_in_use(field: CustomField) -> bool:
+    """Whether any work order of the field's type holds a value for it."""
+    return WorkOrder.objects.filter(wo_type_id=field.wo_type_id, custom__has_key=field.key).exists()
+
+
+@transaction.atomic
+def do_remove_field(*, actor: User, field: CustomField) -> str:
+    """The designer's "remove": a field no work order holds a value for is deleted; one with values is
+    deactivated (no form offers it, the values stay readable, its key stays taken). Returns "deleted" or
+    "deactivated"."""
+    require_type_manager(actor)
+    if field_in_use(field):
+        if field.active:
+            do_update_field(actor=actor, field=field, data={"active": False})
+        return "deactivated"
+    do_delete_field(actor=actor, field=field)
+    return "deleted"
+
+
+@transaction.atomic
+def do_reorder_fields(*, actor: User, wo_type: WorkOrderType, keys: list) -> list[CustomField]:
+    """Put the type's fields in the order of `keys` (every field key once; deactivated fields go last)."""
+    require_type_manager(actor)
+    fields = {f.key: f for f in CustomField.objects.select_for_update().filter(wo_type=wo_type)}
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValidationFailed(FieldProblem("keys", _("A list of field keys.")))
+    unknown = [k for k in keys if k not in fields]
+    if unknown:
+        raise ValidationFailed(FieldProblem("keys", _("Not a field of this type: %(k)s.") % {"k": ", ".join(unknown)},
+                                            "unknown"))
+    if len(set(keys)) != len(keys):
+        raise ValidationFailed(FieldProblem("keys", _("Listed twice."), "duplicate"))
+    rest = sorted((f for k, f in fields.items() if k not in keys), key=lambda f: (f.order, f.id))
+    ordered = [fields[k] for k in keys] + rest
+    before = [f.key for f in sorted(fields.values(), key=lambda f: (f.order, f.id))]
+    for i, f in enumerate(ordered):
+        if f.order != i:
+            f.order = i
+            f.save(update_fields=["order"])
+    after = [f.key for f in ordered]
+    if after != before:
+        record_change(actor=actor, kind="wo_type", obj=wo_type, label=wo_type.key,
+                      before={"field_order": before}, after={"field_order": after})
+    return ordered

@@ -361,6 +361,18 @@ function workOrderPage(root) {
     }),
   );
 
+  // The type's fields (fieldwork/mobile/_details.html): saved as the work order's custom values.
+  $("#details-form", root)?.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const custom = {};
+    e.target.querySelectorAll("[name]").forEach((el) => {
+      if (el.disabled) return;
+      if (el.dataset.kind === "boolean") custom[el.name] = el.value === "" ? "" : el.value === "true";
+      else custom[el.name] = el.value;
+    });
+    enqueue({ url: base, method: "PATCH", label: `${code} details`, json: { custom } });
+  });
+
   $("#closure-form", root)?.addEventListener("submit", (e) => {
     e.preventDefault();
     const data = {};

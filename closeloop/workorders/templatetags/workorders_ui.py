@@ -9,7 +9,7 @@ from datetime import datetime
 
 from django import template
 
-from closeloop.workorders.fields import definitions
+from closeloop.workorders.fields import all_definitions
 from closeloop.workorders.lifecycle import STATE_LABELS, TRANSITIONS, S
 from closeloop.workorders.models import Priority
 
@@ -143,13 +143,15 @@ def loop_steps(wo) -> list[LoopStep]:
 
 @register.simple_tag
 def custom_values(wo) -> list[tuple[str, object]]:
-    """(label, value) for each custom field that has a value, in the type's order."""
+    """(label, value) for each custom field that has a value, in the type's order; a deactivated field's
+    old value keeps its label, a number its unit."""
     values = dict(wo.custom or {})
     out = []
-    for f in definitions(wo.wo_type):
+    for f in all_definitions(wo.wo_type):
         if f.key in values:
-            out.append((f.label, values.pop(f.key)))
-    out.extend((k, v) for k, v in values.items())  # fields since removed from the type
+            v = values.pop(f.key)
+            out.append((f.label, f"{v} {f.unit}" if f.unit and v not in (None, "") else v))
+    out.extend((k, v) for k, v in values.items())  # fields since deleted from the type
     return out
 
 

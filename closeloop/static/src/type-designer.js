@@ -1,0 +1,93 @@
+// The form designer of a work order type (administration/templates/administration/_type_designer.html).
+// Fields are reordered by dragging (SortableJS; the keyboard buttons do the same); each new order is
+// sent to the designer's order URL, which saves it through workorders.types_services and answers the
+// refreshed preview. Typing in the "add a field" form refreshes the preview with the unsaved draft.
+// Strict CSP: no inline handlers; everything is wired here from data- attributes.
+import Sortable from "sortablejs";
+
+const root = document.getElementById("type-designer");
+
+if (root) {
+  const list = document.getElementById("designer-fields");
+  const preview = document.getElementById("type-preview");
+  const status = document.getElementById("designer-status");
+  const csrf = () => (document.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+
+  const showStatus = (text, bad) => {
+    if (!status) return;
+    status.textContent = text;
+    status.classList.toggle("text-danger", !!bad);
+    status.classList.toggle("text-success", !bad);
+  };
+
+  async function post(url, body, json) {
+    const headers = { "X-CSRFToken": csrf() };
+    if (json) headers["Content-Type"] = "application/json";
+    const r = await fetch(url, { method: "POST", headers, body, credentials: "same-origin" });
+    const html = await r.text();
+    if (preview && html) preview.innerHTML = html;
+    return r.ok;
+  }
+
+  async function saveOrder() {
+    const keys = Array.from(list.querySelectorAll("[data-field-key]"))
+      .filter((li) => li.dataset.active === "1")
+      .map((li) => li.dataset.fieldKey);
+    const ok = await post(root.dataset.orderUrl, JSON.stringify({ keys }), true).catch(() => false);
+    showStatus(ok ? root.dataset.tSaved : root.dataset.tFailed, !ok);
+  }
+
+  if (list) {
+    Sortable.create(list, {
+      handle: "[data-drag-handle]",
+      draggable: "[data-active='1']",
+      animation: 150,
+      ghostClass: "cl-drag-ghost",
+      onEnd: (e) => {
+        if (e.oldIndex !== e.newIndex) saveOrder();
+      },
+    });
+    // Keyboard and touch alternative: move up / down.
+    list.addEventListener("click", (e) => {
+      const btn = e.target.closest("[data-move]");
+      if (!btn) return;
+      e.preventDefault();
+      const li = btn.closest("[data-field-key]");
+      if (btn.dataset.move === "up" && li.previousElementSibling) {
+        li.parentNode.insertBefore(li, li.previousElementSibling);
+      } else if (btn.dataset.move === "down" && li.nextElementSibling && li.nextElementSibling.dataset.active === "1") {
+        li.parentNode.insertBefore(li.nextElementSibling, li);
+      } else {
+        return;
+      }
+      btn.focus();
+      saveOrder();
+    });
+  }
+
+  // The add form: show the inputs its kind uses, and preview the draft while typing.
+  const addForm = document.getElementById("add-field-form");
+  function showKindRows(form) {
+    const kind = (form.querySelector("[data-designer-kind]") || {}).value;
+    form.querySelectorAll("[data-for-kinds]").forEach((row) => {
+      row.hidden = !row.dataset.forKinds.split(" ").includes(kind);
+    });
+  }
+  document.querySelectorAll("form[data-field-form]").forEach((form) => {
+    showKindRows(form);
+    form.addEventListener("change", (e) => {
+      if (e.target.matches("[data-designer-kind]")) showKindRows(form);
+    });
+  });
+  if (addForm && preview) {
+    let timer;
+    const refresh = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        post(root.dataset.previewUrl, new FormData(addForm), false).catch(() => {});
+      }, 250);
+    };
+    addForm.addEventListener("input", refresh);
+    addForm.addEventListener("change", refresh);
+  }
+}
