@@ -79,6 +79,7 @@ def phone_work_order(request, code):
     form_data = form.data if form else {}
     photo_kinds = list(policy.required_photos) if policy else []
     details = phone_fields(definitions(wo.wo_type), wo.custom or {})
+    field_labels = {d["key"]: d["label"] for d in details if d["kind"] == "photo"}  # the type's photo fields
     for extra in [d["key"] for d in details if d["kind"] == "photo"] + ["before", "after", "other"]:
         if extra not in photo_kinds:
             photo_kinds.append(extra)
@@ -87,7 +88,7 @@ def phone_work_order(request, code):
         "wo": wo, "policy": policy, "gates": gates.evaluate(wo, policy),
         "steps": [{"index": i, "label": label, "result": results.get(i)} for i, label in enumerate(steps)],
         "form_fields": [{**f, "value": form_data.get(f["key"], "")} for f in (policy.form_fields if policy else [])],
-        "photo_kinds": [(k, photo_kind_label(k)) for k in photo_kinds], "photos": list(Photo.objects.filter(work_order=wo)),
+        "photo_kinds": [(k, field_labels.get(k) or photo_kind_label(k)) for k in photo_kinds], "photos": list(Photo.objects.filter(work_order=wo)),
         "parts": list(wo.parts_used.all()),
         "actions": [t.action for t in permissions.allowed_actions(request.user, wo)],
         "signature": wo.signatures.order_by("-id").first(),

@@ -157,7 +157,7 @@ def test_the_engineer_sees_and_fills_the_fields_on_the_phone(world):
     wo = make_wo(world, status="on_site")
     html = world.browser_client(world.eng_x).get(f"/m/wo/{wo.code}/").content.decode()
     assert 'data-testid="details"' in html and "出口温度 (°C)" in html and 'name="outlet_temp"' in html
-    assert '<option value="nameplate">' in html  # the photo field is a photo kind
+    assert '<option value="nameplate">铭牌照片</option>' in html  # the photo field is a photo kind
     api = world.api(world.eng_x)
     r = api.patch(f"/api/v1/work-orders/{wo.code}", {"custom": {"outlet_temp": "12.5"}})
     assert r.status_code == 200, r.content
