@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "closeloop.console",
     "closeloop.approvals",
     "closeloop.ledgers",
+    "closeloop.analytics",
     "closeloop.administration",
     "closeloop.ops",
 ]

@@ -17,5 +17,6 @@ urlpatterns = [
     path("", include("closeloop.dispatch.urls")),
     path("", include("closeloop.audit.urls")),
     path("", include("closeloop.ledgers.urls")),
+    path("", include("closeloop.analytics.urls")),
     path("", include("closeloop.administration.urls")),
 ]

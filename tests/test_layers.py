@@ -24,7 +24,7 @@ LAYERS = [
     ["notify"],
     ["sla", "dispatch", "fieldwork"],
     ["rules"],
-    ["approvals", "portal", "console", "ledgers", "administration"],
+    ["approvals", "portal", "console", "ledgers", "administration", "analytics"],
     ["demo", "ops"],
 ]
 LEVEL = {app: i for i, apps in enumerate(LAYERS) for app in apps}

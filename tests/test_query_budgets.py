@@ -40,6 +40,9 @@ BUDGETS = {
     "console_lookup": 9,
     "console_dashboard": 16,
     "console_board": 21,
+    "analytics_overview": 36,
+    "analytics_heatmap": 12,
+    "analytics_drill_list": 12,
 }
 
 
@@ -204,3 +207,38 @@ def test_the_data_grows_as_claimed(data):
     s = data.subject
     assert s.links_out.count() == LARGE - 1
     assert s.external_refs.count() == LARGE and len(s.tags) == 20 and s.watchers.count() == 6
+
+
+def _analytics(c, url, shows=None):
+    from closeloop.analytics import refresh
+
+    refresh.catch_up()  # the worker's step, outside the count
+    return _count(lambda: c.get(url), shows)
+
+
+def test_analytics_overview(data, world):
+    c = world.browser_client(world.manager)
+    check("analytics_overview", data, lambda: _analytics(c, "/analytics/"))
+
+
+def test_analytics_heatmap(data, world):
+    c = world.browser_client(world.manager)
+
+    def shows(r):
+        assert 'data-testid="heat-cell"' in r.content.decode()
+
+    check("analytics_heatmap", data, lambda: _analytics(c, "/analytics/heatmap/", shows))
+
+
+def test_analytics_drill_down_list(data, world):
+    from urllib.parse import quote
+
+    from closeloop.core.clock import local_today
+
+    c = world.browser_client(world.manager)
+    spec = quote(f"m=wo&flag=created&from={local_today().isoformat()}&to={local_today().isoformat()}")
+
+    def shows(r):
+        assert r.content.decode().count("/work-orders/WD") >= min(data.count, 25)
+
+    check("analytics_drill_list", data, lambda: _analytics(c, f"/work-orders/?drill={spec}", shows))

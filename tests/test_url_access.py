@@ -150,6 +150,11 @@ ACCESS: list[E] = [
       path="/settings/types/production/fields/temperature/remove"),
     E("GET",    "settings/types/<str:ref>/preview",                        "login  404    404    404    404    ok     ok",
       path="/settings/types/production/preview"),
+    # -- analytics: engineers see their own team's figures; finance and customers none
+    E("GET",    "analytics/",                                              "login  403    ok     ok     403    ok     ok"),
+    E("GET",    "analytics/heatmap/",                                      "login  403    ok     ok     403    ok     ok"),
+    E("GET",    "analytics/export/<str:chart>.<str:fmt>",                  "login  403    ok     ok     403    ok     ok",
+      path="/analytics/export/heatmap.csv"),
     # -- audit log (configuration changes)
     E("GET",    "settings/audit/",                                         "login  403    403    403    403    403    ok"),
     E("GET",    "/api/v1/audit",                                           "401    403    403    403    403    403    ok"),

@@ -6,33 +6,24 @@ openpyxl in write-only mode to a temporary file (rows never all in memory). Text
 spreadsheet would run as a formula is prefixed with a quote in both.
 """
 
-import csv
-import tempfile
 from collections.abc import Iterator
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.http import FileResponse, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
-from closeloop.core.clock import now
 from closeloop.core.errors import DomainError, Forbidden
+from closeloop.core.tabular import FORMULA_START, XLSX_TYPE, csv_response, safe, write_xlsx, xlsx_response  # noqa: F401
 
 from .selectors import may_export_people
 
 CHUNK = 1000
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 KINDS = ("work-orders", "customers", "sites", "contacts", "assets", "people")
 
 
 def max_rows() -> int:
     return int(getattr(settings, "EXPORT_MAX_ROWS", 50_000))
-
-
-def safe(value) -> str:
-    s = "" if value is None else str(value)
-    return "'" + s if s.startswith(FORMULA_START) else s
 
 
 def _chunked(qs: QuerySet, row) -> Iterator[list[str]]:
@@ -129,60 +120,6 @@ def work_orders(user, params):
 
 SOURCES = {"work-orders": work_orders, "customers": customers, "sites": sites, "contacts": contacts,
            "assets": assets, "people": people}
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def csv_response(kind: str, header, rows) -> StreamingHttpResponse:
-    w = csv.writer(_Echo())
-
-    def lines():
-        yield "\ufeff" + w.writerow(header)
-        for r in rows:
-            yield w.writerow(r)
-
-    resp = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    resp["Content-Disposition"] = f'attachment; filename="{kind}-{now():%Y%m%d-%H%M}.csv"'
-    resp["Cache-Control"] = "no-store"
-    return resp
-
-
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def write_xlsx(header, rows, title: str):
-    """A temporary file holding the workbook (openpyxl write-only: rows go to disk as written)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=title[:31])
-    ws.freeze_panes = "A2"
-    bold = Font(bold=True)
-    cells = []
-    for h in header:
-        c = WriteOnlyCell(ws, value=str(h))
-        c.font = bold
-        cells.append(c)
-    ws.append(cells)
-    for r in rows:
-        ws.append(r)
-    f = tempfile.TemporaryFile()
-    wb.save(f)
-    f.seek(0)
-    return f
-
-
-def xlsx_response(kind: str, header, rows) -> FileResponse:
-    f = write_xlsx(header, rows, kind)
-    resp = FileResponse(f, content_type=XLSX_TYPE, as_attachment=True,
-                        filename=f"{kind}-{now():%Y%m%d-%H%M}.xlsx")
-    resp["Cache-Control"] = "no-store"
-    return resp
 
 
 def export(user, kind: str, fmt: str, params):

@@ -25,11 +25,16 @@ LIST_RELATED = ("wo_type", "customer", "site", "assignee", "team", "asset", "con
 # Filters other apps apply to a WorkOrderFilter's fields they own: fn(qs, f) -> qs (sla: `breached`,
 # `due_within`). Registered from the app's ready(); workorders imports none of them.
 _filter_parts: list = []
+#: Query-string names those apps read (analytics: `drill`); filter_from keeps them in `f.extra`.
+_filter_params: set[str] = set()
 
 
-def register_filter(fn) -> None:
+def register_filter(fn, params: tuple[str, ...] = ()) -> None:
+    """`fn(qs, f)` narrows a list by the filter's fields; `params` are query-string names of the
+    list page it owns, which `filter_from` passes on in `f.extra` (e.g. ("drill",))."""
     if fn not in _filter_parts:
         _filter_parts.append(fn)
+    _filter_params.update(params)
 
 
 
@@ -104,6 +109,8 @@ class WorkOrderFilter:
     due_within: int | None = None
     #: Tags the work order must all carry (staff only).
     tag: list[str] | None = None
+    #: Other apps' list parameters (register_filter's params), by name.
+    extra: dict | None = None
 
 
 #: The names the list page (and a saved queue) filters by.
@@ -134,6 +141,7 @@ def filter_from(values) -> WorkOrderFilter:
         priority=[p for p in getlist("priority") if p in Priority.values] or None,
         type=get("type") or None, team=get("team") or None, assignee=get("assignee") or None,
         customer=get("customer") or None, site=get("site") or None, q=(get("q") or "")[:200] or None,
+        extra={k: (get(k) or "")[:500] for k in sorted(_filter_params) if get(k)} or None,
     )
 
 

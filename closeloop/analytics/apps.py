@@ -1,0 +1,28 @@
+from django.apps import AppConfig
+
+
+class AnalyticsConfig(AppConfig):
+    """Measures over the timeline (docs/analytics.md): facts per work order and per state
+    interval, rollups per day kept by the worker, the manager's analytics and heat map pages."""
+
+    name = "closeloop.analytics"
+    label = "analytics"
+    verbose_name = "Analytics"
+
+    def ready(self):
+        from django.utils.translation import gettext_lazy as _
+
+        from closeloop.core import jobs, nav
+        from closeloop.workorders import listing
+        from closeloop.workorders import selectors as wo_selectors
+
+        from . import drill, refresh, selectors
+
+        jobs.register("analytics.refresh", step=refresh.step, next_at=refresh.next_at, order=60)
+        nav.register("analytics", _("Analytics"), "analytics:overview", icon="chart-bar",
+                     visible=selectors.may_view, order=7, namespace="analytics:overview")
+        nav.register("heatmap", _("Heat map"), "analytics:heatmap", icon="flame",
+                     visible=selectors.may_view, order=8, namespace="analytics:heatmap")
+        wo_selectors.register_filter(drill.narrow_work_orders, params=("drill",))
+        listing.register("analytics", context=drill.list_context,
+                         templates={"toolbar": "analytics/_drill_banner.html"})

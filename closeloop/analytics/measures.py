@@ -1,0 +1,320 @@
+"""The measures, each defined once (docs/analytics.md says the same in words).
+
+Every measure is a function of a `Scope` (a period of creation days, plus team, type,
+priority and customer) over the analytics tables; none reads the timeline itself (that is
+`facts.compute`, once per work order). Figures without a customer filter read the daily
+rollups (a few hundred rows a month); with one they read the per-work-order facts of that
+customer. Each figure that counts work orders names its drill-down (`drill.url`): the list
+of exactly those work orders, with the same definition (`facts_q` / `intervals_q`).
+
+The cohort rule: a work order counts in the period it was created in, with its current
+team, type and priority. A state interval counts in the period it started in.
+"""
+
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+
+from django.db.models import Count, F, FloatField, Q, Sum, Value
+from django.db.models.functions import Coalesce
+
+from closeloop.core.clock import now
+from closeloop.workorders.lifecycle import PAUSED, STATE_LABELS, TERMINAL, S
+
+from .models import DailyRollup, StateInterval, StateRollup, WorkOrderFact
+from .refresh import DAILY, grouped, state_aggregates
+
+#: States where the work waits on somebody (the heat map's rows), in the order of the flow.
+WAIT_STATES = [s for s in STATE_LABELS if s not in TERMINAL]
+#: Customer-wait states: subtracted from execution time (they are not intervals of work).
+CUSTOMER_WAIT = PAUSED
+
+
+#: StateRollup rows summed (count of stays, seconds).
+ROLLED = {"count": Coalesce(Sum("count"), 0), "seconds": Coalesce(Sum("seconds"), Value(0.0), output_field=FloatField())}
+
+
+@dataclass(frozen=True)
+class Scope:
+    start: date  # first creation day, inclusive
+    end: date  # last creation day, inclusive
+    team_id: int | None = None
+    type_id: int | None = None
+    priority: str | None = None
+    customer_id: int | None = None
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> "Scope":
+        """The period of the same length just before this one, same filters."""
+        return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
+
+
+# ---- which rows a scope covers (the same for the figure and its drill-down) ----------------------
+
+FLAGS = {
+    # flag -> (condition on WorkOrderFact, what it means)
+    "created": Q(),
+    "open": ~Q(status__in=TERMINAL),
+    "resolved": Q(resolved=True),
+    "reopened": Q(reopens__gt=0),
+    "responded": Q(response_s__isnull=False),
+    "response_met": Q(sla_response=2),
+    "response_breached": Q(sla_response=3),
+    "breached": Q(sla_response=3) | Q(sla_arrival=3) | Q(sla_resolution=3) | Q(sla_closure=3),
+    "handover3": Q(handovers__gte=3),
+    "handed_over": Q(handovers__gt=0),
+    "ftf": Q(first_time_fix=True),
+    "not_ftf": Q(first_time_fix=False),
+    "repeat": Q(repeat=True),
+    "rated": Q(rating__isnull=False),
+    "unsatisfied": Q(rating__lte=3),
+    "waiting_invoice": Q(status=S.CONFIRMED),
+    "invoiced": Q(invoice_s__isnull=False),
+}
+
+
+def _dims(scope: Scope) -> dict:
+    d = {}
+    if scope.team_id is not None:
+        d["team_id"] = scope.team_id
+    if scope.type_id is not None:
+        d["wo_type_id"] = scope.type_id
+    if scope.priority:
+        d["priority"] = scope.priority
+    if scope.customer_id is not None:
+        d["customer_id"] = scope.customer_id
+    return d
+
+
+def facts_q(scope: Scope, flag: str = "created", **extra):
+    """The work order facts a figure counts: created in the period, matching the filters and the flag."""
+    return WorkOrderFact.objects.filter(FLAGS[flag], day__gte=scope.start, day__lte=scope.end,
+                                        **_dims(scope), **extra)
+
+
+def intervals_q(scope: Scope, **extra):
+    """The state intervals a heat-map cell covers: started in the period, matching the filters."""
+    return StateInterval.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope), **extra)
+
+
+def _daily(scope: Scope, group=()):
+    """DailyRollup sums for the scope (grouped by `group`), or the same sums over the facts
+    when the scope names a customer (the rollups are not kept per customer)."""
+    if scope.customer_id is not None:
+        return grouped(facts_q(scope), group, DAILY)
+    qs = DailyRollup.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope))
+    return grouped(qs, group, {k: Coalesce(Sum(k), Value(0), output_field=FloatField()) for k in DAILY})
+
+
+def _ratio(a, b):
+    return (a / b) if b else None
+
+
+# ---- the measures -----------------------------------------------------------------------------------
+
+def summary(scope: Scope) -> dict:
+    """The headline figures of the work created in the period:
+
+    - created: work orders created; open: of them still open;
+    - response_avg_s: average first response (SLA response target met; business seconds);
+    - response_attainment: response targets met in time / response targets decided (met or breached);
+    - sla_attainment: SLA targets (all milestones) met in time / met or breached;
+    - overdue_rate: breached targets / all targets (running ones included);
+    - first_update_avg_s: average time to the first update the customer could see;
+    - handovers_avg: hand-overs per work order; handover3_share: share with 3 or more;
+    - reopen_rate: reopened / technically completed;
+    - execution_avg_s: time on site and in progress (waiting states excluded), completed work;
+    - travel_avg_s: time on the way (depart → arrive);
+    - ftf_rate: first-time fixes / completed; repeat_rate: repeats / created;
+    - rating_avg: average customer rating (1–5); satisfaction: ratings 4 or 5 / ratings;
+    - waiting_invoice: confirmed by the customer, no invoice yet; invoice_avg_s: completion → invoice.
+    """
+    r = _daily(scope)[0]
+    r = {k: (v or 0) for k, v in r.items()}
+    return {
+        "created": int(r["created"]), "open": int(r["open"]), "resolved": int(r["resolved"]),
+        "response_avg_s": _ratio(r["response_s"], r["responded"]), "responded": int(r["responded"]),
+        "response_attainment": _ratio(r["response_met"], r["response_targets"]),
+        "sla_attainment": _ratio(r["sla_met"], r["sla_met"] + r["sla_breached"]),
+        "overdue_rate": _ratio(r["sla_breached"], r["sla_targets"]), "breached": int(r["sla_breached"]),
+        "first_update_avg_s": _ratio(r["first_update_s"], r["updated"]),
+        "handovers_avg": _ratio(r["handovers"], r["created"]), "handover3": int(r["handover3"]),
+        "handover3_share": _ratio(r["handover3"], r["created"]),
+        "reopened": int(r["reopened"]), "reopen_rate": _ratio(r["reopened"], r["resolved"]),
+        "execution_avg_s": _ratio(r["execution_s"], r["executed"]),
+        "travel_avg_s": _ratio(r["travel_s"], r["travelled"]),
+        "ftf_rate": _ratio(r["ftf"], r["ftf_base"]), "ftf_base": int(r["ftf_base"]),
+        "repeats": int(r["repeats"]), "repeat_rate": _ratio(r["repeats"], r["created"]),
+        "rating_avg": _ratio(r["rating_sum"], r["rated"]), "rated": int(r["rated"]),
+        "satisfaction": _ratio(r["satisfied"], r["rated"]),
+        "waiting_invoice": int(r["waiting_invoice"]), "invoice_avg_s": _ratio(r["invoice_s"], r["invoiced"]),
+    }
+
+
+def intake_by_day(scope: Scope) -> list[dict]:
+    """Work orders created per day of the period (every day listed, zero included)."""
+    got = {r["day"]: int(r["created"]) for r in _daily(scope, ("day",))}
+    return [{"day": scope.start + timedelta(days=i), "created": got.get(scope.start + timedelta(days=i), 0)}
+            for i in range(scope.days)]
+
+
+INTAKE_DIMENSIONS = {"channel": "channel", "type": "wo_type_id", "customer": "customer_id", "site": "site_id",
+                     "team": "team_id", "priority": "priority"}
+
+
+def intake_by(scope: Scope, dim: str, limit: int = 20) -> list[dict]:
+    """Work orders created in the period per channel, type, customer, site, team or priority, most first."""
+    col = INTAKE_DIMENSIONS[dim]
+    rows = facts_q(scope).values(col).annotate(n=Count("pk")).order_by("-n", col)[:limit]
+    return [{"key": r[col], "created": r["n"]} for r in rows]
+
+
+SLA_DIMENSIONS = {"team": "team_id", "type": "wo_type_id", "priority": "priority", "customer": "customer_id"}
+
+
+def sla_by(scope: Scope, dim: str, limit: int = 50) -> list[dict]:
+    """SLA attainment (targets met in time / met or breached), overdue rate (breached / all
+    targets) and average first response per team, type, priority or customer."""
+    col = SLA_DIMENSIONS[dim]
+    if dim == "customer" or scope.customer_id is not None:
+        rows = grouped(facts_q(scope), (col,), DAILY)
+    else:
+        rows = _daily(scope, (col,))
+    out = []
+    for r in rows:
+        out.append({"key": r[col], "created": int(r["created"]),
+                    "attainment": _ratio(r["sla_met"], r["sla_met"] + r["sla_breached"]),
+                    "overdue_rate": _ratio(r["sla_breached"], r["sla_targets"]), "breached": int(r["sla_breached"]),
+                    "response_avg_s": _ratio(r["response_s"], r["responded"]),
+                    "response_attainment": _ratio(r["response_met"], r["response_targets"])})
+    out.sort(key=lambda x: (-(x["breached"]), -x["created"], str(x["key"])))
+    return out[:limit]
+
+
+REPEAT_DIMENSIONS = {"customer": "customer_id", "asset": "asset_id", "fault_code": "fault_code"}
+
+
+def repeats_by(scope: Scope, dim: str, limit: int = 20) -> list[dict]:
+    """Repeat faults within 30 days (fieldwork's repeat links) per customer, asset or fault code:
+    repeats, work orders created, and their ratio; most repeats first."""
+    col = REPEAT_DIMENSIONS[dim]
+    rows = (facts_q(scope).values(col).annotate(n=Count("pk"), r=Count("pk", filter=Q(repeat=True)))
+            .filter(r__gt=0).order_by("-r", "-n", col)[:limit])
+    return [{"key": r[col], "repeats": r["r"], "created": r["n"], "rate": _ratio(r["r"], r["n"])} for r in rows]
+
+
+def _open_intervals(scope: Scope, by: str):
+    """Open intervals started in the period, per (state, team|assignee): count and age so far."""
+    col = "team_id" if by == "team" else "assignee_id"
+    t = now()
+    out: dict = {}
+    for state, key, started in intervals_q(scope, ended_at__isnull=True).values_list("state", col, "started_at"):
+        c = out.setdefault((state, key), [0, 0.0])
+        c[0] += 1
+        c[1] += max((t - started).total_seconds(), 0.0)
+    return out
+
+
+def heatmap(scope: Scope, by: str = "team") -> list[dict]:
+    """Where work waits: per state × team (or × person), the intervals started in the period,
+    closed ones with their length and open ones with their age so far; `hours` is the total
+    waiting time (the colour), `avg_hours` the average stay. Worst (most hours) first."""
+    col = "team_id" if by == "team" else "assignee_id"
+    if scope.customer_id is not None:
+        closed = grouped(intervals_q(scope, ended_at__isnull=False), ("state", col), state_aggregates())
+    else:
+        closed = grouped(StateRollup.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope)),
+                         ("state", col), ROLLED)
+    cells: dict = {}
+    for r in closed:
+        if r["state"] in TERMINAL:
+            continue
+        cells[(r["state"], r[col])] = [int(r["count"]), float(r["seconds"]), 0]
+    for k, (n, secs) in _open_intervals(scope, by).items():
+        if k[0] in TERMINAL:
+            continue
+        c = cells.setdefault(k, [0, 0.0, 0])
+        c[0] += n
+        c[1] += secs
+        c[2] += n
+    out = [{"state": s, "key": key, "count": n, "open": o, "hours": secs / 3600.0,
+            "avg_hours": secs / 3600.0 / n if n else 0.0} for (s, key), (n, secs, o) in cells.items()]
+    out.sort(key=lambda c: (-c["hours"], c["state"], c["key"] or 0))
+    return out
+
+
+def top_stuck(scope: Scope, n: int = 5, by: str = "team") -> list[dict]:
+    """The TOP n stages where work gets stuck: the heat map's worst cells (total waiting hours)."""
+    return [c for c in heatmap(scope, by) if c["hours"] > 0][:n]
+
+
+def time_in_state(scope: Scope) -> list[dict]:
+    """Average and total hours per state (closed stays started in the period), in flow order."""
+    if scope.customer_id is None:
+        rows = grouped(StateRollup.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope)),
+                       ("state",), ROLLED)
+    else:
+        rows = grouped(intervals_q(scope, ended_at__isnull=False), ("state",), state_aggregates())
+    got = {r["state"]: r for r in rows}
+    return [{"state": s, "count": int(got[s]["count"]), "hours": got[s]["seconds"] / 3600.0,
+             "avg_hours": got[s]["seconds"] / 3600.0 / got[s]["count"] if got[s]["count"] else 0.0}
+            for s in WAIT_STATES if s in got]
+
+
+def engineers(scope: Scope, limit: int = 50) -> list[dict]:
+    """Per engineer (current assignee): work orders created in the period, work hours (on site
+    and in progress, stays started in the period), shift hours in the roster over the period, and
+    utilisation = work hours / shift hours."""
+    from datetime import datetime, time
+
+    from django.utils import timezone
+
+    from closeloop.roster.models import Shift
+
+    wos = {r["assignee_id"]: r["n"] for r in facts_q(scope).exclude(assignee_id=0).values("assignee_id")
+           .annotate(n=Count("pk"))}
+    work_q = (StateRollup.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope))
+              if scope.customer_id is None else intervals_q(scope, ended_at__isnull=False))
+    work = {}
+    if scope.customer_id is None:
+        for r in (work_q.filter(state__in=(S.ON_SITE, S.IN_PROGRESS)).exclude(assignee_id=0).values("assignee_id")
+                  .annotate(s=Sum("seconds"))):
+            work[r["assignee_id"]] = r["s"] or 0.0
+    else:
+        for r in (work_q.filter(state__in=(S.ON_SITE, S.IN_PROGRESS)).exclude(assignee_id=0).values("assignee_id")
+                  .annotate(s=state_aggregates()["seconds"])):
+            work[r["assignee_id"]] = r["s"] or 0.0
+    tz = timezone.get_default_timezone()
+    lo = datetime.combine(scope.start, time.min, tz)
+    hi = datetime.combine(scope.end + timedelta(days=1), time.min, tz)
+    shifts: dict = {}
+    for uid, a, b in Shift.objects.filter(kind=Shift.Kind.SHIFT, starts_at__lt=hi, ends_at__gt=lo,
+                                          user_id__in=set(wos) | set(work)).values_list("user_id", "starts_at",
+                                                                                          "ends_at"):
+        shifts[uid] = shifts.get(uid, 0.0) + (min(b, hi) - max(a, lo)).total_seconds()
+    out = [{"assignee_id": uid, "work_orders": wos.get(uid, 0), "work_hours": work.get(uid, 0.0) / 3600.0,
+            "shift_hours": shifts.get(uid, 0.0) / 3600.0,
+            "utilisation": _ratio(work.get(uid, 0.0), shifts.get(uid, 0.0))} for uid in set(wos) | set(work)]
+    out.sort(key=lambda r: (-r["work_orders"], -r["work_hours"], r["assignee_id"]))
+    return out[:limit]
+
+
+def approvals(scope: Scope) -> dict:
+    """Approval requests on work created in the period, and the shares approved automatically
+    (an auto-approve rule) and bypassed (with a justification to follow)."""
+    r = facts_q(scope).aggregate(n=Coalesce(Sum("approvals"), 0), auto=Coalesce(Sum("approvals_auto"), 0),
+                                 bypassed=Coalesce(Sum("approvals_bypassed"), 0))
+    return {"requests": r["n"], "auto": r["auto"], "bypassed": r["bypassed"],
+            "auto_rate": _ratio(r["auto"], r["n"]), "bypass_rate": _ratio(r["bypassed"], r["n"])}
+
+
+def ids_for_cell(scope: Scope, state: str, key: int, by: str = "team"):
+    """The work orders behind one heat-map cell (a values_list of ids)."""
+    col = "team_id" if by == "team" else "assignee_id"
+    return intervals_q(scope, state=state, **{col: key}).values_list("work_order_id", flat=True).distinct()
+
+
+__all__ = ["Scope", "summary", "intake_by_day", "intake_by", "sla_by", "repeats_by", "heatmap", "top_stuck",
+           "time_in_state", "engineers", "approvals", "facts_q", "intervals_q", "FLAGS", "F"]

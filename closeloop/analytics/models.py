@@ -1,0 +1,147 @@
+"""Facts and rollups derived from the timeline (closeloop.analytics.facts). Nothing here is
+the source of truth: `closeloop analytics_rebuild` recomputes every row from the timeline,
+and the worker step `analytics.refresh` keeps them current event by event."""
+
+from django.db import models
+
+
+class WorkOrderFact(models.Model):
+    """One work order's measures, as of its last timeline event (`last_event_id`)."""
+
+    work_order = models.OneToOneField("workorders.WorkOrder", primary_key=True, on_delete=models.CASCADE,
+                                      related_name="+")
+    day = models.DateField()  # creation date in the business time zone: the cohort the figures belong to
+    created_at = models.DateTimeField()
+    team_id = models.IntegerField(default=0)  # 0: none
+    wo_type_id = models.IntegerField()
+    priority = models.CharField(max_length=10)
+    customer_id = models.IntegerField(default=0)  # 0: none
+    site_id = models.IntegerField(default=0)
+    asset_id = models.IntegerField(default=0)
+    fault_code = models.CharField(max_length=40, blank=True)
+    channel = models.CharField(max_length=12)
+    status = models.CharField(max_length=20)
+    assignee_id = models.IntegerField(default=0)  # 0: none
+    #: First response by the SLA's own definition: business seconds of the met response target.
+    response_s = models.FloatField(null=True)
+    #: First update the customer could see (first public event after creation), wall seconds.
+    first_update_s = models.FloatField(null=True)
+    #: Per SLA target: 0 none, 1 running in time, 2 met in time, 3 breached.
+    sla_response = models.SmallIntegerField(default=0)
+    sla_arrival = models.SmallIntegerField(default=0)
+    sla_resolution = models.SmallIntegerField(default=0)
+    sla_closure = models.SmallIntegerField(default=0)
+    handovers = models.SmallIntegerField(default=0)
+    reopens = models.SmallIntegerField(default=0)
+    resolved = models.BooleanField(default=False)  # reached "technically complete" at least once
+    execution_s = models.FloatField(null=True)
+    travel_s = models.FloatField(null=True)
+    first_time_fix = models.BooleanField(null=True)
+    repeat = models.BooleanField(default=False)
+    rating = models.SmallIntegerField(null=True)
+    completed_at = models.DateTimeField(null=True)  # last time it became technically complete
+    invoice_s = models.FloatField(null=True)  # completion -> invoice, wall seconds
+    approvals = models.SmallIntegerField(default=0)
+    approvals_auto = models.SmallIntegerField(default=0)
+    approvals_bypassed = models.SmallIntegerField(default=0)
+    last_event_id = models.BigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["day", "team_id", "wo_type_id", "priority"], name="an_fact_key"),
+            models.Index(fields=["customer_id", "day"], name="an_fact_customer"),
+            models.Index(fields=["status"], name="an_fact_status"),
+        ]
+
+
+class StateInterval(models.Model):
+    """One stay of a work order in one state, with who had it then; `ended_at` null while open."""
+
+    work_order = models.ForeignKey("workorders.WorkOrder", on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=20)
+    team_id = models.IntegerField(default=0)  # 0: none
+    assignee_id = models.IntegerField(default=0)  # 0: none
+    wo_type_id = models.IntegerField()
+    priority = models.CharField(max_length=10)
+    customer_id = models.IntegerField(default=0)  # 0: none
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True)
+    day = models.DateField()  # of started_at, business time zone
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["work_order", "seq"], name="an_interval_seq")]
+        indexes = [
+            models.Index(fields=["day", "state", "team_id"], name="an_interval_day"),
+            models.Index(fields=["state", "team_id"], name="an_interval_open",
+                         condition=models.Q(ended_at__isnull=True)),
+            models.Index(fields=["customer_id", "day"], name="an_interval_customer"),
+        ]
+
+
+class DailyRollup(models.Model):
+    """Work orders created on `day` with this team, type and priority (their current ones):
+    sums and counts of WorkOrderFact, so a period's figures read a few hundred rows."""
+
+    day = models.DateField()
+    team_id = models.IntegerField(default=0)  # 0: none
+    wo_type_id = models.IntegerField()
+    priority = models.CharField(max_length=10)
+    created = models.IntegerField(default=0)
+    open = models.IntegerField(default=0)
+    resolved = models.IntegerField(default=0)
+    reopened = models.IntegerField(default=0)
+    responded = models.IntegerField(default=0)
+    response_s = models.FloatField(default=0)
+    updated = models.IntegerField(default=0)
+    first_update_s = models.FloatField(default=0)
+    sla_targets = models.IntegerField(default=0)
+    sla_met = models.IntegerField(default=0)
+    sla_breached = models.IntegerField(default=0)
+    response_targets = models.IntegerField(default=0)
+    response_met = models.IntegerField(default=0)
+    handovers = models.IntegerField(default=0)
+    handover3 = models.IntegerField(default=0)
+    executed = models.IntegerField(default=0)
+    execution_s = models.FloatField(default=0)
+    travelled = models.IntegerField(default=0)
+    travel_s = models.FloatField(default=0)
+    ftf = models.IntegerField(default=0)
+    ftf_base = models.IntegerField(default=0)
+    repeats = models.IntegerField(default=0)
+    rated = models.IntegerField(default=0)
+    rating_sum = models.IntegerField(default=0)
+    satisfied = models.IntegerField(default=0)
+    waiting_invoice = models.IntegerField(default=0)
+    invoiced = models.IntegerField(default=0)
+    invoice_s = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "team_id", "wo_type_id", "priority"],
+                                               name="an_daily_key")]
+
+
+class StateRollup(models.Model):
+    """Closed state intervals started on `day`, per state, team, person, type and priority."""
+
+    day = models.DateField()
+    state = models.CharField(max_length=20)
+    team_id = models.IntegerField(default=0)  # 0: none
+    assignee_id = models.IntegerField(default=0)  # 0: none
+    wo_type_id = models.IntegerField()
+    priority = models.CharField(max_length=10)
+    count = models.IntegerField(default=0)
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(
+            fields=["day", "state", "team_id", "assignee_id", "wo_type_id", "priority"],
+            name="an_state_key")]
+
+
+class Cursor(models.Model):
+    """The worker's place in the timeline (one row, name "timeline") and when it last caught up."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    last_event_id = models.BigIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True)

@@ -1,0 +1,142 @@
+"""Who sees the analytics, and the scope a page's query string asks for.
+
+Admins, managers and dispatchers see every team's figures; an engineer sees their own team's
+only (the team filter is fixed to it; an engineer without a team sees none); finance,
+customers and anonymous visitors see none (403 / the login page).
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.utils.translation import gettext as _
+
+from closeloop.accounts.models import Role, Team
+from closeloop.core.clock import local_today
+from closeloop.core.errors import FieldProblem
+from closeloop.workorders.models import Priority, WorkOrderType
+
+from .measures import Scope
+
+ALL_TEAMS = (Role.ADMIN, Role.MANAGER, Role.DISPATCHER)
+MAX_DAYS = 400
+PRESETS = (7, 30, 90, 365)
+
+
+def may_view(user) -> bool:
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or user.role in ALL_TEAMS:
+        return True
+    return user.role == Role.ENGINEER and user.team_id is not None
+
+
+def own_team_only(user) -> bool:
+    return not (user.is_superuser or user.role in ALL_TEAMS)
+
+
+@dataclass
+class Parsed:
+    scope: Scope
+    problems: list = field(default_factory=list)
+    #: the filters as the page shows them (codes/keys), for links and the form
+    values: dict = field(default_factory=dict)
+
+
+def _date(raw, name, problems):
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        problems.append(FieldProblem(name, _("A date as YYYY-MM-DD."), "invalid"))
+        return None
+
+
+def scope_from(user, params) -> Parsed:
+    """The Scope of `params` (from, to, days, team, type, priority, customer) for `user`; what is
+    wrong is named in `problems` and left out (the page says so and shows the default)."""
+    from closeloop.customers.models import Customer
+
+    problems: list = []
+    today = local_today()
+    end = _date(params.get("to"), "to", problems) or today
+    start = _date(params.get("from"), "from", problems)
+    if start is None:
+        try:
+            days = int(params.get("days") or 30)
+        except ValueError:
+            problems.append(FieldProblem("days", _("A whole number of days."), "invalid"))
+            days = 30
+        days = min(max(days, 1), MAX_DAYS)
+        start = end - timedelta(days=days - 1)
+    if start > end:
+        problems.append(FieldProblem("from", _("The start must not be after the end."), "invalid"))
+        start = end
+    if (end - start).days >= MAX_DAYS:
+        problems.append(FieldProblem("from", _("At most %(n)d days.") % {"n": MAX_DAYS}, "invalid"))
+        start = end - timedelta(days=MAX_DAYS - 1)
+    values = {"from": start.isoformat(), "to": end.isoformat()}
+    team_id = type_id = customer_id = None
+    priority = None
+    if own_team_only(user):
+        team_id = user.team_id
+        values["team"] = user.team.code
+    elif params.get("team"):
+        team_id = Team.objects.filter(code=params["team"]).values_list("pk", flat=True).first()
+        if team_id is None:
+            problems.append(FieldProblem("team", _("No such team."), "not_found"))
+        else:
+            values["team"] = params["team"]
+    if params.get("type"):
+        type_id = WorkOrderType.objects.filter(key=params["type"]).values_list("pk", flat=True).first()
+        if type_id is None:
+            problems.append(FieldProblem("type", _("No such type."), "not_found"))
+        else:
+            values["type"] = params["type"]
+    if params.get("priority"):
+        if params["priority"] in Priority.values:
+            priority = params["priority"]
+            values["priority"] = priority
+        else:
+            problems.append(FieldProblem("priority", _("No such priority."), "invalid"))
+    if params.get("customer"):
+        customer_id = Customer.objects.filter(code=params["customer"]).values_list("pk", flat=True).first()
+        if customer_id is None:
+            problems.append(FieldProblem("customer", _("No such customer."), "not_found"))
+        else:
+            values["customer"] = params["customer"]
+    return Parsed(Scope(start, end, team_id, type_id, priority, customer_id), problems, values)
+
+
+def names(kind: str, ids) -> dict:
+    """Display names for ids of teams, types, customers, sites, assets or people (0: none)."""
+    from closeloop.accounts.models import User
+    from closeloop.customers.models import Asset, Customer, Site
+
+    ids = {i for i in ids if i}
+    if kind == "team":
+        rows = Team.objects.filter(pk__in=ids).values_list("pk", "name")
+    elif kind == "type":
+        rows = WorkOrderType.objects.filter(pk__in=ids).values_list("pk", "name")
+    elif kind == "customer":
+        rows = Customer.objects.filter(pk__in=ids).values_list("pk", "name")
+    elif kind == "site":
+        rows = Site.objects.filter(pk__in=ids).values_list("pk", "name")
+    elif kind == "asset":
+        rows = [(a.pk, f"{a.serial_number} {a.model}".strip()) for a in Asset.objects.filter(pk__in=ids)]
+    elif kind == "person":
+        rows = [(u.pk, str(u)) for u in User.objects.filter(pk__in=ids)]
+    else:
+        rows = []
+    return dict(rows)
+
+
+def codes(kind: str, ids) -> dict:
+    """The codes the work order list filters by, for ids (team code, type key, customer code, username)."""
+    from closeloop.accounts.models import User
+    from closeloop.customers.models import Customer
+
+    ids = {i for i in ids if i}
+    model, col = {"team": (Team, "code"), "type": (WorkOrderType, "key"), "customer": (Customer, "code"),
+                  "person": (User, "username")}[kind]
+    return dict(model.objects.filter(pk__in=ids).values_list("pk", col))

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "analytics"
+urlpatterns = [
+    path("analytics/", views.overview, name="overview"),
+    path("analytics/heatmap/", views.heatmap, name="heatmap"),
+    path("analytics/export/<str:chart>.<str:fmt>", views.export, name="export"),
+]

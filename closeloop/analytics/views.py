@@ -1,0 +1,275 @@
+"""The analytics pages: the manager's overview, the heat map with the TOP 5 (the Monday
+morning page), and each chart's data as CSV / .xlsx. Thin: measures compute, drill links."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from closeloop.core.access import refuse
+from closeloop.core.tabular import csv_response, safe, xlsx_response
+from closeloop.workorders.lifecycle import STATE_LABELS
+from closeloop.workorders.models import Priority, WorkOrderType
+
+from . import drill, measures, refresh, selectors
+
+
+def _who():
+    from django.utils.translation import gettext_lazy
+
+    return gettext_lazy("dispatchers, managers, administrators and engineers (their own team)")
+
+
+def _parsed(request):
+    if not selectors.may_view(request.user):
+        refuse(_who())
+    return selectors.scope_from(request.user, request.GET)
+
+
+def _pct(x):
+    return None if x is None else round(100 * x, 1)
+
+
+def _hours(s):
+    return None if s is None else round(s / 3600.0, 2)
+
+
+def _minutes(s):
+    return None if s is None else round(s / 60.0, 1)
+
+
+def _change(cur, prev):
+    if cur is None or prev is None:
+        return None
+    return round(cur - prev, 2)
+
+
+def _channel_label(key):
+    from django.utils.translation import gettext
+
+    return {"staff": gettext("Staff"), "portal": gettext("Customer portal"),
+            "anonymous": gettext("QR code / public form"), "integration": gettext("Integration")}.get(key, key)
+
+
+def overview_data(user, parsed) -> dict:
+    """Everything the overview page shows (and its exports read)."""
+    scope, values = parsed.scope, parsed.values
+    cur, prev = measures.summary(scope), measures.summary(scope.previous())
+
+    def kpi(key, label, value, previous, unit, flag=None, better="up"):
+        return {"key": key, "label": label, "value": value, "previous": previous, "unit": unit,
+                "delta": _change(value, previous), "better": better,
+                "url": drill.url(values, m="wo", flag=flag) if flag else None}
+
+    kpis = [
+        kpi("created", _("Work orders created"), cur["created"], prev["created"], "", "created", better=""),
+        kpi("response", _("First response (average)"), _minutes(cur["response_avg_s"]),
+            _minutes(prev["response_avg_s"]), _("min"), "responded", better="down"),
+        kpi("response_attainment", _("Response in time"), _pct(cur["response_attainment"]),
+            _pct(prev["response_attainment"]), "%", "response_met"),
+        kpi("sla", _("SLA attainment"), _pct(cur["sla_attainment"]), _pct(prev["sla_attainment"]), "%", "created"),
+        kpi("overdue", _("Overdue rate"), _pct(cur["overdue_rate"]), _pct(prev["overdue_rate"]), "%", "breached",
+            better="down"),
+        kpi("first_update", _("First update to the customer (average)"), _minutes(cur["first_update_avg_s"]),
+            _minutes(prev["first_update_avg_s"]), _("min"), "created", better="down"),
+        kpi("handover3", _("Handed over 3 or more times"), _pct(cur["handover3_share"]),
+            _pct(prev["handover3_share"]), "%", "handover3", better="down"),
+        kpi("handovers", _("Hand-overs per work order"), None if cur["handovers_avg"] is None
+            else round(cur["handovers_avg"], 2), None if prev["handovers_avg"] is None
+            else round(prev["handovers_avg"], 2), "", "handed_over", better="down"),
+        kpi("reopen", _("Reopen rate"), _pct(cur["reopen_rate"]), _pct(prev["reopen_rate"]), "%", "reopened",
+            better="down"),
+        kpi("repeat", _("Repeat faults within 30 days"), _pct(cur["repeat_rate"]), _pct(prev["repeat_rate"]), "%",
+            "repeat", better="down"),
+        kpi("ftf", _("First-time fix rate"), _pct(cur["ftf_rate"]), _pct(prev["ftf_rate"]), "%", "ftf"),
+        kpi("execution", _("Execution time without waiting (average)"), _hours(cur["execution_avg_s"]),
+            _hours(prev["execution_avg_s"]), _("h"), "resolved", better="down"),
+        kpi("travel", _("Travel time (average)"), _minutes(cur["travel_avg_s"]), _minutes(prev["travel_avg_s"]),
+            _("min"), "resolved", better="down"),
+        kpi("satisfaction", _("Satisfied customers (rated 4–5)"), _pct(cur["satisfaction"]),
+            _pct(prev["satisfaction"]), "%", "rated"),
+        kpi("rating", _("Average rating"), None if cur["rating_avg"] is None else round(cur["rating_avg"], 2),
+            None if prev["rating_avg"] is None else round(prev["rating_avg"], 2), "/5", "rated"),
+        kpi("waiting_invoice", _("Waiting for an invoice"), cur["waiting_invoice"], prev["waiting_invoice"], "",
+            "waiting_invoice", better="down"),
+        kpi("invoice", _("Completion to invoice (average)"), _hours(cur["invoice_avg_s"]),
+            _hours(prev["invoice_avg_s"]), _("h"), "invoiced", better="down"),
+    ]
+    by_day = measures.intake_by_day(scope)
+    prev_by_day = measures.intake_by_day(scope.previous())
+    teams = measures.sla_by(scope, "team")
+    team_names = selectors.names("team", [r["key"] for r in teams])
+    team_codes = selectors.codes("team", [r["key"] for r in teams])
+    for r in teams:
+        r["label"] = team_names.get(r["key"], _("No team"))
+        r["attainment_pct"], r["overdue_pct"] = _pct(r["attainment"]), _pct(r["overdue_rate"])
+        r["response_min"] = _minutes(r["response_avg_s"])
+        r["url"] = drill.url({**values, "team": team_codes[r["key"]]} if r["key"] in team_codes else values,
+                             m="wo", flag="breached")
+    channels = measures.intake_by(scope, "channel")
+    for r in channels:
+        r["label"] = _channel_label(r["key"])
+        r["url"] = drill.url(values, m="wo", channel=r["key"])
+    types = measures.intake_by(scope, "type")
+    type_names = selectors.names("type", [r["key"] for r in types])
+    for r in types:
+        r["label"] = type_names.get(r["key"], "—")
+        r["url"] = None
+    type_keys = selectors.codes("type", [r["key"] for r in types])
+    for r in types:
+        if r["key"] in type_keys:
+            r["url"] = drill.url({**values, "type": type_keys[r["key"]]}, m="wo")
+    customers = measures.intake_by(scope, "customer", limit=10)
+    cust_names = selectors.names("customer", [r["key"] for r in customers])
+    cust_codes = selectors.codes("customer", [r["key"] for r in customers])
+    for r in customers:
+        r["label"] = cust_names.get(r["key"], _("No customer"))
+        r["url"] = (drill.url({**values, "customer": cust_codes[r["key"]]}, m="wo") if r["key"] in cust_codes
+                    else None)
+    sites = measures.intake_by(scope, "site", limit=10)
+    site_names = selectors.names("site", [r["key"] for r in sites])
+    for r in sites:
+        r["label"] = site_names.get(r["key"], _("No site"))
+        r["url"] = drill.url(values, m="wo", site=r["key"])
+    states = measures.time_in_state(scope)
+    for r in states:
+        r["label"] = str(STATE_LABELS.get(r["state"], r["state"]))
+    repeats = {}
+    for dim in ("customer", "asset", "fault_code"):
+        rows = measures.repeats_by(scope, dim, limit=10)
+        labels = selectors.names(dim, [r["key"] for r in rows]) if dim != "fault_code" else {}
+        for r in rows:
+            r["label"] = labels.get(r["key"], r["key"] or "—") if dim != "fault_code" else (r["key"] or "—")
+            r["rate_pct"] = _pct(r["rate"])
+            r["url"] = drill.url(values, m="wo", flag="repeat", **{dim: r["key"]})
+        repeats[dim] = rows
+    people = measures.engineers(scope)
+    people_names = selectors.names("person", [r["assignee_id"] for r in people])
+    for r in people:
+        r["label"] = people_names.get(r["assignee_id"], "—")
+        r["utilisation_pct"] = _pct(r["utilisation"])
+        r["url"] = drill.url(values, m="wo", assignee=r["assignee_id"])
+    appr = measures.approvals(scope)
+    appr["auto_pct"], appr["bypass_pct"] = _pct(appr["auto_rate"]), _pct(appr["bypass_rate"])
+    return {"kpis": kpis, "by_day": by_day, "prev_by_day": prev_by_day, "teams": teams, "channels": channels,
+            "types": types, "customers": customers, "sites": sites, "states": states, "repeats": repeats,
+            "people": people, "approvals": appr, "summary": cur, "previous": prev}
+
+
+def heatmap_data(user, parsed, by: str) -> dict:
+    scope, values = parsed.scope, parsed.values
+    cells = measures.heatmap(scope, by)
+    kind = "team" if by == "team" else "person"
+    labels = selectors.names(kind, [c["key"] for c in cells])
+    for c in cells:
+        c["label"] = labels.get(c["key"], _("No team") if by == "team" else _("Nobody"))
+        c["state_label"] = str(STATE_LABELS.get(c["state"], c["state"]))
+        spec = {"cell_team": c["key"]} if by == "team" else {"person": c["key"]}
+        c["url"] = drill.url(values, m="cell", state=c["state"], **spec)
+        c["hours_r"], c["avg_r"] = round(c["hours"], 1), round(c["avg_hours"], 1)
+    columns = [s for s in measures.WAIT_STATES if any(c["state"] == s for c in cells)]
+    rows = sorted({(c["key"], c["label"]) for c in cells}, key=lambda kv: (str(kv[1]), kv[0] or 0))
+    return {"cells": cells, "top": [c for c in cells if c["hours"] > 0][:5], "columns": columns,
+            "column_labels": [str(STATE_LABELS[s]) for s in columns], "rows": rows}
+
+
+def _context(request, parsed, **more):
+    from urllib.parse import urlencode
+
+    from closeloop.accounts.models import Team
+
+    own = selectors.own_team_only(request.user)
+    qs = urlencode(parsed.values)
+    by = more.get("by")
+    return {"qs": qs, "qs_by": qs + (f"&by={by}" if by else ""), "values": parsed.values, "problems": parsed.problems, "scope": parsed.scope,
+            "previous": parsed.scope.previous(), "fresh": refresh.freshness(), "own_team": own,
+            "teams": [] if own else Team.objects.order_by("name"), "types": WorkOrderType.objects.filter(active=True),
+            "priorities": Priority.choices, "presets": selectors.PRESETS, **more}
+
+
+@login_required
+@require_GET
+def overview(request):
+    parsed = _parsed(request)
+    d = overview_data(request.user, parsed)
+    charts = {
+        "intake": {"kind": "line", "x": [r["day"].isoformat() for r in d["by_day"]],
+                   "series": [{"name": _("This period"), "data": [r["created"] for r in d["by_day"]]},
+                              {"name": _("Previous period"), "data": [r["created"] for r in d["prev_by_day"]]}]},
+        "sla": {"kind": "bar", "x": [r["label"] for r in d["teams"]], "urls": [r["url"] for r in d["teams"]],
+                "series": [{"name": _("SLA attainment %"), "data": [r["attainment_pct"] for r in d["teams"]]},
+                           {"name": _("Overdue rate %"), "data": [r["overdue_pct"] for r in d["teams"]]}]},
+        "states": {"kind": "bar", "x": [r["label"] for r in d["states"]],
+                   "series": [{"name": _("Average hours"), "data": [round(r["avg_hours"], 2) for r in d["states"]]}]},
+        "channels": {"kind": "pie", "x": [r["label"] for r in d["channels"]], "urls": [r["url"] for r in d["channels"]],
+                     "series": [{"name": _("Channel"), "data": [r["created"] for r in d["channels"]]}]},
+    }
+    return render(request, "analytics/overview.html", _context(request, parsed, d=d, charts=charts,
+                                                               charts_list=list(charts)))
+
+
+@login_required
+@require_GET
+def heatmap(request):
+    parsed = _parsed(request)
+    by = "person" if request.GET.get("by") == "person" else "team"
+    d = heatmap_data(request.user, parsed, by)
+    chart = {"kind": "heatmap", "x": d["column_labels"], "y": [str(label) for _k, label in d["rows"]],
+             "data": [], "urls": []}
+    row_index = {k: i for i, (k, _l) in enumerate(d["rows"])}
+    col_index = {s: i for i, s in enumerate(d["columns"])}
+    for c in d["cells"]:
+        chart["data"].append([col_index[c["state"]], row_index[c["key"]], c["hours_r"], c["count"]])
+        chart["urls"].append(c["url"])
+    return render(request, "analytics/heatmap.html", _context(request, parsed, d=d, by=by, chart=chart))
+
+
+EXPORTS = ("kpis", "intake", "teams", "channels", "types", "customers", "sites", "states", "repeats", "people",
+           "heatmap")
+
+
+def export_rows(user, parsed, chart: str, by: str = "team"):
+    """(header, rows) of one chart's data."""
+    if chart == "heatmap":
+        d = heatmap_data(user, parsed, by)
+        return ([_("State"), _("Team") if by == "team" else _("Person"), _("Stays"), _("Still open"),
+                 _("Waiting hours"), _("Average hours")],
+                [[c["state_label"], c["label"], c["count"], c["open"], c["hours_r"], c["avg_r"]] for c in d["cells"]])
+    d = overview_data(user, parsed)
+    if chart == "kpis":
+        return ([_("Figure"), _("This period"), _("Previous period"), _("Unit")],
+                [[k["label"], k["value"], k["previous"], k["unit"]] for k in d["kpis"]])
+    if chart == "intake":
+        return ([_("Day"), _("Created"), _("Previous period")],
+                [[a["day"].isoformat(), a["created"], b["created"]] for a, b in zip(d["by_day"], d["prev_by_day"], strict=False)])
+    if chart == "teams":
+        return ([_("Team"), _("Created"), _("SLA attainment %"), _("Overdue rate %"), _("First response (min)")],
+                [[r["label"], r["created"], r["attainment_pct"], r["overdue_pct"], r["response_min"]]
+                 for r in d["teams"]])
+    if chart in ("channels", "types", "customers", "sites"):
+        return [_("Name"), _("Created")], [[r["label"], r["created"]] for r in d[chart]]
+    if chart == "states":
+        return ([_("State"), _("Stays"), _("Total hours"), _("Average hours")],
+                [[r["label"], r["count"], round(r["hours"], 2), round(r["avg_hours"], 2)] for r in d["states"]])
+    if chart == "repeats":
+        return ([_("By"), _("Name"), _("Repeats"), _("Created"), _("Rate %")],
+                [[dim, r["label"], r["repeats"], r["created"], r["rate_pct"]]
+                 for dim, rows in d["repeats"].items() for r in rows])
+    return ([_("Engineer"), _("Work orders"), _("Work hours"), _("Shift hours"), _("Utilisation %")],
+            [[r["label"], r["work_orders"], round(r["work_hours"], 2), round(r["shift_hours"], 2),
+              r["utilisation_pct"]] for r in d["people"]])
+
+
+@login_required
+@require_GET
+def export(request, chart: str, fmt: str):
+    parsed = _parsed(request)
+    if chart not in EXPORTS or fmt not in ("csv", "xlsx"):
+        raise Http404
+    header, rows = export_rows(request.user, parsed, chart, "person" if request.GET.get("by") == "person" else "team")
+    rows = [[safe(v) if isinstance(v, str) else ("" if v is None else v) for v in r] for r in rows]
+    name = f"analytics-{chart}-{parsed.values['from']}-{parsed.values['to']}"
+    if fmt == "csv":
+        return csv_response(name, header, rows)
+    return xlsx_response(name, header, rows)
