@@ -10,9 +10,10 @@ class AdministrationConfig(AppConfig):
     def ready(self):
         from closeloop.core import nav, site
 
-        from .selectors import company_site_url, may_administer_data, may_see_setup
+        from .selectors import company_language, company_site_url, may_administer_data, may_see_setup
 
         site.register_fallback(company_site_url)
+        site.register_language_fallback(company_language)
 
         nav.register("setup", _("Set-up checklist"), "administration:checklist", icon="checklist", order=10,
                      visible=may_see_setup, group="settings",

@@ -29,6 +29,11 @@ def company_site_url() -> str:
     return c.site_url if c else ""
 
 
+def company_language() -> str:
+    """The language chosen on the first run ("" when none): core.site's language fallback."""
+    return CompanySettings.objects.filter(pk=1).values_list("language", flat=True).first() or ""
+
+
 def site_url() -> str:
     return core_site.site_url()
 

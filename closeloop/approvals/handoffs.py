@@ -12,12 +12,13 @@ import re
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from closeloop.accounts.models import Role, Team
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, ValidationFailed
+from closeloop.notify import messages as texts
 from closeloop.notify.services import notify
 from closeloop.workorders import timeline
 from closeloop.workorders.models import TimelineEvent, WorkOrderType
@@ -150,8 +151,8 @@ def handoff_effect(ctx) -> None:
         if r.to_team_id:
             notify(key=f"handoff:{h.pk}", event="handoff.received", work_order=ctx.wo,
                    recipients=[{"team": r.to_team.code, "who": "members"}],
-                   message=(_("%(c)s was handed over to %(t)s; please rate the handoff")
-                            % {"c": ctx.wo.code, "t": r.to_team.name})[:300])
+                   message=texts.text(gettext_noop("%(c)s was handed over to %(t)s; please rate the handoff"),
+                                      c=ctx.wo.code, t=r.to_team.name))
 
 
 def may_rate(user, h: Handoff) -> bool:

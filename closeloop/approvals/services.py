@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from closeloop.accounts.models import Role, User
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, DomainError, FieldProblem, Forbidden, NotFound, ValidationFailed
+from closeloop.notify import messages as texts
 from closeloop.notify.services import notify
 from closeloop.outbox.services import enqueue
 from closeloop.workorders import timeline
@@ -52,10 +57,11 @@ def may_request(user) -> bool:
     return user.is_active and user.role != Role.CUSTOMER
 
 
-def _notify(key: str, event: str, wo, recipients: list, message: str, url: str = "") -> None:
+def _notify(key: str, event: str, wo, recipients: list, message: dict, url: str = "") -> None:
+    """`message`: a key and parameters (notify.messages.text), rendered in each reader's language."""
     if not recipients:
         return
-    notify(key=key, event=event, work_order=wo, recipients=recipients, message=str(message)[:300],
+    notify(key=key, event=event, work_order=wo, recipients=recipients, message=message,
            context={"url": url} if url else None)
 
 
@@ -344,13 +350,15 @@ def _activate(req: ApprovalRequest, item: dict, t) -> bool:
             "to": [u.username for u in users]})
         for u in users:
             _notify(f"approval:{req.pk}:{step.key}:cc:u{u.pk}", "approval.cc", wo, [{"user": u.username}],
-                    _("For your information: %(a)s on %(c)s") % {"a": req.action, "c": wo.code}, _inbox_url(req))
+                    texts.text(gettext_noop("For your information: %(a)s on %(c)s"), a=req.flow.name, c=wo.code),
+                    _inbox_url(req))
         return True
     reason = "fallback" if item.get("fallback") else "assigned"
     for u in users:
         StepApprover.objects.create(step=step, user=u, reason=reason, added_at=t)
         _notify(f"approval:{req.pk}:{step.key}:u{u.pk}", "approval.requested", wo, [{"user": u.username}],
-                _("Approval requested: %(a)s on %(c)s") % {"a": req.action, "c": wo.code}, _inbox_url(req))
+                texts.text(gettext_noop("Approval requested: %(a)s on %(c)s"), a=req.flow.name, c=wo.code),
+                _inbox_url(req))
     timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
         "event": "step_opened", "request": req.pk, "step": step.key, "name": step.name, "mode": step.mode,
         "approvers": [u.username for u in users], "fallback": reason == "fallback"})
@@ -373,8 +381,8 @@ def _finish(req: ApprovalRequest, status: str, t, actor, extra: dict) -> None:
         "event": status, "request": req.pk, "version": req.version.number,
         "duration_s": round((t - req.created_at).total_seconds()), **extra})
     _notify(f"approval:{req.pk}:{status}", f"approval.{status}", wo, [{"user": req.requester.username}],
-            _("Your approval request for %(a)s on %(c)s: %(s)s") % {"a": req.action, "c": wo.code,
-                                                                     "s": RequestStatus(status).label},
+            texts.text(gettext_noop("Your approval request for %(a)s on %(c)s: %(s)s"), a=req.flow.name, c=wo.code,
+                       s=texts.localized(RequestStatus(status).label)),
             _inbox_url(req))
 
 
@@ -487,8 +495,9 @@ def do_bypass(*, actor, req: ApprovalRequest, step_key: str | None = None, reaso
             "justification": j.pk, "justify_by": j.due_at.isoformat()})
         _notify(f"approval:{req.pk}:{step.key}:justify:u{actor.pk}", "approval.justification_requested", wo,
                 [{"user": actor.username}],
-                _("You bypassed %(s)s on %(c)s: file a justification by %(d)s") % {
-                    "s": step.name, "c": wo.code, "d": j.due_at.strftime("%Y-%m-%d %H:%M UTC")}, "/approvals/")
+                texts.text(gettext_noop("You bypassed %(s)s on %(c)s: file a justification by %(d)s"), s=step.name,
+                           c=wo.code, d=timezone.localtime(j.due_at, ZoneInfo(settings.TIME_ZONE)).strftime(
+                               "%Y-%m-%d %H:%M")), "/approvals/")
         _advance(req, t)
     return j
 
@@ -567,8 +576,9 @@ def on_timer(msg) -> None:
                 if created:
                     added.append(u)
                     _notify(f"approval:{req.pk}:{step.key}:esc:u{u.pk}", "approval.escalated", wo,
-                            [{"user": u.username}], _("Approval overdue, escalated to you: %(a)s on %(c)s")
-                            % {"a": req.action, "c": wo.code}, _inbox_url(req))
+                            [{"user": u.username}],
+                            texts.text(gettext_noop("Approval overdue, escalated to you: %(a)s on %(c)s"),
+                                       a=req.flow.name, c=wo.code), _inbox_url(req))
             timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
                 "event": "timer", "timer": "escalate", "request": req.pk, "step": step.key, "name": step.name,
                 "to": [u.username for u in added]})
@@ -576,8 +586,9 @@ def on_timer(msg) -> None:
             users = list(User.objects.filter(approval_tasks__step=step, approval_tasks__open=True))
             for u in users:
                 _notify(f"approval:{req.pk}:{step.key}:remind:u{u.pk}", "approval.reminder", wo,
-                        [{"user": u.username}], _("Reminder: an approval waits for you: %(a)s on %(c)s")
-                        % {"a": req.action, "c": wo.code}, _inbox_url(req))
+                        [{"user": u.username}],
+                        texts.text(gettext_noop("Reminder: an approval waits for you: %(a)s on %(c)s"),
+                                   a=req.flow.name, c=wo.code), _inbox_url(req))
             timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
                 "event": "timer", "timer": "remind", "request": req.pk, "step": step.key, "name": step.name,
                 "to": [u.username for u in users]})
@@ -601,8 +612,8 @@ def on_justification_due(msg) -> None:
         if j.team_id:
             recipients.append({"team": j.team.code, "who": "supervisor"})
         _notify(f"approval-justify:{j.pk}:escalated", "approval.justification_overdue", wo, recipients,
-                _("%(u)s bypassed %(s)s on %(c)s and has not justified it") % {
-                    "u": j.user, "s": j.step.name, "c": wo.code}, "/approvals/reports/")
+                texts.text(gettext_noop("%(u)s bypassed %(s)s on %(c)s and has not justified it"), u=str(j.user),
+                           s=j.step.name, c=wo.code), "/approvals/reports/")
         timeline.append_event(wo, EVENT_APPROVAL, at=t, action=req.action, data={
             "event": "justification_overdue", "request": req.pk, "step": j.step.key, "user": j.user.username,
             "to": [u.username for u in sups]})

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from closeloop.accounts.models import Role
 from closeloop.audit.services import record_change, snapshot
@@ -313,6 +314,7 @@ def _token_hash(token: str) -> str:
 def do_send_signature_link(*, actor, wo, contact=None, base_url: str = "") -> tuple[SignatureLink, str]:
     """A one-time signing link for the customer, sent through the notify contract.
     Returns the link row and the clear token (shown once)."""
+    from closeloop.notify import messages as texts
     from closeloop.notify.services import notify
 
     if not may_do_field_work(actor, wo):
@@ -335,7 +337,7 @@ def do_send_signature_link(*, actor, wo, contact=None, base_url: str = "") -> tu
         url = f"{base_url.rstrip('/')}/sign/{token}/"
         notify(key=f"signature-link:{link.pk}", event="signature.requested", work_order=wo,
                recipients=[{"contact": contact.pk}], context={"url": url}, public=True,
-               message=_("Please review and sign work order %(c)s: %(u)s") % {"c": wo.code, "u": url})
+               message=texts.text(gettext_noop("Please review and sign work order %(c)s: %(u)s"), c=wo.code, u=url))
         timeline.append_event(wo, TimelineEvent.Kind.SIGNATURE, actor=actor, at=t, data={
             "link_sent_to": contact.name, "expires_at": link.expires_at.isoformat()})
     return link, token

@@ -8,7 +8,7 @@ from pydantic import Field
 from closeloop.core.apikit import StrictSchema, require_role, require_scope
 from closeloop.core.errors import DomainError, NotFound
 
-from . import ack, selectors, serializers, services
+from . import ack, messages, selectors, serializers, services
 from .models import AckPolicy, Medium, UserSettings
 from .models import Status as DStatus
 
@@ -23,7 +23,8 @@ def inbox(request, unread: bool = False, limit: int = 50):
     if unread:
         qs = qs.filter(read_at__isnull=True)
     return {"unread": services.unread_count(request.auth),
-            "items": [serializers.inbox_item(i) for i in qs[: max(1, min(limit, 200))]]}
+            "items": [serializers.inbox_item(i)
+                      for i in messages.for_reader(list(qs[: max(1, min(limit, 200))]))]}
 
 
 class ReadIn(StrictSchema):

@@ -38,6 +38,7 @@ class NotifyConfig(AppConfig):
         nav.register("notify-admin", _("Channels"), "notify:channels", icon="broadcast", order=95,
                      visible=lambda u: u.is_superuser or u.role in ("admin", "manager"), namespace="notify-admin", group="settings")
         panels.register("notifications", "notify/_panel.html", context=views.panel_context, order=60)
+        panels.register_event("notification", "notify/_timeline_event.html")  # deliveries, in the reader's language
         from .demo import file_urgent_work_order
 
         outbox.register("notify.demo", file_urgent_work_order)  # the demo's urgent work order, filed by the worker

@@ -5,6 +5,12 @@ context); each medium then shapes them: SMS is short plain text, a voice call re
 shorter sentence without the link, robots get markdown, email and webhooks the full
 text plus the link. Templates are code, never compiled from user text; payload values
 are only substituted.
+
+Nothing is stored rendered for good: a caller's message is a key and parameters
+(`text(gettext_noop("... %(code)s ..."), code=...)`), labels of code-defined things are
+carried in every language (`localized(label)`), and both are resolved when the message is
+rendered — per recipient at delivery (their language, else the site's), and again for
+whoever reads an inbox item (the reader's language).
 """
 
 import os
@@ -14,6 +20,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from closeloop.core import site
 
@@ -28,6 +35,62 @@ class Rendered:
     body: str
     markdown: str
     url: str
+
+
+# ---- structured texts: a key and parameters, rendered in the reader's language -------------------
+
+def text(msgid: str, *, context: str = "", **params) -> dict:
+    """A translatable text rendered later in the reader's language. `msgid` is the English
+    source, marked for extraction by the caller with gettext_noop (any app's catalogue is
+    found at render time); `params` are data (names, codes) or nested `text`/`localized`
+    values. JSON-storable (outbox payloads, inbox rows)."""
+    out: dict = {"msgid": str(msgid), "params": {k: _storable(v) for k, v in params.items()}}
+    if context:
+        out["context"] = context
+    return out
+
+
+def localized(label) -> dict:
+    """A label of something defined in code (a status, a priority, a lazy choice label) in
+    every language the site offers, so a reader in either sees their own."""
+    texts = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            texts[code] = str(label)
+    return {"i18n": texts}
+
+
+def _storable(v):
+    if v is None or isinstance(v, (str, int, float, bool)):
+        return v
+    if isinstance(v, dict) and ("msgid" in v or "i18n" in v):
+        return v
+    return str(v)
+
+
+def resolve(value, language: str | None = None) -> str:
+    """A stored text (plain, `text(...)` or `localized(...)`) in `language` (default: the
+    active one)."""
+    if language:
+        with translation.override(language):
+            return resolve(value)
+    if isinstance(value, dict):
+        if "i18n" in value:
+            texts = value.get("i18n") or {}
+            lang = translation.get_language() or settings.LANGUAGE_CODE
+            return str(texts.get(lang) or texts.get(lang.split("-")[0]) or texts.get(settings.LANGUAGE_CODE)
+                       or next(iter(texts.values()), ""))
+        if "msgid" in value:
+            msgid = str(value.get("msgid") or "")
+            template = pgettext(value["context"], msgid) if value.get("context") else _(msgid) if msgid else ""
+            params = {k: resolve(v) for k, v in (value.get("params") or {}).items()}
+            for t in (template, msgid):  # a translation that does not fit its parameters: the source
+                try:
+                    return t % params if params else t
+                except (KeyError, ValueError, TypeError):
+                    continue
+            return msgid
+    return "" if value is None else str(value)
 
 
 def base_url() -> str:
@@ -89,7 +152,7 @@ def _clip(text: str, n: int) -> str:
 def render(event: str, medium: str, ctx: dict, language: str) -> Rendered:
     with translation.override(language or settings.LANGUAGE_CODE):
         templates = _templates()
-        ctx = _Safe(ctx)
+        ctx = _Safe({k: resolve(v) if isinstance(v, dict) else v for k, v in ctx.items()})
         if "status_code" in ctx and not ctx.get("status"):
             ctx["status"] = ctx["status_code"]
         if event in templates:
@@ -123,3 +186,15 @@ def render(event: str, medium: str, ctx: dict, language: str) -> Rendered:
         if ctx.get("ack_url"):
             md += f"\n\n[{_('Acknowledge')}]({ctx['ack_url']})"
         return Rendered(subject, body, md, url)
+
+
+def for_reader(items, language: str | None = None):
+    """Inbox items with `subject` and `body` rendered in the reader's language (default: the
+    active one, which is the user's preference, else the site's). Rows stored before messages
+    kept their key and parameters show their stored text."""
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
+    for item in items:
+        if item.context:
+            r = render(item.event, "inbox", item.context, language)
+            item.subject, item.body = r.subject, r.body
+    return items

@@ -153,6 +153,9 @@ class InboxItem(models.Model):
     subject = models.CharField(max_length=300)
     body = models.TextField(blank=True)
     url = models.CharField(max_length=500, blank=True)
+    #: What the message says as a key and parameters (notify.messages): rendered for the reader in
+    #: their language. None on rows older than this field: `subject` and `body` are shown as stored.
+    context = models.JSONField(null=True, blank=True)
     work_order = models.ForeignKey("workorders.WorkOrder", null=True, blank=True, on_delete=models.CASCADE,
                                    related_name="+")
     #: An acknowledge-or-escalate chain this message asks the user to acknowledge.

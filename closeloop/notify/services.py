@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team, User
 from closeloop.audit.services import record_change, snapshot
+from closeloop.core import site
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.customers.models import Contact
@@ -42,6 +43,7 @@ from .models import Channel, Delivery, FlaggedAddress, InboxItem, Medium, Status
 log = logging.getLogger(__name__)
 
 EVENT_NOTIFICATION = TimelineEvent.Kind.NOTIFICATION
+PRIORITY_LABELS = dict(WorkOrder._meta.get_field("priority").choices)
 #: Give up on a message after this many failed attempts (backoff grows to an hour).
 MAX_ATTEMPTS = 10
 FINAL = {Status.SENT, Status.DELIVERED, Status.PERMANENT, Status.SKIPPED}
@@ -227,10 +229,11 @@ def _address(medium: str, who) -> str:
     return ""
 
 
-def _language(kind: str, who) -> str:
+def _language(kind: str, who, site_language: str) -> str:
+    """The recipient's language: their preference (users), else the site's default."""
     if kind == "user" and who.language:
         return who.language
-    return settings.LANGUAGE_CODE
+    return site_language
 
 
 def _key(cause: str, rkind: str, rid, medium: str) -> str:
@@ -244,10 +247,12 @@ def context_for(payload: dict, wo: WorkOrder | None, public: bool) -> dict:
     ctx = {"event": payload.get("event", ""), "message": payload.get("message") or ""}
     extra = payload.get("context") or {}
     if isinstance(extra, dict):
-        ctx.update({k: v for k, v in extra.items() if isinstance(v, (str, int, float)) or v is None})
+        ctx.update({k: v for k, v in extra.items() if isinstance(v, (str, int, float)) or v is None
+                    or (isinstance(v, dict) and ("msgid" in v or "i18n" in v))})
     if wo is not None:
-        ctx.update(code=wo.code, title=wo.title, priority=wo.get_priority_display(),
-                   status=str(wo.status_label))
+        # Labels in every language: each recipient (and each reader of the inbox) sees their own.
+        ctx.update(code=wo.code, title=wo.title, priority=messages.localized(PRIORITY_LABELS.get(wo.priority, wo.priority)),
+                   status=messages.localized(wo.status_label))
         ctx.setdefault("url", "")
         if not ctx["url"] and not public:
             ctx["url"] = f"{messages.base_url()}/work-orders/{wo.code}"
@@ -282,6 +287,7 @@ def fan_out_payload(cause: str, payload: dict, at: datetime) -> list[Delivery]:
     if isinstance(asked, str):
         asked = [asked]
     out = []
+    site_language = site.default_language()
     for rkind, who in resolve(payload, wo, at):
         if rkind == "contact":
             if not public:
@@ -300,15 +306,16 @@ def fan_out_payload(cause: str, payload: dict, at: datetime) -> list[Delivery]:
         if rkind != "channel":
             ctx["recipient"] = str(who)
         for medium in media:
-            d = _make_delivery(cause, event, payload, wo, rkind, who, medium, ctx, at, urgent)
+            d = _make_delivery(cause, event, payload, wo, rkind, who, medium, ctx, at, urgent, site_language)
             if d is not None:
                 out.append(d)
     return out
 
 
-def _make_delivery(cause, event, payload, wo, rkind, who, medium, ctx, at, urgent) -> Delivery | None:
+def _make_delivery(cause, event, payload, wo, rkind, who, medium, ctx, at, urgent,
+                   site_language: str) -> Delivery | None:
     key = _key(cause, rkind, who.pk, medium)
-    lang = _language(rkind, who)
+    lang = _language(rkind, who, site_language)
     rendered = messages.render(event, medium, ctx, lang)
     channel = who if rkind == "channel" else (None if medium == Medium.INBOX else pick_channel(medium, wo))
     address = "" if rkind == "channel" else _address(medium, who)
@@ -339,8 +346,11 @@ def _make_delivery(cause, event, payload, wo, rkind, who, medium, ctx, at, urgen
         _timeline(d, at)
         return d
     if medium == Medium.INBOX:
+        # The rendered text is kept (for the log), and the key and parameters too: the inbox renders
+        # them again in whatever language its reader uses (messages.for_reader).
         InboxItem.objects.create(user=who, delivery=d, event=event, subject=d.subject, body=d.body, url=d.url,
-                                 work_order=wo, chain_id=(payload.get("context") or {}).get("chain"), created_at=at)
+                                 context=ctx, work_order=wo, chain_id=(payload.get("context") or {}).get("chain"),
+                                 created_at=at)
         Delivery.objects.filter(pk=d.pk).update(status=Status.DELIVERED, sent_at=at, attempts=1)
         d.status = Status.DELIVERED
         return d
@@ -586,6 +596,17 @@ def _timeline_event(d: Delivery, at: datetime) -> TimelineEvent | None:
               "text": text})
 
 
+def describe_event(data: dict, at: datetime) -> str:
+    """A delivery's timeline event (its data) in the reader's language: the stored `text` was written
+    in the deployment's language once; the fields it came from are rendered again."""
+    medium = data.get("medium") or ""
+    if medium not in Medium.values or data.get("status") not in Status.values:
+        return str(data.get("text") or "")
+    d = Delivery(medium=medium, status=data["status"], recipient=data.get("recipient") or "",
+                 error=data.get("error") or "", sent_at=at)
+    return describe(d, at)
+
+
 def describe(d: Delivery, at: datetime | None = None) -> str:
     """"sent to 张伟 via DingTalk at 10:02 — delivered" / "SMS failed: invalid number"."""
     via = str(Medium(d.medium).label)
@@ -716,7 +737,7 @@ def do_send_test(*, actor: User, channel: Channel, address: str = "") -> Deliver
     _require_admin(actor)
     t = now()
     ctx = {"channel": channel.name, "url": messages.base_url()}
-    r = messages.render("test", channel.medium, ctx, actor.language or settings.LANGUAGE_CODE)
+    r = messages.render("test", channel.medium, ctx, actor.language or site.default_language())
     if not address and channel.medium == Medium.EMAIL:
         address = actor.email
     elif not address and channel.medium in (Medium.SMS, Medium.VOICE):

@@ -16,6 +16,7 @@ from closeloop.accounts.models import Team
 from closeloop.core.errors import DomainError, NotFound
 
 from . import ack, selectors, services
+from . import messages as texts
 from .channels import all_kinds, kind_module
 from .models import AckPolicy, FlaggedAddress, Medium, Status, UserSettings
 
@@ -61,7 +62,7 @@ def panel_context(request, wo):
 @login_required
 @require_GET
 def inbox(request):
-    items = list(selectors.inbox(request.user)[:100])
+    items = texts.for_reader(list(selectors.inbox(request.user)[:100]))
     return render(request, "notify/inbox.html", {"items": items, "unread": services.unread_count(request.user),
                                                  "poll": poll()})
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from closeloop.accounts.models import Role, User
 from closeloop.core.clock import now
@@ -134,17 +135,18 @@ def _notify_step(ctx) -> None:
     event = NOTIFY_STEPS.get(ctx.transition.action if ctx.transition else "")
     if not event or not wo.contact_id:
         return
+    from closeloop.notify import messages as texts
     from closeloop.notify.services import notify
 
     messages = {
-        "portal.accepted": _("Your request %(code)s was accepted by %(name)s."),
-        "portal.on_the_way": _("%(name)s is on the way for %(code)s."),
-        "portal.arrived": _("%(name)s has arrived for %(code)s."),
-        "portal.done": _("%(code)s is done. Please confirm and rate the work."),
+        "portal.accepted": gettext_noop("Your request %(code)s was accepted by %(name)s."),
+        "portal.on_the_way": gettext_noop("%(name)s is on the way for %(code)s."),
+        "portal.arrived": gettext_noop("%(name)s has arrived for %(code)s."),
+        "portal.done": gettext_noop("%(code)s is done. Please confirm and rate the work."),
     }
     name = str(wo.assignee) if wo.assignee_id else ""
     notify(key=f"portal:{wo.pk}:{ctx.transition.action}:{wo.version}", event=event, work_order=wo,
-           recipients=[{"contact": wo.contact_id}], message=messages[event] % {"code": wo.code, "name": name},
+           recipients=[{"contact": wo.contact_id}], message=texts.text(messages[event], code=wo.code, name=name),
            context={"url": tracking_url(wo), "engineer": name, "status": wo.status}, public=True)
 
 

@@ -13,6 +13,7 @@ from closeloop.accounts.models import Role, User
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, ValidationFailed
+from closeloop.notify import messages as texts
 from closeloop.notify.services import notify
 from closeloop.workorders import lifecycle, timeline
 from closeloop.workorders.models import TimelineEvent, WorkOrder
@@ -20,7 +21,7 @@ from closeloop.workorders.services import do_escalate_work_order
 
 from . import hooks
 from . import ledger as ledger_mod
-from .models import MILESTONES, BusinessCalendar, Escalation, SLAPolicy, SLATarget
+from .models import MILESTONES, BusinessCalendar, Escalation, Milestone, SLAPolicy, SLATarget
 from .policies import check_condition, select_policy
 
 #: Timeline event kinds written by this app (workorders.TimelineEvent.kind values).
@@ -182,7 +183,8 @@ def _notify(esc: Escalation, wo: WorkOrder, action: str, user: User | None, chan
     notify(key=f"escalation:{esc.pk}:{action}:{user.pk}", event="sla.escalation", work_order=wo,
            recipients=[{"user": user.username}], also=[channel] if channel != "inbox" else None,
            urgent=channel == "voice" or wo.priority == "urgent", at=at,
-           context={"milestone": esc.milestone, "level": esc.level, "action": action,
+           context={"milestone": texts.localized(Milestone(esc.milestone).label) if esc.milestone in Milestone.values
+                    else esc.milestone, "level": esc.level, "action": action,
                     "due_at": esc.due_at.isoformat(), "title": wo.title, "priority": wo.priority})
 
 
