@@ -41,6 +41,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Former keys that still verify sessions and Django-signed values after a SECRET_KEY change
+# (comma-separated). Printed stickers have their own keyring (closeloop.core.signing).
+SECRET_KEY_FALLBACKS = [k for k in os.environ.get("CLOSELOOP_SECRET_KEY_FALLBACKS", "").split(",") if k]
 
 ALLOWED_HOSTS = [h for h in os.environ.get("CLOSELOOP_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CLOSELOOP_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -287,12 +290,18 @@ def _networks(value: str) -> list:
 
 METRICS_ALLOW = _networks(os.environ.get("CLOSELOOP_METRICS_ALLOW", "" if PRODUCTION else "127.0.0.0/8,::1/128"))
 
+# Logs go to stderr: plain lines by default, one JSON object per line with CLOSELOOP_LOG_FORMAT=json.
+LOG_FORMAT = os.environ.get("CLOSELOOP_LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # Worker and server lines carry time and level: "2026-12-07 08:00:01 WARNING closeloop...: ...".
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
-                             "datefmt": "%Y-%m-%d %H:%M:%S"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "closeloop.core.logs.RequestIdFilter"}},
+    # Worker and server lines carry time, level and the request id behind the work when there is one:
+    # "2026-12-07 08:00:01 WARNING closeloop.outbox.services [3f2a…]: ...".
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s%(rid)s: %(message)s",
+                             "datefmt": "%Y-%m-%d %H:%M:%S"},
+                   "json": {"()": "closeloop.core.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("CLOSELOOP_LOG_LEVEL", "WARNING")},
 }

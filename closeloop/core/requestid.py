@@ -1,4 +1,7 @@
-"""One id per HTTP request, for correlating what a request did (audit records today).
+"""One id per HTTP request, for correlating what a request did: audit records, and the
+timeline events, outbox rows and deliveries it causes (their `request_id` column defaults to
+`current()`), and the log lines of the worker that handles them (it `bind`s the outbox row's id
+while it works on it; core.logs puts the id on every log record).
 
 `RequestIdMiddleware` takes the caller's `X-Request-ID` when it looks like an id
 (1-64 characters of letters, digits, `-`, `_`, `.`; a proxy in front usually sets it),
@@ -9,6 +12,7 @@ is "". Used by closeloop.audit.services.record_change.
 
 import os
 import re
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 _current: ContextVar[str] = ContextVar("closeloop_request_id", default="")
@@ -18,6 +22,16 @@ HEADER = "X-Request-ID"
 
 def current() -> str:
     return _current.get()
+
+
+@contextmanager
+def bind(rid: str):
+    """Work done inside carries `rid` (the worker, handling what a request caused)."""
+    token = _current.set(rid or "")
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 class RequestIdMiddleware:

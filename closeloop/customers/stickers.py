@@ -10,8 +10,9 @@ it), else the bare code; the bare code is printed under it for typing.
 
 Stickers already printed stay valid: bare codes verify as before, and the portal's former
 tokens (django.core.signing, salt "closeloop.portal.qr", kind and id, no expiry) are still
-accepted by `target_from_token`, though no longer issued. Rotating SECRET_KEY invalidates
-every sticker.
+accepted by `target_from_token`, though no longer issued. Codes are signed with the signing
+keyring's first key and verified with every key still in it (core.signing): `closeloop
+signing_keys rotate` starts signing with a new key without invalidating a printed sticker.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ import base64
 import binascii
 from urllib.parse import urlsplit
 
-from django.core import signing
+from django.core import signing as django_signing
 from django.utils.crypto import constant_time_compare, salted_hmac
+
+from closeloop.core import signing
 
 from .models import Asset, Site
 
@@ -32,15 +35,21 @@ _KINDS = {"S": Site, "A": Asset}
 MAX_LENGTH = 300
 
 
-def _sig(kind: str, code: str) -> str:
-    mac = salted_hmac(_SALT, f"{kind}:{code}", algorithm="sha256").digest()
+def _sig(kind: str, code: str, key: str) -> str:
+    mac = salted_hmac(_SALT, f"{kind}:{code}", secret=key, algorithm="sha256").digest()
     return base64.b32encode(mac[:10]).decode()  # 16 characters, 80 bits
 
 
 def code_for(obj: Site | Asset) -> str:
-    """The sticker's code, e.g. CL:S:site-a:ABCD… (also what an engineer types)."""
+    """The sticker's code, e.g. CL:S:site-a:ABCD… (also what an engineer types), signed with
+    the keyring's signing key (core.signing)."""
     kind, code = ("S", obj.code) if isinstance(obj, Site) else ("A", obj.serial_number)
-    return f"{PREFIX}:{kind}:{code}:{_sig(kind, code)}"
+    return f"{PREFIX}:{kind}:{code}:{_sig(kind, code, signing.signing_key()[1])}"
+
+
+def _verified(kind: str, code: str, sig: str) -> bool:
+    """Any key still in the keyring verifies (a rotation never invalidates printed stickers)."""
+    return any(constant_time_compare(sig, _sig(kind, code, key)) for key in signing.verifying_keys())
 
 
 def token_for(obj: Site | Asset) -> str:
@@ -85,7 +94,7 @@ def target_from_code(text: str) -> Site | Asset | None:
     if len(text) > MAX_LENGTH or len(parts) < 4 or parts[0].upper() != PREFIX or parts[1].upper() not in _KINDS:
         return None
     kind, sig, code = parts[1].upper(), parts[-1].upper(), ":".join(parts[2:-1])
-    if not constant_time_compare(sig, _sig(kind, code)):
+    if not _verified(kind, code, sig):
         return None
     return _target(kind, code)
 
@@ -103,8 +112,9 @@ def target_from_token(token: str) -> Site | Asset | None:
     if decoded and decoded.startswith(PREFIX + ":"):
         return target_from_code(decoded)
     try:
-        data = signing.loads(token, salt=_LEGACY_PORTAL_SALT)
-    except signing.BadSignature:
+        keys = signing.verifying_keys()
+        data = django_signing.loads(token, salt=_LEGACY_PORTAL_SALT, key=keys[0], fallback_keys=keys[1:])
+    except django_signing.BadSignature:
         return None
     if not isinstance(data, dict):
         return None

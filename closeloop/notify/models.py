@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from closeloop.core import requestid
+
 
 class Medium(models.TextChoices):
     """How a message reaches a person. Preferences and the notify contract name these."""
@@ -129,6 +131,8 @@ class Delivery(models.Model):
     scheduled_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField()
+    #: The request that caused it (core.requestid): the worker fans out under the cause's id.
+    request_id = models.CharField(max_length=64, blank=True, default=requestid.current)
 
     class Meta:
         ordering = ["-id"]

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team, User
 from closeloop.audit.services import record_change, snapshot
-from closeloop.core import site
+from closeloop.core import requestid, site
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.customers.models import Contact
@@ -498,11 +498,12 @@ def deliver_batch(worker_id: str) -> bool:
                                                                 and not d.channel.last_error)):
                     ok.append((r, d, result[1]))
                     continue
-                exc = _record_outcome(d, result)
-                if exc is None:
-                    finished.append(r.id)
-                else:
-                    outbox.failed(r, token, t, exc)
+                with requestid.bind(r.request_id):
+                    exc = _record_outcome(d, result)
+                    if exc is None:
+                        finished.append(r.id)
+                    else:
+                        outbox.failed(r, token, t, exc)
             if ok:
                 _record_ok_bulk([(d, pid) for _r, d, pid in ok])
                 finished.extend(r.id for r, _d, _p in ok)
@@ -533,7 +534,11 @@ def _record_ok_bulk(items: list[tuple[Delivery, str]]) -> None:
     for status, ids in groups.items():
         Delivery.objects.filter(pk__in=ids).update(status=status, error="", updated_at=at, sent_at=at,
                                                    attempts=F("attempts") + 1)
-    timeline.append_events(e for e in (_timeline_event(d, at) for d in ds) if e is not None)
+    events = []
+    for d in ds:
+        with requestid.bind(d.request_id):  # the event carries the id of the request behind the message
+            events.append(_timeline_event(d, at))
+    timeline.append_events(e for e in events if e is not None)
 
 
 def fan_out_batch(worker_id: str) -> bool:
@@ -546,13 +551,14 @@ def fan_out_batch(worker_id: str) -> bool:
         ok = []
         with transaction.atomic():
             for r in rows:
-                try:
-                    with transaction.atomic():
-                        fan_out_payload(r.key, r.payload, t)
-                    ok.append(r.id)
-                except Exception as e:  # one bad payload must not hold up the others
-                    log.exception("fan-out of %s failed", r.key)
-                    outbox.failed(r, token, t, e)
+                with requestid.bind(r.request_id):
+                    try:
+                        with transaction.atomic():
+                            fan_out_payload(r.key, r.payload, t)
+                        ok.append(r.id)
+                    except Exception as e:  # one bad payload must not hold up the others
+                        log.exception("fan-out of %s failed", r.key)
+                        outbox.failed(r, token, t, e)
             outbox.done(ok, token)
     return busy
 

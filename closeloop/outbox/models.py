@@ -10,6 +10,8 @@ leaves a lease that expires, and another worker delivers it again.
 from django.db import models
 from django.db.models import Q
 
+from closeloop.core import requestid
+
 
 class OutboxMessage(models.Model):
     #: Who delivers it: a handler registered with outbox.services.register(kind, fn).
@@ -26,6 +28,8 @@ class OutboxMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
+    #: The request that caused it (core.requestid); the worker handles it under the same id.
+    request_id = models.CharField(max_length=64, blank=True, default=requestid.current)
 
     class Meta:
         ordering = ["id"]

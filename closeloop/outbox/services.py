@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
+from closeloop.core import requestid
 from closeloop.core.clock import now
 
 from .models import OutboxMessage
@@ -102,9 +103,11 @@ def handle_one_outbox(worker_id: str = "worker", at: datetime | None = None) -> 
     if msg is None:
         return False
     try:
-        _handlers[msg.kind](msg)
+        with requestid.bind(msg.request_id):
+            _handlers[msg.kind](msg)
     except Exception as exc:
-        failed(msg, worker_id, t, exc)
+        with requestid.bind(msg.request_id):
+            failed(msg, worker_id, t, exc)
         return True
     OutboxMessage.objects.filter(id=msg.id, claimed_by=worker_id).update(done_at=now(), claimed_until=None)
     return True

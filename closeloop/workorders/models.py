@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from closeloop.core import requestid
+
 from .lifecycle import STATE_LABELS, S
 
 
@@ -226,6 +228,8 @@ class TimelineEvent(models.Model):
     data = models.JSONField(default=dict, blank=True)
     #: Visible to the customer's contacts (public comments, status changes).
     public = models.BooleanField(default=False)
+    #: The request that caused it (core.requestid; "" for the worker's own timers).
+    request_id = models.CharField(max_length=64, blank=True, default=requestid.current)
 
     objects = TimelineQuerySet.as_manager()
 

@@ -63,6 +63,9 @@ def test_log_lines_carry_time_and_level(level):
     fmt = logging.Formatter(spec["format"], spec.get("datefmt"))
     record = logging.LogRecord("closeloop.outbox.services", level, __file__, 1, "outbox %s delivery failed", ("k",),
                                None)
+    from closeloop.core.logs import RequestIdFilter
+
+    RequestIdFilter().filter(record)
     line = fmt.format(record)
     assert re.match(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line), line
     assert logging.getLevelName(level) in line and "delivery failed" in line
