@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('notify', '0003_one_notify_format'),
+        ('notify', '0004_inbox_context'),
     ]
 
     operations = [
