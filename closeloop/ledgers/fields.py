@@ -91,10 +91,40 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("email", _("Email"), ("邮箱", "电子邮件", "email", "e-mail"), kind="email", max_length=254),
         EXTERNAL_ID,
     ),
+    # Work done before closeloop (workorders.history): closed or cancelled, matched on the old number.
+    "work_order": (
+        Field("old_number", _("Old work order number"), ("原工单号", "旧工单号", "原单号", "工单号", "工单编号", "单号",
+                                                       "old number", "order number", "ticket", "number"),
+              required=True, max_length=100),
+        Field("type", _("Work order type (key or name)"), ("工单类型", "类型", "work order type", "type"),
+              required=True, kind="ref", max_length=100),
+        Field("title", _("Title"), ("标题", "主题", "故障现象", "title", "subject"), required=True),
+        Field("description", _("Description"), ("描述", "详细描述", "故障描述", "问题描述", "description"),
+              max_length=5000),
+        Field("customer", _("Customer (code or name)"), ("客户编码", "客户名称", "客户", "报修单位", "customer code",
+                                                        "customer"), kind="ref"),
+        Field("site", _("Site (code or name)"), ("站点编码", "站点", "站点名称", "site code", "site"), kind="ref"),
+        Field("asset", _("Asset serial number"), ("序列号", "设备序列号", "出厂编号", "sn", "serial number", "asset"),
+              kind="ref", max_length=100),
+        Field("priority", _("Priority"), ("优先级", "紧急程度", "priority"), kind="choice", max_length=20),
+        Field("status", _("Status (closed or cancelled)"), ("状态", "工单状态", "status"), kind="choice",
+              max_length=20),
+        Field("reported_at", _("Reported at"), ("报修时间", "报修日期", "创建时间", "提交时间", "reported at", "reported",
+                                                "created"), required=True, kind="datetime"),
+        Field("closed_at", _("Closed at"), ("关闭时间", "完成时间", "结单时间", "完工日期", "closed at", "closed",
+                                            "completed"), kind="datetime"),
+        Field("engineer", _("Engineer (employee number or name)"), ("工程师", "维修工程师", "维修人员", "处理人",
+                                                                    "engineer", "technician"), kind="ref",
+              max_length=150),
+        Field("fault_code", _("Fault code"), ("故障代码", "故障码", "fault code"), max_length=40),
+        Field("resolution", _("Resolution"), ("处理结果", "解决方案", "处理措施", "resolution"), max_length=5000),
+        Field("rating", _("Rating (1-5)"), ("满意度", "评分", "评价", "rating"), kind="choice", max_length=10),
+    ),
 }
 
 #: The field a row is matched on (besides the external id).
-KEY_FIELD = {"customer": "code", "site": "code", "contact": "phone", "asset": "serial_number", "person": "username"}
+KEY_FIELD = {"customer": "code", "site": "code", "contact": "phone", "asset": "serial_number", "person": "username",
+             "work_order": "old_number"}
 
 
 def fields_for(kind: str) -> tuple[Field, ...]:
@@ -165,6 +195,32 @@ def parse_date(text: str) -> date:
         if 1900 <= d.year <= 2200:
             return d
     raise BadValue(_("“%(v)s” is not a date (write it as 2024-03-15).") % {"v": s[:40]})
+
+
+def parse_datetime(text: str) -> datetime:
+    """A date and time in the business time zone (aware). A date alone is midnight; an Excel
+    serial number may carry the time as its fraction."""
+    from django.utils import timezone
+
+    s = text.strip()
+    tz = timezone.get_default_timezone()
+    if re.fullmatch(r"\d{5}(\.\d+)?", s):
+        n = float(s)
+        if 1 <= n < 2958466:
+            return datetime.combine(EXCEL_EPOCH, datetime.min.time(), tzinfo=tz) + timedelta(days=n)
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%dT%H:%M:%S",
+                "%Y年%m月%d日 %H:%M", "%Y.%m.%d %H:%M"):
+        try:
+            d = datetime.strptime(s, fmt)
+        except ValueError:
+            continue
+        if 1900 <= d.year <= 2200:
+            return d.replace(tzinfo=tz)
+    try:
+        day = parse_date(s)
+    except BadValue:
+        raise BadValue(_("“%(v)s” is not a date and time (write it as 2024-03-15 14:30).") % {"v": s[:40]})
+    return datetime.combine(day, datetime.min.time(), tzinfo=tz)
 
 
 PHONE_RE = re.compile(r"^\+?\d{5,20}$")

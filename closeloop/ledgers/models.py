@@ -18,6 +18,7 @@ class Kind(models.TextChoices):
     CONTACT = "contact", _("Contacts")
     ASSET = "asset", _("Assets")
     PERSON = "person", _("People")
+    WORK_ORDER = "work_order", _("Historical work orders")
 
 
 class Status(models.TextChoices):

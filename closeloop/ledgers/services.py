@@ -8,7 +8,7 @@ whole sheet in memory.
 
 import logging
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.apps import apps
@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from closeloop.audit.services import record_change
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, ValidationFailed
+from closeloop.workorders import history
 
 from . import fields as F
 from . import reader
@@ -32,7 +33,7 @@ CHUNK = 2000
 LEASE = timedelta(minutes=5)
 
 MODELS = {"customer": "customers.Customer", "site": "customers.Site", "contact": "customers.Contact",
-          "asset": "customers.Asset", "person": "accounts.User"}
+          "asset": "customers.Asset", "person": "accounts.User", "work_order": "workorders.WorkOrder"}
 #: field name -> model attribute written (references by their id).
 ATTR = {"customer": "customer_id", "site": "site_id", "team": "team_id"}
 
@@ -42,6 +43,25 @@ ROLE_WORDS = {"admin": "admin", "administrator": "admin", "管理员": "admin", 
               "财务": "finance"}
 TIER_WORDS = {"standard": "standard", "标准": "standard", "普通": "standard", "silver": "silver", "银牌": "silver",
               "gold": "gold", "金牌": "gold", "platinum": "platinum", "白金": "platinum"}
+
+
+#: Historical work orders: field -> (model, attribute written, message when not found).
+WO_REFS = {
+    "type": ("workorders.WorkOrderType", "wo_type_id", lambda: _("No work order type “%(v)s” (use its key or name).")),
+    "asset": ("customers.Asset", "asset_id", lambda: _("No asset with serial number “%(v)s” (import the assets first).")),
+    "engineer": ("accounts.User", "assignee_id", lambda: _("No engineer “%(v)s” (import the people first).")),
+}
+WO_CHOICES = {
+    "priority": ({"low": "low", "低": "low", "normal": "normal", "普通": "normal", "一般": "normal", "中": "normal",
+                  "high": "high", "高": "high", "urgent": "urgent", "紧急": "urgent", "特急": "urgent"},
+                 lambda: _("Unknown priority “%(v)s” (low, normal, high, urgent).")),
+    "status": ({"closed": "closed", "done": "closed", "已关闭": "closed", "关闭": "closed", "已完成": "closed",
+                "完成": "closed", "已结单": "closed", "cancelled": "cancelled", "canceled": "cancelled",
+                "已取消": "cancelled", "取消": "cancelled", "作废": "cancelled"},
+               lambda: _("Only finished work can be imported as history: “%(v)s” is neither closed nor cancelled.")),
+    "rating": ({str(n): n for n in range(1, 6)} | {f"{n}星": n for n in range(1, 6)},
+               lambda: _("“%(v)s” is not a rating from 1 to 5.")),
+}
 
 
 def model_for(kind: str):
@@ -323,14 +343,17 @@ class _Refs:
         self.kind = kind
         self.cache: dict[tuple, int | str] = {}
 
-    def load(self, model_name: str, keys: set[str], extra=None):
+    def load(self, model_name: str, keys: set[str], extra=None, by=("code", "name"), qs=None):
+        """Find `keys` by the unique field by[0], else by the (maybe shared) field by[1]."""
         Model = apps.get_model(model_name)
         keys = {k for k in keys if k and ("c", model_name, k) not in self.cache}
         if not keys:
             return
-        qs = Model.objects.filter(Q(code__in=keys) | Q(name__in=keys))
+        code, name = by
+        qs = (qs if qs is not None else Model.objects).filter(Q(**{f"{code}__in": keys}) | Q(**{f"{name}__in": keys}))
         by_code, by_name = {}, {}
-        for o in qs.values("id", "code", "name", *(["customer_id"] if extra else [])):
+        for o in qs.values("id", code, name, *(extra or [])):
+            o["code"], o["name"] = o[code], o[name]
             by_code[o["code"]] = o
             by_name.setdefault(o["name"], []).append(o)
         for k in keys:
@@ -364,6 +387,21 @@ def _parse_row(kind: str, batch: ImportBatch, values: list[str], refs: _Refs, ac
                 raise F.BadValue(_("Too long (%(n)d characters; at most %(m)d).") % {"n": len(text), "m": f.max_length})
             if f.kind == "date":
                 out[f.name] = F.parse_date(text).isoformat()
+            elif f.kind == "datetime":
+                out[f.name] = F.parse_datetime(text).isoformat()
+            elif kind == Kind.WORK_ORDER and f.name in WO_REFS:
+                model_name, attr, what = WO_REFS[f.name]
+                c = refs.get(model_name, text)
+                if c is None or c == "ambiguous":
+                    raise F.BadValue(what() % {"v": text})
+                out[attr] = c["id"]
+                if f.name == "asset":
+                    out["_asset_customer"] = c["customer_id"]
+            elif kind == Kind.WORK_ORDER and f.name in WO_CHOICES:
+                value = WO_CHOICES[f.name][0].get(text.lower())
+                if value is None:
+                    raise F.BadValue(WO_CHOICES[f.name][1]() % {"v": text})
+                out[f.name] = value
             elif f.kind == "phone":
                 out[f.name] = F.parse_phone(text)
             elif f.kind == "decimal":
@@ -409,6 +447,17 @@ def _parse_row(kind: str, batch: ImportBatch, values: list[str], refs: _Refs, ac
                 out[f.name] = text
         except F.BadValue as e:
             errors.append({"column": col, "message": str(e)})
+    if kind == Kind.WORK_ORDER:
+        asset_customer = out.pop("_asset_customer", None)
+        if asset_customer is not None:
+            if out.get("customer_id") and asset_customer != out["customer_id"]:
+                errors.append({"column": headers[batch.mapping["asset"]],
+                               "message": _("This asset belongs to another customer.")})
+            out.setdefault("customer_id", asset_customer)
+        if out.get("closed_at") and out.get("reported_at") and (
+                datetime.fromisoformat(out["closed_at"]) < datetime.fromisoformat(out["reported_at"])):
+            errors.append({"column": headers[batch.mapping["closed_at"]],
+                           "message": _("Closed before it was reported.")})
     if "_site" in out:
         text = out.pop("_site")
         s = refs.get("customers.Site", text)
@@ -432,6 +481,10 @@ def _key(kind: str, vals: dict) -> str:
 def _existing(kind: str, rows: list[tuple[StagedRow, dict]]) -> dict[int, object]:
     """id(staged row) -> the object it matches (on external id, then on its key)."""
     Model = model_for(kind)
+    if kind == Kind.WORK_ORDER:  # matched on the old number only; history is never updated
+        done = history.imported_ids({r.key for r, _vals in rows})
+        objs = Model.objects.in_bulk(set(done.values()))
+        return {id(r): objs[done[r.key]] for r, _vals in rows if r.key in done and done[r.key] in objs}
     ext = {vals["external_id"] for _r, vals in rows if vals.get("external_id")}
     by_ext = dict(ExternalRef.objects.filter(kind=kind, external_id__in=ext).values_list("external_id", "object_id"))
     out: dict[int, object] = {}
@@ -501,9 +554,17 @@ def _check_rows(batch: ImportBatch, chunk: list[StagedRow]) -> None:
     if "customer" in m:
         refs.load("customers.Customer", cells("customer"))
     if "site" in m:
-        refs.load("customers.Site", cells("site"), extra=True)
+        refs.load("customers.Site", cells("site"), extra=["customer_id"])
     if "team" in m:
         refs.load("accounts.Team", cells("team"))
+    if batch.kind == Kind.WORK_ORDER:
+        if "type" in m:
+            refs.load("workorders.WorkOrderType", cells("type"), by=("key", "name"))
+        if "asset" in m:
+            refs.load("customers.Asset", cells("asset"), extra=["customer_id"], by=("serial_number", "serial_number"))
+        if "engineer" in m:
+            refs.load("accounts.User", cells("engineer"), by=("username", "display_name"),
+                      qs=apps.get_model("accounts.User").objects.exclude(role="customer"))
     actor = batch.created_by
     parsed = []
     for r in chunk:
@@ -523,6 +584,9 @@ def _check_rows(batch: ImportBatch, chunk: list[StagedRow]) -> None:
             r.action, r.object_id = Action.CREATE, None
             continue
         r.object_id = obj.id
+        if batch.kind == Kind.WORK_ORDER:
+            r.action = Action.UNCHANGED  # imported before: history is not rewritten
+            continue
         if batch.kind == "person" and (obj.is_superuser or obj.role == "admin") and not (
                 actor.is_superuser or actor.role == "admin"):
             r.action = Action.ERROR
@@ -573,17 +637,28 @@ def _commit_step(batch: ImportBatch) -> None:
         creates = [r for r in chunk if r.action == Action.CREATE]
         updates = [r for r in chunk if r.action == Action.UPDATE]
         # Someone may have added the same key since the preview: such a row becomes an error.
-        if creates and batch.kind != "contact":
+        if creates and batch.kind == Kind.WORK_ORDER:
+            taken = set(history.imported_ids({r.key for r in creates}))
+        elif creates and batch.kind != "contact":
             field = F.KEY_FIELD[batch.kind]
             taken = set(Model.objects.filter(**{f"{field}__in": [r.key for r in creates]})
                         .values_list(field, flat=True))
+        else:
+            taken = set()
+        if taken:
             for r in creates:
                 if r.key in taken:
                     r.action = Action.ERROR
                     r.errors = [{"column": "", "message": _("“%(k)s” was added by someone else after the "
                                                             "preview.") % {"k": r.key}}]
             creates = [r for r in creates if r.action == Action.CREATE]
-        objs = [_new(batch.kind, r.after) for r in creates]
+        if batch.kind == Kind.WORK_ORDER:
+            ids = history.do_import_history(actor=batch.created_by, rows=[_history_row(r) for r in creates])
+            for r, oid in zip(creates, ids, strict=True):
+                r.object_id, r.applied = oid, True
+            objs = []
+        else:
+            objs = [_new(batch.kind, r.after) for r in creates]
         if batch.kind == "contact":  # no unique key to find the new rows by: read their ids back
             Model.objects.bulk_create(objs, batch_size=500)
             for r, o in zip(creates, objs, strict=True):
@@ -617,6 +692,15 @@ def _commit_step(batch: ImportBatch) -> None:
         ExternalRef.objects.bulk_create(refs, ignore_conflicts=True)
         _save_outcome(chunk)
         ImportBatch.objects.filter(id=batch.id).update(cursor=chunk[-1].id, done_rows=batch.done_rows + len(chunk))
+
+
+def _history_row(r: StagedRow) -> dict:
+    """A checked row as workorders.history wants it (times parsed, closed by default)."""
+    vals = dict(r.after)
+    vals["reported_at"] = datetime.fromisoformat(vals["reported_at"])
+    vals["closed_at"] = datetime.fromisoformat(vals["closed_at"]) if vals.get("closed_at") else None
+    vals.setdefault("status", "closed")
+    return vals
 
 
 def _new(kind: str, vals: dict):
@@ -677,6 +761,15 @@ def _rollback(batch: ImportBatch) -> None:
                 if not chunk:
                     break
                 last = chunk[-1].id
+                if batch.kind == Kind.WORK_ORDER:  # created only, never updated
+                    ids = [r.object_id for r in chunk]
+                    busy = history.in_use_since_import(ids)
+                    if busy is not None:
+                        row = next(r for r in chunk if r.object_id == busy)
+                        raise RollbackRefused(_("Row %(n)d (%(k)s) was changed or used since the import; "
+                                                "nothing was rolled back.") % {"n": row.row_number, "k": row.key})
+                    history.do_remove_imported(ids)
+                    continue
                 current = Model.objects.in_bulk([r.object_id for r in chunk])
                 restore, fields, created = [], set(), []
                 for r in chunk:

@@ -77,11 +77,21 @@ def batch_detail(request, batch_id: int):
     ctx = {"batch": batch, "field_rows": field_rows, "Status": Status, "headers": list(enumerate(batch.headers))}
     if batch.status in (Status.PREVIEW, Status.COMMITTED, Status.ROLLED_BACK, Status.COMMITTING):
         ctx["errors"] = list(selectors.error_rows(batch)[:PREVIEW_ROWS])
-        ctx["creates"] = list(selectors.rows_by_action(batch, Action.CREATE)[:PREVIEW_ROWS // 2])
-        ctx["updates"] = list(selectors.rows_by_action(batch, Action.UPDATE)[:PREVIEW_ROWS // 2])
+        ctx["creates"] = _shown(batch, selectors.rows_by_action(batch, Action.CREATE)[:PREVIEW_ROWS // 2])
+        ctx["updates"] = _shown(batch, selectors.rows_by_action(batch, Action.UPDATE)[:PREVIEW_ROWS // 2])
         ctx["mapped"] = [(h, batch.mapping.get(f.name)) for f in fields.fields_for(batch.kind)
                          for h in [f.label] if batch.mapping.get(f.name) is not None]
     return render(request, "ledgers/detail.html", ctx)
+
+
+def _shown(batch, rows) -> list:
+    """Rows with what people recognise: each mapped column's label and the cell's text (not
+    the ids and field names the import writes)."""
+    columns = [(f.label, batch.mapping[f.name]) for f in fields.fields_for(batch.kind) if f.name in batch.mapping]
+    rows = list(rows)
+    for r in rows:
+        r.shown = [(label, r.values[i]) for label, i in columns if i < len(r.values) and r.values[i]]
+    return rows
 
 
 def _act(request, batch_id, fn, done_msg):

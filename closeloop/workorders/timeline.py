@@ -2,8 +2,9 @@
 
 Every app appends its events through `append_event` (one event) or `append_events`
 (several in one INSERT, built with `new_event`); nothing else creates `TimelineEvent`
-rows. The timeline is append-only (the model refuses updates and deletes), so this is
-the whole write API:
+rows. The timeline is append-only (the model refuses updates and deletes; the one
+exception is `discard_imported`, for a rolled-back import of historical work orders), so
+this is the whole write API:
 
     from closeloop.workorders import timeline
 
@@ -54,6 +55,15 @@ def append_events(events: Iterable[TimelineEvent], *, batch_size: int | None = N
     if events:
         TimelineEvent.objects.bulk_create(events, batch_size=batch_size)
     return events
+
+
+def discard_imported(work_order_ids: list[int]) -> None:
+    """The one exception to append-only: the events of historical work orders whose import is
+    rolled back go with them (workorders.history.do_remove_imported, which first makes sure
+    nobody touched those work orders since)."""
+    from django.db.models import QuerySet
+
+    QuerySet.delete(TimelineEvent.objects.filter(work_order_id__in=work_order_ids))
 
 
 def text(fn: Callable[[], str]) -> str:

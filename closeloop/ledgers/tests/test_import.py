@@ -284,3 +284,91 @@ def test_both_readers_give_the_same_cells_for_a_messy_sheet(settings):
     assert [n for n, _cells in fast] == [3, 5, 6, 7, 8]
     assert fast[2][1][2:] == ["SN-001", "2021-03-04", "12", "迈瑞"]
     assert fast[3][1][2:5] == ["SN-002", "44197", "3"]
+
+
+HISTORY_HEADER = ["原工单号", "工单类型", "标题", "客户", "序列号", "优先级", "状态", "报修时间", "完成时间", "工程师",
+                  "处理结果", "满意度"]
+
+
+def test_historical_work_orders_are_imported_closed_with_their_dates_and_rolled_back(world):
+    from closeloop.workorders.models import ExternalRef as WorkOrderRef
+    from closeloop.workorders.models import TimelineEvent, WorkOrder
+    from closeloop.workorders.selectors import visible_work_orders
+
+    serial = world.asset_a.serial_number
+    data = xlsx([HISTORY_HEADER,
+                 ["GD-2023-001", "维修", "呼吸机报警", "甲医院", serial, "紧急", "已完成", datetime(2023, 5, 1, 9, 30),
+                  "2023-05-02 16:00", "eng_x", "更换传感器", 5],
+                 ["GD-2023-002", "repair", "监护仪黑屏", "org-b", "", "", "作废", "2023/06/01", "", "", "", ""],
+                 ["GD-2023-003", "维修", "处理中的单", "org-a", "", "", "处理中", "2023-07-01", "", "", "", ""],
+                 ["GD-2023-004", "维修", "没有这个人", "org-a", "", "", "已关闭", "2023-07-02", "", "张三", "", ""],
+                 ["GD-2023-005", "维修", "先关后报", "org-a", "", "", "已关闭", "2023-07-05", "2023-07-03", "", "", ""],
+                 ["GD-2023-006", "维修", "设备不是这家的", "org-b", serial, "", "已关闭", "2023-07-05", "", "", "", ""]],
+                title_rows=[["历史工单台账"]])
+    b = services.do_upload(world.manager, kind="work_order", filename="历史工单.xlsx", data=data)
+    assert {"old_number", "type", "title", "customer", "asset", "priority", "status", "reported_at", "closed_at",
+            "engineer", "resolution", "rating"} <= set(b.mapping)
+    services.do_set_mapping(world.manager, b, b.mapping)
+    b = run(b)
+    assert b.status == Status.PREVIEW, b.error
+    assert (b.counts["create"], b.counts["error"]) == (2, 4)
+    problems = {n: [e["column"] for e in errs] for n, errs in errors_of(b).items()}
+    assert problems == {5: ["状态"], 6: ["工程师"], 7: ["完成时间"], 8: ["序列号"]}
+    assert "neither closed nor cancelled" in errors_of(b)[5][0]["message"]
+    assert WorkOrder.objects.count() == 0  # nothing before confirming
+
+    services.do_confirm(world.manager, b)
+    b = run(b)
+    assert b.status == Status.COMMITTED, b.error
+    closed = WorkOrder.objects.get(external_refs__external_id="GD-2023-001")
+    assert closed.code.startswith("WD20230501")
+    assert (closed.status, closed.priority, closed.rating, closed.resolution) == ("closed", "urgent", 5, "更换传感器")
+    assert (closed.customer_id, closed.asset_id, closed.assignee_id, closed.team_id) == (
+        world.org_a.id, world.asset_a.id, world.eng_x.id, world.team_x.id)
+    from django.utils import timezone
+
+    assert f"{timezone.localtime(closed.closed_at):%Y-%m-%d %H:%M}" == "2023-05-02 16:00"  # business time
+    assert [(e.kind, e.to_state, e.data.get("imported")) for e in closed.events.order_by("at")] == [
+        ("created", "new", True), ("transition", "closed", True)]
+    cancelled = WorkOrder.objects.get(external_refs__external_id="GD-2023-002")
+    assert (cancelled.status, cancelled.customer_id, cancelled.cancelled_at is not None) == (
+        "cancelled", world.org_b.id, True)
+    # Found by its old number, and seen by whom it concerns only.
+    assert visible_work_orders(world.cust_a).filter(id=closed.id).exists()
+    assert not visible_work_orders(world.cust_b).filter(id=closed.id).exists()
+    from closeloop.workorders.selectors import apply_search, find_by_external_ref
+
+    assert list(find_by_external_ref(world.dispatcher, "ledger", "GD-2023-001")) == [closed]
+    assert list(apply_search(visible_work_orders(world.dispatcher), "GD-2023-001")) == [closed]
+
+    # The same file again: already imported, nothing duplicated.
+    again = services.do_upload(world.manager, kind="work_order", filename="历史工单.xlsx", data=data)
+    services.do_set_mapping(world.manager, again, again.mapping)
+    again = run(again)
+    assert (again.counts["create"], again.counts["unchanged"]) == (0, 2)
+
+    # Rolled back: gone with their events and old numbers.
+    services.do_rollback(world.manager, b)
+    b = run(b)
+    assert b.status == Status.ROLLED_BACK, b.error
+    assert not WorkOrder.objects.exists()
+    assert not TimelineEvent.objects.exists() and not WorkOrderRef.objects.exists()
+
+
+def test_a_history_rollback_is_refused_once_someone_worked_on_an_imported_order(world):
+    from closeloop.workorders import timeline
+    from closeloop.workorders.models import WorkOrder
+
+    data = xlsx([HISTORY_HEADER, ["OLD-1", "维修", "旧单", "org-a", "", "", "", "2024-01-02", "", "", "", ""]])
+    b = services.do_upload(world.admin, kind="work_order", filename="h.csv.xlsx", data=data)
+    services.do_set_mapping(world.admin, b, b.mapping)
+    b = run(b)
+    services.do_confirm(world.admin, b)
+    b = run(b)
+    wo = WorkOrder.objects.get()
+    assert wo.status == "closed"  # a blank status is closed
+    timeline.append_event(wo, "comment", actor=world.dispatcher, data={"text": "客户又来电"})
+    services.do_rollback(world.admin, b)
+    b = run(b)
+    assert b.status == Status.COMMITTED
+    assert "OLD-1" in b.error and WorkOrder.objects.filter(id=wo.id).exists()
