@@ -155,6 +155,14 @@ ACCESS: list[E] = [
     E("GET",    "analytics/heatmap/",                                      "login  403    ok     ok     403    ok     ok"),
     E("GET",    "analytics/export/<str:chart>.<str:fmt>",                  "login  403    ok     ok     403    ok     ok",
       path="/analytics/export/heatmap.csv"),
+
+    # SLA policies and business calendars, the holiday editor (administrators, as the SLA API)
+    E("GET",    "settings/sla-policies/",                                  "login  404    404    404    404    404    ok"),
+    E("POST",   "settings/calendars/<str:ref>/holidays",                   "login  404    404    404    404    404    ok",
+      path="/settings/calendars/24x7/holidays", body={"year": "2027", "holidays": "2027-01-01"}),
+    E("POST",   "settings/calendars/<str:ref>/holidays/import",            "login  404    404    404    404    404    ok",
+      path="/settings/calendars/24x7/holidays/import",
+      body=lambda fx: {"year": "2027", "file": SimpleUploadedFile("h.csv", b"2027-01-01,holiday\n")}),
     # -- audit log (configuration changes)
     E("GET",    "settings/audit/",                                         "login  403    403    403    403    403    ok"),
     E("GET",    "/api/v1/audit",                                           "401    403    403    403    403    403    ok"),

@@ -26,3 +26,5 @@ class AdministrationConfig(AppConfig):
 
         nav.register("admin_types", _("Work order types"), "administration:types", icon="forms", order=22,
                      visible=may_manage_types, group="settings", namespace="administration:types")
+        nav.register("admin_sla", _("SLA and calendars"), "administration:sla", icon="clock", order=23,
+                     visible=may_see_setup, group="settings", namespace="administration:sla")

@@ -246,3 +246,78 @@ class FieldForm(forms.Form):
         _styled(self)
         self.fields["required"].widget.attrs["class"] = "form-check-input"
         self.fields["kind"].widget.attrs["data-designer-kind"] = "1"
+
+
+class PolicyForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    key = forms.CharField(label=_("Key"), max_length=40, required=False,
+                          help_text=_("Lower-case letters, digits, - and _ (used by the API, imports and rules)."))
+    order = forms.CharField(label=_("Order"), max_length=10, required=False, initial="100",
+                            help_text=_("Policies are tried from the lowest number; the first whose condition "
+                                        "matches applies."))
+    calendar = forms.ChoiceField(label=_("Business calendar"), required=False)
+    condition = forms.CharField(label=_("Condition (CEL)"), required=False, widget=forms.Textarea(attrs={"rows": 2}),
+                                help_text=_('Empty: every work order. E.g. wo.priority == "urgent" && '
+                                            'wo.customer.tier == "gold"'))
+    target_response = forms.CharField(label=_("First response (minutes)"), max_length=10, required=False)
+    target_arrival = forms.CharField(label=_("Arrival on site (minutes)"), max_length=10, required=False)
+    target_resolution = forms.CharField(label=_("Technical resolution (minutes)"), max_length=10, required=False)
+    target_closure = forms.CharField(label=_("Closure (minutes)"), max_length=10, required=False)
+    response_actions = forms.MultipleChoiceField(label=_("What counts as the first response"), required=False,
+                                                 widget=forms.CheckboxSelectMultiple)
+    ladder = forms.CharField(label=_("Escalation ladder (JSON)"), required=False,
+                             widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+                             help_text=_('Levels as in the API, e.g. [{"level": 1, "pct": 80, "actions": '
+                                         '["remind_assignee"]}]. Empty: no escalation.'))
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        from closeloop.sla.models import BusinessCalendar
+        from closeloop.sla.services import RESPONSE_ACTION_CHOICES
+        from closeloop.workorders.lifecycle import TRANSITIONS
+
+        super().__init__(*args, **kwargs)
+        self.fields["calendar"].choices = [("", "—")] + [(c.key, c.name) for c in BusinessCalendar.objects.all()]
+        self.fields["response_actions"].choices = [
+            (a, TRANSITIONS[a].label if a in TRANSITIONS else a) for a in RESPONSE_ACTION_CHOICES]
+        _styled(self)
+        self.fields["response_actions"].widget.attrs["class"] = "form-check-input"
+        self.fields["condition"].widget.attrs["spellcheck"] = "false"
+        if editing:
+            self.fields["key"].disabled = True
+
+
+WEEKDAYS = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
+
+
+class CalendarForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100, required=False)
+    key = forms.CharField(label=_("Key"), max_length=40, required=False,
+                          help_text=_("Lower-case letters, digits, - and _ (used by the API, imports and rules)."))
+    kind = forms.ChoiceField(label=_("Kind"), required=False)
+    tz = forms.ChoiceField(label=_("Time zone"), required=False)
+
+    def __init__(self, *args, editing: bool = False, **kwargs):
+        from closeloop.sla.models import BusinessCalendar
+
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = BusinessCalendar.Kind.choices
+        if editing:
+            self.fields["key"].disabled = True
+        self.fields["tz"].choices = _zones()
+        for i, day in enumerate(WEEKDAYS):
+            self.fields[f"week_{i}"] = forms.CharField(
+                label=day, max_length=100, required=False,
+                help_text=_("e.g. 09:00-12:00, 13:00-18:00; empty: not a working day") if i == 0 else "")
+        _styled(self)
+
+
+class HolidayYearForm(forms.Form):
+    holidays = forms.CharField(label=_("Holidays"), required=False, widget=forms.Textarea(attrs={"rows": 8}),
+                               help_text=_("One date a line (YYYY-MM-DD); ranges as 2027-10-01..2027-10-07."))
+    workdays = forms.CharField(label=_("Extra working days (调休)"), required=False,
+                               widget=forms.Textarea(attrs={"rows": 4}),
+                               help_text=_("Weekend days worked instead, one a line."))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _styled(self)

@@ -281,3 +281,158 @@ _register(Kind(
     help=_("A type that work orders use cannot be deleted: deactivate it, and it is offered for no new work "
            "order while its work orders keep it."),
 ))
+
+
+# ---- SLA policies and business calendars (sla.services; administrators, as the SLA API) ------------------
+
+def _problems_to_inputs(e: ValidationFailed) -> ValidationFailed:
+    """The service names `targets.response`, `ladder[1]`, `week.0`; the page has one input for each."""
+    import re
+
+    for p in e.problems:
+        p.field = re.sub(r"^targets\.(\w+)$", r"target_\1", p.field)
+        p.field = re.sub(r"^ladder\[\d+\].*$", "ladder", p.field)
+        p.field = re.sub(r"^week\.(\d)$", r"week_\1", p.field)
+    return e
+
+
+def _int_or_text(v: str):
+    v = (v or "").strip()
+    return int(v) if v.lstrip("-").isdigit() else v
+
+
+def _policy_data(post, *, editing: bool) -> dict:
+    import json
+
+    from closeloop.sla.models import MILESTONES
+
+    problems = []
+    data = {"name": (post.get("name") or "").strip(), "order": _int_or_text(post.get("order") or "100"),
+            "calendar": (post.get("calendar") or "").strip(), "condition": (post.get("condition") or "").strip(),
+            "response_actions": post.getlist("response_actions") if hasattr(post, "getlist") else []}
+    if not editing:
+        data["key"] = (post.get("key") or "").strip()
+    targets = {}
+    for m in MILESTONES:
+        v = (post.get(f"target_{m}") or "").strip()
+        if not v:
+            continue
+        try:
+            minutes = float(v)
+        except ValueError:
+            minutes = -1
+        if minutes <= 0 or minutes > 60 * 24 * 366:
+            problems.append(FieldProblem(f"target_{m}", _("Minutes of business time, more than 0.")))
+            continue
+        targets[m] = round(minutes * 60)
+    data["targets"] = targets
+    ladder_text = (post.get("ladder") or "").strip()
+    try:
+        ladder = json.loads(ladder_text) if ladder_text else []
+        if not isinstance(ladder, list) or not all(isinstance(x, dict) for x in ladder):
+            raise ValueError
+    except ValueError:
+        problems.append(FieldProblem("ladder", _("A JSON list of levels, e.g. [{\"level\": 1, \"pct\": 80, "
+                                                 "\"actions\": [\"remind_assignee\"]}].")))
+        ladder = []
+    data["ladder"] = ladder
+    if problems:
+        raise ValidationFailed(problems)
+    return data
+
+
+def _policy_initial(p) -> dict:
+    import json
+
+    out = {"name": p.name, "key": p.key, "order": str(p.order), "calendar": p.calendar.key,
+           "condition": p.condition, "response_actions": list(p.response_actions or []),
+           "ladder": json.dumps(p.ladder, ensure_ascii=False) if p.ladder else ""}
+    for m, seconds in (p.targets or {}).items():
+        out[f"target_{m}"] = f"{seconds / 60:g}"
+    return out
+
+
+def _sla_write(fn):
+    def run(*args):
+        try:
+            return fn(*args)
+        except ValidationFailed as e:
+            raise _problems_to_inputs(e) from None
+    return run
+
+
+def _format_spans(spans) -> str:
+    return ", ".join(f"{a}-{b}" for a, b in spans or [])
+
+
+def _calendar_data(post, *, editing: bool) -> dict:
+    problems = []
+    data = {"name": (post.get("name") or "").strip(), "kind": (post.get("kind") or "hours").strip(),
+            "tz": (post.get("tz") or "").strip()}
+    if not editing:
+        data["key"] = (post.get("key") or "").strip()
+    week = {}
+    for i in range(7):
+        text = (post.get(f"week_{i}") or "").replace("，", ",").replace("～", "-").replace("~", "-").strip()
+        if not text:
+            continue
+        spans = []
+        for part in text.split(","):
+            a, sep, b = part.strip().partition("-")
+            if not sep:
+                problems.append(FieldProblem(f"week_{i}", _("Write hours as 09:00-18:00, several separated by "
+                                                            "commas.")))
+                break
+            spans.append([a.strip(), b.strip()])
+        week[str(i)] = spans
+    data["week"] = week
+    if problems:
+        raise ValidationFailed(problems)
+    return data
+
+
+def _calendar_initial(c) -> dict:
+    out = {"name": c.name, "key": c.key, "kind": c.kind, "tz": c.tz}
+    for i in range(7):
+        out[f"week_{i}"] = _format_spans((c.week or {}).get(str(i)))
+    return out
+
+
+def _sla_kinds() -> None:
+    from closeloop.sla import selectors as sla_selectors
+    from closeloop.sla import services as sla_services
+    from closeloop.sla.models import BusinessCalendar
+
+    _register(Kind(
+        key="sla-policies", title=_("SLA policies"), one=_("SLA policy"), form=forms.PolicyForm, may=may_see_setup,
+        rows=lambda user, q: _search(sla_selectors.policies_list(), q, "name", "key", "condition"),
+        access=lambda user, ref: _get(sla_selectors.policies_list(), key=ref), ref=lambda p: p.key,
+        create=_sla_write(lambda actor, post: sla_services.do_create_policy(
+            actor=actor, data=_policy_data(post, editing=False))),
+        update=_sla_write(lambda actor, obj, post: sla_services.do_update_policy(
+            actor=actor, policy=obj, data=_policy_data(post, editing=True))),
+        initial=_policy_initial,
+        columns=[Column(_("Key"), lambda p: p.key), Column(_("Order"), lambda p: p.order),
+                 Column(_("Business calendar"), lambda p: p.calendar.name, True),
+                 Column(_("Condition (CEL)"), lambda p: p.condition or "—", True)],
+        deactivate=lambda actor, obj, active: sla_services.do_update_policy(actor=actor, policy=obj,
+                                                                            data={"active": active}),
+        help=_("Saving a policy recomputes the SLA of every open work order (each gets a timeline entry)."),
+    ))
+    _register(Kind(
+        key="calendars", title=_("Business calendars"), one=_("business calendar"), form=forms.CalendarForm,
+        may=may_see_setup,
+        rows=lambda user, q: _search(BusinessCalendar.objects.order_by("name"), q, "name", "key"),
+        access=lambda user, ref: _get(BusinessCalendar.objects.all(), key=ref), ref=lambda c: c.key,
+        create=_sla_write(lambda actor, post: sla_services.do_create_calendar(
+            actor=actor, data=_calendar_data(post, editing=False))),
+        update=_sla_write(lambda actor, obj, post: sla_services.do_update_calendar(
+            actor=actor, calendar=obj, data=_calendar_data(post, editing=True))),
+        initial=_calendar_initial,
+        columns=[Column(_("Key"), lambda c: c.key), Column(_("Kind"), lambda c: c.get_kind_display()),
+                 Column(_("Time zone"), lambda c: c.tz, True)],
+        help=_("Changing a calendar recomputes the SLA of every open work order."),
+    ))
+
+
+_sla_kinds()

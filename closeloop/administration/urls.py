@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import designer, views
+from . import designer, holidays, views
 from .kinds import KINDS
 
 
@@ -29,6 +29,9 @@ urlpatterns = [
     path("settings/types/<str:ref>/fields/<str:field>/", designer.field_edit, name="type_field_edit"),
     path("settings/types/<str:ref>/fields/<str:field>/remove", designer.field_remove, name="type_field_remove"),
     path("settings/types/<str:ref>/preview", designer.preview, name="type_preview"),
+    path("settings/sla-policies/", views.object_list, {"kind": "sla-policies"}, name="sla"),
+    path("settings/calendars/<str:ref>/holidays", holidays.save_year, name="calendar_year"),
+    path("settings/calendars/<str:ref>/holidays/import", holidays.import_dates, name="calendar_import"),
     path("settings/<kind:kind>/", views.object_list, name="list"),
     path("settings/<kind:kind>/new", views.object_edit, name="new"),
     path("settings/<kind:kind>/<str:ref>/", views.object_edit, name="edit"),

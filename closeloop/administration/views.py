@@ -86,8 +86,11 @@ def checklist(request):
             form = forms.CompanyForm(initial={"name": company.name, "time_zone": company.time_zone,
                                               "language": company.language, "site_url": company.site_url})
     steps = selectors.checklist()
+    from closeloop.sla.selectors import holiday_gaps
+
     return render(request, "administration/checklist.html", {
         "steps": steps, "done": sum(s.done for s in steps), "company": company, "form": form,
+        "holiday_gaps": holiday_gaps(),
     })
 
 
@@ -117,8 +120,14 @@ def object_list(request, kind: str):
     rows = [{"obj": o, "ref": k.ref(o), "active": getattr(o, "is_active", getattr(o, "active", True)),
              "cells": [{"text": c.value(o), "wide_only": c.wide_only} for c in k.columns]}
             for o in (page.items if page else [])]
+    gaps = None
+    if k.key in ("sla-policies", "calendars"):
+        from closeloop.sla.selectors import holiday_gaps
+
+        gaps = holiday_gaps()
     return render(request, "administration/list.html", {
         "kind": k, "kinds": _nav(request), "rows": rows, "page": page, "q": q, "error": error,
+        "holiday_gaps": gaps,
     })
 
 
@@ -126,7 +135,8 @@ def object_list(request, kind: str):
 def object_edit(request, kind: str, ref: str | None = None):
     k = _kind(request, kind)
     obj = _or_404(k.access, request.user, ref) if ref is not None else None
-    form_kwargs = {"editing": obj is not None} if k.form is forms.UserForm else {}
+    form_kwargs = {"editing": obj is not None} if k.form in (forms.UserForm, forms.PolicyForm,
+                                                              forms.CalendarForm) else {}
     if request.method == "POST":
         form = k.form(request.POST, **form_kwargs)
         form.is_valid()
@@ -152,7 +162,8 @@ def render_edit(request, kind: str, obj, *, form=None, ref=None, add_form=None, 
     """An object's page: its form, and for a work order type the form designer (administration/designer.py)."""
     k = KINDS[kind]
     if form is None:
-        form = k.form(initial=k.initial(obj) if obj is not None else None)
+        kwargs = {"editing": obj is not None} if k.form in (forms.PolicyForm, forms.CalendarForm) else {}
+        form = k.form(initial=k.initial(obj) if obj is not None else None, **kwargs)
     if ref is None and obj is not None:
         ref = k.ref(obj)
     qr_url = None
@@ -165,6 +176,14 @@ def render_edit(request, kind: str, obj, *, form=None, ref=None, add_form=None, 
         from .designer import designer_context
 
         extra = designer_context(request, obj, add_form=add_form)
+    if k.key == "calendars" and obj is not None:
+        from .holidays import holiday_context
+
+        extra = holiday_context(request, obj, year_form=add_form)
+    if k.key in ("sla-policies", "calendars"):
+        from closeloop.sla.selectors import holiday_gaps
+
+        extra["holiday_gaps"] = holiday_gaps()
     return render(request, "administration/edit.html", {
         "kind": k, "kinds": _nav(request), "form": form, "obj": obj, "ref": ref,
         "active": getattr(obj, "is_active", getattr(obj, "active", True)), "qr_url": qr_url,

@@ -12,12 +12,17 @@ class SLAConfig(AppConfig):
 
         hooks.install()
 
+        from django.core import checks
+
         from closeloop.core import jobs, worktime
         from closeloop.workorders import panels
         from closeloop.workorders import selectors as wo_selectors
         from closeloop.workorders import serializers as wo_serializers
 
         from . import selectors, serializers
+        from .checks import check_holiday_data
+
+        checks.register(check_holiday_data, "closeloop")
         from .worker import handle_one_sla_check, next_sla_check_at
 
         worktime.register(selectors.working_time_test)

@@ -129,3 +129,12 @@ TWENTY_FOUR_SEVEN = CalendarSpec(tz="UTC", always=True)
 
 def china_office(tz: str = "Asia/Shanghai") -> CalendarSpec:
     return CalendarSpec(tz=tz, week=OFFICE_WEEK, china=True)
+
+
+def china_covers(year: int) -> bool:
+    """Whether the bundled mainland-China calendar (`chinesecalendar`) knows the year's holidays."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True

@@ -70,3 +70,49 @@ def policies() -> QuerySet[SLAPolicy]:
 
 def calendars() -> QuerySet[BusinessCalendar]:
     return BusinessCalendar.objects.order_by("name")
+
+
+def policies_list() -> QuerySet[SLAPolicy]:
+    return SLAPolicy.objects.select_related("calendar").order_by("order", "id")
+
+
+def calendar_years(cal: BusinessCalendar) -> dict[int, dict]:
+    """Per year the calendar has dates for: its own holidays and extra working days."""
+    out: dict[int, dict] = {}
+    for name in ("holidays", "workdays"):
+        for d in cal.holidays if name == "holidays" else cal.workdays:
+            out.setdefault(int(d[:4]), {"holidays": [], "workdays": []})[name].append(d)
+    return out
+
+
+def has_holiday_data(cal: BusinessCalendar, year: int) -> bool:
+    """A 24x7 calendar needs none; a China calendar has the bundled data or dates filled in for the year;
+    a working-hours calendar has its own holidays for the year."""
+    from .calendars import china_covers
+
+    if cal.kind == BusinessCalendar.Kind.ALWAYS:
+        return True
+    if cal.kind == BusinessCalendar.Kind.CHINA and china_covers(year):
+        return True
+    prefix = f"{year:04d}-"
+    return any(d.startswith(prefix) for d in list(cal.holidays or []) + list(cal.workdays or []))
+
+
+def holiday_gaps(at: datetime | None = None) -> list[dict]:
+    """Calendars used by an active SLA policy without holiday data for the current or next year (in the
+    calendar's own time zone): [{"calendar": cal, "years": [2027]}]. The set-up checklist, the SLA pages
+    and `closeloop check` (sla.checks) warn about them."""
+    from zoneinfo import ZoneInfo
+
+    at = at or now()
+    out = []
+    used = BusinessCalendar.objects.filter(pk__in=SLAPolicy.objects.filter(active=True).values("calendar_id"))
+    for cal in used.order_by("name"):
+        try:
+            this_year = at.astimezone(ZoneInfo(cal.tz)).year
+        except Exception:  # noqa: BLE001 - a bad zone name is the calendar form's problem, not this warning's
+            this_year = at.year
+        missing = [y for y in (this_year, this_year + 1) if not has_holiday_data(cal, y)]
+        if missing:
+            out.append({"calendar": cal, "years": missing})
+    return out

@@ -3,6 +3,7 @@ transaction (lifecycle effect, see sla.hooks) or the worker's; `fire_due_levels`
 is the escalation ladder (called by sla.worker.handle_one_sla_check).
 """
 
+import re
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -264,10 +265,30 @@ def _clean_policy(data: dict, problems: list) -> dict:
                 problems.append(FieldProblem(name, _("Milestones must be some of: %(c)s.")
                                              % {"c": ", ".join(MILESTONES)}))
         clean["ladder"] = data["ladder"] or []
-    for k in ("key", "name", "order", "active"):
-        if k in data:
-            clean[k] = data[k]
+    _clean_basic(data, problems, clean, ("key", "name", "order", "active"))
     return clean
+
+
+KEY_RE = re.compile(r"^[a-z0-9_-]{1,40}\Z")
+
+
+def _clean_basic(data: dict, problems: list, clean: dict, names) -> None:
+    """Key, name, order and active as the API's schemas shape them (the Settings pages send text)."""
+    for k in names:
+        if k not in data:
+            continue
+        v = data[k]
+        if k == "key" and v and (not isinstance(v, str) or not KEY_RE.match(v)):
+            problems.append(FieldProblem("key", _("Lower-case letters, digits, - and _, at most 40."), "format"))
+        elif k == "name" and (not isinstance(v, str) or not v.strip()):
+            problems.append(FieldProblem("name", _("This field is required."), "required"))
+        elif k == "name" and len(v) > 100:
+            problems.append(FieldProblem("name", _("At most %(n)d characters.") % {"n": 100}, "max_length"))
+        elif k == "order" and (isinstance(v, bool) or not isinstance(v, int) or abs(v) > 1_000_000):
+            problems.append(FieldProblem("order", _("A whole number."), "format"))
+        elif k == "active" and not isinstance(v, bool):
+            problems.append(FieldProblem("active", _("Must be true or false."), "format"))
+        clean[k] = v
 
 
 def do_create_policy(*, actor: User, data: dict) -> SLAPolicy:
@@ -370,9 +391,7 @@ def _clean_calendar(data: dict, problems: list) -> dict:
                     problems.append(FieldProblem(name, _("Dates are YYYY-MM-DD.")))
                     break
             clean[name] = sorted(set(data[name] or []))
-    for k in ("key", "name"):
-        if k in data:
-            clean[k] = data[k]
+    _clean_basic(data, problems, clean, ("key", "name"))
     return clean
 
 
@@ -410,3 +429,51 @@ def do_update_calendar(*, actor: User, calendar: BusinessCalendar, data: dict) -
         SLAPolicy.objects.filter(calendar=calendar).update(version=F("version") + 1, updated_at=now())
         recompute_open()
     return calendar
+
+
+def do_set_year_dates(*, actor: User, calendar: BusinessCalendar, year: int, holidays: list[str],
+                      workdays: list[str]) -> BusinessCalendar:
+    """The holiday editor: replace one year's holidays and extra working days of a calendar (the other
+    years stay). A date outside the year, or on both lists, is refused naming its list."""
+    from datetime import date
+
+    problems = []
+    if isinstance(year, bool) or not isinstance(year, int) or not 1900 <= year <= 2200:
+        raise ValidationFailed(FieldProblem("year", _("A year, e.g. 2027.")))
+    lists = {}
+    for name, values in (("holidays", holidays), ("workdays", workdays)):
+        out = []
+        for v in values or []:
+            try:
+                d = date.fromisoformat(str(v).strip())
+            except ValueError:
+                problems.append(FieldProblem(name, _("Not a date (YYYY-MM-DD): %(v)s.") % {"v": str(v)[:40]}))
+                continue
+            if d.year != year:
+                problems.append(FieldProblem(name, _("%(d)s is not in %(y)d.") % {"d": d.isoformat(), "y": year}))
+                continue
+            out.append(d.isoformat())
+        lists[name] = sorted(set(out))
+    both = sorted(set(lists["holidays"]) & set(lists["workdays"]))
+    if both:
+        problems.append(FieldProblem("workdays", _("Both a holiday and a working day: %(d)s.") % {"d": ", ".join(both)}))
+    if problems:
+        raise ValidationFailed(problems)
+    prefix = f"{year:04d}-"
+    keep = {name: [d for d in getattr(calendar, name) or [] if not d.startswith(prefix)]
+            for name in ("holidays", "workdays")}
+    return do_update_calendar(actor=actor, calendar=calendar,
+                              data={name: keep[name] + lists[name] for name in ("holidays", "workdays")})
+
+
+def do_import_dates(*, actor: User, calendar: BusinessCalendar, holidays: list[str],
+                    workdays: list[str]) -> list[int]:
+    """An imported holiday list: each year it has dates for is replaced by the file's dates (other years
+    stay), all in one transaction. Returns the years replaced."""
+    years = sorted({int(d[:4]) for d in holidays + workdays})
+    with transaction.atomic():
+        for y in years:
+            calendar = do_set_year_dates(actor=actor, calendar=calendar, year=y,
+                                         holidays=[d for d in holidays if d.startswith(f"{y:04d}-")],
+                                         workdays=[d for d in workdays if d.startswith(f"{y:04d}-")])
+    return years

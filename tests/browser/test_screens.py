@@ -95,6 +95,7 @@ PAGES = [
     ("/rules/new", _BOSSES), ("/dispatch/roster/", {"admin", "manager", "dispatcher"}),
     ("/dispatch/settings/", _BOSSES), ("/fieldwork/gates/", _BOSSES), ("/settings/audit/", {"admin"}),
     ("/settings/types/", _BOSSES), ("/settings/types/repair/", _BOSSES),
+    ("/settings/sla-policies/", {"admin"}), ("/settings/calendars/", {"admin"}),
     ("/m/", {"eng_x"}), ("/m/wo/{code}/", {"eng_x"}),
     ("/portal/", {"cust_a"}), ("/portal/new", {"cust_a"}), ("/portal/w/{code}/", {"cust_a"}),
     # A page one's role may not open: the friendly 403 must look right too (not counted as a bad response).
