@@ -195,3 +195,50 @@ def test_every_page_of_every_role_at_both_widths_in_both_languages(world, browse
                         page.screenshot(path=str(Path(shots) / f"{who}-{lang}-{size}-{slug}.png"), full_page=True)
                 ctx.close()
     assert problems == [], "\n".join(problems)
+
+
+# ---- the work order list at a 1280 px laptop: every column inside its card ----------------------------------
+
+_CLIPPED = """() => {
+  const out = [];
+  document.querySelectorAll('.card table').forEach((t) => {
+    const card = t.closest('.card').getBoundingClientRect();
+    let box = t.parentElement;
+    while (box && box !== document.body && getComputedStyle(box).overflowX === 'visible') box = box.parentElement;
+    const scrolls = box && box !== document.body && box.scrollWidth > box.clientWidth + 1;
+    const name = t.dataset.testid || 'table';
+    if (scrolls && !box.classList.contains('cl-scroll-x')) out.push(name + ' scrolls inside its card without a hint');
+    if (scrolls && t.dataset.testid === 'wo-table' && innerWidth >= 1280) out.push(name + ' does not fit at ' + innerWidth);
+    [...t.querySelectorAll('thead th')].forEach((th) => {
+      const r = th.getBoundingClientRect();
+      if (r.width && r.right > card.right + 1 && !scrolls) out.push(name + ' clipped: ' + th.textContent.trim());
+    });
+  });
+  return out;
+}"""
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_the_work_order_list_fits_its_card_at_1280(world, browse, locale):
+    """The last column (created) was clipped inside the list's card at 1280 px: every column is
+    inside the card, or the table scrolls inside it with a visible hint."""
+    from closeloop.workorders.lifecycle import S
+    from closeloop.workorders.tests.factories import make_wo
+
+    # Demo-like rows: long names in the cells that do not wrap (status, site, assignee).
+    world.org_a.name, world.site_a.name = "中国医学科学院北京协和医院", "北京协和医院东单院区门诊楼三层设备机房"
+    world.org_a.save()
+    world.site_a.save()
+    world.eng_x.display_name = "欧阳建国（华东一组 高级工程师）"
+    world.eng_x.save()
+    for i, status in enumerate([S.RESOLVED, S.CONFIRMED, S.WAITING_CUSTOMER, S.IN_PROGRESS]):
+        make_wo(world, title=f"数据中心机房精密空调高温告警 第 {i} 台 压缩机无法启动需要更换", priority="urgent",
+                status=status)
+    for width in (1280, 1440, 1024):
+        page = browse(locale=locale, width=width, height=800)
+        login(page, "dispatcher")
+        page.goto("/work-orders/")
+        expect(page.get_by_test_id("wo-table")).to_be_visible()
+        found = page.evaluate(_CLIPPED)
+        assert found == [], f"{locale} {width}: {found}"
+        assert page.evaluate("document.scrollingElement.scrollWidth - innerWidth") <= 0
