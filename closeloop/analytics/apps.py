@@ -19,10 +19,9 @@ class AnalyticsConfig(AppConfig):
         from . import drill, refresh, selectors
 
         jobs.register("analytics.refresh", step=refresh.step, next_at=refresh.next_at, order=60)
+        # One top-bar entry for both pages (the bar is full); the page's tabs lead to the heat map.
         nav.register("analytics", _("Analytics"), "analytics:overview", icon="chart-bar",
-                     visible=selectors.may_view, order=7, namespace="analytics:overview")
-        nav.register("heatmap", _("Heat map"), "analytics:heatmap", icon="flame",
-                     visible=selectors.may_view, order=8, namespace="analytics:heatmap")
+                     visible=selectors.may_view, order=7, namespace="analytics")
         wo_selectors.register_filter(drill.narrow_work_orders, params=("drill",))
         listing.register("analytics", context=drill.list_context,
                          templates={"toolbar": "analytics/_drill_banner.html"})

@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 
 from closeloop.core.access import refuse
@@ -241,19 +242,19 @@ def export_rows(user, parsed, chart: str, by: str = "team"):
         return ([_("Figure"), _("This period"), _("Previous period"), _("Unit")],
                 [[k["label"], k["value"], k["previous"], k["unit"]] for k in d["kpis"]])
     if chart == "intake":
-        return ([_("Day"), _("Created"), _("Previous period")],
+        return ([_("Day"), pgettext("number of work orders", "Created"), _("Previous period")],
                 [[a["day"].isoformat(), a["created"], b["created"]] for a, b in zip(d["by_day"], d["prev_by_day"], strict=False)])
     if chart == "teams":
-        return ([_("Team"), _("Created"), _("SLA attainment %"), _("Overdue rate %"), _("First response (min)")],
+        return ([_("Team"), pgettext("number of work orders", "Created"), _("SLA attainment %"), _("Overdue rate %"), _("First response (min)")],
                 [[r["label"], r["created"], r["attainment_pct"], r["overdue_pct"], r["response_min"]]
                  for r in d["teams"]])
     if chart in ("channels", "types", "customers", "sites"):
-        return [_("Name"), _("Created")], [[r["label"], r["created"]] for r in d[chart]]
+        return [_("Name"), pgettext("number of work orders", "Created")], [[r["label"], r["created"]] for r in d[chart]]
     if chart == "states":
         return ([_("State"), _("Stays"), _("Total hours"), _("Average hours")],
                 [[r["label"], r["count"], round(r["hours"], 2), round(r["avg_hours"], 2)] for r in d["states"]])
     if chart == "repeats":
-        return ([_("By"), _("Name"), _("Repeats"), _("Created"), _("Rate %")],
+        return ([_("Grouped by"), _("Name"), _("Repeats"), pgettext("number of work orders", "Created"), _("Rate %")],
                 [[dim, r["label"], r["repeats"], r["created"], r["rate_pct"]]
                  for dim, rows in d["repeats"].items() for r in rows])
     return ([_("Engineer"), _("Work orders"), _("Work hours"), _("Shift hours"), _("Utilisation %")],

@@ -16,6 +16,7 @@ and may use the app's own services. The order today (sla/demo.py and friends):
     22 rules      the urgent keyword library and the "呼吸机离线" rules (prints the line)
     50 fieldwork  closure gates, the engineer's phone journey
     60 approvals, notify, portal
+    90 analytics  the figures of everything above, computed at once (the worker keeps them current)
 
 To add one: write `<app>/demo.py` with ORDER and seed(); nothing to register.
 """

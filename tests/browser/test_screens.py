@@ -96,6 +96,8 @@ PAGES = [
     ("/dispatch/settings/", _BOSSES), ("/fieldwork/gates/", _BOSSES), ("/settings/audit/", {"admin"}),
     ("/settings/types/", _BOSSES), ("/settings/types/repair/", _BOSSES),
     ("/settings/sla-policies/", {"admin"}), ("/settings/calendars/", {"admin"}),
+    ("/analytics/", {"admin", "manager", "dispatcher", "eng_x"}),
+    ("/analytics/heatmap/", {"admin", "manager", "dispatcher", "eng_x"}),
     ("/m/", {"eng_x"}), ("/m/wo/{code}/", {"eng_x"}),
     ("/portal/", {"cust_a"}), ("/portal/new", {"cust_a"}), ("/portal/w/{code}/", {"cust_a"}),
     # A page one's role may not open: the friendly 403 must look right too (not counted as a bad response).

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db.models import F
 
 from closeloop.analytics import measures, refresh
 from closeloop.analytics.models import DailyRollup, StateInterval, StateRollup, WorkOrderFact
@@ -78,12 +79,12 @@ def story(world):
     act(w.eng_y, b, "arrive", d + 14 * 60 + 50)  # the response (arrive): 14 h 50 min, target 30 min
     act(w.eng_y, b, "start", d + 14 * 60 + 60)
     act(w.eng_y, b, "complete", d + 14 * 60 + 90, resolution="复位")
-    act(w.dispatcher, b, "reopen", d + 15 * 60, reason="又坏了")
-    act(w.eng_y, b, "accept", d + 15 * 60 + 10)
-    act(w.eng_y, b, "arrive", d + 15 * 60 + 40)
-    act(w.eng_y, b, "start", d + 15 * 60 + 45)
-    act(w.eng_y, b, "complete", d + 15 * 60 + 105, resolution="更换主板")
-    act(w.dispatcher, b, "confirm", d + 15 * 60 + 120, rating=3)
+    act(w.dispatcher, b, "reopen", d + 16 * 60, reason="又坏了")
+    act(w.eng_y, b, "accept", d + 16 * 60 + 10)
+    act(w.eng_y, b, "arrive", d + 16 * 60 + 40)
+    act(w.eng_y, b, "start", d + 16 * 60 + 45)
+    act(w.eng_y, b, "complete", d + 16 * 60 + 105, resolution="更换主板")
+    act(w.dispatcher, b, "confirm", d + 16 * 60 + 120, rating=3)
     # 3. a customer's own request (the portal channel), still new.
     with at(2 * d):
         c = wo.do_create_work_order(actor=w.cust_a, data={"type": "repair", "title": "监护仪黑屏", "site": "site-a"})
@@ -178,6 +179,8 @@ def test_heatmap_and_top5(story):
                                                  abs=1)
     assert cell[("waiting_customer", w.team_x.pk)]["hours"] == pytest.approx(1, abs=1e-3)
     assert any(c["key"] == w.eng_x.pk and c["state"] == "in_progress" for c in by_person)
+    assert all(c["hours"] >= 0 for c in cells)
+    assert not StateInterval.objects.filter(ended_at__lt=F("started_at")).exists()
     top = measures.top_stuck(scope(), 5)
     assert len(top) == 5 and top[0]["hours"] >= top[-1]["hours"]
     # the work orders behind a cell: exactly those that stayed there

@@ -9,7 +9,7 @@ from closeloop.demo import scenarios
 
 def test_it_finds_every_apps_scenario_in_the_documented_order():
     assert [s.label for s in scenarios.discover()] == [
-        "sla", "dispatch", "roster", "rules", "fieldwork", "approvals", "notify", "portal"]
+        "sla", "dispatch", "roster", "rules", "fieldwork", "approvals", "notify", "portal", "analytics"]
     for s in scenarios.discover():
         assert callable(s.module.seed)
 

@@ -29,7 +29,8 @@ function option(spec) {
       yAxis: { type: "category", data: spec.y },
       visualMap: { min: 0, max, calculable: true, orient: "horizontal", left: "center", bottom: 0,
         inRange: { color: ["#f1f5f9", "#fde68a", "#f97316", "#b91c1c"] } },
-      series: [{ type: "heatmap", data: spec.data.map((d) => [d[0], d[1], d[2]]), label: { show: true } }],
+      series: [{ type: "heatmap", data: spec.data.map((d) => [d[0], d[1], d[2]]),
+        label: { show: window.innerWidth >= 768 } }],
     };
   }
   return {
@@ -38,7 +39,7 @@ function option(spec) {
     grid: { left: 8, right: 8, top: 30, bottom: 8, containLabel: true },
     xAxis: { type: "category", data: spec.x, axisLabel: { hideOverlap: true } },
     yAxis: { type: "value" },
-    series: spec.series.map((s) => ({ name: s.name, type: spec.kind, data: s.data, smooth: spec.kind === "line" })),
+    series: spec.series.map((s) => ({ name: s.name, type: spec.kind, data: s.data, smooth: false })),
   };
 }
 
