@@ -23,10 +23,13 @@ check-tools:
 		echo "closeloop needs Node.js >= 20 with npm (found: $$(node --version 2>&1 || echo none))." >&2; \
 		echo "Install it from your distribution or nodejs.org and run make again." >&2; exit 1; fi
 
-$(VENV)/.installed: pyproject.toml | check-tools
+# Installs exactly what requirements-dev.lock pins, each file checked against its hash (the image
+# installs requirements.lock the same way); then closeloop itself, editable, without dependencies.
+$(VENV)/.installed: pyproject.toml requirements-dev.lock | check-tools
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip==25.3
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json | check-tools
@@ -83,5 +86,37 @@ bench-ceiling: setup
 bench-sla: setup
 	$(PY) bench/sla.py
 
+# --- dependencies (docs/deployment.md "Dependencies") ----------------------------------------
+# pyproject.toml holds ranges; requirements.lock (the image) and requirements-dev.lock (make setup,
+# CI) pin every package with its hashes. `make lock` re-pins what the venv has after you changed
+# pyproject.toml; `make lock-upgrade` takes the newest versions the ranges allow (e.g. a Django
+# security release, the yearly chinesecalendar); then `make test`, commit both locks.
+TOOLS := .venv-tools
+UV_COMPILE = $(TOOLS)/bin/uv pip compile pyproject.toml --universal --python-version 3.12 --generate-hashes \
+	--no-annotate --no-header --quiet
+
+$(TOOLS)/.installed:
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==0.13.8 pip-audit==2.10.1
+	@touch $@
+
+tools: $(TOOLS)/.installed
+
+lock: tools
+	$(BIN)/pip freeze --exclude-editable | grep -v '^closeloop' > $(TOOLS)/installed.txt
+	$(UV_COMPILE) -c $(TOOLS)/installed.txt -o requirements.lock
+	$(UV_COMPILE) -c $(TOOLS)/installed.txt --extra dev -o requirements-dev.lock
+
+lock-upgrade: tools
+	$(UV_COMPILE) --upgrade -o requirements.lock
+	$(UV_COMPILE) --upgrade --extra dev -o requirements-dev.lock
+	@echo "re-run make setup (the venv follows requirements-dev.lock), make test, then commit both locks"
+
+# Known vulnerabilities in every locked package, from PyPI's vulnerability data (needs PyPI's JSON
+# API; not part of make test: see docs/deployment.md). --strict: a package it cannot check fails.
+audit: tools
+	$(TOOLS)/bin/pip-audit --strict --disable-pip --require-hashes --vulnerability-service pypi \
+		--progress-spinner off -r requirements-dev.lock
+
 clean:
-	rm -rf $(VENV) node_modules closeloop/static/dist
+	rm -rf $(VENV) $(TOOLS) node_modules closeloop/static/dist
