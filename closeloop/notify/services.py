@@ -490,7 +490,7 @@ def deliver_batch(worker_id: str) -> bool:
 
             _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="notify-send")
         transport_base.shared_client()
-        results = list(_pool.map(lambda rd: _send(rd[1]), sending))
+        results = list(_pool.map(_send_under_request_id, sending))
         with transaction.atomic():
             ok = []
             for (r, d), result in zip(sending, results, strict=True):
@@ -510,6 +510,13 @@ def deliver_batch(worker_id: str) -> bool:
     if finished:
         outbox.done(finished, token)
     return True
+
+
+def _send_under_request_id(row_and_delivery):
+    """A sending thread logs under the request id of the message it sends (threads start without it)."""
+    row, d = row_and_delivery
+    with requestid.bind(row.request_id):
+        return _send(d)
 
 
 def _record_ok_bulk(items: list[tuple[Delivery, str]]) -> None:
