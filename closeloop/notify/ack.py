@@ -1,6 +1,7 @@
 """Acknowledge or escalate: urgent work outside working hours reaches a person, or the next one.
 
-A chain starts when urgent work gets a person (assigned, or created for a team whose
+A chain starts when work whose priority a policy lists (urgent by default; a policy saved
+for high and urgent starts for both) gets a person (assigned, or created for a team whose
 on-call engineer is then the target). Each policy step is a delayed outbox row
 ("notify.ack_step", at = start + after) that does nothing once the chain is acknowledged;
 otherwise it sends its message and writes the step on the timeline. Acknowledging: the
@@ -83,6 +84,10 @@ def policy_for(wo: WorkOrder, at: datetime) -> AckPolicy | None:
     return None
 
 
+def _any_policy_for(priority: str) -> bool:
+    return any(priority in (p or []) for p in AckPolicy.objects.filter(enabled=True).values_list("priorities", flat=True))
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -93,12 +98,12 @@ def ack_url(token: str) -> str:
 
 def start(wo: WorkOrder, target: User | None, at: datetime) -> AckChain | None:
     """Start a chain for `wo` (in the caller's transaction) if a policy applies."""
-    if target is None or wo.priority != "urgent":
-        return None
-    if AckChain.objects.filter(work_order=wo, target=target, acked_at__isnull=True).exists():
+    if target is None:
         return None
     policy = policy_for(wo, at)
     if policy is None:
+        return None
+    if AckChain.objects.filter(work_order=wo, target=target, acked_at__isnull=True).exists():
         return None
     token = secrets.token_urlsafe(32)
     chain = AckChain.objects.create(work_order=wo, policy=policy, target=target, steps=list(policy.steps),
@@ -229,15 +234,15 @@ def on_assign(ctx) -> None:
         # A chain for someone no longer assigned ends (the new assignee gets their own).
         AckChain.objects.filter(work_order=wo, acked_at__isnull=True).exclude(target_id=wo.assignee_id).update(
             acked_at=ctx.at, acked_via="reassigned")
-    if wo.priority == "urgent" and wo.assignee_id:
-        start(wo, wo.assignee, ctx.at)
+    if wo.assignee_id:
+        start(wo, wo.assignee, ctx.at)  # the policies decide which priorities (policy_for)
 
 
 def on_create(ctx) -> None:
     wo = ctx.wo
-    if wo.priority != "urgent" or wo.assignee_id or ctx.data.get("assignee"):
+    if wo.assignee_id or ctx.data.get("assignee"):
         return  # with an assignee, the assign effect starts the chain
-    if wo.team_id:
+    if wo.team_id and _any_policy_for(wo.priority):
         people = on_call_users(wo.team, ctx.at)
         if people:
             start(wo, people[0], ctx.at)

@@ -131,3 +131,20 @@ def test_policy_validation(world):
     assert {p.field for p in e.value.problems} == {"steps[0]", "priorities", "work_start"}
     p = ack.do_save_policy(actor=world.admin, data={"name": "p", "steps": [{"after": 0, "do": "sms"}]})
     assert p.steps == [{"after": 0, "do": "sms"}]
+
+
+def test_a_policy_for_high_and_urgent_starts_for_high_too(chain_world):
+    """Issue 15: a policy saved for high and urgent only ever started for urgent."""
+    world = chain_world
+    AckPolicy.objects.all().delete()
+    r = world.api(world.admin, ["read", "write", "admin"]).post("/api/v1/notifications/ack-policies", {
+        "name": "high and urgent at night", "priorities": ["high", "urgent"], "steps": ack.DEFAULT_STEPS})
+    assert r.status_code in (200, 201), r.content
+    with time_machine.travel(NIGHT, tick=False):
+        high = make_wo(world, priority="high")
+        do_transition(actor=world.dispatcher, wo=high, action="assign", data={"assignee": "eng_x"})
+        normal = make_wo(world, priority="normal")
+        do_transition(actor=world.dispatcher, wo=normal, action="assign", data={"assignee": "eng_x"})
+    assert AckChain.objects.filter(work_order=high, target=world.eng_x).exists()
+    assert not AckChain.objects.filter(work_order=normal).exists()
+    assert _steps(high) == ["start"]
