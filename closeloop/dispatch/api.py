@@ -29,6 +29,8 @@ class SuggestionOut(Schema):
     open_hours: float
     earlier_jobs: int
     shift: str
+    arrival_hours: float = Field(description="Hours until on site: work queued ahead + travel at 40 km/h.")
+    late: bool = Field(description="Cannot be on site within the priority's response window (parts.late < 0).")
     estimated_start: datetime
     estimated_finish: datetime
     explanation: str

@@ -4,10 +4,17 @@ One function scores J jobs × C candidates; a single suggestion is the J = 1 cas
 the batch is the same matrix fed to scipy's linear_sum_assignment, so the dispatcher's
 list and the batch plan can never disagree.
 
-Score (0..100) = distance 40 + load 20 + shift 15 + skill levels 15 + customer history 10.
+Score (0..100) = distance 40 + load 20 + shift 15 + skill levels 15 + customer history 10,
+minus a lateness penalty.
 Skills are first a threshold (below a required minimum level: excluded); among those who
 qualify, closeness weighs most, so the work goes to the nearest qualified person who is
-free, unless they are much busier or much less experienced.
+free, unless they are much busier or much less experienced. The distance part is half
+absolute (exp(-km / 100)) and half relative to the nearest qualified candidate
+((nearest + 25) / (km + 25)), so 712 km still clearly beats 1,084 km when nobody is close.
+An engineer who cannot arrive within the priority's response window (work queued ahead +
+travel at TRAVEL_KMH; urgent 4 h, high 8 h, normal 24 h, low 72 h) loses LATE_BASE points
+plus LATE_PER_HOUR per hour late: anyone in time beats everyone late, and among the late
+the earliest arrival wins.
 Excluded (never suggested, never assigned): on leave, off shift (for engineers with a
 roster), missing a required skill or below its minimum level, no capacity left today.
 """
@@ -19,7 +26,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 W_SKILL, W_DIST, W_LOAD, W_HIST, W_SHIFT = 15.0, 40.0, 20.0, 10.0, 15.0
-DIST_SCALE_KM = 100.0  # distance part = exp(-km / scale): 1 next door, 0.61 at 50 km, 0.37 at 100 km
+DIST_SCALE_KM = 100.0  # absolute half = exp(-km / scale): 1 next door, 0.61 at 50 km, 0.37 at 100 km
+DIST_RELATIVE_KM = 25.0  # relative half = (nearest + this) / (km + this)
+TRAVEL_KMH = 40.0
+#: Hours from now within which someone should be on site, by priority (the lateness check).
+RESPONSE_HOURS = {"urgent": 4.0, "high": 8.0, "normal": 24.0, "low": 72.0}
+LATE_BASE, LATE_PER_HOUR, LATE_CAP_HOURS = 100.0, 5.0, 150.0
 UNKNOWN_DIST_PART = 0.3
 HISTORY_CAP = 5
 
@@ -64,6 +76,7 @@ class Jobs:
     required: np.ndarray  # J × T int minimum levels (0 = not required)
     est_hours: np.ndarray  # float
     history: np.ndarray  # J × C int: earlier work for this customer by each candidate
+    window_hours: np.ndarray | None = None  # J float: response window (inf / None: no lateness check)
 
 
 @dataclass
@@ -75,6 +88,10 @@ class Scores:
     load: np.ndarray  # C (0..1) before this job
     hist: np.ndarray  # J × C 0..1
     shift: np.ndarray  # C 0..1
+    arrival_hours: np.ndarray  # J × C: work queued ahead + travel (nan distance: no travel counted)
+    late_hours: np.ndarray  # J × C: hours past the response window (0 = in time)
+    late: np.ndarray  # J × C: the penalty points subtracted (0 in time)
+    nearest_km: np.ndarray  # J: the nearest qualified candidate's distance (nan unknown)
     skill_ok: np.ndarray  # J × C bool
     fits: np.ndarray  # J × C bool: capacity for this job today
     eligible: np.ndarray  # J × C bool
@@ -99,7 +116,6 @@ def score(jobs: Jobs, cands: Candidates) -> Scores:
         skill_ok = np.ones((len(jobs.ids), len(cands)), dtype=bool)
         skill = np.ones((len(jobs.ids), len(cands)))
     dist_km = haversine_km(jobs.lat[:, None], jobs.lng[:, None], cands.lat[None, :], cands.lng[None, :])
-    dist = np.where(np.isnan(dist_km), UNKNOWN_DIST_PART, np.exp(-np.nan_to_num(dist_km) / DIST_SCALE_KM))
     day = np.maximum(cands.day_hours, 0.1)
     load = np.clip(1.0 - cands.open_hours / day, 0.0, 1.0)
     hist = np.minimum(jobs.history, HISTORY_CAP) / HISTORY_CAP
@@ -107,8 +123,24 @@ def score(jobs: Jobs, cands: Candidates) -> Scores:
     fits = (cands.open_hours[None, :] + jobs.est_hours[:, None]) <= cands.day_hours[None, :] + 1e-9
     available = (~cands.on_leave) & (cands.shift != OFF)
     eligible = skill_ok & fits & available[None, :]
-    total = (W_SKILL * skill + W_DIST * dist + W_LOAD * load[None, :] + W_HIST * hist + W_SHIFT * shift[None, :])
+    known = ~np.isnan(dist_km)
+    with np.errstate(all="ignore"):
+        near_ok = np.where(known & eligible, dist_km, np.inf).min(axis=1, initial=np.inf)
+        near_any = np.where(known, dist_km, np.inf).min(axis=1, initial=np.inf)
+    nearest = np.where(np.isfinite(near_ok), near_ok, near_any)  # J
+    km = np.nan_to_num(dist_km)
+    rel = (np.nan_to_num(nearest, posinf=0.0)[:, None] + DIST_RELATIVE_KM) / (km + DIST_RELATIVE_KM)
+    dist = np.where(known, 0.5 * np.exp(-km / DIST_SCALE_KM) + 0.5 * np.minimum(rel, 1.0), UNKNOWN_DIST_PART)
+    arrival = cands.open_hours[None, :] + km / TRAVEL_KMH
+    window = (np.full(len(jobs.ids), np.inf) if jobs.window_hours is None
+              else np.asarray(jobs.window_hours, dtype=float))
+    late_hours = np.maximum(arrival - window[:, None], 0.0)
+    late = np.where(late_hours > 0, LATE_BASE + LATE_PER_HOUR * np.minimum(late_hours, LATE_CAP_HOURS), 0.0)
+    total = (W_SKILL * skill + W_DIST * dist + W_LOAD * load[None, :] + W_HIST * hist + W_SHIFT * shift[None, :]
+             - late)
     return Scores(total=total, skill=skill, dist_km=dist_km, dist=dist, load=load, hist=hist, shift=shift,
+                  arrival_hours=arrival, late_hours=late_hours, late=late,
+                  nearest_km=np.where(np.isfinite(nearest), nearest, np.nan),
                   skill_ok=skill_ok, fits=fits, eligible=eligible)
 
 
@@ -132,7 +164,7 @@ def exclusion_codes(s: Scores, cands: Candidates, j: int) -> np.ndarray:
 
 # ---- batch --------------------------------------------------------------------------------------
 
-UNASSIGNED_COST = 1000.0  # worse than any feasible assignment: assign as many as possible first
+UNASSIGNED_COST = 10000.0  # worse than any feasible assignment: assign as many as possible first
 SLOT_LOAD_STEP = 5.0  # each further job for the same engineer in one batch costs this much more
 
 

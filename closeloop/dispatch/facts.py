@@ -27,7 +27,7 @@ DONE_STATES = (S.RESOLVED, S.CONFIRMED, S.INVOICED, S.CLOSED)
 DEFAULT_HOURS = 2.0
 LOCATION_FRESH = timedelta(hours=12)
 ROSTER_WINDOW = timedelta(days=1)  # rostered: has a shift or duty within a day of now
-TRAVEL_KMH = 40.0
+TRAVEL_KMH = engine.TRAVEL_KMH
 
 # ---- facts -------------------------------------------------------------------------------------
 
@@ -277,6 +277,8 @@ def build_jobs(wos: list[WorkOrder], tag_ids: list[int], reqs: list[dict], hours
     return engine.Jobs(ids=[w.pk for w in wos], lat=np.array([s[0] for s in sites], dtype=float),
                        lng=np.array([s[1] for s in sites], dtype=float), required=required,
                        est_hours=np.array(hours, dtype=float),
-                       history=_history([w.customer_id for w in wos], cands))
+                       history=_history([w.customer_id for w in wos], cands),
+                       window_hours=np.array([engine.RESPONSE_HOURS.get(w.priority, np.inf) for w in wos],
+                                             dtype=float))
 
 

@@ -142,7 +142,20 @@ def suggestion_row(s: engine.Scores, cands, j: int, c: int, req: dict, at: datet
     parts = []
     if req:
         parts.append(_("skills %(m)d/%(n)d") % {"m": len(req), "n": len(req)})
-    parts.append(_("distance unknown") if np.isnan(km) else _("%(km)s km") % {"km": f"{km:.0f}"})
+    dist_pts = engine.W_DIST * float(s.dist[j, c])
+    if np.isnan(km):
+        parts.append(_("distance unknown"))
+    else:
+        nearest = float(s.nearest_km[j])
+        rel = "" if np.isnan(nearest) or km <= nearest + 0.5 else \
+            "; " + _("nearest %(km)s km") % {"km": f"{nearest:,.0f}"}
+        parts.append(_("%(km)s km (distance %(pts)s of %(w)s points%(rel)s)") % {
+            "km": f"{km:,.0f}", "pts": f"{dist_pts:.1f}", "w": f"{engine.W_DIST:.0f}", "rel": rel})
+    late_h = float(s.late_hours[j, c])
+    if late_h > 0:
+        parts.append(_("cannot be there within %(window)s h (about %(h)s h): −%(pts)s points") % {
+            "window": f"{float(s.arrival_hours[j, c]) - late_h:g}", "h": f"{float(s.arrival_hours[j, c]):.0f}",
+            "pts": f"{float(s.late[j, c]):.0f}"})
     parts.append(_("%(n)d open") % {"n": int(cands.open_count[c])})
     hist = int(round(float(s.hist[j, c]) * engine.HISTORY_CAP))
     if hist:
@@ -154,11 +167,13 @@ def suggestion_row(s: engine.Scores, cands, j: int, c: int, req: dict, at: datet
         "username": cands.usernames[c], "name": cands.names[c], "score": round(float(s.total[j, c]), 1),
         "parts": {
             "skill": round(engine.W_SKILL * float(s.skill[j, c]), 1),
-            "distance": round(engine.W_DIST * float(s.dist[j, c]), 1),
+            "distance": round(dist_pts, 1),
             "load": round(engine.W_LOAD * float(s.load[c]), 1),
             "history": round(engine.W_HIST * float(s.hist[j, c]), 1),
             "shift": round(engine.W_SHIFT * float(s.shift[c]), 1),
+            "late": -round(float(s.late[j, c]), 1),
         },
+        "arrival_hours": round(float(s.arrival_hours[j, c]), 1), "late": late_h > 0,
         "distance_km": None if np.isnan(km) else round(km, 1),
         "open_work": int(cands.open_count[c]), "open_hours": float(cands.open_hours[c]),
         "earlier_jobs": hist, "shift": ["on_shift", "on_call", "no_roster", "off"][int(cands.shift[c])],

@@ -31,11 +31,11 @@ def test_nearest_fitting_engineer_first_with_reasons(crew):
     s = suggestions.suggest(wo)
     assert [x["username"] for x in s.suggestions] == ["eng_x", "eng_x2", "eng_y"]
     top = s.suggestions[0]
-    assert top["explanation"].startswith("eng_x: skills 1/1, 1 km, 0 open")
+    assert top["explanation"].startswith("eng_x: skills 1/1, 1 km (distance 39.7 of 40 points), 0 open")
     assert top["explanation"].endswith("on shift")
     assert top["distance_km"] < 2 and s.suggestions[1]["distance_km"] > 100
     assert s.suggestions[2]["distance_km"] is None and "distance unknown" in s.suggestions[2]["explanation"]
-    assert set(top["parts"]) == {"skill", "distance", "load", "history", "shift"}
+    assert set(top["parts"]) == {"skill", "distance", "load", "history", "shift", "late"}
     assert top["estimated_finish"] - top["estimated_start"] == timedelta(hours=2)
     assert s.required == {"呼吸机": 2}
 
@@ -302,3 +302,42 @@ def test_suggestion_eta_moves_to_the_next_shift_and_skips_leave(crew):
     Leave.objects.create(user=crew.eng_x, starts_at=now() + timedelta(hours=22), ends_at=now() + timedelta(hours=24))
     x = next(x for x in suggestions.suggest(_wo(crew)).suggestions if x["username"] == "eng_x")
     assert close(x["estimated_finish"], now() + timedelta(hours=24) + travel)
+
+
+@time_machine.travel(T0, tick=False)
+def test_far_away_candidates_the_nearer_wins_and_lateness_is_explained(crew):
+    """Issue 15: for an urgent ventilator the "nearest skilled engineer on shift" was one
+    1,084 km away rather than one 712 km away (the distance part, exp(-km/100), is ~0 for
+    both, so load and shift decided), with the ETA 28 h out. A dispatcher picks the nearer:
+    the distance part is half relative to the nearest qualified candidate, and whoever
+    cannot be there within the priority's window loses points per hour late."""
+    site_lat, site_lng = 31.2, 121.4  # site-a
+    per_deg = 6371.0088 * np.pi / 180  # km per degree of latitude
+    near, far = crew.eng_x, crew.eng_x2
+    near.home_latitude, near.home_longitude = site_lat + 712 / per_deg, site_lng
+    far.home_latitude, far.home_longitude = site_lat + 1084 / per_deg, site_lng
+    near.save()
+    far.save()
+    Shift.objects.filter(user=near).update(kind=Shift.Kind.ON_CALL)  # the far one looks better on paper:
+    make_wo(crew, status=S.ASSIGNED, assignee=near)  # on shift, idle, a higher skill level
+    Shift.objects.filter(user=crew.eng_y).delete()
+    Shift.objects.create(user=crew.eng_y, starts_at=now() + timedelta(hours=10), ends_at=now() + timedelta(hours=18))
+    s = suggestions.suggest(_wo(crew, priority="urgent"))
+    assert [x["username"] for x in s.suggestions] == ["eng_x", "eng_x2"]
+    a, b = s.suggestions
+    assert a["distance_km"] == pytest.approx(712, abs=1) and b["distance_km"] == pytest.approx(1084, abs=1)
+    assert a["parts"]["distance"] - b["parts"]["distance"] > 6  # relative half: 737/1109 of the nearest's
+    assert "712 km (distance 20.0 of 40 points)" in a["explanation"]
+    assert "1,084 km (distance 13.3 of 40 points; nearest 712 km)" in b["explanation"]
+    assert a["late"] and b["late"] and "cannot be there within 4 h" in a["explanation"]
+    assert a["estimated_start"] - now() < timedelta(hours=21)  # 2 h queued + 17.8 h on the road
+    # Anyone who can be there in time beats everyone late, however loaded or far they look.
+    crew.eng_y.home_latitude, crew.eng_y.home_longitude = site_lat + 60 / per_deg, site_lng
+    crew.eng_y.save()
+    Shift.objects.filter(user=crew.eng_y).update(starts_at=now() - timedelta(hours=1), kind=Shift.Kind.ON_CALL)
+    make_wo(crew, status=S.ASSIGNED, assignee=crew.eng_y)  # 2 h queued + 1.5 h on the road: in time
+    s = suggestions.suggest(_wo(crew, priority="urgent"))
+    assert [x["username"] for x in s.suggestions][0] == "eng_y" and not s.suggestions[0]["late"]
+    # Normal priority has a day: 712 km is in time, the penalty goes.
+    s = suggestions.suggest(_wo(crew, priority="normal"))
+    assert next(x for x in s.suggestions if x["username"] == "eng_x")["parts"]["late"] == 0
