@@ -34,7 +34,7 @@ SMALL, LARGE = 3, 30
 BUDGETS = {
     "api_get": 7,
     "api_list": 2,
-    "api_create": 50,
+    "api_create": 51,  # +1: the acknowledge-or-escalate policies are asked for every priority (issue 15)
     "api_accept": 22,
     "console_list": 12,
     "console_lookup": 9,

@@ -91,6 +91,7 @@ KIND_LABELS = {
     "approval_flow": pgettext_lazy("audit kind", "Approval flow"),
     "handoff_requirement": pgettext_lazy("audit kind", "Handoff requirement"),
     "company": pgettext_lazy("audit kind", "Company settings"),
+    "work_order_override": pgettext_lazy("audit kind", "Work order closed with override"),
 }
 
 #: The model behind each kind ("app_label.Model", looked up by name so this app imports

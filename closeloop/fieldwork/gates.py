@@ -140,11 +140,23 @@ def evaluate(wo, policy: ClosurePolicy | None = None) -> list[GateStatus]:
 
 
 class GatesNotPassed(DomainError):
-    def __init__(self, open_gates: list[GateStatus]):
+    """409 naming each open gate: `gates` the keys, `open_gates` each key with its translated
+    label and what is missing (the same shape as workorders.lifecycle.StepsOpen)."""
+
+    def __init__(self, open_gates: list[GateStatus], action: str = "close"):
         names = ", ".join(f"{g.label} ({'; '.join(g.missing)})" for g in open_gates)
-        super().__init__(_("Cannot close: closure gates not passed: %(g)s.") % {"g": names}, 409, "gates_not_passed",
+        if action == "close":
+            message = _("Cannot close: closure gates not passed: %(g)s.") % {"g": names}
+        else:  # a gate that must pass before this step, which would make it unfixable
+            message = _("Cannot %(a)s yet: complete first: %(g)s.") % {"a": ACTION_WORDS[action](), "g": names}
+        super().__init__(message, 409, "gates_not_passed",
                          problems=[FieldProblem(f"gates.{g.gate}", "; ".join(g.missing), "gate") for g in open_gates],
-                         extra={"gates": [g.gate for g in open_gates]})
+                         extra={"gates": [g.gate for g in open_gates],
+                                "open_gates": [{"gate": g.gate, "label": str(g.label), "missing": g.missing}
+                                               for g in open_gates]})
+
+
+ACTION_WORDS = {"confirm": lambda: _("confirm"), "invoice": lambda: _("invoice")}
 
 
 def check_all_pass(wo) -> None:
@@ -154,6 +166,29 @@ def check_all_pass(wo) -> None:
 
 
 def close_guard(ctx) -> None:
-    """lifecycle guard on "close" (and any transition whose target is closed)."""
-    if ctx.to_state == "closed":
+    """lifecycle guard on "close" (and any transition whose target is closed), except the
+    administrator's override_close, which closes past open gates with a recorded reason."""
+    if ctx.to_state == "closed" and ctx.transition.action != "override_close":
         check_all_pass(ctx.wo)
+
+
+def technical_before_guard(ctx) -> None:
+    """lifecycle guard on "confirm" and "invoice": the technical gate (photos, closure form,
+    checklist) must pass first. Field work cannot be recorded once the customer confirmed, so
+    a confirmed or invoiced work order with the form missing could never close (issue 15)."""
+    policy = policy_for(ctx.wo)
+    if policy is None or not policy.technical_required:
+        return
+    open_gates = [g for g in evaluate(ctx.wo, policy) if g.gate == GateKind.TECHNICAL and not g.passed]
+    if open_gates:
+        raise GatesNotPassed(open_gates, ctx.transition.action)
+
+
+def close_steps(wo) -> tuple[str, ...] | None:
+    """lifecycle.register_close_steps: the type's gates say which lifecycle steps come before
+    close: a customer confirmation only with a signature gate, an invoice only with the
+    invoice gate. A type without gates keeps the whole lifecycle (None)."""
+    policy = policy_for(wo)
+    if policy is None:
+        return None
+    return (("confirm",) if policy.require_signature else ()) + (("invoice",) if policy.require_invoice else ())

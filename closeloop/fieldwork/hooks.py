@@ -8,13 +8,18 @@ from . import gates
 
 
 def auto_close_after_invoice(ctx) -> None:
-    """Finance posted the invoice number: when the type says so and every gate passes,
-    the work order closes in the same transaction (the timeline says it was automatic)."""
+    """The last step the type needs was taken (the invoice posted; or, for a type without the
+    invoice gate, the customer's confirmation; without confirmation either, the technical
+    completion): when the type says so and every gate passes, the work order closes in the
+    same transaction (the timeline says it was automatic)."""
+    from closeloop.workorders.lifecycle import may_close_now
     from closeloop.workorders.services import apply_transition
 
     wo = ctx.wo
+    if wo.status not in (S.RESOLVED, S.CONFIRMED, S.INVOICED):
+        return
     policy = gates.policy_for(wo)
-    if policy is None or not policy.auto_close or wo.status != S.INVOICED:
+    if policy is None or not policy.auto_close or not may_close_now(wo):
         return
     if any(g.required and not g.passed for g in gates.evaluate(wo, policy)):
         return
@@ -27,6 +32,12 @@ def register() -> None:
 
     from . import repeats
 
+    from closeloop.workorders.lifecycle import register_close_steps
+
     register_guard(None, gates.close_guard)  # any action whose target is closed
-    register_effect("invoice", auto_close_after_invoice, phase="follow_up")
+    register_guard("confirm", gates.technical_before_guard)
+    register_guard("invoice", gates.technical_before_guard)
+    register_close_steps(gates.close_steps)
+    for action in ("complete", "confirm", "invoice"):
+        register_effect(action, auto_close_after_invoice, phase="follow_up")
     register_effect("create", repeats.link_repeats, phase="record")

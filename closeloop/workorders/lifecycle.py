@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from closeloop.core.errors import Conflict, DomainError, FieldProblem
+
 
 class S:
     """Work order states (stored values; public in the API)."""
@@ -104,8 +106,17 @@ TRANSITIONS: dict[str, Transition] = {
                    milestone="confirmed_at", style="success"),
         Transition("invoice", _("Post invoice"), (S.CONFIRMED,), S.INVOICED, _FINANCE,
                    required=("invoice_number",), optional=("note",), milestone="invoiced_at"),
-        Transition("close", pgettext_lazy("work order action", "Close"), (S.INVOICED,), S.CLOSED, frozenset({"admin", "manager", "dispatcher"}),
-                   optional=("note",), milestone="closed_at", style="success"),
+        # From resolved or confirmed only when the type's gates need no customer confirmation /
+        # invoice (close_steps); otherwise the open step is named (StepsOpen, 409).
+        Transition("close", pgettext_lazy("work order action", "Close"), (S.RESOLVED, S.CONFIRMED, S.INVOICED),
+                   S.CLOSED, frozenset({"admin", "manager", "dispatcher"}),
+                   optional=("note",), milestone="closed_at", style="success",
+                   notes="from resolved/confirmed only when the type needs no confirmation/invoice"),
+        # The way out when a gate can no longer be satisfied: admins close anyway, the reason is on
+        # the timeline and in the audit log.
+        Transition("override_close", _("Close with override"), (S.RESOLVED, S.CONFIRMED, S.INVOICED), S.CLOSED,
+                   frozenset({"admin"}), required=("reason",), milestone="closed_at", style="danger",
+                   notes="admins only: closes whatever gate or step is open; the reason is recorded"),
         Transition("wait", _("Wait"), FIELD_STATES, None,
                    frozenset({"admin", "manager", "dispatcher", ASSIGNEE}), required=("reason",),
                    optional=("note",), style="warning",
@@ -126,6 +137,60 @@ WAIT_REASONS = {"customer": S.WAITING_CUSTOMER, "parts": S.WAITING_PARTS}
 
 # A customer contact may cancel their own request only before anyone is on the way.
 CUSTOMER_CANCEL_STATES = (S.NEW, S.ASSIGNED)
+
+# ---- the closing steps a work order needs -------------------------------------------
+#: The lifecycle's own steps before "close", by default all of them; an app may say a work
+#: order needs fewer (fieldwork: a type whose closure gates ask no signature and no invoice
+#: closes straight from resolved). Each step is named by its gate key.
+CLOSE_STEPS = ("confirm", "invoice")
+STEP_GATES = {"confirm": "delivery", "invoice": "financial"}
+STEP_LABELS = {"confirm": _("Customer confirmation"), "invoice": _("Invoice number")}
+_step_providers: list[Callable[[object], tuple[str, ...] | None]] = []
+
+
+def register_close_steps(fn: Callable[[object], tuple[str, ...] | None]) -> None:
+    """fn(wo) -> the steps of CLOSE_STEPS this work order needs before close, or None (no opinion)."""
+    _step_providers.append(fn)
+
+
+def close_steps(wo) -> tuple[str, ...]:
+    for fn in _step_providers:
+        steps = fn(wo)
+        if steps is not None:
+            return tuple(x for x in CLOSE_STEPS if x in steps)
+    return CLOSE_STEPS
+
+
+def open_close_steps(wo, steps: tuple[str, ...] | None = None) -> list[str]:
+    """The steps still to take before `wo` may close, from its current state."""
+    steps = close_steps(wo) if steps is None else steps
+    done = {S.RESOLVED: (), S.CONFIRMED: ("confirm",), S.INVOICED: ("confirm", "invoice")}.get(wo.status)
+    if done is None:
+        return list(steps)
+    return [x for x in steps if x not in done]
+
+
+def may_close_now(wo) -> bool:
+    if wo.status == S.INVOICED:
+        return True  # every step taken (no query)
+    return wo.status in TRANSITIONS["close"].sources and not open_close_steps(wo)
+
+
+class StepsOpen(Conflict):
+    """409 naming the lifecycle steps (as gates) still to take before closing, like the
+    closure gates' own refusal (fieldwork.gates.GatesNotPassed): `gates` lists the keys,
+    `open_gates` each key with its translated label and what is missing."""
+
+    def __init__(self, wo, steps: list[str]):
+        from django.utils.translation import gettext
+
+        gates = [{"gate": STEP_GATES[x], "label": str(STEP_LABELS[x]), "missing": [str(STEP_LABELS[x])]}
+                 for x in steps]
+        DomainError.__init__(self, gettext("Cannot close: closure gates not passed: %(g)s.") % {
+            "g": ", ".join(g["label"] for g in gates)}, 409, "gates_not_passed",
+            problems=[FieldProblem(f"gates.{g['gate']}", g["label"], "gate") for g in gates],
+            extra={"gates": [g["gate"] for g in gates], "open_gates": gates, "current_state": wo.status})
+
 
 # ---- extension points ------------------------------------------------------------
 # guard(ctx) raises DomainError to refuse; effect(ctx) runs inside the transaction

@@ -7,7 +7,7 @@ services alike, so the UI never offers what the service would refuse.
 
 from closeloop.accounts.models import Role
 
-from .lifecycle import ASSIGNEE, CUSTOMER, CUSTOMER_CANCEL_STATES, TRANSITIONS, Transition
+from .lifecycle import ASSIGNEE, CUSTOMER, CUSTOMER_CANCEL_STATES, TRANSITIONS, Transition, may_close_now
 
 EDITOR_ROLES = {Role.ADMIN, Role.MANAGER, Role.DISPATCHER}
 
@@ -34,7 +34,17 @@ def may_take(user, wo, t: Transition) -> bool:
 
 
 def allowed_actions(user, wo) -> list[Transition]:
-    return [t for t in TRANSITIONS.values() if wo.status in t.sources and may_take(user, wo, t)]
+    """The actions to offer: the state and role guards, and "close" only once the steps the
+    type needs are taken (lifecycle.close_steps: a type without confirmation and invoice closes
+    from resolved; one query for the type's gates, only where "close" is a candidate)."""
+    out = []
+    for t in TRANSITIONS.values():
+        if wo.status not in t.sources or not may_take(user, wo, t):
+            continue
+        if t.action == "close" and not may_close_now(wo):
+            continue
+        out.append(t)
+    return out
 
 
 def may_edit(user, wo) -> bool:

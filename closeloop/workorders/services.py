@@ -35,7 +35,7 @@ from closeloop.core.errors import (
 from closeloop.core.text import document_tokens
 from closeloop.customers.models import Asset, Contact, Customer, Site
 
-from . import permissions, timeline
+from . import lifecycle, permissions, timeline
 from .fields import clean_custom
 from .lifecycle import PAUSED, TRANSITIONS, WAIT_REASONS, S, Transition, hooks_for, run_effects
 from .models import (
@@ -465,6 +465,12 @@ def _apply_transition(actor: User, wo: WorkOrder, t: Transition, clean: dict, at
     hooks = hooks_for(t.action)
     for guard in hooks.guards:
         guard(ctx)
+    if t.action == "close":
+        steps_open = lifecycle.open_close_steps(wo)
+        if steps_open:  # e.g. closing before the invoice: name the open gate, not just the state
+            raise lifecycle.StepsOpen(wo, steps_open)
+    if t.action == "override_close":
+        _record_override(actor, wo, from_state, clean, at)
     values: dict = {"status": to_state, "updated_at": at}
     event_data: dict = {}
     if t.milestone and getattr(wo, t.milestone) is None:
@@ -510,6 +516,18 @@ def _apply_transition(actor: User, wo: WorkOrder, t: Transition, clean: dict, at
     timeline.append_event(wo, TimelineEvent.Kind.TRANSITION, actor=actor, at=at, action=t.action,
                           from_state=from_state, to_state=to_state, data=event_data, public=True)
     run_effects(t.action, ctx)
+
+
+def _record_override(actor, wo: WorkOrder, from_state: str, clean: dict, at: datetime) -> None:
+    """An administrator closing past open gates: the reason goes on the timeline (the
+    transition event) and into the audit log, with what was still open."""
+    from closeloop.audit.services import record_change
+
+    open_steps = lifecycle.open_close_steps(wo)
+    record_change(actor=actor, kind="work_order_override", obj=wo, action="updated",
+                  before={"status": from_state, "open_steps": open_steps},
+                  after={"status": lifecycle.S.CLOSED, "reason": clean.get("reason", "")},
+                  label=wo.code)
 
 
 # ---- escalation ----------------------------------------------------------------------------

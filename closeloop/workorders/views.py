@@ -180,7 +180,7 @@ def work_order_action(request, code, action):
 
 
 def _format_error(e: DomainError) -> str:
-    if e.problems:
+    if e.problems and e.status == 422:  # input errors: each field; others (a gate still open) say it in words
         return "; ".join(f"{p.field}: {p.message}" for p in e.problems)
     return str(e)
 
