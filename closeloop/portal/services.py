@@ -180,6 +180,19 @@ def default_type() -> WorkOrderType | None:
             or WorkOrderType.objects.filter(active=True).order_by("id").first())
 
 
+def report_fields(wo_type: WorkOrderType | None, place=None) -> list:
+    """The custom fields the public report form asks for: the required ones of the type it
+    files (a public form must ask for what its type requires, or the filing fails where
+    the visitor cannot see why). An asset field is filled from the scanned asset instead."""
+    from closeloop.workorders.fields import definitions
+    from closeloop.workorders.models import FieldKind
+
+    if wo_type is None:
+        return []
+    return [f for f in definitions(wo_type)
+            if f.required and not (f.kind == FieldKind.ASSET and isinstance(place, Asset))]
+
+
 def _clean_phone(problems, phone: str, required: bool) -> str:
     phone = compact_phone(phone)
     if required and not phone:
@@ -190,9 +203,11 @@ def _clean_phone(problems, phone: str, required: bool) -> str:
 
 
 def do_report(*, actor: User | None, what: str, place: Site | Asset | None = None, asset: str = "",
-              site: str = "", phone: str = "", name: str = "", photo=None) -> WorkOrder:
-    """Create a work order from the portal's five fields. `actor` is the logged-in customer
-    account, or None for an anonymous visitor who came through a QR link (`place`)."""
+              site: str = "", phone: str = "", name: str = "", photo=None, custom: dict | None = None) -> WorkOrder:
+    """Create a work order from the portal's five fields and the required custom fields of
+    its type (`custom`, see report_fields). `actor` is the logged-in customer account, or
+    None for an anonymous visitor who came through a QR link (`place`). Every problem is
+    reported at once, custom fields as `custom.<key>`."""
     problems: list[FieldProblem] = []
     what = (what or "").strip()
     if not what:
@@ -231,6 +246,19 @@ def do_report(*, actor: User | None, what: str, place: Site | Asset | None = Non
     wo_type = default_type()
     if wo_type is None:
         problems.append(FieldProblem("what", _("Reporting is not set up yet (no work order type).")))
+    else:
+        from closeloop.workorders.fields import clean_custom, definitions
+        from closeloop.workorders.models import FieldKind
+
+        asked = {f.key for f in report_fields(wo_type, place)}
+        values = {k: v for k, v in (custom or {}).items() if k in asked}
+        for f in definitions(wo_type):  # an equipment field is the equipment reported on
+            if f.kind == FieldKind.ASSET and f.key not in values and data.get("asset"):
+                values[f.key] = data["asset"]
+        try:
+            data["custom"] = clean_custom(wo_type, values)
+        except ValidationFailed as e:
+            problems.extend(e.problems)
     if problems:
         raise ValidationFailed(problems)
     first_line = what.splitlines()[0].strip()

@@ -133,31 +133,45 @@ def qr_report(request, token):
     return _report(request, actor=actor, place=place, token=token)
 
 
+#: The report form's own inputs (an error for any other field is shown at the top of the form).
+_REPORT_INPUTS = {"what", "phone", "asset", "site", "file"}
+
+
 def _report(request, *, actor, place, token=None):
     values = {"what": "", "phone": "", "name": "", "where": ""}
     errors: dict[str, str] = {}
+    fields = services.report_fields(services.default_type(), place)
+    custom = {f.key: "" for f in fields}
     if actor is not None:
         values["phone"] = actor.phone
         values["name"] = str(actor)
     if request.method == "POST":
         values = {k: (request.POST.get(k) or "").strip() for k in values}
+        custom = {f.key: (request.POST.get(f"custom.{f.key}") or "").strip() for f in fields}
         kind, _sep, key = values["where"].partition(":")
         try:
             wo = services.do_report(actor=actor, what=values["what"], place=place,
                                     asset=key if kind == "a" else "", site=key if kind == "s" else "", phone=values["phone"], name=values["name"],
-                                    photo=request.FILES.get("photo"))
+                                    photo=request.FILES.get("photo"), custom={k: v for k, v in custom.items() if v})
         except DomainError as e:
+            shown = _REPORT_INPUTS | {f"custom.{f.key}" for f in fields}
             for p in e.problems:
                 errors[p.field] = str(p.message)
-            if not e.problems:
-                errors["form"] = str(e)
+            # A public form shows every error where the visitor is: one about a field it has
+            # no input for goes at the top, in words, rather than nowhere.
+            rest = [f"{p.message}" if p.field in ("", "form") else f"{p.field}: {p.message}"
+                    for p in e.problems if p.field not in shown]
+            if rest or not e.problems:
+                errors["form"] = "; ".join(rest) if rest else str(e)
         else:
             messages.success(request, _("Thank you. Your request %(code)s was received.") % {"code": wo.code})
             if actor is not None:
                 return redirect("portal:work_order", code=wo.code)
             return redirect("portal:track", token=services.ensure_tracking(wo).token)
     ctx = {"values": values, "errors": errors, "place": place, "token": token, "is_asset": isinstance(place, Asset),
-           "is_site": isinstance(place, Site)}
+           "is_site": isinstance(place, Site),
+           "custom_fields": [{"f": f, "name": f"custom.{f.key}", "id": f"r-custom-{f.key}", "value": custom.get(f.key, ""),
+                              "error": errors.get(f"custom.{f.key}", "")} for f in fields]}
     if actor is not None and place is None:
         ctx["assets"] = Asset.objects.filter(customer_id=actor.customer_id).order_by("name")[:200]
         ctx["sites"] = Site.objects.filter(customer_id=actor.customer_id).order_by("name")[:200]

@@ -278,3 +278,42 @@ def test_tracking_link_downloads_public_attachments_only(world):
     assert c.get(f"/portal/t/{token}/attachments/{internal.pk}").status_code == 404
     assert c.get(f"/portal/t/{token}/attachments/{other_att.pk}").status_code == 404
     assert c.get(f"/portal/t/{'x' * 40}/attachments/{pub.pk}").status_code == 404
+
+
+def test_qr_report_asks_for_the_types_required_fields_and_shows_every_error(world):
+    """Issue 15: the anonymous report form was refused with a 422 and showed no error, because
+    the type requires a custom field the form never asked for."""
+    from closeloop.workorders.models import CustomField
+
+    CustomField.objects.create(wo_type=world.repair, key="department", label="科室", kind="choice",
+                               choices=["ICU", "急诊"], required=True)
+    CustomField.objects.create(wo_type=world.repair, key="bed", label="床号", kind="text", required=True)
+    CustomField.objects.create(wo_type=world.repair, key="device", label="设备", kind="asset", required=True)
+    CustomField.objects.create(wo_type=world.repair, key="note2", label="备注", kind="text", required=False)
+    c = Client()
+    token = services.sign_qr(world.asset_a)
+    page = c.get(f"/portal/q/{token}/report").content.decode()
+    assert 'name="custom.department"' in page and 'name="custom.bed"' in page and "科室" in page
+    assert 'name="custom.device"' not in page  # the scanned equipment fills it
+    assert 'name="custom.note2"' not in page  # optional fields stay off the public form
+    r = _report_via_qr(c, world, **{"custom.department": "ICU"})
+    assert r.status_code == 422
+    body = r.content.decode()
+    assert 'data-testid="error-custom-bed"' in body and "ICU" in body  # the error where the input is; input kept
+    assert WorkOrder.objects.count() == 0
+    r = _report_via_qr(c, world, **{"custom.department": "ICU", "custom.bed": "12"})
+    assert r.status_code == 302
+    wo = WorkOrder.objects.get()
+    assert wo.custom == {"department": "ICU", "bed": "12", "device": world.asset_a.serial_number}
+
+
+def test_report_shows_an_error_of_a_field_the_form_has_no_input_for(world, monkeypatch):
+    from closeloop.core.errors import FieldProblem, ValidationFailed
+
+    def refuse(**kw):
+        raise ValidationFailed(FieldProblem("title", "标题太长"))
+
+    monkeypatch.setattr(services.wo_services, "do_create_work_order", refuse)
+    r = _report_via_qr(Client(), world)
+    assert r.status_code == 422 and 'data-testid="report-error"' in r.content.decode()
+    assert "标题太长" in r.content.decode()
