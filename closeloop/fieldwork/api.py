@@ -101,6 +101,9 @@ class StepIn(StrictSchema):
     result: str = Field(..., description="pass, fail or na")
     note: str = ""
     followup: bool = Field(False, description="A failed step opens a follow-up work order.")
+    followup_custom: dict | None = Field(None, description="Custom field values of the follow-up (it copies the "
+                                                           "parent's; a 422 names followup_custom.<key> when its "
+                                                           "type requires more; the step is recorded anyway).")
 
 
 @router.post("/work-orders/{code}/steps", response={201: dict}, summary="Record a checklist / process step")

@@ -370,9 +370,28 @@ def steps_for(wo) -> list[str]:
     return list(wo.wo_type.process_steps or [])
 
 
-def do_record_step(*, actor, wo, index: int, result: str, note: str = "", followup: bool = False) -> StepResult:
+class FollowUpNotOpened(ValidationFailed):
+    """422: the failed step is recorded, but its follow-up work order could not be opened
+    (its type requires fields the parent has no value for). Each problem is named
+    `followup_custom.<key>`: send the step again with `followup_custom` to open it."""
+
+    def __init__(self, step: StepResult, problems: list[FieldProblem]):
+        named = [FieldProblem(f"followup_{p.field}" if p.field.startswith("custom.") else f"followup.{p.field}",
+                              p.message, p.code) for p in problems]
+        super().__init__(named, _("The failed step is recorded, but the follow-up work order was not opened: "
+                                  "%(p)s. Give these values and record the step again.") % {
+            "p": "; ".join(f"{p.field}: {p.message}" for p in problems)})
+        self.step = step
+        self.extra = {"step_recorded": True, "index": step.index}
+
+
+def do_record_step(*, actor, wo, index: int, result: str, note: str = "", followup: bool = False,
+                   followup_custom: dict | None = None) -> StepResult:
     """Record one checklist / process step. A failed step may open a follow-up work order
-    (same customer, site, asset; linked as its child)."""
+    (same type, customer, site, asset, priority and custom field values; linked as its child);
+    `followup_custom` gives or overrides custom values of the follow-up. When the follow-up
+    cannot be opened (its type requires a value nobody gave), the step is still recorded and
+    FollowUpNotOpened (422) names the fields."""
     from closeloop.workorders import services as wo_services
     from closeloop.workorders.models import LinkKind, WorkOrderLink
 
@@ -387,14 +406,22 @@ def do_record_step(*, actor, wo, index: int, result: str, note: str = "", follow
         problems.append(FieldProblem("note", _("At most %(n)d characters.") % {"n": 2000}))
     if followup and result != StepResult.Result.FAIL:
         problems.append(FieldProblem("followup", _("Only a failed step opens a follow-up work order.")))
+    if followup_custom is not None and not isinstance(followup_custom, dict):
+        problems.append(FieldProblem("followup_custom", _("An object of custom field values.")))
     if problems:
         raise ValidationFailed(problems)
+    followup_problems: list[FieldProblem] = []
     with transaction.atomic():
         t = now()
         child = None
         if followup:
+            from closeloop.workorders.fields import definitions
+
+            keys = {f.key for f in definitions(wo.wo_type)}
+            custom = {k: v for k, v in (wo.custom or {}).items() if k in keys}  # the parent's values
+            custom.update(followup_custom or {})
             data = {"type": wo.wo_type.key, "title": (_("Follow-up: %(s)s") % {"s": steps[index]})[:200],
-                    "description": note or "", "priority": wo.priority}
+                    "description": note or "", "priority": wo.priority, "custom": custom}
             if wo.customer_id:
                 data["customer"] = wo.customer.code
             if wo.site_id:
@@ -403,23 +430,32 @@ def do_record_step(*, actor, wo, index: int, result: str, note: str = "", follow
                 data["asset"] = wo.asset.serial_number
             token = repeats.SUPPRESS.set(True)  # a follow-up is not a repeat of its parent
             try:
-                child = wo_services.do_create_work_order(actor=actor, data=data)
+                with transaction.atomic():  # a savepoint: the step is recorded even if this fails
+                    child = wo_services.do_create_work_order(actor=actor, data=data)
+            except ValidationFailed as e:
+                followup_problems = e.problems
+                child = None
             finally:
                 repeats.SUPPRESS.reset(token)
-            WorkOrderLink.objects.create(source=child, target=wo, kind=LinkKind.PARENT, created_at=t,
-                                         created_by=actor)
-            timeline.append_events([
-                timeline.new_event(child, TimelineEvent.Kind.LINK, actor=actor, at=t,
-                                   data={"kind": LinkKind.PARENT, "target": wo.code}),
-                timeline.new_event(wo, TimelineEvent.Kind.LINK, actor=actor, at=t,
-                                   data={"kind": LinkKind.PARENT, "source": child.code})])
+            if child is not None:
+                WorkOrderLink.objects.create(source=child, target=wo, kind=LinkKind.PARENT, created_at=t,
+                                             created_by=actor)
+                timeline.append_events([
+                    timeline.new_event(child, TimelineEvent.Kind.LINK, actor=actor, at=t,
+                                       data={"kind": LinkKind.PARENT, "target": wo.code}),
+                    timeline.new_event(wo, TimelineEvent.Kind.LINK, actor=actor, at=t,
+                                       data={"kind": LinkKind.PARENT, "source": child.code})])
         step, _created = StepResult.objects.update_or_create(
             work_order=wo, index=index, defaults={"label": steps[index], "result": result, "note": note.strip(),
                                                   "followup": child, "actor": actor, "at": t})
         timeline.append_event(wo, TimelineEvent.Kind.GATE, actor=actor, at=t,
                               data={"step": steps[index], "index": index, "result": result, "note": note.strip(),
-                                    **({"followup": child.code} if child else {})})
+                                    **({"followup": child.code} if child else {}),
+                                    **({"followup_missing": [p.field for p in followup_problems]}
+                                       if followup_problems else {})})
         _touch(wo, t)
+    if followup_problems:
+        raise FollowUpNotOpened(step, followup_problems)
     return step
 
 

@@ -159,3 +159,35 @@ def test_field_work_after_signing_voids_the_signature_and_bumps_the_version(worl
         services.do_record_signature(wo, signer_name="王", image_png=png(41), version=shown)
     services.do_record_signature(wo, signer_name="王", image_png=png(41), version=wo.version)
     assert {g.gate: g for g in gates.evaluate(wo)}["delivery"].passed
+
+
+def test_failed_step_follow_up_copies_required_values_or_names_them_and_keeps_the_step(world):
+    """Issue 15: opening a follow-up failed when its type has required fields, and the failed
+    step was lost with it."""
+    from closeloop.fieldwork.models import StepResult
+    from closeloop.workorders.models import CustomField, TimelineEvent
+
+    gate_policy(world.repair)
+    wo = make_wo(world, status=S.ON_SITE, asset=world.asset_a, custom={"bed": "12"})
+    CustomField.objects.create(wo_type=world.repair, key="bed", label="床号", kind="text", required=True)
+    # The parent's values are copied: the follow-up opens.
+    step = services.do_record_step(actor=world.eng_x, wo=wo, index=1, result="fail", note="漏气", followup=True)
+    assert step.followup is not None and step.followup.custom == {"bed": "12"}
+    # A required field the parent has no value for: the step is recorded, the 422 names the field.
+    CustomField.objects.create(wo_type=world.repair, key="department", label="科室", kind="text", required=True)
+    api = world.api(world.eng_x)
+    r = api.post(f"/api/v1/work-orders/{wo.code}/steps", {"index": 0, "result": "fail", "followup": True})
+    assert r.status_code == 422, r.content
+    body = r.json()
+    assert [e["field"] for e in body["errors"]] == ["followup_custom.department"]
+    assert body["step_recorded"] is True and "custom.department" in body["title"]
+    s0 = StepResult.objects.get(work_order=wo, index=0)
+    assert s0.result == "fail" and s0.followup is None
+    ev = TimelineEvent.objects.filter(work_order=wo, kind="gate", data__index=0).last()
+    assert ev.data["followup_missing"] == ["custom.department"]
+    # Asked and given: the follow-up opens, the step now links it.
+    r = api.post(f"/api/v1/work-orders/{wo.code}/steps", {"index": 0, "result": "fail", "followup": True,
+                                                          "followup_custom": {"department": "ICU"}})
+    assert r.status_code == 201 and r.json()["followup"]
+    child = WorkOrder.objects.get(code=r.json()["followup"])
+    assert child.custom == {"bed": "12", "department": "ICU"}
