@@ -20,3 +20,7 @@ urlpatterns = [
     path("", include("closeloop.analytics.urls")),
     path("", include("closeloop.administration.urls")),
 ]
+
+# A 500 that is really the database going away (or an unreadable body met outside a view) answers
+# 503 / 4xx as problem+json; anything else is the usual 500 page.
+handler500 = "closeloop.core.edges.server_error"

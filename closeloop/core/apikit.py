@@ -2,20 +2,111 @@
 input schemas. Used by every domain's api.py. Who the caller is (bearer token or console
 session) is accounts.auth; core knows only the scopes it left on the request."""
 
+import types
+import typing
+from decimal import Decimal
+from functools import lru_cache
+
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import InterfaceError, OperationalError
+from django.http.multipartparser import MultiPartParserError
+from django.http.request import RawPostDataException
 from django.utils.translation import gettext as _
 from ninja import Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
-from pydantic import ConfigDict
+from pydantic import ConfigDict, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
+from . import edges
 from .errors import DomainError, FieldProblem, PreconditionFailed
 from .problems import problem_body, problem_response
 
+_NUMBER_KINDS = {int: "int", float: "number", Decimal: "number", bool: "bool"}
+
+
+@lru_cache(maxsize=512)
+def _kinds(annotation) -> frozenset | None:
+    """What JSON scalars a field of this annotation takes without coercion: a set of
+    "int"/"number"/"bool"/"other", or None when the annotation leaves it to pydantic."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _kinds(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        out = set()
+        for arg in typing.get_args(annotation):
+            if arg is type(None):
+                continue
+            k = _kinds(arg)
+            if k is None:
+                return None
+            out |= k
+        return frozenset(out)
+    if annotation in _NUMBER_KINDS:
+        return frozenset({_NUMBER_KINDS[annotation]})
+    return frozenset({"other"})
+
+
+def _container(annotation):
+    """(item annotation, "list"|"dict") for list[X] / dict[str, X] fields, else None."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _container(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        found = [c for c in (_container(a) for a in typing.get_args(annotation)) if c]
+        return found[0] if len(found) == 1 else None
+    if origin in (list, set, tuple, frozenset) and typing.get_args(annotation):
+        return typing.get_args(annotation)[0], "list"
+    if origin is dict and len(typing.get_args(annotation)) == 2:
+        return typing.get_args(annotation)[1], "dict"
+    return None
+
+
+def _refuse_coercion(value, annotation) -> None:
+    """A JSON string (or a number for a boolean, a boolean for a number) where the field
+    takes a number or a boolean is an error, not something to convert."""
+    kinds = _kinds(annotation)
+    if kinds and "other" not in kinds and value is not None:
+        if isinstance(value, bool):
+            ok = "bool" in kinds
+        elif isinstance(value, int):
+            ok = "int" in kinds or "number" in kinds
+        elif isinstance(value, float):
+            ok = "number" in kinds
+        else:
+            ok = False
+        if not ok:
+            if kinds == {"bool"}:
+                raise PydanticCustomError("bool_type", "Input should be true or false (JSON boolean)")
+            if kinds == {"int"}:
+                raise PydanticCustomError("int_type", "Input should be an integer (JSON number)")
+            raise PydanticCustomError("number_type", "Input should be a JSON number")
+        return
+    inner = _container(annotation)
+    if inner is None:
+        return
+    item, kind = inner
+    if kind == "list" and isinstance(value, list):
+        for v in value:
+            _refuse_coercion(v, item)
+    elif kind == "dict" and isinstance(value, dict):
+        for v in value.values():
+            _refuse_coercion(v, item)
+
 
 class StrictSchema(Schema):
-    """Input schema: unknown fields are an error, not silently dropped."""
+    """Input schema (JSON bodies): unknown fields are an error, not silently dropped, and
+    values are never coerced (`"3"` for a number or `"true"` for a boolean is a 422)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_coercion(cls, value, info: ValidationInfo):
+        field = cls.model_fields.get(info.field_name) if info.field_name else None
+        if field is not None:
+            _refuse_coercion(value, field.annotation)
+        return value
 
 
 def require_scope(request, scope: str) -> None:
@@ -57,6 +148,8 @@ def install_handlers(api) -> None:
                             errors=[p.as_dict() for p in exc.problems] or None, **exc.extra)
         resp = api.create_response(request, body, status=exc.status)
         resp["Content-Type"] = "application/problem+json"
+        for h, v in getattr(exc, "headers", {}).items():  # RateLimited: Retry-After, RateLimit-*
+            resp[h] = v
         return resp
 
     @api.exception_handler(NinjaValidationError)
@@ -82,3 +175,16 @@ def install_handlers(api) -> None:
     @api.exception_handler(HttpError)
     def http_error(request, exc: HttpError):
         return problem_response(exc.status_code, str(exc), code=str(exc.status_code))
+
+    def body_error(request, exc):
+        return edges.body_error_response(exc)
+
+    for exc_type in (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent, MultiPartParserError,
+                     RawPostDataException):
+        api.add_exception_handler(exc_type, body_error)
+
+    def database_unavailable(request, exc):
+        return edges.database_unavailable_response(exc)
+
+    for exc_type in (OperationalError, InterfaceError):
+        api.add_exception_handler(exc_type, database_unavailable)

@@ -5,6 +5,12 @@ two tokens are two keys. A replay of the same key and body returns the stored
 first response (with `Idempotent-Replayed: true`); the same key with a different
 body is a 422; a retry that arrives while the first is still running is a 409.
 Server errors are not stored, so a client can retry after one.
+
+The request runs in one transaction with the record of its response, so a create that
+committed is always found again by its key (a retry after a lost connection replays it),
+and one that did not commit left nothing behind (a 5xx rolls the whole request back). A
+record left pending by a process that died is taken over by a retry after
+`IDEMPOTENCY_LEASE_SECONDS`.
 """
 
 import hashlib
@@ -13,7 +19,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.http import HttpResponse
 from whitenoise.middleware import WhiteNoiseMiddleware
 
@@ -76,41 +82,65 @@ class IdempotencyMiddleware:
         except RequestDataTooBig:  # too large for a JSON body: the API answers it as usual
             return self.get_response(request)
         self._purge_expired()
+        for attempt in (1, 2):
+            try:
+                with transaction.atomic():
+                    IdempotencyRecord.objects.create(scope=scope, key=key, method=request.method, path=request.path,
+                                                     request_hash=body_hash, created_at=now())
+                break
+            except IntegrityError:
+                rec = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+                if rec is None:  # expired between the insert and the read
+                    return self.get_response(request)
+                abandoned = now() - timedelta(seconds=settings.IDEMPOTENCY_LEASE_SECONDS)
+                if attempt == 1 and not rec.completed and rec.created_at < abandoned and rec.request_hash == body_hash:
+                    # Its process died (or lost the database) before finishing: nothing of it committed.
+                    IdempotencyRecord.objects.filter(pk=rec.pk, completed=False).delete()
+                    continue
+                return self._replay(rec, body_hash)
         try:
             with transaction.atomic():
-                IdempotencyRecord.objects.create(scope=scope, key=key, method=request.method, path=request.path,
-                                                 request_hash=body_hash, created_at=now())
-        except IntegrityError:
-            rec = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
-            if rec is None:  # expired between the insert and the read
-                return self.get_response(request)
-            if rec.request_hash != body_hash:
-                return problem_response(422, "Idempotency-Key reused",
-                                        "This Idempotency-Key was used with a different request.",
-                                        errors=[{"field": "Idempotency-Key", "message": "used with another body",
-                                                 "code": "reused"}])
-            if not rec.completed:
-                return problem_response(409, "Request in progress",
-                                        "A request with this Idempotency-Key is still being processed.")
-            resp = HttpResponse(bytes(rec.response_body or b""), status=rec.status_code,
-                                content_type=rec.content_type or None)
-            for h, v in (rec.response_headers or {}).items():
-                resp[h] = v
-            resp["Idempotent-Replayed"] = "true"
-            return resp
-        try:
-            response = self.get_response(request)
+                response = self.get_response(request)
+                if response.status_code >= 500:
+                    transaction.set_rollback(True)  # nothing half-written
+                elif not getattr(response, "streaming", False):
+                    headers = {h: response[h] for h in ("Location", "ETag") if h in response}
+                    IdempotencyRecord.objects.filter(scope=scope, key=key).update(
+                        completed=True, status_code=response.status_code,
+                        content_type=response.get("Content-Type", ""), response_body=response.content,
+                        response_headers=headers)
         except Exception:
-            IdempotencyRecord.objects.filter(scope=scope, key=key, completed=False).delete()
+            self._forget(scope, key)
             raise
         if response.status_code >= 500 or getattr(response, "streaming", False):
-            IdempotencyRecord.objects.filter(scope=scope, key=key).delete()
-        else:
-            headers = {h: response[h] for h in ("Location", "ETag") if h in response}
-            IdempotencyRecord.objects.filter(scope=scope, key=key).update(
-                completed=True, status_code=response.status_code, content_type=response.get("Content-Type", ""),
-                response_body=response.content, response_headers=headers)
+            self._forget(scope, key)
         return response
+
+    @staticmethod
+    def _forget(scope, key):
+        """Drop a pending record so a retry runs again; if the database is gone, the lease
+        lets a retry take the record over later."""
+        try:
+            IdempotencyRecord.objects.filter(scope=scope, key=key, completed=False).delete()
+        except DatabaseError:
+            pass
+
+    @staticmethod
+    def _replay(rec, body_hash):
+        if rec.request_hash != body_hash:
+            return problem_response(422, "Idempotency-Key reused",
+                                    "This Idempotency-Key was used with a different request.",
+                                    errors=[{"field": "Idempotency-Key", "message": "used with another body",
+                                             "code": "reused"}])
+        if not rec.completed:
+            return problem_response(409, "Request in progress",
+                                    "A request with this Idempotency-Key is still being processed.")
+        resp = HttpResponse(bytes(rec.response_body or b""), status=rec.status_code,
+                            content_type=rec.content_type or None)
+        for h, v in (rec.response_headers or {}).items():
+            resp[h] = v
+        resp["Idempotent-Replayed"] = "true"
+        return resp
 
     _last_purge = None
 
