@@ -79,6 +79,14 @@ def live_server(request, _collected_static):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counts (core.ratelimit) and other cached values start empty in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     # Argon2 (production) costs ~50 ms a hash; tests that check hashing override this back.

@@ -91,6 +91,10 @@ def prepare_environment(args) -> dict:
         "CLOSELOOP_DATA_DIR": str(data_dir),
         "CLOSELOOP_SECRET_KEY": secrets.token_urlsafe(50),
         "CLOSELOOP_LOG_LEVEL": "WARNING",
+        # One token drives thousands of calls a second: the limits are checked (their cost is
+        # measured) but set far above what the load sends.
+        "CLOSELOOP_API_RATE_PER_TOKEN": "100000000/60",
+        "CLOSELOOP_API_RATE_PER_ORG": "100000000/60",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
     })
     for var in ("CLOSELOOP_DEBUG", "CLOSELOOP_ACCESS_LOG", "CLOSELOOP_DEMO", "REDIS_URL"):
