@@ -62,12 +62,25 @@ class User(AbstractUser):
     home_longitude = models.DecimalField(_("home longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     language = models.CharField(_("language"), max_length=10, blank=True)
     time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    #: The username after NFKC and case folding (accounts.usernames.key): "Admin" and "ＡＤＭＩＮ"
+    #: are one name to the database. Null only for a look-alike that existed before this rule.
+    username_key = models.CharField(max_length=150, unique=True, null=True, editable=False)
 
     class Meta:
         ordering = ["username"]
 
     def __str__(self) -> str:
         return self.display_name or self.get_full_name() or self.username
+
+    def save(self, *args, **kwargs):
+        from .usernames import key
+
+        new_key = key(self.username)
+        if self.username_key != new_key:
+            self.username_key = new_key
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "username_key"}
+        super().save(*args, **kwargs)
 
     @property
     def label(self) -> str:

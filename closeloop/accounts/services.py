@@ -18,6 +18,7 @@ from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.core.validation import Cleaner, delete_unreferenced
 
+from . import usernames
 from .models import ApiToken, EngineerSkill, Role, Scope, SkillTag, Team, User
 
 TOKEN_PREFIX = "cl_"
@@ -112,7 +113,10 @@ USER_FIELDS = {"display_name", "email", "phone", "role", "team", "customer", "ho
 
 @transaction.atomic
 def do_create_user(*, username: str, password: str | None = None, **fields) -> User:
-    if User.objects.filter(username__iexact=username).exists():
+    look_alike = usernames.problem(username)
+    if look_alike:
+        raise ValidationFailed(FieldProblem("username", look_alike, "look_alike"))
+    if usernames.taken(username):
         raise ValidationFailed(FieldProblem("username", _("This username is taken."), "unique"))
     unknown = set(fields) - USER_FIELDS
     if unknown:
@@ -249,7 +253,11 @@ def _clean_user(actor: User, data: dict, *, instance: User | None) -> dict:
                                     "Create a new user and deactivate this one."), "read_only")
     else:
         c.slug("username", max_len=150, pattern=USERNAME_RE, message=_("Letters, digits and @ . + - _ only."))
-        if "username" in c.out and User.objects.filter(username__iexact=c.out["username"]).exists():
+        look_alike = usernames.problem(c.out["username"]) if "username" in c.out else None
+        if look_alike:
+            c.out.pop("username")
+            c.problem("username", look_alike, "look_alike")
+        elif "username" in c.out and usernames.taken(c.out["username"]):
             c.out.pop("username")
             c.problem("username", _("This username is taken."), "unique")
     c.text("display_name", max_len=100)

@@ -10,6 +10,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
+from closeloop.accounts import usernames
 from closeloop.accounts.models import Role, User
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
@@ -63,6 +64,8 @@ def do_first_run(*, data: dict) -> User:
         c.problem("username", _("Choose a username."), "required")
     elif not USERNAME_RE.match(username):
         c.problem("username", _("Letters, digits and @ . + - _ only, at most 150."))
+    elif usernames.problem(username):
+        c.problem("username", usernames.problem(username), "look_alike")
     c.text("display_name", max_len=100)
     password = data.get("password") or ""
     if not password:
