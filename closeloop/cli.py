@@ -13,6 +13,10 @@ def main(argv: list[str] | None = None) -> None:
 
     argv = list(sys.argv if argv is None else argv)
     argv[0] = "closeloop"
+    if argv[1:2] == ["serve"]:
+        # The production-style server (and so `make demo`) never shows Django's debug pages,
+        # whatever the shell exports: they print settings and tracebacks to anyone.
+        os.environ["CLOSELOOP_DEBUG"] = "0"
     execute_from_command_line(argv)
 
 
