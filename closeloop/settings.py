@@ -22,6 +22,7 @@ PRODUCTION = ENV == "production"
 DEMO_MODE = os.environ.get("CLOSELOOP_DEMO", "0") == "1"
 # The demo runs like production (no debug pages, hashed static files served by WhiteNoise from
 # STATIC_ROOT), so what the demo shows is what production serves.
+# (`closeloop serve` turns it off whatever the environment says: closeloop.cli.)
 DEBUG = os.environ.get("CLOSELOOP_DEBUG", "0" if PRODUCTION or DEMO_MODE else "1") == "1"
 
 DATA_DIR = Path(os.environ.get("CLOSELOOP_DATA_DIR", PROJECT_DIR / "var")).resolve()
@@ -86,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "closeloop.core.edges.EdgeMiddleware",  # body limits, NUL, media types, database lost (before CSRF reads)
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "closeloop.core.middleware.UserTimezoneMiddleware",
@@ -201,8 +203,20 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = DEBUG
 MAX_UPLOAD_BYTES = int(os.environ.get("CLOSELOOP_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
-DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The edges of a request (closeloop.core.edges, docs/configuration.md "Limits"): a JSON or form
+# body (without files) above DATA_UPLOAD_MAX_MEMORY_SIZE is a 413; so is a whole multipart
+# request above MAX_REQUEST_BYTES (checked before it is read), or one with more fields or files
+# than the two counts; a file name longer than MAX_FILE_NAME_LENGTH is a 422.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("CLOSELOOP_MAX_BODY_BYTES", str(2 * 1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = int(os.environ.get("CLOSELOOP_MAX_FORM_FIELDS", "1000"))
+DATA_UPLOAD_MAX_NUMBER_FILES = int(os.environ.get("CLOSELOOP_MAX_FORM_FILES", "20"))
+MAX_FILE_NAME_LENGTH = 255
+FILE_UPLOAD_HANDLERS = [
+    "closeloop.core.edges.FileNameLimitHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 # What an attachment may be; anything else is refused (and never served inline).
 # Ledger imports (closeloop.ledgers): the largest file accepted, and the zip bomb limits
 # checked before an .xlsx is parsed (total unpacked size, unpacked/packed ratio per part).
@@ -210,6 +224,8 @@ LEDGERS_MAX_UPLOAD_BYTES = int(os.environ.get("CLOSELOOP_LEDGERS_MAX_UPLOAD_BYTE
 LEDGERS_MAX_UNCOMPRESSED_BYTES = int(os.environ.get("CLOSELOOP_LEDGERS_MAX_UNCOMPRESSED_BYTES",
                                                     str(400 * 1024 * 1024)))
 LEDGERS_MAX_COMPRESSION_RATIO = 200
+MAX_REQUEST_BYTES = int(os.environ.get("CLOSELOOP_MAX_REQUEST_BYTES", str(
+    max(MAX_UPLOAD_BYTES, LEDGERS_MAX_UPLOAD_BYTES) + DATA_UPLOAD_MAX_MEMORY_SIZE)))
 
 ALLOWED_UPLOAD_TYPES = {
     "image/jpeg": ".jpg",
@@ -261,8 +277,19 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- API --------------------------------------------------------------------------
+# Rate limits (closeloop.core.ratelimit, docs/configuration.md "Rate limits"): "COUNT/SECONDS",
+# "0" turns one off. Counted in the cache (shared with Redis, per process without it).
+API_RATE_LIMIT_PER_TOKEN = os.environ.get("CLOSELOOP_API_RATE_PER_TOKEN", "1200/60")
+API_RATE_LIMIT_PER_ORG = os.environ.get("CLOSELOOP_API_RATE_PER_ORG", "6000/60")
+API_BAD_TOKEN_LIMIT = os.environ.get("CLOSELOOP_API_BAD_TOKEN_LIMIT", "20/300")
+# Reverse proxies whose X-Forwarded-For is believed ("127.0.0.1,10.0.0.0/8"); none by default.
+TRUSTED_PROXIES = [p.strip() for p in os.environ.get("CLOSELOOP_TRUSTED_PROXIES", "").split(",") if p.strip()]
 API_MAX_PAGE_SIZE = 100
 IDEMPOTENCY_TTL_HOURS = 24
+# A pending Idempotency-Key whose request died with its process is taken over after this long.
+IDEMPOTENCY_LEASE_SECONDS = int(os.environ.get("CLOSELOOP_IDEMPOTENCY_LEASE_SECONDS", "120"))
+# The Retry-After of a 503 when the database connection is lost or the database refuses to serve.
+DB_UNAVAILABLE_RETRY_AFTER = int(os.environ.get("CLOSELOOP_DB_RETRY_AFTER", "5"))
 NINJA_PAGINATION_MAX_LIMIT = 100
 
 # Private/loopback addresses notification channels may reach although the SSRF guard
