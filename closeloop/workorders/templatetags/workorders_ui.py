@@ -50,6 +50,7 @@ ACTION_ICONS = {
     "confirm": "signature",
     "invoice": "receipt",
     "close": "lock",
+    "override_close": "lock",
     "wait": "hourglass",
     "resume": "player-play",
     "cancel": "circle-x",
