@@ -192,7 +192,7 @@ class EdgeMiddleware:
     def process_exception(self, request, exc):
         """A view (console or API) that fails because the database went away, or reads a
         body it cannot: a clear answer instead of a 500."""
-        return database_unavailable_response(exc) or body_error_response(exc)
+        return database_unavailable_response(exc, request) or body_error_response(exc)
 
     def check(self, request) -> HttpResponse | None:
         if "\x00" in request.path_info:
@@ -250,7 +250,7 @@ def _is_unavailable(exc: BaseException) -> bool:
     return mod.startswith("psycopg") and type(exc).__name__ in ("OperationalError", "InterfaceError")
 
 
-def database_unavailable_response(exc: BaseException | None) -> HttpResponse | None:
+def database_unavailable_response(exc: BaseException | None, request=None) -> HttpResponse | None:
     """503 + Retry-After when `exc` says the database is unreachable, the connection was
     lost, or it refused to serve (locked, too many connections, shutting down). The
     broken connection is closed so the next request opens a new one."""
@@ -264,6 +264,14 @@ def database_unavailable_response(exc: BaseException | None) -> HttpResponse | N
         except DatabaseError:
             pass
     retry = settings.DB_UNAVAILABLE_RETRY_AFTER
+    if request is not None and not request.path_info.startswith("/api/") and "text/html" in request.headers.get(
+            "Accept", ""):
+        from django.template import loader
+
+        # A person's page: a page (without the database or the context processors), not JSON.
+        resp = HttpResponse(loader.get_template("503.html").render({"retry_after": retry}), status=503)
+        resp["Retry-After"] = str(retry)
+        return resp
     resp = problem_response(503, _("Database unavailable"),
                             _("The database could not be reached or the connection was lost. Try again in %(n)d "
                               "seconds; send a write again with the same Idempotency-Key, so that it is done "
@@ -283,7 +291,7 @@ def server_error(request):
 
     exc = sys.exc_info()[1]
     if exc is not None:
-        resp = database_unavailable_response(exc) or body_error_response(exc)
+        resp = database_unavailable_response(exc, request) or body_error_response(exc)
         if resp is not None:
             return resp
     return defaults.server_error(request)

@@ -138,3 +138,9 @@ def test_a_read_on_a_lost_connection_is_503_and_the_next_request_reconnects(worl
     _terminate(_own_pid())
     _unavailable(client.get(path, headers=headers))
     assert client.get(path, headers=headers).status_code == 200
+    if not api:  # a person's browser gets a page, still 503 with Retry-After
+        _terminate(_own_pid())
+        r = client.get(path, headers={"Accept": "text/html,application/xhtml+xml"})
+        assert r.status_code == 503 and int(r["Retry-After"]) > 0 and r["Content-Type"].startswith("text/html")
+        assert 'data-testid="error-503"' in r.content.decode() and "Temporarily unavailable" in r.content.decode()
+        assert client.get(path).status_code == 200
