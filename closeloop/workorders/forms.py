@@ -18,6 +18,8 @@ class WorkOrderCreateForm(forms.Form):
     customer = forms.CharField(label=_("Customer code"), required=False, max_length=40)
     site = forms.CharField(label=_("Site code"), required=False, max_length=40)
     asset = forms.CharField(label=_("Asset serial number"), required=False, max_length=100)
+    contact = forms.CharField(label=_("Contact"), required=False, max_length=20,
+                              help_text=_("Type the name or phone number."))
     fault_code = forms.CharField(label=_("Fault code"), required=False, max_length=40)
     assignee = forms.CharField(label=_("Assign to (username)"), required=False, max_length=150)
 
@@ -28,9 +30,12 @@ class WorkOrderCreateForm(forms.Form):
             del self.fields["assignee"]
         if user is not None and user.role == "customer":
             del self.fields["customer"]
+        if user is not None and user.role in ("customer", "engineer"):
+            del self.fields["contact"]  # chosen with the contact picker, which is for the office
         if "assignee" in self.fields:
-            self.fields["assignee"] = forms.ChoiceField(label=_("Assign to"), required=False,
-                                                        choices=engineer_choices(_("Not now")))
+            self.fields["assignee"] = forms.CharField(
+                label=_("Assign to"), required=False, max_length=150,
+                help_text=_("Type part of an engineer's name; empty: not now."))
         self.wo_type = wo_type
         self.custom_keys: list[str] = []
         if wo_type is not None:
@@ -49,7 +54,8 @@ class WorkOrderCreateForm(forms.Form):
 
     def service_data(self) -> dict:
         d = self.cleaned_data
-        data = {k: (d.get(k) or None) for k in ("customer", "site", "asset", "assignee") if k in self.fields}
+        data = {k: (d.get(k) or None) for k in ("customer", "site", "asset", "contact", "assignee")
+                if k in self.fields}
         data = {k: v for k, v in data.items() if v}
         data.update(type=d["type"].key, title=d["title"], description=d.get("description", ""),
                     priority=d["priority"], fault_code=d.get("fault_code", ""))
@@ -68,7 +74,8 @@ def _add_pickers(form: forms.Form) -> None:
     from django.urls import reverse
 
     for name, kind, narrow in (("customer", "customers", False), ("site", "sites", True),
-                               ("asset", "assets", True)):
+                               ("asset", "assets", True), ("contact", "contacts", True),
+                               ("assignee", "engineers", False)):
         if name in form.fields:
             attrs = form.fields[name].widget.attrs
             attrs.update({"data-picker-url": reverse("administration:pick", args=[kind]), "autocomplete": "off",

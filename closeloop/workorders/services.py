@@ -118,7 +118,10 @@ def _lookup(problems, name, model, value, *, by="code", label=None):
         return None
     if isinstance(value, model):
         return value
-    obj = model.objects.filter(**{by: value}).first()
+    if by == "pk" and (isinstance(value, bool) or not str(value).strip().isdigit()):
+        obj = None  # a name typed where an id belongs is "not found", never a 500
+    else:
+        obj = model.objects.filter(**{by: str(value).strip() if by == "pk" else value}).first()
     if obj is None:
         problems.append(FieldProblem(name, _("No %(what)s %(v)s.") % {"what": label or name, "v": value},
                                      "not_found"))
@@ -156,6 +159,18 @@ def _resolve_relations(problems, actor: User, data: dict, current: Relations | N
     for name, obj in (("site", rel.site), ("asset", rel.asset), ("contact", rel.contact)):
         if obj is not None and rel.customer is not None and obj.customer_id != rel.customer.pk:
             problems.append(FieldProblem(name, _("Belongs to another customer."), "mismatch"))
+    # Deactivated customers, sites, assets and contacts stay on the work orders that name them but are
+    # taken for no new reference: refused when given (or changed) here, named by the field sent.
+    given = {"customer": rel.customer, "site": rel.site, "asset": rel.asset, "contact": rel.contact}
+    before = {"customer": cur.customer, "site": cur.site, "asset": cur.asset, "contact": cur.contact}
+    for name, obj in given.items():
+        if obj is None or getattr(obj, "is_active", True) or (current is not None and obj == before[name]):
+            continue
+        if any(p.field == name for p in problems):
+            continue
+        field = name if name in data else next((n for n in ("site", "asset", "contact") if n in data), name)
+        problems.append(FieldProblem(field, _("%(obj)s is deactivated: it stays on old work orders but takes no "
+                                              "new one.") % {"obj": obj}, "inactive"))
     if rel.asset and rel.site and rel.asset.site_id and rel.asset.site_id != rel.site.pk:
         problems.append(FieldProblem("asset", _("This asset is at another site."), "mismatch"))
     return rel

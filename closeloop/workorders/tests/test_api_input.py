@@ -209,3 +209,39 @@ def test_malformed_json_is_a_problem(world):
     assert r.status_code in (400, 422)
     assert r["Content-Type"] == "application/problem+json"
     assert not WorkOrder.objects.exists()
+
+
+def test_deactivated_references_are_refused_for_new_work_orders_but_stay_on_old_ones(world):
+    """Issue 14: a deactivated customer, site, asset or contact is a 422 naming the field on a new work
+    order (or a change), while the work orders that already name them keep them, and edits of their
+    other fields still go through."""
+    from closeloop.customers import services as customer_services
+    from closeloop.workorders import services
+
+    old = services.do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "旧工单", "site": "site-a", "asset": "SN-A-1", "contact": world.contact_a.pk})
+    for obj in (world.asset_a, world.contact_a):
+        customer_services.do_set_active(actor=world.admin, obj=obj, active=False)
+    api = world.api(world.dispatcher)
+    r = api.post("/api/v1/work-orders", {"type": "repair", "title": "新", "site": "site-a", "asset": "SN-A-1",
+                                         "contact": world.contact_a.pk})
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert fields == {"asset", "contact"}, r.json()
+    customer_services.do_set_active(actor=world.admin, obj=world.org_a, active=False)  # sites go too
+    r = api.post("/api/v1/work-orders", {"type": "repair", "title": "新", "customer": "org-a"})
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["customer"]
+    r = api.post("/api/v1/work-orders", {"type": "repair", "title": "新", "site": "site-a"})
+    assert r.status_code == 422 and {e["field"] for e in r.json()["errors"]} == {"site"}
+    r = api.post("/api/v1/work-orders", {"type": "repair", "title": "新", "contact": "张三"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "contact"  # a name, not an id: no 500
+
+    # The old work order keeps them, shows them, and takes edits (the same references echoed back too).
+    r = api.patch(f"/api/v1/work-orders/{old.code}", {"title": "旧工单 改", "customer": "org-a", "site": "site-a"})
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["title"] == "旧工单 改" and body["customer"]["code"] == "org-a"
+    page = world.browser_client(world.dispatcher).get(f"/work-orders/{old.code}/").content.decode()
+    assert "SN-A-1" in page and world.contact_a.name in page
+    r = api.patch(f"/api/v1/work-orders/{old.code}", {"asset": "SN-A-1", "contact": world.contact_a.pk})
+    assert r.status_code == 200  # unchanged references are kept
