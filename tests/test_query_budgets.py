@@ -40,7 +40,7 @@ BUDGETS = {
     "console_lookup": 9,
     "console_dashboard": 16,
     "console_board": 21,
-    "analytics_overview": 36,
+    "analytics_overview": 39,
     "analytics_heatmap": 12,
     "analytics_drill_list": 12,
 }

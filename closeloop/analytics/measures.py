@@ -20,8 +20,8 @@ from django.db.models.functions import Coalesce
 from closeloop.core.clock import now
 from closeloop.workorders.lifecycle import PAUSED, STATE_LABELS, TERMINAL, S
 
-from .models import DailyRollup, StateInterval, StateRollup, WorkOrderFact
-from .refresh import DAILY, grouped, state_aggregates
+from .models import BreakdownRollup, DailyRollup, StateInterval, StateRollup, WorkOrderFact
+from .refresh import BREAKDOWNS, DAILY, grouped, state_aggregates
 
 #: States where the work waits on somebody (the heat map's rows), in the order of the flow.
 WAIT_STATES = [s for s in STATE_LABELS if s not in TERMINAL]
@@ -161,12 +161,17 @@ def intake_by_day(scope: Scope) -> list[dict]:
 
 
 INTAKE_DIMENSIONS = {"channel": "channel", "type": "wo_type_id", "customer": "customer_id", "site": "site_id",
-                     "team": "team_id", "priority": "priority"}
+                     "team": "team_id", "priority": "priority", "assignee": "assignee_id"}
 
 
 def intake_by(scope: Scope, dim: str, limit: int = 20) -> list[dict]:
     """Work orders created in the period per channel, type, customer, site, team or priority, most first."""
     col = INTAKE_DIMENSIONS[dim]
+    if scope.customer_id is None and dim in BREAKDOWNS:
+        rows = (BreakdownRollup.objects.filter(dim=dim, day__gte=scope.start, day__lte=scope.end, **_dims(scope))
+                .values("key").annotate(n=Sum("created")).order_by("-n", "key")[:limit])
+        return [{"key": r["key"] if col in ("channel", "priority") else int(r["key"]), "created": r["n"]}
+                for r in rows]
     rows = facts_q(scope).values(col).annotate(n=Count("pk")).order_by("-n", col)[:limit]
     return [{"key": r[col], "created": r["n"]} for r in rows]
 
@@ -200,9 +205,14 @@ def repeats_by(scope: Scope, dim: str, limit: int = 20) -> list[dict]:
     """Repeat faults within 30 days (fieldwork's repeat links) per customer, asset or fault code:
     repeats, work orders created, and their ratio; most repeats first."""
     col = REPEAT_DIMENSIONS[dim]
-    rows = (facts_q(scope).values(col).annotate(n=Count("pk"), r=Count("pk", filter=Q(repeat=True)))
-            .filter(r__gt=0).order_by("-r", "-n", col)[:limit])
-    return [{"key": r[col], "repeats": r["r"], "created": r["n"], "rate": _ratio(r["r"], r["n"])} for r in rows]
+    # the repeats first (few), then how many work orders those keys had
+    reps = list(facts_q(scope, "repeat").values(col).annotate(r=Count("pk")).order_by("-r", col)[:limit])
+    created = dict(facts_q(scope, **{f"{col}__in": [r[col] for r in reps]}).values(col).annotate(n=Count("pk"))
+                   .values_list(col, "n"))
+    out = [{"key": r[col], "repeats": r["r"], "created": created.get(r[col], 0),
+            "rate": _ratio(r["r"], created.get(r[col], 0))} for r in reps]
+    out.sort(key=lambda x: (-x["repeats"], -x["created"], str(x["key"])))
+    return out
 
 
 def _open_intervals(scope: Scope, by: str):
@@ -273,8 +283,7 @@ def engineers(scope: Scope, limit: int = 50) -> list[dict]:
 
     from closeloop.roster.models import Shift
 
-    wos = {r["assignee_id"]: r["n"] for r in facts_q(scope).exclude(assignee_id=0).values("assignee_id")
-           .annotate(n=Count("pk"))}
+    wos = {r["key"]: r["created"] for r in intake_by(scope, "assignee", limit=10_000) if r["key"]}
     work_q = (StateRollup.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope))
               if scope.customer_id is None else intervals_q(scope, ended_at__isnull=False))
     work = {}
@@ -304,8 +313,9 @@ def engineers(scope: Scope, limit: int = 50) -> list[dict]:
 def approvals(scope: Scope) -> dict:
     """Approval requests on work created in the period, and the shares approved automatically
     (an auto-approve rule) and bypassed (with a justification to follow)."""
-    r = facts_q(scope).aggregate(n=Coalesce(Sum("approvals"), 0), auto=Coalesce(Sum("approvals_auto"), 0),
-                                 bypassed=Coalesce(Sum("approvals_bypassed"), 0))
+    t = _daily(scope)[0]
+    r = {"n": int(t["approvals"] or 0), "auto": int(t["approvals_auto"] or 0),
+         "bypassed": int(t["approvals_bypassed"] or 0)}
     return {"requests": r["n"], "auto": r["auto"], "bypassed": r["bypassed"],
             "auto_rate": _ratio(r["auto"], r["n"]), "bypass_rate": _ratio(r["bypassed"], r["n"])}
 

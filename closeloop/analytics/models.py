@@ -115,10 +115,31 @@ class DailyRollup(models.Model):
     waiting_invoice = models.IntegerField(default=0)
     invoiced = models.IntegerField(default=0)
     invoice_s = models.FloatField(default=0)
+    approvals = models.IntegerField(default=0)
+    approvals_auto = models.IntegerField(default=0)
+    approvals_bypassed = models.IntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["day", "team_id", "wo_type_id", "priority"],
                                                name="an_daily_key")]
+
+
+class BreakdownRollup(models.Model):
+    """Work orders created on `day` per value of one dimension (channel, type, customer, site,
+    assignee; `key` is the value or the id as text), with team, type and priority for the filters."""
+
+    day = models.DateField()
+    dim = models.CharField(max_length=10)
+    key = models.CharField(max_length=64)
+    team_id = models.IntegerField(default=0)
+    wo_type_id = models.IntegerField()
+    priority = models.CharField(max_length=10)
+    created = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "dim", "key", "team_id", "wo_type_id", "priority"],
+                                               name="an_breakdown_key")]
+        indexes = [models.Index(fields=["dim", "day"], name="an_breakdown_dim_day")]
 
 
 class StateRollup(models.Model):

@@ -19,7 +19,7 @@ from closeloop.workorders.lifecycle import TERMINAL, S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
 from . import facts
-from .models import Cursor, DailyRollup, StateInterval, StateRollup, WorkOrderFact
+from .models import BreakdownRollup, Cursor, DailyRollup, StateInterval, StateRollup, WorkOrderFact
 
 BATCH = 2000
 LOOKBACK = 500
@@ -70,7 +70,25 @@ DAILY = {
     "waiting_invoice": _n(Q(status=S.CONFIRMED)),
     "invoiced": _n(Q(invoice_s__isnull=False)),
     "invoice_s": _s("invoice_s"),
+    "approvals": _s("approvals", out=IntegerField),
+    "approvals_auto": _s("approvals_auto", out=IntegerField),
+    "approvals_bypassed": _s("approvals_bypassed", out=IntegerField),
 }
+
+#: BreakdownRollup's dimensions: name -> WorkOrderFact column.
+BREAKDOWNS = {"channel": "channel", "type": "wo_type_id", "customer": "customer_id", "site": "site_id",
+              "assignee": "assignee_id"}
+
+
+def breakdown_rows(facts_qs) -> list:
+    """BreakdownRollup rows (unsaved) for these facts: one per day × dimension value × team × type × priority."""
+    out = []
+    for dim, col in BREAKDOWNS.items():
+        group = DAILY_KEY if col in DAILY_KEY else DAILY_KEY + (col,)
+        for r in grouped(facts_qs, group, {"created": Count("pk")}):
+            key = r[col] if col in DAILY_KEY else r.pop(col)
+            out.append(BreakdownRollup(dim=dim, key=str(key), **r))
+    return out
 
 def _interval_seconds_expr():
     """Seconds of a closed interval, in SQL (the rollups sum it)."""
@@ -137,6 +155,9 @@ def _write_rollups(daily_days: set, state_days: set) -> None:
             part = days[i:i + 50]
             model.objects.filter(day__in=part).delete()
             model.objects.bulk_create([model(**r) for r in grouped(source.filter(day__in=part), names, aggs)])
+            if model is DailyRollup:
+                BreakdownRollup.objects.filter(day__in=part).delete()
+                BreakdownRollup.objects.bulk_create(breakdown_rows(source.filter(day__in=part)))
 
 
 def refresh_work_orders(wo_ids) -> int:
@@ -231,7 +252,7 @@ def rebuild() -> dict:
     """Throw the analytics tables away and compute them again from the whole timeline."""
     with transaction.atomic():
         last = TimelineEvent.objects.aggregate(m=Max("id"))["m"] or 0
-        for model in (StateRollup, DailyRollup, StateInterval, WorkOrderFact):
+        for model in (StateRollup, BreakdownRollup, DailyRollup, StateInterval, WorkOrderFact):
             model.objects.all().delete()
         people = facts.People.load()
         ids = list(WorkOrder.objects.order_by("id").values_list("id", flat=True))
@@ -243,6 +264,7 @@ def rebuild() -> dict:
             n += len(new_facts)
         DailyRollup.objects.bulk_create(
             [DailyRollup(**r) for r in grouped(WorkOrderFact.objects.all(), DAILY_KEY, DAILY)], batch_size=1000)
+        BreakdownRollup.objects.bulk_create(breakdown_rows(WorkOrderFact.objects.all()), batch_size=1000)
         StateRollup.objects.bulk_create(
             [StateRollup(**r) for r in grouped(StateInterval.objects.filter(ended_at__isnull=False), STATE_KEY,
                                                state_aggregates())], batch_size=1000)

@@ -10,7 +10,7 @@ import time_machine
 from django.db.models import F
 
 from closeloop.analytics import measures, refresh
-from closeloop.analytics.models import DailyRollup, StateInterval, StateRollup, WorkOrderFact
+from closeloop.analytics.models import BreakdownRollup, DailyRollup, StateInterval, StateRollup, WorkOrderFact
 from closeloop.analytics.selectors import scope_from
 from closeloop.workorders import services as wo
 from closeloop.workorders import timeline
@@ -210,7 +210,8 @@ def _snapshot():
                                   for k, v in r.items() if k != "id"))
                       for r in model.objects.order_by(*order).values())
 
-    return {m.__name__: rows(m, ["pk"]) for m in (WorkOrderFact, StateInterval, DailyRollup, StateRollup)}
+    return {m.__name__: rows(m, ["pk"]) for m in (WorkOrderFact, StateInterval, DailyRollup, StateRollup,
+                                                  BreakdownRollup)}
 
 
 @pytest.mark.django_db
