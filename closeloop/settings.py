@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "closeloop.ledgers",
     "closeloop.analytics",
     "closeloop.administration",
+    "closeloop.gallery",
     "closeloop.ops",
 ]
 

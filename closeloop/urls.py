@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("closeloop.ledgers.urls")),
     path("", include("closeloop.analytics.urls")),
     path("", include("closeloop.administration.urls")),
+    path("", include("closeloop.gallery.urls")),
 ]
 
 # A 500 that is really the database going away (or an unreadable body met outside a view) answers

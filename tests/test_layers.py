@@ -25,7 +25,7 @@ LAYERS = [
     ["sla", "dispatch", "fieldwork"],
     ["rules"],
     ["approvals", "portal", "console", "ledgers", "administration", "analytics"],
-    ["demo", "ops"],
+    ["demo", "ops", "gallery"],
 ]
 LEVEL = {app: i for i, apps in enumerate(LAYERS) for app in apps}
 

@@ -150,6 +150,12 @@ ACCESS: list[E] = [
       path="/settings/types/production/fields/temperature/remove"),
     E("GET",    "settings/types/<str:ref>/preview",                        "login  404    404    404    404    ok     ok",
       path="/settings/types/production/preview"),
+    # -- templates (gallery): admins and managers, as the types they install
+    E("GET",    "settings/templates/",                                     "login  404    404    404    404    ok     ok"),
+    E("GET",    "settings/templates/export.json",                          "login  404    404    404    404    ok     ok"),
+    E("GET",    "settings/templates/import",                               "login  404    404    404    404    ok     ok"),
+    E("GET",    "settings/templates/<str:key>/",                           "login  404    404    404    404    ok     ok",
+      path="/settings/templates/general/"),
     # -- analytics: engineers see their own team's figures; finance and customers none
     E("GET",    "analytics/",                                              "login  403    ok     ok     403    ok     ok"),
     E("GET",    "analytics/heatmap/",                                      "login  403    ok     ok     403    ok     ok"),

@@ -75,7 +75,7 @@ def checklist() -> list[Step]:
         Step("people", _("Add people and teams"), n_engineers > 0 and n_teams > 0,
              _("%(e)d engineers, %(t)d teams") % {"e": n_engineers, "t": n_teams}, "administration:users"),
         Step("template", _("Install a template (work order types)"), n_types > 0,
-             _("%(n)d work order types") % {"n": n_types}, None),
+             _("%(n)d work order types") % {"n": n_types}, "gallery:index"),
         Step("channel", _("Connect a channel (SMS, WeCom, DingTalk, e-mail)"), n_channels > 0,
              _("%(n)d channels") % {"n": n_channels}, None),
         Step("invite", _("Invite users (dispatchers, managers, finance)"), n_staff > 1,

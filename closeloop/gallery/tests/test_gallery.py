@@ -1,0 +1,149 @@
+"""Templates: the five bundles install in one step through each app's services, leave what
+is there alone, refuse conflicts and bad files with nothing written, and a configuration
+exported from one installation installs into another."""
+
+import json
+
+import pytest
+
+from closeloop.audit.models import AuditRecord
+from closeloop.core.errors import Forbidden, ValidationFailed
+from closeloop.fieldwork.models import ClosurePolicy
+from closeloop.gallery import services
+from closeloop.sla.models import BusinessCalendar, SLAPolicy
+from closeloop.workorders.models import CustomField, WorkOrderType
+from closeloop.workorders.services import do_create_work_order
+
+pytestmark = pytest.mark.django_db
+
+
+def counts():
+    return (WorkOrderType.objects.count(), CustomField.objects.count(), ClosurePolicy.objects.count(),
+            BusinessCalendar.objects.count(), SLAPolicy.objects.count())
+
+
+@pytest.mark.parametrize("key", services.GALLERY)
+def test_every_gallery_bundle_installs_on_an_empty_installation_then_is_all_there(db, key, django_user_model):
+    admin = django_user_model.objects.create(username="root", role="admin")
+    bundle = services.load(key)
+    plan = services.plan(bundle)
+    assert plan and all(i.action == "create" for i in plan)
+    services.do_install(actor=admin, bundle=bundle)
+    for t in bundle.types:
+        wo_type = WorkOrderType.objects.get(key=t["key"])
+        assert [f.key for f in wo_type.fields.order_by("order", "id")] == [f["key"] for f in t["fields"]]
+        assert wo_type.process_steps == t.get("process_steps", [])
+    assert all(i.action == "exists" for i in services.plan(bundle))  # a second look: nothing left to add
+    assert AuditRecord.objects.filter(kind="template").count() == 1
+
+
+def test_the_repair_template_gives_a_usable_type_with_its_gates_and_sla(world):
+    WorkOrderType.objects.filter(key="repair").delete()
+    services.do_install(actor=world.manager, bundle=services.load("repair"))
+    repair = WorkOrderType.objects.get(key="repair")
+    gates = ClosurePolicy.objects.get(wo_type=repair)
+    assert (gates.require_signature, gates.require_invoice) == (True, True)
+    assert [f["key"] for f in gates.form_fields] == ["root_cause"]
+    assert SLAPolicy.objects.get(key="repair-standard").calendar.key == "cn-office"
+    with pytest.raises(ValidationFailed) as e:  # its required fields are asked for
+        do_create_work_order(actor=world.dispatcher, data={"type": "repair", "title": "呼吸机报警", "site": "site-a"})
+    assert {p.field for p in e.value.problems} == {"custom.symptom", "custom.equipment_state"}
+    wo = do_create_work_order(actor=world.dispatcher, data={
+        "type": "repair", "title": "呼吸机报警", "site": "site-a",
+        "custom": {"symptom": "报警 E12", "equipment_state": "停机"}})
+    assert wo.code.startswith("WD") and wo.custom["equipment_state"] == "停机"
+
+
+def test_what_is_there_is_left_alone_and_a_prefix_conflict_installs_nothing(world):
+    before = counts()
+    plan = {(i.kind, i.key): i for i in services.plan(services.load("production"))}
+    assert plan[("type", "production")].action == "exists"  # the test world has a production type (PR)
+    WorkOrderType.objects.create(key="moulding", name="注塑", prefix="SC")
+    with pytest.raises(ValidationFailed) as e:
+        services.do_install(actor=world.admin, bundle=services.parse(json.dumps({
+            "format": "closeloop-template", "version": 1, "key": "x",
+            "calendars": [{"key": "night", "name": "夜班", "kind": "always", "tz": "Asia/Shanghai"}],
+            "types": [{"key": "line", "name": "产线", "prefix": "SC", "fields": []}]})))
+    assert e.value.problems[0].field == "type:line" and "SC" in e.value.problems[0].message
+    assert counts()[0] == before[0] + 1 and not BusinessCalendar.objects.filter(key="night").exists()
+
+
+def test_a_bad_item_names_where_it_is_and_nothing_is_written(world):
+    before = counts()
+    bundle = services.parse(json.dumps({
+        "format": "closeloop-template", "version": 1, "key": "x",
+        "types": [{"key": "ok", "name": "好", "prefix": "OK", "fields": [{"key": "a", "label": "甲", "kind": "text"}]},
+                  {"key": "bad", "name": "坏", "prefix": "BD", "fields": [{"key": "n", "label": "数", "kind": "number",
+                                                                          "min_value": "9", "max_value": "1"}]}]}))
+    with pytest.raises(ValidationFailed) as e:
+        services.do_install(actor=world.admin, bundle=bundle)
+    assert any(p.field.startswith("types[bad].fields[0]") for p in e.value.problems), e.value.problems
+    assert counts() == before
+
+
+@pytest.mark.parametrize("raw, field", [
+    (b"\x89PNG not json", "file"),
+    (b'{"format": "something-else", "version": 1}', "format"),
+    (b'{"format": "closeloop-template", "version": 9}', "version"),
+    (b'{"format": "closeloop-template", "version": 1, "rules": []}', "rules"),
+    (b'{"format": "closeloop-template", "version": 1, "types": [{"key": "a", "colour": "red"}]}', "types[a].colour"),
+    (b'{"format": "closeloop-template", "version": 1, "types": [{"name": "no key"}]}', "types"),
+])
+def test_bad_files_are_refused_naming_the_problem(raw, field):
+    with pytest.raises(ValidationFailed) as e:
+        services.parse(raw)
+    assert field in [p.field for p in e.value.problems]
+
+
+def test_an_export_installs_into_another_installation(world):
+    services.do_install(actor=world.admin, bundle=services.load("service"))
+    exported = json.dumps(services.export(), ensure_ascii=False)
+    shape = {t["key"]: [f["key"] for f in t["fields"]] for t in json.loads(exported)["types"]}
+    # "Another installation": the same tables emptied of the configuration.
+    ClosurePolicy.objects.all().delete()
+    SLAPolicy.objects.all().delete()
+    CustomField.objects.all().delete()
+    WorkOrderType.objects.all().delete()
+    BusinessCalendar.objects.all().delete()
+    bundle = services.parse(exported)
+    assert all(i.action == "create" for i in services.plan(bundle))
+    services.do_install(actor=world.admin, bundle=bundle)
+    assert {t.key: [f.key for f in t.fields.order_by("order", "id")] for t in WorkOrderType.objects.all()} == shape
+    assert SLAPolicy.objects.get(key="service-24x7").targets["response"] == 3600
+
+
+def test_only_administrators_and_managers_install(world):
+    for who in (world.dispatcher, world.eng_x, world.cust_a, world.finance):
+        with pytest.raises(Forbidden):
+            services.do_install(actor=who, bundle=services.load("general"))
+    assert not WorkOrderType.objects.filter(key="general").exists()
+
+
+def test_the_pages_preview_install_export_and_import(world):
+    c = world.browser_client(world.manager)
+    page = c.get("/settings/templates/")
+    assert page.status_code == 200 and "维修工单" in page.content.decode()
+    preview = c.get("/settings/templates/general/")
+    assert 'data-action="create"' in preview.content.decode() and not WorkOrderType.objects.filter(key="general").exists()
+    done = c.post("/settings/templates/general/", {"install": "1"})
+    assert done.status_code == 302 and WorkOrderType.objects.filter(key="general").exists()
+    assert "template-install" not in c.get("/settings/templates/general/").content.decode()  # all there now
+
+    exported = c.get("/settings/templates/export.json")
+    assert exported["Content-Type"] == "application/json"
+    data = json.loads(exported.content)
+    data["types"] = [dict(t, key=t["key"] + "-copy", prefix="CP") for t in data["types"] if t["key"] == "general"]
+    data["sla_policies"], data["calendars"] = [], []
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("t.json", json.dumps(data, ensure_ascii=False).encode(), content_type="application/json")
+    shown = c.post("/settings/templates/import", {"file": upload})
+    assert shown.status_code == 200 and 'data-testid="plan-type-general-copy"' in shown.content.decode()
+    assert not WorkOrderType.objects.filter(key="general-copy").exists()  # a preview writes nothing
+    source = shown.context["source"]
+    assert c.post("/settings/templates/import", {"source": source, "install": "1"}).status_code == 302
+    assert WorkOrderType.objects.get(key="general-copy").prefix == "CP"
+
+    bad = c.post("/settings/templates/import", {"file": SimpleUploadedFile("x.json", b"{nope")})
+    assert bad.status_code == 422 and "JSON" in bad.content.decode() and "template-errors" in bad.content.decode()
+    assert c.post("/settings/templates/import", {}).status_code == 422
