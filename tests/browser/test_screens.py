@@ -132,6 +132,80 @@ _PAGE_PROBLEMS = """() => {
 }"""
 
 
+# ---- untranslated text in the UI chrome (not in user data) ------------------------------------------------
+
+#: Words a Chinese page may show in Latin letters: acronyms and names people use as they are.
+LATIN_OK = {"API", "SLA", "ID", "PDF", "QR", "CSV", "URL", "closeloop", "EN", "CEL", "JSON", "xlsx", "Excel",
+            "SMS", "IM", "SMTP", "HTTP", "HTTPS", "ETA", "GPS", "PNG", "JPG", "JPEG", "MB", "KB", "km", "m", "h",
+            "min", "s", "HH", "MM", "UTC", "PWA", "Webhook", "webhook", "Token", "TOP", "KPI", "Excel", "WD",
+            "IP", "OK", "v", "CC", "Twilio", "Apprise", "PM", "AM", "ZIP", "CRM", "ERP", "SEC"}
+#: What an English page may show in Chinese: the other language's own name on the switcher.
+CJK_OK = {"中文", "简体中文"}
+
+_UNTRANSLATED = """([lang, data, latinOk, cjkOk]) => {
+  const visible = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const CHROME = 'nav a, nav button, .navbar .nav-link, .dropdown-item, button, .btn, label, legend, h1, h2, h3, h4, h5, h6, '
+    + 'th, .page-title, .page-pretitle, .card-title, .form-label, .form-hint, .empty-title, .empty-subtitle, '
+    + '.nav-link, .breadcrumb-item, .subheader, .form-selectgroup-label, .form-check-label, footer';
+  const strip = (t) => { for (const d of data) if (d && t.includes(d)) t = t.split(d).join(' '); return t; };
+  // Keys, codes and initials are not words of a language: leave out <code>, <kbd>, avatars.
+  const OWN = 'code, kbd, samp, .cl-code, .avatar, [data-user-data], [lang]:not(html)';
+  const ownText = (el) => { const c = el.cloneNode(true); c.querySelectorAll(OWN).forEach((x) => x.remove());
+    return c.textContent || ''; };
+  const texts = [];
+  document.querySelectorAll(CHROME).forEach((el) => {
+    if (!visible(el) || el.closest(OWN)) return;
+    texts.push(ownText(el));
+  });
+  document.querySelectorAll('input[placeholder], textarea[placeholder]').forEach((el) => {
+    if (visible(el)) texts.push(el.getAttribute('placeholder'));
+  });
+  const out = new Set();
+  for (const raw of texts) {
+    const t = strip(raw.replace(/\s+/g, ' ').trim());
+    if (lang === 'en') {
+      let rest = t; for (const ok of cjkOk) rest = rest.split(ok).join(' ');
+      if (/[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e]/.test(rest)) out.add('Chinese in English UI: ' + raw.trim().slice(0, 80));
+    } else {
+      // Identifiers people type (sla.escalation, purchase_part, a|b|c) are keys, not English.
+      const chunks = (t.match(/[A-Za-z0-9_.|<>@:\/'-]+/g) || []).filter((c) => !/[_.|<>@\/]/.test(c));
+      const words = chunks.flatMap((c) => c.match(/[A-Za-z][A-Za-z'-]+/g) || []).filter((w) => !latinOk.includes(w));
+      if (words.length) out.add('English in Chinese UI: ' + words.slice(0, 4).join(' ') + ' | ' + raw.trim().slice(0, 60));
+    }
+  }
+  return [...out];
+}"""
+
+
+def user_data_texts() -> list[str]:
+    """Every text stored in the database (names, titles, codes, labels people typed, JSON values):
+    what a page may show in any language. Longest first, so a name is removed before its parts."""
+    from django.apps import apps
+    from django.db import models
+
+    found: set[str] = set()
+
+    def walk(v):
+        if isinstance(v, str):
+            if v.strip():
+                found.add(v.strip())
+        elif isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list):
+            for x in v:
+                walk(x)
+
+    for model in apps.get_models():
+        fields = [f.attname for f in model._meta.concrete_fields
+                  if isinstance(f, (models.CharField, models.TextField, models.JSONField)) and not f.choices]
+        if not fields or model._meta.app_label in ("contenttypes", "auth", "sessions", "admin"):
+            continue
+        for row in model.objects.values_list(*fields)[:2000]:
+            walk(list(row))
+    return sorted((t for t in found if len(t) < 300), key=len, reverse=True)
+
+
 def _seed(world):
     from closeloop.workorders import services
     from closeloop.workorders.lifecycle import S
@@ -146,7 +220,9 @@ def _seed(world):
 
 def test_every_page_of_every_role_at_both_widths_in_both_languages(world, browser, live_server):
     """Fails on horizontal overflow, a wrapped top-bar item, a closed <dialog> drawn on the page,
-    a console error, a CSP violation, or a 4xx/5xx (other than the 403 page asked for). With
+    a console error, a CSP violation, a 4xx/5xx (other than the 403 page asked for), or untranslated
+    text in the UI chrome (nav, buttons, labels, headings, table headers, placeholders): Chinese on
+    an English page, English words (but LATIN_OK) on a Chinese page, user data excepted. With
     CLOSELOOP_SCREENSHOT_DIR set (make screenshots) every page is also saved as a PNG there."""
     import os
     import re
@@ -155,6 +231,7 @@ def test_every_page_of_every_role_at_both_widths_in_both_languages(world, browse
     from .conftest import _CSP_LISTENER
 
     ids = _seed(world)
+    data = user_data_texts()
     shots = os.environ.get("CLOSELOOP_SCREENSHOT_DIR")
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
@@ -189,6 +266,7 @@ def test_every_page_of_every_role_at_both_widths_in_both_languages(world, browse
                     if response is None or response.status != (403 if refused else 200):
                         problems.append(f"{where}: HTTP {response and response.status}")
                     found = page.evaluate(_PAGE_PROBLEMS)
+                    found += page.evaluate(_UNTRANSLATED, [lang, data, sorted(LATIN_OK), sorted(CJK_OK)])
                     found += page.evaluate("window.__cspViolations || []")
                     found += [e for e in errors if not (refused and e.startswith("403 ") or
                                                         refused and "403" in e and e.startswith("console:"))]
