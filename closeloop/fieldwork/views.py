@@ -295,7 +295,11 @@ def gate_policies(request):
                                                                         "form_fields", "checkin_radius_m")}}
         rows.append({"type": t, "values": values, "errors": errors.get(t.key, []),
                      "configured": t.pk in policies})
-    return render(request, "fieldwork/gate_policies.html", {"rows": rows}, status=422 if errors else 200)
+    from .models import PHOTO_KIND_LABELS
+
+    return render(request, "fieldwork/gate_policies.html", {
+        "rows": rows, "photo_kinds": [(k, str(v)) for k, v in PHOTO_KIND_LABELS.items()],
+    }, status=422 if errors else 200)
 
 
 @login_required

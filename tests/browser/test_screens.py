@@ -137,7 +137,7 @@ _PAGE_PROBLEMS = """() => {
 #: Words a Chinese page may show in Latin letters: acronyms and names people use as they are.
 LATIN_OK = {"API", "SLA", "ID", "PDF", "QR", "CSV", "URL", "closeloop", "EN", "CEL", "JSON", "xlsx", "Excel",
             "SMS", "IM", "SMTP", "HTTP", "HTTPS", "ETA", "GPS", "PNG", "JPG", "JPEG", "MB", "KB", "km", "m", "h",
-            "min", "s", "HH", "MM", "UTC", "PWA", "Webhook", "webhook", "Token", "TOP", "KPI", "Excel", "WD",
+            "min", "s", "HH", "MM", "UTC", "PWA", "Webhook", "webhook", "Token", "TOP", "KPI", "WD",
             "IP", "OK", "v", "CC", "Twilio", "Apprise", "PM", "AM", "ZIP", "CRM", "ERP", "SEC"}
 #: What an English page may show in Chinese: the other language's own name on the switcher.
 CJK_OK = {"中文", "简体中文"}
@@ -157,18 +157,19 @@ _UNTRANSLATED = """([lang, data, latinOk, cjkOk]) => {
     if (!visible(el) || el.closest(OWN)) return;
     texts.push(ownText(el));
   });
-  document.querySelectorAll('input[placeholder], textarea[placeholder]').forEach((el) => {
+  // An input that takes keys (data-keys) shows keys as its example.
+  document.querySelectorAll('input[placeholder]:not([data-keys]), textarea[placeholder]:not([data-keys])').forEach((el) => {
     if (visible(el)) texts.push(el.getAttribute('placeholder'));
   });
   const out = new Set();
   for (const raw of texts) {
-    const t = strip(raw.replace(/\s+/g, ' ').trim());
+    const t = strip(raw.replace(/\\s+/g, ' ').trim());
     if (lang === 'en') {
       let rest = t; for (const ok of cjkOk) rest = rest.split(ok).join(' ');
       if (/[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e]/.test(rest)) out.add('Chinese in English UI: ' + raw.trim().slice(0, 80));
     } else {
       // Identifiers people type (sla.escalation, purchase_part, a|b|c) are keys, not English.
-      const chunks = (t.match(/[A-Za-z0-9_.|<>@:\/'-]+/g) || []).filter((c) => !/[_.|<>@\/]/.test(c));
+      const chunks = (t.match(/[A-Za-z0-9_.|<>@:\\/'-]+/g) || []).filter((c) => !/[_.|<>@\\/]/.test(c));
       const words = chunks.flatMap((c) => c.match(/[A-Za-z][A-Za-z'-]+/g) || []).filter((w) => !latinOk.includes(w));
       if (words.length) out.add('English in Chinese UI: ' + words.slice(0, 4).join(' ') + ' | ' + raw.trim().slice(0, 60));
     }

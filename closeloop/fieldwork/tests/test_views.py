@@ -141,3 +141,9 @@ def test_phone_links_call_and_route(world):
     assert route_link(no_coords) == "geo:0,0?q=%E4%B8%8A%E6%B5%B7%E5%B8%82%20%E5%BE%90%E6%B1%87%E5%8C%BA%201%20%E5%8F%B7"
     wo = make_wo(world, contact=world.contact_a)
     assert call_link(wo) == {"name": "王护士", "phone": "13800000001", "href": "tel:13800000001"}
+
+
+def test_gate_policies_page_lists_photo_kinds_with_their_labels(world):
+    html = world.browser_client(world.manager).get("/fieldwork/gates/").content.decode()
+    hint = html.split('data-testid="photo-kind-keys"')[1].split("</div>")[0]
+    assert "<code>nameplate</code> 铭牌" in hint and "<code>after</code> 施工后" in hint
