@@ -26,8 +26,11 @@ def test_check_deploy_is_clean_in_production_settings(tmp_path):
     collected = _closeloop(["collectstatic", "--no-input", "-v0"], env, tmp_path)
     assert collected.returncode == 0, collected.stdout + collected.stderr
     r = _closeloop(["check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "no issues" in r.stdout
+    issues = set(re.findall(r"\((\w+\.[A-Z]\d+)\)", r.stdout + r.stderr))
+    # closeloop.W103 compares today with the chinesecalendar release (each December until next year's holidays
+    # are published and packaged it rightly says next year is missing): a fact about the date, not the settings.
+    assert issues <= {"closeloop.W103"}, r.stdout + r.stderr
+    assert (r.returncode == 0 and "no issues" in r.stdout) if not issues else r.returncode != 0, r.stdout + r.stderr
 
 
 def test_development_settings_do_fail_the_deploy_check(tmp_path):
