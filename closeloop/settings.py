@@ -127,12 +127,9 @@ WSGI_APPLICATION = "closeloop.wsgi.application"
 SQLITE_PATH = DATA_DIR / "closeloop.sqlite3"
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
+    # No session-level planner settings: the hot reads that need a fixed join order set it for
+    # their own query (closeloop.core.planner.fixed_join_order).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-    # Our list joins ~10 tables; planning them cost 6-15 ms against 0.5 ms to run (bench/).
-    # Keep the join order as written: same plans, planning ~1 ms.
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-            "-c join_collapse_limit=1 -c from_collapse_limit=1")
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_PATH}}
 

@@ -44,6 +44,10 @@ BUDGETS = {
     "analytics_heatmap": 12,
     "analytics_drill_list": 12,
 }
+#: On PostgreSQL the list and get reads set their planner settings first (one statement:
+#: core.planner.fixed_join_order, instead of a setting on every connection).
+PLANNER: dict[str, int] = {"api_get": 1, "api_list": 1, "api_create": 1, "api_accept": 2, "console_list": 1,
+                           "analytics_drill_list": 1}
 
 
 @pytest.fixture
@@ -117,9 +121,10 @@ def check(name, data, measure):
         print(f"--- {name} with {LARGE} rows:", *large_sql, sep="\n")
     assert small == large, (f"{name}: {small} queries with {SMALL} rows but {large} with {LARGE}: a query per row "
                             "(N+1). Prefetch or select_related instead; run with -s to see the queries.")
-    if large > BUDGETS[name]:
+    budget = BUDGETS[name] + (PLANNER.get(name, 0) if connection.vendor == "postgresql" else 0)
+    if large > budget:
         print(f"--- {name}:", *large_sql, sep="\n")
-    assert large <= BUDGETS[name], (f"{name} made {large} queries, budget {BUDGETS[name]}. If the new query is "
+    assert large <= budget, (f"{name} made {large} queries, budget {budget}. If the new query is "
                                     f"wanted, raise BUDGETS[{name!r}] (see this module's docstring).")
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from closeloop.accounts.models import Role
 from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
 from closeloop.core.paging import Page, page_by_id
+from closeloop.core.planner import fixed_join_order
 from closeloop.core.text import query_tokens
 
 from .models import Attachment, TimelineEvent, WorkOrder
@@ -58,8 +59,9 @@ def visible_work_orders(user) -> QuerySet[WorkOrder]:
 
 def access_work_order_by_code(user, code: str) -> WorkOrder:
     code = (code or "").strip().upper()
-    wo = visible_work_orders(user).select_related(*LIST_RELATED, "asset", "contact", "created_by").filter(
-        code=code).first()
+    with fixed_join_order():
+        wo = visible_work_orders(user).select_related(*LIST_RELATED, "asset", "contact", "created_by").filter(
+            code=code).first()
     if wo is None:
         raise NotFound(_("No work order %(code)s.") % {"code": code})
     return wo
@@ -228,8 +230,9 @@ def _custom_condition(item: str, type_key: str | None) -> Q:
 
 def page_work_orders(user, f: WorkOrderFilter, *, cursor: str | None = None, limit: int = 25) -> Page:
     """The list page: newest first, keyset pages (core.paging)."""
-    return page_by_id(filter_work_orders(user, f).select_related(*LIST_RELATED), cursor=cursor, limit=limit,
-                      newest_first=True)
+    with fixed_join_order():
+        return page_by_id(filter_work_orders(user, f).select_related(*LIST_RELATED), cursor=cursor, limit=limit,
+                          newest_first=True)
 
 
 def timeline_for(user, wo: WorkOrder) -> QuerySet[TimelineEvent]:
