@@ -7,7 +7,8 @@ The step reads the timeline after its cursor, recomputes the facts and intervals
 orders those events belong to, then the rollup rows of the days those work orders were and
 are counted in. Events committed late with a lower id than the cursor (PostgreSQL commits out of id
 order) are caught by looking back `LOOKBACK` ids for events newer than their work order's
-fact.
+fact, and open work orders whose running SLA target has since been flagged as breached
+(the SLA worker writes no timeline event for it) are recomputed on each step.
 """
 
 from django.db import connection, transaction
@@ -211,7 +212,7 @@ def step(worker_id: str = "") -> bool:
             seen = dict(WorkOrderFact.objects.filter(work_order_id__in={w for _i, w in late})
                         .values_list("work_order_id", "last_event_id"))
             wo_ids |= {w for i, w in late if seen.get(w, 0) < i}
-        refresh_work_orders(wo_ids)
+        refresh_work_orders(wo_ids | _breached_since())
         if batch:
             cur.last_event_id = batch[-1][0]
         more = len(batch) == BATCH
@@ -219,6 +220,21 @@ def step(worker_id: str = "") -> bool:
             cur.refreshed_at = now()
         cur.save()
     return more
+
+
+def _breached_since() -> set[int]:
+    """Open work orders whose running SLA target the SLA worker has since flagged as breached
+    (it writes no timeline event for that): their facts are recomputed too."""
+    from django.db.models import Exists, OuterRef
+
+    from closeloop.sla.models import SLATarget
+
+    q = Q()
+    for m in ("response", "arrival", "resolution", "closure"):
+        q |= Q(**{f"sla_{m}": 1}) & Exists(SLATarget.objects.filter(
+            work_order_id=OuterRef("work_order_id"), milestone=m, breached=True))
+    return set(WorkOrderFact.objects.exclude(status__in=TERMINAL).filter(q)
+               .values_list("work_order_id", flat=True)[:BATCH])
 
 
 def next_at():

@@ -228,3 +228,15 @@ def test_incremental_equals_rebuild(story):
     incremental = _snapshot()
     refresh.rebuild()
     assert _snapshot() == incremental
+
+
+@pytest.mark.django_db
+def test_a_breach_the_sla_worker_flags_reaches_the_figures(story):
+    from closeloop.sla.models import SLATarget
+
+    c = story["c"]
+    assert WorkOrderFact.objects.get(work_order=c).sla_response == 1  # running
+    SLATarget.objects.filter(work_order=c, milestone="response").update(breached=True, state="breached")
+    refresh.step("test")  # no new timeline event: the step looks for it
+    assert WorkOrderFact.objects.get(work_order=c).sla_response == 3
+    assert measures.summary(scope())["breached"] == 2
