@@ -85,18 +85,18 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "closeloop.core.requestid.RequestIdMiddleware",
     "closeloop.core.middleware.StaticFilesMiddleware",  # WhiteNoise
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "closeloop.core.middleware.SessionUnlessBearerAPI",  # (bearer API requests: core.middleware)
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "closeloop.core.edges.EdgeMiddleware",  # body limits, NUL, media types, database lost (before CSRF reads)
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "closeloop.core.middleware.CsrfUnlessBearerAPI",
+    "closeloop.core.middleware.AuthenticationUnlessBearerAPI",
     "closeloop.core.middleware.UserTimezoneMiddleware",
     "closeloop.administration.middleware.FirstRunMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "closeloop.core.middleware.MessagesUnlessBearerAPI",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "closeloop.core.middleware.HtmxUnlessBearerAPI",
     "closeloop.core.middleware.IdempotencyMiddleware",
 ]
 
