@@ -1,24 +1,16 @@
 """The REST API: /api/v1, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs."""
 
 from ninja import NinjaAPI
-from ninja.renderers import JSONRenderer
 
 from closeloop.accounts.api import router as accounts_router
 from closeloop.accounts.auth import AUTH
-from closeloop.core.apikit import install_handlers
+from closeloop.core.apikit import RENDERER, install_handlers
 from closeloop.customers.api import router as customers_router
 from closeloop.sla.api import router as sla_router
 from closeloop.workorders.api import router as workorders_router
 
-
-class Utf8JSONRenderer(JSONRenderer):
-    """Chinese text as itself, not \\uXXXX escapes (smaller, and readable in curl)."""
-
-    json_dumps_params = {"ensure_ascii": False}
-
-
 api = NinjaAPI(
-    renderer=Utf8JSONRenderer(),
+    renderer=RENDERER,
     title="closeloop API",
     version="1",
     description="Work orders from request to closed. Auth: `Authorization: Bearer <token>` "

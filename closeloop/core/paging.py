@@ -44,10 +44,14 @@ def decode_cursor(cursor: str) -> int:
 
 def page_by_id(qs: QuerySet, *, cursor: str | None = None, limit: int = 25, newest_first: bool = False) -> Page:
     """One keyset page of `qs` in id order (descending with `newest_first`). Reads
-    limit + 1 rows: the extra one only tells whether there is a next page."""
+    limit + 1 rows: the extra one only tells whether there is a next page. Rows may be
+    model instances or dicts (`.values()` with "id")."""
     qs = qs.order_by("-id" if newest_first else "id")
     if cursor:
         last = decode_cursor(cursor)
         qs = qs.filter(id__lt=last) if newest_first else qs.filter(id__gt=last)
     items = list(qs[: limit + 1])
-    return Page(items[:limit], encode_cursor(items[limit - 1].pk) if len(items) > limit else None)
+    if len(items) <= limit:
+        return Page(items, None)
+    last = items[limit - 1]
+    return Page(items[:limit], encode_cursor(last["id"] if isinstance(last, dict) else last.pk))

@@ -8,7 +8,7 @@ from ninja import File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from pydantic import Field
 
-from closeloop.core.apikit import parse_if_match, require_scope
+from closeloop.core.apikit import parse_if_match, render, require_scope, shaped
 from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
 from closeloop.core.paging import page_by_id
 
@@ -32,6 +32,10 @@ from .schemas import (
 )
 
 router = Router(tags=["work orders"])
+
+
+def _detail(wo, request) -> dict:
+    return shaped(WorkOrderOut, serializers.work_order(wo, request.auth, detail=True))
 
 
 def _with_etag(response: HttpResponse, wo) -> HttpResponse:
@@ -64,15 +68,17 @@ class ListFilters(Schema):
 
 
 @router.get("/work-orders", response=WorkOrderPage, summary="List and search work orders")
-def list_work_orders(request, filters: Query[ListFilters]):
+def list_work_orders(request, filters: Query[ListFilters], response: HttpResponse):
     require_scope(request, "read")
     data = filters.model_dump()
     bad = [s for s in (data["status"] or []) if s not in STATES]
     if bad:
         raise ValidationFailed(FieldProblem("status", _("Unknown status: %(s)s.") % {"s": ", ".join(bad)}))
     cursor, limit = data.pop("cursor"), data.pop("limit")
-    page = selectors.page_work_orders(request.auth, selectors.WorkOrderFilter(**data), cursor=cursor, limit=limit)
-    return {"items": [serializers.work_order(w, request.auth) for w in page.items], "next_cursor": page.next_cursor}
+    page = selectors.page_work_order_rows(request.auth, selectors.WorkOrderFilter(**data), cursor=cursor,
+                                          limit=limit)
+    items = [shaped(WorkOrderOut, serializers.work_order_row(r, request.auth)) for r in page.items]
+    return render(request, response, {"items": items, "next_cursor": page.next_cursor})
 
 
 @router.post("/work-orders", response={201: WorkOrderOut}, summary="Create a work order")
@@ -83,7 +89,7 @@ def create_work_order(request, payload: WorkOrderCreate, response: HttpResponse)
     wo = selectors.access_work_order_by_code(request.auth, wo.code)
     response["Location"] = f"/api/v1/work-orders/{wo.code}"
     response["ETag"] = wo.etag
-    return Status(201, serializers.work_order(wo, request.auth, detail=True))
+    return render(request, response, _detail(wo, request), 201)
 
 
 @router.get("/work-orders/{code}", response=WorkOrderOut, summary="Get a work order by its code")
@@ -91,7 +97,7 @@ def get_work_order(request, code: str, response: HttpResponse):
     require_scope(request, "read")
     wo = selectors.access_work_order_by_code(request.auth, code)
     _with_etag(response, wo)
-    return serializers.work_order(wo, request.auth, detail=True)
+    return render(request, response, _detail(wo, request))
 
 
 @router.patch("/work-orders/{code}", response=WorkOrderOut, summary="Edit fields (send If-Match to avoid lost updates)")
@@ -102,7 +108,7 @@ def update_work_order(request, code: str, payload: WorkOrderUpdate, response: Ht
                                        expected_version=parse_if_match(request))
     wo = selectors.access_work_order_by_code(request.auth, code)
     _with_etag(response, wo)
-    return serializers.work_order(wo, request.auth, detail=True)
+    return render(request, response, _detail(wo, request))
 
 
 @router.post("/work-orders/{code}/actions/{action}", response=WorkOrderOut,
@@ -115,7 +121,7 @@ def take_action(request, code: str, action: str, response: HttpResponse, payload
                            expected_version=parse_if_match(request))
     wo = selectors.access_work_order_by_code(request.auth, code)
     _with_etag(response, wo)
-    return serializers.work_order(wo, request.auth, detail=True)
+    return render(request, response, _detail(wo, request))
 
 
 @router.get("/work-orders/{code}/timeline", response=TimelinePage, summary="The work order's timeline, oldest first")
@@ -199,7 +205,7 @@ def set_tags(request, code: str, payload: TagsIn, response: HttpResponse):
     services.do_set_tags(actor=request.auth, wo=wo, tags=payload.tags, expected_version=parse_if_match(request))
     wo = selectors.access_work_order_by_code(request.auth, code)
     _with_etag(response, wo)
-    return serializers.work_order(wo, request.auth, detail=True)
+    return render(request, response, _detail(wo, request))
 
 
 @router.post("/work-orders/{code}/watchers", response={201: dict},

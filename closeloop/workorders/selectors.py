@@ -67,6 +67,49 @@ def access_work_order_by_code(user, code: str) -> WorkOrder:
     return wo
 
 
+_DETAIL_SQL: str | None = None
+
+
+def _detail_sql() -> str:
+    from closeloop.accounts.models import User
+
+    from .models import ExternalRef, WorkOrderLink, WorkOrderWatcher
+
+    refs, links = ExternalRef._meta.db_table, WorkOrderLink._meta.db_table
+    watchers, wos, users = WorkOrderWatcher._meta.db_table, WorkOrder._meta.db_table, User._meta.db_table
+    return (
+        f"SELECT 0, r.system, r.external_id, NULL, NULL, r.system, r.external_id, 0 FROM {refs} r "
+        f"WHERE r.work_order_id = %s "
+        f"UNION ALL SELECT 1, l.kind, o.code, o.title, o.status, '', '', l.id FROM {links} l "
+        f"JOIN {wos} o ON o.id = l.target_id WHERE l.source_id = %s "
+        f"UNION ALL SELECT 2, l.kind, o.code, o.title, o.status, '', '', l.id FROM {links} l "
+        f"JOIN {wos} o ON o.id = l.source_id WHERE l.target_id = %s "
+        f"UNION ALL SELECT 3, u.username, NULL, NULL, NULL, '', '', w.id FROM {watchers} w "
+        f"JOIN {users} u ON u.id = w.user_id WHERE w.work_order_id = %s "
+        f"ORDER BY 1, 6, 7, 8")
+
+
+def detail_rows(wo: WorkOrder) -> tuple[list, list, list]:
+    """A work order's external refs (by system, id), links out then in (by link id) and its
+    watchers' usernames (by id): one query of constant SQL instead of four ORM ones (the API's
+    detail representation; bench/: ~1.5 ms a get). Takes a work order the caller may see."""
+    global _DETAIL_SQL
+    if _DETAIL_SQL is None:
+        _DETAIL_SQL = _detail_sql()
+    refs, links, watchers = [], [], []
+    with connection.cursor() as cur:
+        cur.execute(_DETAIL_SQL, [wo.pk] * 4)
+        for group, a, b, c, d, *_order in cur.fetchall():
+            if group == 0:
+                refs.append({"system": a, "id": b})
+            elif group == 3:
+                watchers.append(a)
+            else:
+                links.append({"kind": a, "direction": "out" if group == 1 else "in", "code": b, "title": c,
+                              "status": d})
+    return refs, links, watchers
+
+
 def find_by_external_ref(user, system: str, external_id: str) -> QuerySet[WorkOrder]:
     return visible_work_orders(user).filter(external_refs__system=system, external_refs__external_id=external_id)
 
@@ -233,6 +276,26 @@ def page_work_orders(user, f: WorkOrderFilter, *, cursor: str | None = None, lim
     with fixed_join_order():
         return page_by_id(filter_work_orders(user, f).select_related(*LIST_RELATED), cursor=cursor, limit=limit,
                           newest_first=True)
+
+
+# The columns of a list item (serializers.work_order_row): one narrow query, plain rows, no
+# model instances (bench/: a page of 25 built ~200 of them).
+ROW_FIELDS = (
+    "id", "code", "wo_type__key", "wo_type__name", "title", "description", "priority", "status",
+    "customer_id", "customer__code", "customer__name", "site_id", "site__code", "site__name",
+    "asset_id", "asset__serial_number", "asset__name", "asset__model", "contact_id", "contact__name",
+    "contact__phone", "fault_code", "team_id", "team__code", "team__name", "assignee_id", "assignee__username",
+    "assignee__display_name", "assignee__first_name", "assignee__last_name", "custom", "tags", "resolution",
+    "invoice_number", "rating", "version", "created_at", "updated_at",
+    "assigned_at", "accepted_at", "departed_at", "arrived_at", "started_at", "resolved_at", "confirmed_at",
+    "invoiced_at", "closed_at", "cancelled_at",
+)
+
+
+def page_work_order_rows(user, f: WorkOrderFilter, *, cursor: str | None = None, limit: int = 25) -> Page:
+    """page_work_orders as rows of ROW_FIELDS (dicts), for the API's list."""
+    return page_by_id(filter_work_orders(user, f).values(*ROW_FIELDS), cursor=cursor, limit=limit,
+                      newest_first=True)
 
 
 def timeline_for(user, wo: WorkOrder) -> QuerySet[TimelineEvent]:

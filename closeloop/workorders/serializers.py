@@ -57,19 +57,54 @@ def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
         "milestones": {m.removesuffix("_at"): getattr(wo, m) for m in MILESTONES},
     }
     if detail:
-        out["external_refs"] = [{"system": r.system, "id": r.external_id} for r in wo.external_refs.all()]
-        links = [{"kind": ln.kind, "direction": "out", "code": ln.target.code, "title": ln.target.title,
-                  "status": ln.target.status} for ln in wo.links_out.select_related("target")]
-        links += [{"kind": ln.kind, "direction": "in", "code": ln.source.code, "title": ln.source.title,
-                   "status": ln.source.status} for ln in wo.links_in.select_related("source")]
-        out["links"] = links
-        out["watchers"] = [] if _customer(user) else list(
-            wo.watchers.order_by("id").values_list("user__username", flat=True))
+        from .selectors import detail_rows
+
+        out["external_refs"], out["links"], watchers = detail_rows(wo)
+        out["watchers"] = [] if _customer(user) else watchers
         if user is not None:
             out["allowed_actions"] = [t.action for t in allowed_actions(user, wo)]
         for key, fn in _detail_parts.items():
             out[key] = fn(wo, user)
     return out
+
+
+def _row_user_name(r: dict) -> str:
+    # User.__str__ on the row's columns: display name, else full name, else username.
+    full = f"{r['assignee__first_name']} {r['assignee__last_name']}".strip()
+    return r["assignee__display_name"] or full or r["assignee__username"]
+
+
+def work_order_row(r: dict, user=None) -> dict:
+    """work_order(wo, user) (the list representation) from a row of selectors.ROW_FIELDS.
+    Equal to it for every state and relation (workorders/tests/test_representation.py)."""
+    return {
+        "code": r["code"],
+        "type": {"key": r["wo_type__key"], "name": r["wo_type__name"]},
+        "title": r["title"],
+        "description": r["description"],
+        "priority": r["priority"],
+        "status": r["status"],
+        "status_label": str(STATE_LABELS.get(r["status"], r["status"])),
+        "customer": {"code": r["customer__code"], "name": r["customer__name"]} if r["customer_id"] else None,
+        "site": {"code": r["site__code"], "name": r["site__name"]} if r["site_id"] else None,
+        "asset": ({"serial_number": r["asset__serial_number"], "name": r["asset__name"], "model": r["asset__model"]}
+                  if r["asset_id"] else None),
+        "contact": ({"id": r["contact_id"], "name": r["contact__name"], "phone": r["contact__phone"]}
+                    if r["contact_id"] else None),
+        "fault_code": r["fault_code"],
+        "team": {"code": r["team__code"], "name": r["team__name"]} if r["team_id"] else None,
+        "assignee": ({"username": r["assignee__username"], "name": _row_user_name(r)} if r["assignee_id"]
+                     else None),
+        "custom": r["custom"] or {},
+        "tags": [] if _customer(user) else list(r["tags"] or []),
+        "resolution": r["resolution"],
+        "invoice_number": r["invoice_number"],
+        "rating": r["rating"],
+        "version": r["version"],
+        "created_at": r["created_at"],
+        "updated_at": r["updated_at"],
+        "milestones": {m.removesuffix("_at"): r[m] for m in MILESTONES},
+    }
 
 
 def event(e: TimelineEvent) -> dict:
