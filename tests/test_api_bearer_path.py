@@ -1,4 +1,4 @@
-"""Bearer-token API requests step around the session, CSRF, authentication, messages and htmx
+"""Bearer-token API requests step around the session, authentication, messages and htmx
 middleware (core.middleware.*UnlessBearerAPI). The answers must be exactly those of the full
 stack: same status, headers and body, for reads, writes, refusals and bad tokens; and a
 request carrying a session cookie still takes the full path (cookie auth with its CSRF check)."""
@@ -15,7 +15,6 @@ from closeloop.workorders.tests.factories import make_wo
 
 FULL_STACK = [
     m.replace("closeloop.core.middleware.SessionUnlessBearerAPI", "django.contrib.sessions.middleware.SessionMiddleware")
-    .replace("closeloop.core.middleware.CsrfUnlessBearerAPI", "django.middleware.csrf.CsrfViewMiddleware")
     .replace("closeloop.core.middleware.AuthenticationUnlessBearerAPI",
              "django.contrib.auth.middleware.AuthenticationMiddleware")
     .replace("closeloop.core.middleware.MessagesUnlessBearerAPI", "django.contrib.messages.middleware.MessageMiddleware")
