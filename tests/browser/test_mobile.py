@@ -94,7 +94,7 @@ def test_phone_journey(world, browse, tmp_path):
     page.get_by_test_id("form-temperature").fill("185")
     page.get_by_test_id("form-pressure").fill("8.5")
     act(page, "form-submit")
-    expect(page.locator("[data-testid=gates] [data-gate=technical]")).to_contain_text("nameplate")
+    expect(page.locator("[data-testid=gates] [data-gate=technical]")).to_contain_text("铭牌")  # the label, not the key
     page.get_by_test_id("photo-kind").select_option("nameplate")
     page.get_by_test_id("photo-file").set_input_files(
         files=[{"name": "nameplate.jpg", "mimeType": "image/jpeg", "buffer": jpeg((1600, 1200))}])
@@ -236,7 +236,12 @@ def test_arrive_by_scanning_with_the_phone_camera(world, transactional_db, live_
 def test_customer_signs_through_the_link_on_a_phone(world, browse):
     from closeloop.fieldwork import services as fw_services
 
+    from closeloop.fieldwork.models import ClosurePolicy
+
     wo = make(world)
+    # The technical gate is the phone journey's subject; here the customer signs a work order
+    # whose technical gate has nothing left open (a signature is refused until it passes).
+    ClosurePolicy.objects.filter(wo_type=world.repair).update(required_photos=[], form_fields=[], checklist=[])
     WorkOrder.objects.filter(pk=wo.pk).update(status=S.RESOLVED, resolution="更换加热圈")
     wo = WorkOrder.objects.get(pk=wo.pk)
     _link, token = fw_services.do_send_signature_link(actor=world.dispatcher, wo=wo, base_url="")
