@@ -28,11 +28,9 @@ def auto_close_after_invoice(ctx) -> None:
 
 
 def register() -> None:
-    from closeloop.workorders.lifecycle import register_effect, register_guard
+    from closeloop.workorders.lifecycle import register_close_steps, register_effect, register_guard
 
     from . import repeats
-
-    from closeloop.workorders.lifecycle import register_close_steps
 
     register_guard(None, gates.close_guard)  # any action whose target is closed
     register_guard("confirm", gates.technical_before_guard)

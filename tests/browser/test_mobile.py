@@ -235,7 +235,6 @@ def test_arrive_by_scanning_with_the_phone_camera(world, transactional_db, live_
 
 def test_customer_signs_through_the_link_on_a_phone(world, browse):
     from closeloop.fieldwork import services as fw_services
-
     from closeloop.fieldwork.models import ClosurePolicy
 
     wo = make(world)
