@@ -95,6 +95,9 @@ def _media(settings, tmp_path):
     from closeloop.core.demo_database import forget_cached_marker
 
     forget_cached_marker()
+    from closeloop.fieldwork.gates import forget_close_steps  # per-process, like the marker
+
+    forget_close_steps()
     yield
     shutil.rmtree(tmp_path / "media", ignore_errors=True)
 

@@ -184,11 +184,31 @@ def technical_before_guard(ctx) -> None:
         raise GatesNotPassed(open_gates, ctx.transition.action)
 
 
+#: wo_type_id -> (read at, close steps): pages ask close_steps for every card of a board or
+#: list; a policy is read once per type for CLOSE_STEPS_SECONDS (emptied at once when one
+#: is saved in this process). A stale answer cannot close work early: close_guard reads the
+#: policy fresh in the closing transaction.
+_close_steps_cache: dict[int, tuple[float, tuple[str, ...] | None]] = {}
+CLOSE_STEPS_SECONDS = 5.0
+
+
+def forget_close_steps(**_kw) -> None:
+    _close_steps_cache.clear()
+
+
 def close_steps(wo) -> tuple[str, ...] | None:
     """lifecycle.register_close_steps: the type's gates say which lifecycle steps come before
     close: a customer confirmation only with a signature gate, an invoice only with the
     invoice gate. A type without gates keeps the whole lifecycle (None)."""
+    import time
+
+    hit = _close_steps_cache.get(wo.wo_type_id)
+    if hit is not None and time.monotonic() - hit[0] < CLOSE_STEPS_SECONDS:
+        return hit[1]
     policy = policy_for(wo)
-    if policy is None:
-        return None
-    return (("confirm",) if policy.require_signature else ()) + (("invoice",) if policy.require_invoice else ())
+    steps = None if policy is None else (
+        (("confirm",) if policy.require_signature else ()) + (("invoice",) if policy.require_invoice else ()))
+    if len(_close_steps_cache) > 1000:
+        _close_steps_cache.clear()
+    _close_steps_cache[wo.wo_type_id] = (time.monotonic(), steps)
+    return steps

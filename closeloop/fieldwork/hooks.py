@@ -36,6 +36,12 @@ def register() -> None:
     register_guard("confirm", gates.technical_before_guard)
     register_guard("invoice", gates.technical_before_guard)
     register_close_steps(gates.close_steps)
+    from django.db.models.signals import post_delete, post_save
+
+    from .models import ClosurePolicy
+
+    post_save.connect(gates.forget_close_steps, sender=ClosurePolicy, dispatch_uid="fieldwork.close_steps.save")
+    post_delete.connect(gates.forget_close_steps, sender=ClosurePolicy, dispatch_uid="fieldwork.close_steps.delete")
     for action in ("complete", "confirm", "invoice"):
         register_effect(action, auto_close_after_invoice, phase="follow_up")
     register_effect("create", repeats.link_repeats, phase="record")

@@ -146,3 +146,20 @@ def test_closing_before_the_invoice_names_the_gate(world):
     page = r.content.decode()
     assert "发票号" in page and "无法关闭" in page
     assert WorkOrder.objects.get(pk=wo.pk).status == S.CONFIRMED
+
+
+def test_the_close_steps_of_a_page_full_of_work_orders_read_the_policy_once(world, django_assert_num_queries):
+    """A board or list asks close_steps for every card: one policy read per type, not per card,
+    and a saved policy is seen at once."""
+    from closeloop.fieldwork import gates
+    from closeloop.fieldwork.tests.helpers import gate_policy
+    from closeloop.workorders.lifecycle import close_steps
+
+    policy = gate_policy(world.repair, require_signature=False, require_invoice=False)
+    cards = [WorkOrder(wo_type_id=world.repair.id, status=S.RESOLVED) for _ in range(30)]
+    with django_assert_num_queries(1):
+        assert {close_steps(wo) for wo in cards} == {()}
+    policy.require_invoice = True
+    policy.save()
+    assert close_steps(cards[0]) == ("invoice",)
+    gates.forget_close_steps()
