@@ -132,6 +132,17 @@ ACCESS: list[E] = [
       path="/settings/customers/org-a/"),
     E("POST",   "settings/<kind:kind>/<str:ref>/active",                   "login  404    404    404    404    ok     ok",
       path="/settings/customers/org-a/active", body={"active": "0"}),
+    # service contracts (administration pages; the API's readers are wider, its page users are admins and managers)
+    E("GET",    "settings/<kind:kind>/",                                   "login  404    404    404    404    ok     ok",
+      path="/settings/contracts/"),
+    E("POST",   "settings/<kind:kind>/new",                                "login  404    404    404    404    ok     ok",
+      path="/settings/contracts/new", body={"customer": "org-a", "number": "HT-NEW", "starts_on": "2027-01-01",
+                                            "ends_on": "2027-12-31"}),
+    E("POST",   "settings/<kind:kind>/<str:ref>/",                         "login  404    404    404    404    ok     ok",
+      path="/settings/contracts/{contract}/", body={"customer": "org-a", "number": "HT-A-1", "tier": "gold",
+                                                    "starts_on": "2026-01-01", "ends_on": "2027-12-31"}),
+    E("POST",   "settings/<kind:kind>/<str:ref>/active",                   "login  404    404    404    404    ok     ok",
+      path="/settings/contracts/{contract}/active", body={"active": "0"}),
     # team-y has members: the admin's delete is refused with a message (deactivate/move them first)
     E("POST",   "settings/<kind:kind>/<str:ref>/delete",                   "login  404    404    404    404    404    msg",
       path="/settings/teams/team-y/delete"),
@@ -668,6 +679,10 @@ class Objects(dict):
         requirement = HandoffRequirement.objects.create(action="complete", fields=["resolution"], created_at=t)
         handoff = Handoff.objects.create(work_order=order, requirement=requirement, action="complete",
                                          from_team=w.team_x, to_team=w.team_y, by=w.eng_x, created_at=t)
+        from closeloop.customers.models import ServiceContract
+
+        contract = ServiceContract.objects.create(customer=w.org_a, number="HT-A-1", tier="gold",
+                                                  starts_on=t.date(), ends_on=t.date() + timedelta(days=365))
         self.update(
             code=order.code, other_wo=other.code, action="confirm", version=order.version,
             png_url="data:image/png;base64," + base64.b64encode(png()).decode(), attachment_id=att.pk, photo_id=photo.pk,
@@ -680,6 +695,7 @@ class Objects(dict):
             justification=justification.pk, flow=flow.pk, number=version.number, requirement=requirement.pk,
             handoff=handoff.pk, sign_token=sign_token, track_token=ensure_tracking(order).token,
             qr_token=sign_qr(w.asset_a), size=192, kind="site", batch_id=_ledger_batch(w).pk,
+            contract=contract.pk,
         )
 
 

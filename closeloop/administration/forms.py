@@ -145,6 +145,24 @@ class AssetForm(forms.Form):
         _styled(self)
 
 
+class ContractForm(forms.Form):
+    customer = forms.CharField(label=_("Customer"), max_length=40, required=False,
+                               help_text=_("Type part of the name, or the customer's code."))
+    number = forms.CharField(label=_("Contract number"), max_length=60, required=False)
+    tier = forms.ChoiceField(label=_("Tier"), required=False,
+                             help_text=_("Empty: the customer's tier."))
+    starts_on = forms.CharField(label=_("Starts on"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    ends_on = forms.CharField(label=_("Ends on"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        from closeloop.customers.models import Tier
+
+        super().__init__(*args, **kwargs)
+        self.fields["tier"].choices = [("", "—"), *Tier.choices]
+        _picker(self.fields["customer"], "customers")
+        _styled(self)
+
+
 class UserForm(forms.Form):
     username = forms.CharField(label=_("Username"), max_length=150, required=False)
     display_name = forms.CharField(label=_("Display name"), max_length=100, required=False)

@@ -51,6 +51,8 @@ class Kind:
     deactivate: Callable | None = None   # (actor, obj, active)
     delete: Callable | None = None       # (actor, obj): refused while referenced
     help: object = ""
+    after_save: Callable | None = None   # obj -> where a saved form goes (default: the list)
+    prefill: tuple = ()                  # inputs a new object's form takes from the query string
 
 
 def _data(form_cls, post, *, skip=()) -> dict:
@@ -211,6 +213,48 @@ _register(Kind(
     columns=[Column(_("Serial number"), lambda a: a.serial_number), Column(_("Model"), lambda a: a.model),
              Column(_("Customer"), lambda a: a.customer.name, True), Column(_("Batch"), lambda a: a.batch, True)],
     deactivate=lambda actor, obj, active: customer_services.do_set_active(actor=actor, obj=obj, active=active),
+))
+def _contract_data(post) -> dict:
+    data = _data(forms.ContractForm, post)
+    if not data.get("tier"):
+        data.pop("tier", None)  # the customer's tier (new) / unchanged (edit)
+    return data
+
+
+def _contract_initial(k) -> dict:
+    return {"customer": k.customer.code, "number": k.number, "tier": k.tier,
+            "starts_on": k.starts_on.isoformat(), "ends_on": k.ends_on.isoformat()}
+
+
+def _contract_state(k) -> str:
+    from closeloop.core import clock
+
+    today = clock.now().date()
+    if k.ends_on < today:
+        return str(_("ended"))
+    if k.starts_on > today:
+        return str(_("not started"))
+    return str(_("in force"))
+
+
+_register(Kind(
+    key="contracts", title=_("Service contracts"), one=_("service contract"), form=forms.ContractForm,
+    may=may_administer_data,
+    rows=lambda user, q: _search(cs.visible_contracts(user), q, "number", "customer__name", "customer__code"),
+    access=lambda user, ref: _get(cs.visible_contracts(user), pk=_pk(ref)), ref=lambda k: k.pk,
+    create=lambda actor, post: customer_services.do_create_contract(actor=actor, data=_contract_data(post)),
+    update=lambda actor, obj, post: customer_services.do_update_contract(actor=actor, contract=obj,
+                                                                         data=_contract_data(post)),
+    initial=_contract_initial,
+    columns=[Column(_("Customer"), lambda k: k.customer.name), Column(_("Tier"), lambda k: k.get_tier_display()),
+             Column(_("Starts on"), lambda k: k.starts_on.isoformat(), True),
+             Column(_("Ends on"), lambda k: k.ends_on.isoformat(), True),
+             Column(_("Term"), _contract_state)],
+    deactivate=lambda actor, obj, active: customer_services.do_set_active(actor=actor, obj=obj, active=active),
+    after_save=lambda k: ("administration:edit", "customers", k.customer.code),
+    prefill=("customer",),
+    help=_("A contract is kept for the record: deactivate it instead of deleting. Deactivating a customer "
+           "deactivates its contracts too."),
 ))
 _register(Kind(
     key="users", title=_("Users"), one=_("user"), form=forms.UserForm, may=may_see_setup,

@@ -147,6 +147,8 @@ def object_edit(request, kind: str, ref: str | None = None):
             else:
                 k.update(request.user, obj, request.POST)
                 messages.success(request, _("Saved %(what)s %(obj)s.") % {"what": k.one, "obj": obj})
+            if k.after_save is not None:
+                return redirect(*k.after_save(obj))
         except DomainError as e:
             if obj is not None and obj.pk is not None and ref is not None:
                 obj.refresh_from_db()
@@ -154,7 +156,9 @@ def object_edit(request, kind: str, ref: str | None = None):
         else:
             return redirect("administration:list", kind=k.key)
     else:
-        form = k.form(initial=k.initial(obj) if obj is not None else None, **form_kwargs)
+        initial = k.initial(obj) if obj is not None else {
+            name: request.GET[name].strip()[:100] for name in k.prefill if request.GET.get(name)}
+        form = k.form(initial=initial or None, **form_kwargs)
     return render_edit(request, k.key, obj, form=form, ref=ref)
 
 
@@ -184,6 +188,14 @@ def render_edit(request, kind: str, obj, *, form=None, ref=None, add_form=None, 
         from closeloop.sla.selectors import holiday_gaps
 
         extra["holiday_gaps"] = holiday_gaps()
+    if k.key == "customers" and obj is not None:
+        from closeloop.customers.selectors import contracts_of
+
+        extra["contracts"] = list(contracts_of(request.user, obj).order_by("-is_active", "-starts_on")[:50])
+    if k.key == "contracts" and obj is not None:
+        from django.urls import reverse
+
+        extra["cancel_url"] = reverse("administration:edit", args=["customers", obj.customer.code])
     return render(request, "administration/edit.html", {
         "kind": k, "kinds": _nav(request), "form": form, "obj": obj, "ref": ref,
         "active": getattr(obj, "is_active", getattr(obj, "active", True)), "qr_url": qr_url,

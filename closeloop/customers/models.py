@@ -90,6 +90,8 @@ class ServiceContract(models.Model):
     tier = models.CharField(_("tier"), max_length=20, choices=Tier.choices, default=Tier.STANDARD)
     starts_on = models.DateField(_("starts on"))
     ends_on = models.DateField(_("ends on"))
+    is_active = models.BooleanField(_("active"), default=True, db_default=True,
+                                    help_text=_("Inactive: kept on old work orders, offered for no new one."))
 
     class Meta:
         ordering = ["-starts_on"]

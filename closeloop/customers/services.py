@@ -279,37 +279,64 @@ def do_delete_asset(*, actor: User, asset: Asset) -> None:
 
 # ---- service contracts ---------------------------------------------------------------
 
-def do_create_contract(*, actor: User, customer: Customer, data: dict) -> ServiceContract:
-    _require_writer(actor)
-    c = Cleaner(data, allowed=CONTRACT_FIELDS)
+def _clean_contract(actor: User, data: dict, *, partial: bool, customer: Customer | None,
+                    instance: ServiceContract | None = None) -> dict:
+    allowed = CONTRACT_FIELDS | ({"customer"} if customer is None else set())
+    c = Cleaner(data, partial=partial, allowed=allowed)
+    if customer is None:
+        c.ref("customer", selectors.visible_customers(actor), by="code", label=_("customer"),
+              required=True)
     c.text("number", max_len=60, required=True)
-    c.unique("number", ServiceContract, message=_("A contract with this number exists."))
-    c.choice("tier", Tier.values, default=customer.tier)
+    c.unique("number", ServiceContract, exclude=instance, message=_("A contract with this number exists."))
+    owner = customer or c.out.get("customer") or (instance.customer if instance else None)
+    c.choice("tier", Tier.values, default=owner.tier if owner else Tier.STANDARD)
     c.date("starts_on", required=True)
     c.date("ends_on", required=True)
-    starts, ends = c.out.get("starts_on"), c.out.get("ends_on")
-    if starts and ends and ends < starts:
+    starts = c.value("starts_on", instance.starts_on if instance else None)
+    ends = c.value("ends_on", instance.ends_on if instance else None)
+    if starts and ends and not c.failed("starts_on") and not c.failed("ends_on") and ends < starts:
         c.problem("ends_on", _("Must not be before starts_on."), "range")
     c.check()
+    return c.out
+
+
+def do_create_contract(*, actor: User, customer: Customer | None = None, data: dict) -> ServiceContract:
+    """A customer's service contract. `customer` given (the API's path) or named in data["customer"]
+    by code (the administration page)."""
+    _require_writer(actor)
+    out = _clean_contract(actor, data, partial=False, customer=customer)
+    if customer is not None:
+        out["customer"] = customer
     with transaction.atomic():
-        contract = ServiceContract(customer=customer, **c.out)
+        contract = ServiceContract(**out)
         _save(contract, "number", create=True)
+    return contract
+
+
+def do_update_contract(*, actor: User, contract: ServiceContract, data: dict) -> ServiceContract:
+    """Change a contract's number, tier, dates (or, from the page, its customer)."""
+    _require_writer(actor)
+    out = _clean_contract(actor, data, partial=True, customer=None, instance=contract)
+    with transaction.atomic():
+        if _apply(contract, out):
+            _save(contract, "number", create=False)
     return contract
 
 
 # ---- deactivation (instead of deletion) ----------------------------------------------------
 
-def do_set_active(*, actor: User, obj: Customer | Site | Contact | Asset, active: bool) -> Customer | Site | Contact | Asset:
-    """Deactivate (or reactivate) a customer, site, contact or asset. An inactive one stays on the
+def do_set_active(*, actor: User, obj: Customer | Site | Contact | Asset | ServiceContract,
+                  active: bool) -> Customer | Site | Contact | Asset | ServiceContract:
+    """Deactivate (or reactivate) a customer, site, contact, asset or service contract. An inactive one stays on the
     work orders that name it and stays readable; pickers stop offering it. Deactivating a customer
     deactivates its sites, contacts and assets too (reactivating it brings back only itself)."""
     _require_writer(actor)
-    if not isinstance(obj, Customer | Site | Contact | Asset):
+    if not isinstance(obj, Customer | Site | Contact | Asset | ServiceContract):
         raise TypeError(obj)
     with transaction.atomic():
         type(obj).objects.filter(pk=obj.pk).update(is_active=active)
         obj.is_active = active
         if isinstance(obj, Customer) and not active:
-            for model in (Site, Contact, Asset):
+            for model in (Site, Contact, Asset, ServiceContract):
                 model.objects.filter(customer=obj, is_active=True).update(is_active=False)
     return obj

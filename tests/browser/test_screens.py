@@ -94,7 +94,7 @@ PAGES = [
     ("/rules/", {"admin", "manager", "dispatcher"}), ("/rules/keywords/", {"admin", "manager", "dispatcher"}),
     ("/rules/new", _BOSSES), ("/dispatch/roster/", {"admin", "manager", "dispatcher"}),
     ("/dispatch/settings/", _BOSSES), ("/fieldwork/gates/", _BOSSES), ("/settings/audit/", {"admin"}),
-    ("/settings/types/", _BOSSES), ("/settings/types/repair/", _BOSSES),
+    ("/settings/types/", _BOSSES), ("/settings/types/repair/", _BOSSES), ("/settings/contracts/", _BOSSES),
     ("/settings/sla-policies/", {"admin"}), ("/settings/calendars/", {"admin"}),
     ("/analytics/", {"admin", "manager", "dispatcher", "eng_x"}),
     ("/analytics/heatmap/", {"admin", "manager", "dispatcher", "eng_x"}),

@@ -24,7 +24,7 @@ MATRIX = {
 }
 # Reference data: customers, sites, contacts and assets for admins and managers; users, teams and
 # skill tags for admins only (as the API: accounts.services.require_admin).
-DATA = {"customers": "org-a", "sites": "site-a", "contacts": None, "assets": None}
+DATA = {"customers": "org-a", "sites": "site-a", "contacts": None, "assets": None, "contracts": None}
 PEOPLE = {"users": "eng_x", "teams": "team-x", "skills": None}
 for _kind, _ref in {**DATA, **PEOPLE}.items():
     _who = ("login", 404, 404, 404, 404, 200, 200) if _kind in DATA else ("login", 404, 404, 404, 404, 404, 200)
@@ -43,10 +43,15 @@ BODIES = {
 
 
 def _refs(world) -> dict:
+    from datetime import date
+
     from closeloop.accounts.models import SkillTag
+    from closeloop.customers.models import ServiceContract
 
     tag = SkillTag.objects.create(name="未用技能")
-    return {"customers": "org-a", "sites": "site-a", "contacts": str(world.contact_a.pk),
+    contract = ServiceContract.objects.create(customer=world.org_a, number="HT-A-1", tier="gold",
+                                              starts_on=date(2026, 1, 1), ends_on=date(2026, 12, 31))
+    return {"contracts": str(contract.pk), "customers": "org-a", "sites": "site-a", "contacts": str(world.contact_a.pk),
             "assets": str(world.asset_a.pk), "users": "eng_x", "teams": "team-x", "skills": str(tag.pk)}
 
 
@@ -115,3 +120,65 @@ def test_the_checklist_page_lists_the_steps_and_saves_the_company(world):
     assert r.status_code == 200 and 'data-testid="error-name"' in r.content.decode()
     r = c.post("/settings/setup/", {"name": "新名", "time_zone": "Asia/Tokyo", "language": "en", "site_url": ""})
     assert r.status_code == 302 and CompanySettings.objects.get().name == "新名"
+
+
+def test_a_manager_keeps_a_customers_service_contracts(world):
+    """Add from the customer's page, edit, deactivate and reactivate; the API reads the same rows."""
+    from closeloop.customers.models import ServiceContract
+
+    c = world.browser_client(world.manager)
+    page = c.get("/settings/customers/org-a/").content.decode()
+    assert 'data-testid="contracts"' in page and "/settings/contracts/new?customer=org-a" in page
+    assert 'value="org-a"' in c.get("/settings/contracts/new?customer=org-a").content.decode()
+    r = c.post("/settings/contracts/new", {"customer": "org-a", "number": "HT-2027/01", "tier": "",
+                                           "starts_on": "2027-01-01", "ends_on": "2027-12-31"})
+    assert r.status_code == 302 and r["Location"] == "/settings/customers/org-a/"
+    k = ServiceContract.objects.get(number="HT-2027/01")
+    assert (k.customer, k.tier, k.is_active) == (world.org_a, world.org_a.tier, True)  # empty tier: the customer's
+    assert "HT-2027/01" in c.get("/settings/customers/org-a/").content.decode()
+    r = c.post(f"/settings/contracts/{k.pk}/", {"customer": "org-a", "number": "HT-2027/01", "tier": "platinum",
+                                               "starts_on": "2027-01-01", "ends_on": "2028-06-30"})
+    assert r.status_code == 302
+    k.refresh_from_db()
+    assert (k.tier, str(k.ends_on)) == ("platinum", "2028-06-30")
+    listing = c.get("/settings/contracts/?q=甲医院").content.decode()
+    assert "HT-2027/01" in listing
+    assert c.post(f"/settings/contracts/{k.pk}/active", {"active": "0"}).status_code == 302
+    k.refresh_from_db()
+    assert not k.is_active
+    assert 'data-testid="reactivate"' in c.get(f"/settings/contracts/{k.pk}/").content.decode()
+    c.post(f"/settings/contracts/{k.pk}/active", {"active": "1"})
+    k.refresh_from_db()
+    assert k.is_active
+    assert "HT-2027/01" in c.get("/api/v1/customers/org-a/contracts").content.decode()  # the API reads the same
+
+
+def test_bad_contract_input_names_each_field_and_writes_nothing(world):
+    from closeloop.customers.models import ServiceContract
+
+    c = world.browser_client(world.admin)
+    before = ServiceContract.objects.count()
+    r = c.post("/settings/contracts/new", {"customer": "nobody", "number": "", "tier": "diamond",
+                                           "starts_on": "2027-13-01", "ends_on": ""})
+    html = r.content.decode()
+    assert r.status_code == 200
+    for field in ("customer", "number", "tier", "starts_on", "ends_on"):
+        assert f'data-testid="error-{field}"' in html, field
+    r = c.post("/settings/contracts/new", {"customer": "org-a", "number": "HT-X", "starts_on": "2027-06-01",
+                                           "ends_on": "2027-01-01"})
+    assert 'data-testid="error-ends_on"' in r.content.decode()
+    assert ServiceContract.objects.count() == before
+    assert c.get("/settings/contracts/999999/").status_code == 404
+    assert c.get("/settings/contracts/abc/").status_code == 404
+
+
+def test_deactivating_a_customer_deactivates_its_contracts(world):
+    from datetime import date
+
+    from closeloop.customers import services
+    from closeloop.customers.models import ServiceContract
+
+    k = services.do_create_contract(actor=world.admin, customer=world.org_a,
+                                    data={"number": "HT-9", "starts_on": date(2027, 1, 1), "ends_on": date(2027, 2, 1)})
+    services.do_set_active(actor=world.admin, obj=world.org_a, active=False)
+    assert not ServiceContract.objects.get(pk=k.pk).is_active
