@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "closeloop.rules",
     "closeloop.notify",
     "closeloop.fieldwork",
+    "closeloop.telemetry",
     "closeloop.portal",
     "closeloop.console",
     "closeloop.approvals",
@@ -281,6 +282,8 @@ else:
 API_RATE_LIMIT_PER_TOKEN = os.environ.get("CLOSELOOP_API_RATE_PER_TOKEN", "1200/60")
 API_RATE_LIMIT_PER_ORG = os.environ.get("CLOSELOOP_API_RATE_PER_ORG", "6000/60")
 API_BAD_TOKEN_LIMIT = os.environ.get("CLOSELOOP_API_BAD_TOKEN_LIMIT", "20/300")
+# Readings and alarms may be stamped this far ahead of the server clock (device clocks drift).
+TELEMETRY_FUTURE_TOLERANCE_SECONDS = int(os.environ.get("CLOSELOOP_TELEMETRY_FUTURE_TOLERANCE", "300"))
 # Reverse proxies whose X-Forwarded-For is believed ("127.0.0.1,10.0.0.0/8"); none by default.
 TRUSTED_PROXIES = [p.strip() for p in os.environ.get("CLOSELOOP_TRUSTED_PROXIES", "").split(",") if p.strip()]
 API_MAX_PAGE_SIZE = 100

@@ -22,7 +22,7 @@ LAYERS = [
     ["workorders"],
     ["roster"],
     ["notify"],
-    ["sla", "dispatch", "fieldwork"],
+    ["sla", "dispatch", "fieldwork", "telemetry"],
     ["rules"],
     ["approvals", "portal", "console", "ledgers", "administration", "analytics"],
     ["demo", "ops", "gallery"],

@@ -414,6 +414,22 @@ ACCESS: list[E] = [
     E("DELETE", "/api/v1/dispatch/shifts/{shift_id}",                      "401    403    403    ok     403    ok     ok"),
     E("POST",   "/api/v1/work-orders/{code}/dispatch",                     "401    403    403    ok     403    ok     ok"),
     E("GET",    "/api/v1/work-orders/{code}/suggestions",                  "401    403    403    ok     403    ok     ok"),
+    # -- telemetry: ingestion (gateway tokens only: every user's token is a 401), gateways, meters, conditions
+    E("POST",   "/api/v1/telemetry/batches",                               "401    401    401    401    401    401    401"),
+    E("GET",    "/api/v1/telemetry/gateways",                              "401    403    403    403    403    ok     ok"),
+    E("POST",   "/api/v1/telemetry/gateways",                              "401    403    403    403    403    403    ok"),
+    E("DELETE", "/api/v1/telemetry/gateways/{gateway_id}",                 "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/telemetry/assets/{serial}/meters",                "401    403    403    403    403    ok     ok"),
+    E("GET",    "/api/v1/telemetry/assets/{serial}/readings",              "401    403    403    403    403    ok     ok"),
+    E("GET",    "/api/v1/telemetry/assets/{serial}/alarms",                "401    403    403    403    403    ok     ok"),
+    E("POST",   "/api/v1/telemetry/meters",                                "401    403    403    403    403    403    ok"),
+    E("DELETE", "/api/v1/telemetry/meters/{meter_id}",                     "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/telemetry/conditions",                            "401    403    403    403    403    ok     ok"),
+    E("POST",   "/api/v1/telemetry/conditions",                            "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/telemetry/conditions/{condition_id}",             "401    403    403    403    403    ok     ok"),
+    E("PATCH",  "/api/v1/telemetry/conditions/{condition_id}",             "401    403    403    403    403    403    ok"),
+    E("DELETE", "/api/v1/telemetry/conditions/{condition_id}",             "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/telemetry/backtest",                              "401    403    403    403    403    ok     ok"),
     # -- ledgers: imports (admins and managers) and list exports (each list's visibility)
     E("GET",    "settings/imports/",                                       "login  404    404    404    404    ok     ok"),
     E("POST",   "settings/imports/",                                       "login  404    404    404    404    ok     ok",
@@ -486,6 +502,12 @@ BODIES = {
     "POST /api/v1/skill-tags": {"name": "电气"},
     "PATCH /api/v1/skill-tags/{ref}": {"category": "技能2"},
     "POST /api/v1/tokens": {"name": "mine", "scopes": ["read"]},
+    "POST /api/v1/telemetry/batches": {"items": []},
+    "POST /api/v1/telemetry/gateways": {"name": "gw2"},
+    "POST /api/v1/telemetry/meters": {"assets": ["SN-A-1"], "kind": "cycles", "unit": "次"},
+    "POST /api/v1/telemetry/conditions": {"name": "c2", "expression": "alarms.door_delay.count_30d > 5"},
+    "PATCH /api/v1/telemetry/conditions/{condition_id}": {"description": "x"},
+    "POST /api/v1/telemetry/backtest": {"expression": "alarms.door_delay.count_30d > 5", "assets": ["SN-A-1"]},
     "POST /api/v1/sla/policies": {"key": "p2", "name": "p2", "calendar": "24x7", "targets": {"response": 600}},
     "PATCH /api/v1/sla/policies/{key}": {"name": "std2"},
     "POST /api/v1/sla/calendars": {"key": "c2", "name": "c2", "kind": "always"},
@@ -683,6 +705,12 @@ class Objects(dict):
 
         contract = ServiceContract.objects.create(customer=w.org_a, number="HT-A-1", tier="gold",
                                                   starts_on=t.date(), ends_on=t.date() + timedelta(days=365))
+        from closeloop.telemetry import services as telemetry
+
+        gateway, _gw_token = telemetry.do_create_gateway(actor=w.admin, name="gw")
+        telemetry.do_add_meters(actor=w.admin, assets=[w.asset_a], kind="temperature", unit="°C")
+        condition = telemetry.do_create_condition(actor=w.admin, data={"name": "c", "expression": "asset.batch == \"B\""})
+        self.update(gateway_id=gateway.pk, meter_id=w.asset_a.meters.get().pk, condition_id=condition.pk)
         self.update(
             code=order.code, other_wo=other.code, action="confirm", version=order.version,
             png_url="data:image/png;base64," + base64.b64encode(png()).decode(), attachment_id=att.pk, photo_id=photo.pk,
