@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "closeloop.roster",
     "closeloop.dispatch",
     "closeloop.rules",
+    "closeloop.maintenance",
     "closeloop.notify",
     "closeloop.fieldwork",
     "closeloop.telemetry",

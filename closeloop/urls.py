@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("closeloop.portal.urls")),
     path("", include("closeloop.approvals.urls")),
     path("", include("closeloop.rules.urls")),
+    path("", include("closeloop.maintenance.urls")),
     path("", include("closeloop.dispatch.urls")),
     path("", include("closeloop.audit.urls")),
     path("", include("closeloop.ledgers.urls")),

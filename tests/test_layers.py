@@ -23,7 +23,7 @@ LAYERS = [
     ["roster"],
     ["notify"],
     ["sla", "dispatch", "fieldwork", "telemetry"],
-    ["rules"],
+    ["rules", "maintenance"],
     ["approvals", "portal", "console", "ledgers", "administration", "analytics"],
     ["demo", "ops", "gallery"],
 ]

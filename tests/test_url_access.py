@@ -398,6 +398,22 @@ ACCESS: list[E] = [
     E("GET",    "/api/v1/rules/{rule_id}",                                 "401    403    403    ok     403    ok     ok"),
     E("PATCH",  "/api/v1/rules/{rule_id}",                                 "401    403    403    403    403    ok     ok"),
     E("POST",   "/api/v1/rules/{rule_id}/try",                             "401    403    403    ok     403    ok     ok"),
+    # -- maintenance
+    E("GET",    "maintenance/",                                            "login  404    403    ok     403    ok     ok"),
+    E("GET",    "maintenance/<int:pk>/",                                   "login  404    403    ok     403    ok     ok"),
+    E("GET",    "maintenance/<int:pk>/delete",                             "login  404    403    ok     403    ok     ok"),
+    E("GET",    "maintenance/<int:pk>/edit",                               "login  404    403    ok     403    ok     ok"),
+    E("POST",   "maintenance/<int:pk>/run",                                "login  404    403    ok     403    ok     ok"),
+    E("GET",    "maintenance/new",                                         "login  404    403    ok     403    ok     ok"),
+    E("GET",    "/api/v1/maintenance/forecast/parts",                      "401    403    403    ok     403    ok     ok",
+      path="/api/v1/maintenance/forecast/parts?until=2030-12-31"),
+    E("GET",    "/api/v1/maintenance/plans",                               "401    403    403    ok     403    ok     ok"),
+    E("POST",   "/api/v1/maintenance/plans",                               "401    403    403    ok     403    ok     ok"),
+    E("DELETE", "/api/v1/maintenance/plans/{plan_id}",                     "401    403    403    ok     403    ok     ok"),
+    E("GET",    "/api/v1/maintenance/plans/{plan_id}",                     "401    403    403    ok     403    ok     ok"),
+    E("PATCH",  "/api/v1/maintenance/plans/{plan_id}",                     "401    403    403    ok     403    ok     ok"),
+    E("GET",    "/api/v1/maintenance/plans/{plan_id}/forecast",            "401    403    403    ok     403    ok     ok"),
+    E("GET",    "/api/v1/maintenance/plans/{plan_id}/occurrences",         "401    403    403    ok     403    ok     ok"),
     # -- dispatch
     E("GET",    "dispatch/roster/",                                        "login  403    403    ok     403    ok     ok"),
     E("GET",    "dispatch/settings/",                                      "login  403    403    403    403    ok     ok"),
@@ -524,6 +540,9 @@ BODIES = {
     "POST /api/v1/dispatch/leaves": {"user": "eng_x", "starts_at": T1, "ends_at": T2},
     "POST /api/v1/rules": {"name": "新规则", "actions": []},
     "PATCH /api/v1/rules/{rule_id}": {"name": "改名"},
+    "POST /api/v1/maintenance/plans": {"name": "新计划", "type": "repair", "asset": "SN-A-1", "every": 1,
+                                       "unit": "month"},
+    "PATCH /api/v1/maintenance/plans/{plan_id}": {"name": "改名"},
     "POST /api/v1/rules/{rule_id}/try": lambda o: {"work_order": o["code"]},
     "POST /api/v1/conditions/check": {"condition": "wo.priority == 'urgent'"},
     "POST /api/v1/conditions/build": {"tree": {"all": []}},
@@ -674,6 +693,10 @@ class Objects(dict):
         do_save_keyword_library(actor=w.manager, name="urgent", data={"label": "紧急", "words": ["停机"]})
         rule = do_create_rule(actor=w.manager, data={"name": "r", "order": 10, "actions": []})
         do_create_rule(actor=w.manager, data={"name": "r2", "order": 20, "actions": []})
+        from closeloop.maintenance.services import do_create_plan
+
+        plan = do_create_plan(actor=w.manager, data={"name": "pm", "type": "repair", "asset": "SN-A-1", "every": 1,
+                                                     "unit": "month"})
         channel = Channel.objects.create(kind="webhook", name="hook", created_at=t,
                                          config={"url": LOCAL_URL, "secret": "s"})
         delivery = Delivery.objects.create(key="k", event="x", medium="webhook", channel=channel, recipient="hook",
@@ -722,7 +745,7 @@ class Objects(dict):
             chain=chain.pk, ack_token=ack_token, flag=flag.pk, queue_id=queue.pk, request=request.pk,
             justification=justification.pk, flow=flow.pk, number=version.number, requirement=requirement.pk,
             handoff=handoff.pk, sign_token=sign_token, track_token=ensure_tracking(order).token,
-            qr_token=sign_qr(w.asset_a), size=192, kind="site", batch_id=_ledger_batch(w).pk,
+            qr_token=sign_qr(w.asset_a), size=192, plan_id=plan.pk, kind="site", batch_id=_ledger_batch(w).pk,
             contract=contract.pk,
         )
 
@@ -732,7 +755,7 @@ class Objects(dict):
 PARAMS = [
     ("approvals/requests/", {"pk": "request"}), ("approvals/justifications/", {"pk": "justification"}),
     ("approvals/handoffs/", {"pk": "handoff"}), ("approvals/flows/", {"pk": "flow"}),
-    ("rules/keywords/", {"name": "library"}), ("rules/", {"pk": "rule"}),
+    ("rules/keywords/", {"name": "library"}), ("rules/", {"pk": "rule"}), ("maintenance/", {"pk": "plan_id"}),
     ("notifications/chains/", {"cid": "chain"}), ("notifications/channels/", {"cid": "channel"}),
     ("notifications/flags/", {"fid": "flag"}), ("notifications/deliveries/", {"did": "delivery"}),
     ("notifications/ack/", {"token": "ack_token"}), ("sign/", {"token": "sign_token"}),
