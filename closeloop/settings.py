@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "closeloop.rules",
     "closeloop.maintenance",
     "closeloop.notify",
+    "closeloop.parts",
     "closeloop.fieldwork",
     "closeloop.telemetry",
     "closeloop.portal",

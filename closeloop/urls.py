@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("closeloop.analytics.urls")),
     path("", include("closeloop.administration.urls")),
     path("", include("closeloop.gallery.urls")),
+    path("", include("closeloop.parts.urls")),
 ]
 
 # A 500 that is really the database going away (or an unreadable body met outside a view) answers

@@ -21,7 +21,7 @@ LAYERS = [
     ["customers"],
     ["workorders"],
     ["roster"],
-    ["notify"],
+    ["notify", "parts"],
     ["sla", "dispatch", "fieldwork", "telemetry"],
     ["rules", "maintenance"],
     ["approvals", "portal", "console", "ledgers", "administration", "analytics"],

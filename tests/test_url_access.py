@@ -446,6 +446,46 @@ ACCESS: list[E] = [
     E("PATCH",  "/api/v1/telemetry/conditions/{condition_id}",             "401    403    403    403    403    403    ok"),
     E("DELETE", "/api/v1/telemetry/conditions/{condition_id}",             "401    403    403    403    403    403    ok"),
     E("POST",   "/api/v1/telemetry/backtest",                              "401    403    403    403    403    ok     ok"),
+    # -- parts and stock: staff read; dispatchers move stock; managers keep the catalogue
+    E("GET",    "stock/parts/",                                            "login  404    ok     ok     ok     ok     ok"),
+    E("POST",   "stock/parts/",                                            "login  404    msg    msg    msg    ok     ok",
+      body={"number": "NEW-1", "name": "新件"}),
+    E("GET",    "stock/parts/<str:number>/",                               "login  404    ok     ok     ok     ok     ok"),
+    E("POST",   "stock/parts/<str:number>/",                               "login  404    msg    msg    msg    ok     ok",
+      body={"name": "改名"}),
+    E("GET",    "stock/locations/",                                        "login  404    ok     ok     ok     ok     ok"),
+    E("POST",   "stock/locations/",                                        "login  404    msg    msg    msg    ok     ok",
+      body={"code": "east", "name": "华东仓", "kind": "regional"}),
+    E("GET",    "stock/locations/<slug:code>/",                            "login  404    ok     ok     ok     ok     ok"),
+    E("GET",    "stock/move",                                              "login  404    404    ok     404    ok     ok"),
+    E("POST",   "stock/move",                                              "login  404    404    ok     404    ok     ok",
+      body={"kind": "receipt", "part": "R410A-10", "target": "central", "quantity": "1"}),
+    E("GET",    "stock/reorder/",                                          "login  404    ok     ok     ok     ok     ok"),
+    E("GET",    "stock/fleet/",                                            "login  404    ok     ok     ok     ok     ok"),
+    E("POST",   "stock/work-orders/<str:code>/reserve",                    "login  404    msg    ok     msg    ok     ok",
+      body={"part": "R410A-10", "quantity": "1"}),
+    E("GET",    "/api/v1/parts",                                           "401    403    ok     ok     ok     ok     ok"),
+    E("POST",   "/api/v1/parts",                                           "401    403    403    403    403    ok     ok",
+      body={"number": "NEW-1", "name": "新件"}),
+    E("GET",    "/api/v1/parts/{number}",                                  "401    403    ok     ok     ok     ok     ok"),
+    E("PATCH",  "/api/v1/parts/{number}",                                  "401    403    403    403    403    ok     ok",
+      body={"name": "改名"}),
+    E("GET",    "/api/v1/stock-locations",                                 "401    403    ok     ok     ok     ok     ok"),
+    E("POST",   "/api/v1/stock-locations",                                 "401    403    403    403    403    ok     ok",
+      body={"code": "east", "name": "华东仓", "kind": "regional"}),
+    E("GET",    "/api/v1/stock-locations/{code}",                          "401    403    ok     ok     ok     ok     ok"),
+    E("PATCH",  "/api/v1/stock-locations/{code}",                          "401    403    403    403    403    ok     ok",
+      body={"name": "新名"}),
+    E("GET",    "/api/v1/stock-movements",                                 "401    403    ok     ok     ok     ok     ok"),
+    E("POST",   "/api/v1/stock-movements",                                 "401    403    403    ok     403    ok     ok",
+      body={"kind": "receipt", "part": "R410A-10", "target": "central", "quantity": 1}),
+    E("GET",    "/api/v1/work-orders/{code}/parts-status",                 "401    403    ok     ok     ok     ok     ok"),
+    E("POST",   "/api/v1/work-orders/{code}/reservations",                 "401    403    403    ok     403    ok     ok",
+      body={"items": [{"part": "R410A-10", "quantity": 1}]}),
+    E("GET",    "/api/v1/reorder-warnings",                                "401    403    ok     ok     ok     ok     ok"),
+    E("PUT",    "/api/v1/reorder-points",                                  "401    403    403    403    403    ok     ok",
+      body={"part": "R410A-10", "location": "central", "minimum": 1, "target": 5}),
+    E("GET",    "/api/v1/fleet",                                           "401    403    ok     ok     ok     ok     ok"),
     # -- ledgers: imports (admins and managers) and list exports (each list's visibility)
     E("GET",    "settings/imports/",                                       "login  404    404    404    404    ok     ok"),
     E("POST",   "settings/imports/",                                       "login  404    404    404    404    ok     ok",
@@ -734,7 +774,14 @@ class Objects(dict):
         telemetry.do_add_meters(actor=w.admin, assets=[w.asset_a], kind="temperature", unit="°C")
         condition = telemetry.do_create_condition(actor=w.admin, data={"name": "c", "expression": "asset.batch == \"B\""})
         self.update(gateway_id=gateway.pk, meter_id=w.asset_a.meters.get().pk, condition_id=condition.pk)
+        from closeloop.parts.models import Location as StockLocation
+        from closeloop.parts.models import Part, Stock
+
+        part = Part.objects.create(number="R410A-10", name="制冷剂", created_at=t)
+        central = StockLocation.objects.create(code="central", name="中央仓", kind="central")
+        Stock.objects.create(part=part, location=central, quantity=5, updated_at=t)
         self.update(
+            part_number=part.number, location=central.code,
             code=order.code, other_wo=other.code, action="confirm", version=order.version,
             png_url="data:image/png;base64," + base64.b64encode(png()).decode(), attachment_id=att.pk, photo_id=photo.pk,
             customer=w.org_a.code, site=w.site_a.code, contact_id=w.contact_a.pk, asset=w.asset_a.serial_number,
@@ -772,6 +819,8 @@ PARAMS = [
     ("/api/v1/approvals/justifications/", {"pk": "justification"}), ("/api/v1/approvals/", {"pk": "request"}),
     ("/api/v1/approval-flows/", {"pk": "flow"}), ("/api/v1/handoff-requirements/", {"pk": "requirement"}),
     ("/api/v1/handoffs/", {"pk": "handoff"}),
+    ("stock/locations/", {"code": "location"}), ("/api/v1/stock-locations/", {"code": "location"}),
+    ("stock/parts/", {"number": "part_number"}), ("/api/v1/parts/", {"number": "part_number"}),
 ]
 PARAM = re.compile(r"<(?:[^>:]+:)?([^>]+)>|\{(?:path:)?([^}]+)\}")
 
