@@ -134,6 +134,15 @@ if DATABASE_URL:
     # No session-level planner settings: the hot reads that need a fixed join order set it for
     # their own query (closeloop.core.planner.fixed_join_order).
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    # CLOSELOOP_DB_POOL=N: each process keeps a psycopg pool of up to N connections (min 1) instead
+    # of one persistent connection per thread; Django wants CONN_MAX_AGE 0 with a pool.
+    _pool = int(os.environ.get("CLOSELOOP_DB_POOL", "0") or 0)
+    if _pool > 0 and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"].update(CONN_MAX_AGE=0, CONN_HEALTH_CHECKS=False)
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1, "max_size": _pool,
+            "timeout": float(os.environ.get("CLOSELOOP_DB_POOL_TIMEOUT", "10")),
+        }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_PATH}}
 
@@ -196,8 +205,30 @@ STATIC_ROOT = Path(os.environ.get("CLOSELOOP_STATIC_ROOT", DATA_DIR / "static"))
 # is esbuild's input, never served or collected.
 STATICFILES_DIRS = [("dist", BASE_DIR / "static" / "dist")]
 MEDIA_ROOT = Path(os.environ.get("CLOSELOOP_MEDIA_ROOT", DATA_DIR / "media"))
+# Uploads live in MEDIA_ROOT, or in an S3-compatible bucket (MinIO, Ceph, OSS/COS with their S3
+# API, AWS) when CLOSELOOP_S3_BUCKET is set: what several web servers on several hosts need.
+# Files are always served through closeloop's permission-checked views, never by bucket URL.
+S3_BUCKET = os.environ.get("CLOSELOOP_S3_BUCKET", "")
+if S3_BUCKET:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": os.environ.get("CLOSELOOP_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("CLOSELOOP_S3_REGION") or None,
+            "access_key": os.environ.get("CLOSELOOP_S3_ACCESS_KEY") or None,
+            "secret_key": os.environ.get("CLOSELOOP_S3_SECRET_KEY") or None,
+            "location": os.environ.get("CLOSELOOP_S3_PREFIX", ""),
+            "addressing_style": os.environ.get("CLOSELOOP_S3_ADDRESSING_STYLE", "path"),
+            "default_acl": None,
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": _default_storage,
     # One way in every mode: hashed names from the manifest that `closeloop collectstatic` writes
     # (`closeloop serve` collects them itself outside production). With DEBUG on (runserver),
     # plain names are served from static/dist by WhiteNoise's finders instead.

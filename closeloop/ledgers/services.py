@@ -18,6 +18,7 @@ from django.db.models import Count, Max, Min, Q
 from django.utils.translation import gettext as _
 
 from closeloop.audit.services import record_change
+from closeloop.core import wakeup
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, ValidationFailed
 from closeloop.workorders import history
@@ -167,6 +168,7 @@ def do_set_mapping(actor, batch: ImportBatch, mapping: dict[str, int | None]) ->
         batch.save()
         MappingPreset.objects.update_or_create(
             kind=batch.kind, defaults={"mapping": {k: batch.headers[i] for k, i in clean.items()}, "updated_at": now()})
+        wakeup.wake()
     return batch
 
 
@@ -175,6 +177,7 @@ def do_confirm(actor, batch: ImportBatch) -> ImportBatch:
     with transaction.atomic():
         won = ImportBatch.objects.filter(id=batch.id, status=Status.PREVIEW).update(
             status=Status.COMMITTING, cursor=0, done_rows=0, error="")
+        wakeup.wake()
     if not won:
         raise Conflict(_("This import is not waiting for confirmation."))
     batch.refresh_from_db()
@@ -187,6 +190,7 @@ def do_rollback(actor, batch: ImportBatch) -> ImportBatch:
         status=Status.ROLLING_BACK, error="")
     if not won:
         raise Conflict(_("Only an imported batch can be rolled back."))
+    wakeup.wake()
     batch.refresh_from_db()
     return batch
 

@@ -97,7 +97,10 @@ def backup(output: Path) -> dict:
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     manifest = {"format": FORMAT, "created_at": now().isoformat(), "database": conn.vendor,
-                "migrations": _migrations(), "media": True}
+                "migrations": _migrations(),
+                # Uploads in an S3 bucket stay there (back the bucket up with its own versioning or
+                # replication); the archive then says which bucket the database's file names refer to.
+                "media": f"s3:{settings.S3_BUCKET}" if settings.S3_BUCKET else True}
     with tempfile.TemporaryDirectory(prefix="closeloop-backup-") as tmp:
         if conn.vendor == "sqlite":
             db_file, db_name = Path(tmp) / "database.sqlite3", "database.sqlite3"
@@ -119,7 +122,7 @@ def backup(output: Path) -> dict:
             _add_bytes(tar, "manifest.json", json.dumps(manifest, indent=2).encode())
             tar.add(db_file, arcname=db_name)
             media = Path(settings.MEDIA_ROOT)
-            if media.is_dir():
+            if manifest["media"] is True and media.is_dir():
                 tar.add(media, arcname="media")
             for name, data in _secret_files().items():
                 _add_bytes(tar, name, data)
@@ -139,6 +142,25 @@ def read_manifest(archive: Path) -> dict:
     if manifest.get("format") != FORMAT:
         raise BackupError(f"unknown backup format {manifest.get('format')!r}")
     return manifest
+
+
+def _restore_media(source: Path, media: Path) -> int:
+    """Replace the uploads folder's contents with the archive's; returns the number of files."""
+    files = 0
+    if media.exists():
+        for child in media.iterdir():  # empty it in place (it may be a mounted volume)
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+    media.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        for path in source.rglob("*"):
+            target = media / path.relative_to(source)
+            if path.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, target)
+                files += 1
+    return files
 
 
 def restore(archive: Path) -> Restored:
@@ -170,21 +192,12 @@ def restore(archive: Path) -> Restored:
                   "DROP SCHEMA public CASCADE; CREATE SCHEMA public;"], env)
             _run(["pg_restore", "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
                   "--dbname", sd["NAME"], str(root / "database.pgdump")], env)
-        media = Path(settings.MEDIA_ROOT)
-        files = 0
-        if media.exists():
-            for child in media.iterdir():  # empty it in place (it may be a mounted volume)
-                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-        media.mkdir(parents=True, exist_ok=True)
-        if (root / "media").is_dir():
-            for path in (root / "media").rglob("*"):
-                target = media / path.relative_to(root / "media")
-                if path.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                else:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy2(path, target)
-                    files += 1
+        if manifest.get("media") is True:
+            files = _restore_media(root / "media", Path(settings.MEDIA_ROOT))
+        else:
+            files = 0
+            notes.append(f"uploads were not in the archive ({manifest.get('media')}): the restored database "
+                         "refers to files in that bucket; restore the bucket from its own backup.")
         keyring = root / "secrets" / "signing_keys.json"
         if keyring.exists():
             signing.write_keyring_file(keyring.read_bytes())

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 
-from closeloop.core import requestid
+from closeloop.core import requestid, wakeup
 from closeloop.core.clock import now
 
 from .models import OutboxMessage
@@ -71,9 +71,11 @@ def enqueue(kind: str, key: str, payload: dict, *, at: datetime | None = None) -
     t = at or now()
     try:
         with transaction.atomic():
-            return OutboxMessage.objects.create(kind=kind, key=key, payload=payload, created_at=t, available_at=t)
+            row = OutboxMessage.objects.create(kind=kind, key=key, payload=payload, created_at=t, available_at=t)
     except IntegrityError:
         return None
+    wakeup.wake()  # idle workers look again on commit (PostgreSQL), not at their next poll
+    return row
 
 
 def _claim(worker_id: str, t: datetime) -> OutboxMessage | None:
