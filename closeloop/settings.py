@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "closeloop.administration",
     "closeloop.gallery",
     "closeloop.ops",
+    "closeloop.events",
 ]
 
 MIDDLEWARE = [

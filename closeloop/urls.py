@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include("closeloop.administration.urls")),
     path("", include("closeloop.gallery.urls")),
     path("", include("closeloop.parts.urls")),
+    path("", include("closeloop.events.urls")),
 ]
 
 # A 500 that is really the database going away (or an unreadable body met outside a view) answers

@@ -504,6 +504,39 @@ ACCESS: list[E] = [
     E("GET",    "work-orders/export.xlsx",                                 "login  ok     ok     ok     ok     ok     ok"),
     E("GET",    "/api/v1/exports/{name}",                                  "401    403    403    403    403    ok     ok",
       path="/api/v1/exports/people.xlsx"),
+    # -- events: subscriptions out, connected systems in (administrators); the inbound endpoint takes
+    #    only a connected system's own token, so every persona's is refused
+    E("GET",    "settings/events/",                                        "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/events/",                                        "login  403    403    403    403    403    ok"),
+    E("GET",    "settings/events/<int:pk>/",                               "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/events/<int:pk>/",                               "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/events/<int:pk>/rotate",                         "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/events/<int:pk>/resume",                         "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/events/<int:pk>/delete",                         "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/events/deliveries/<int:pk>/redeliver",           "login  403    403    403    403    403    ok"),
+    E("GET",    "settings/systems/",                                       "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/systems/",                                       "login  403    403    403    403    403    ok"),
+    E("GET",    "settings/systems/<int:pk>/",                              "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/systems/<int:pk>/",                              "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/systems/<int:pk>/rotate",                        "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/systems/<int:pk>/delete",                        "login  403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/event-types",                                     "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/event-subscriptions",                             "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/event-subscriptions",                             "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/event-subscriptions/{sub_id}",                    "401    403    403    403    403    403    ok"),
+    E("PATCH",  "/api/v1/event-subscriptions/{sub_id}",                    "401    403    403    403    403    403    ok"),
+    E("DELETE", "/api/v1/event-subscriptions/{sub_id}",                    "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/event-subscriptions/{sub_id}/rotate-secret",      "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/event-subscriptions/{sub_id}/resume",             "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/event-subscriptions/{sub_id}/deliveries",         "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/event-deliveries/{delivery_id}/redeliver",        "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/connected-systems",                               "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/connected-systems",                               "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/connected-systems/{system_id}",                   "401    403    403    403    403    403    ok"),
+    E("PATCH",  "/api/v1/connected-systems/{system_id}",                   "401    403    403    403    403    403    ok"),
+    E("DELETE", "/api/v1/connected-systems/{system_id}",                   "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/connected-systems/{system_id}/rotate-token",      "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/inbound/{system_key}",                            "401    401    401    401    401    401    401"),
 ]
 
 
@@ -579,6 +612,16 @@ BODIES = {
     "POST /api/v1/dispatch/shifts": {"user": "eng_x", "starts_at": T1, "ends_at": T2},
     "POST /api/v1/dispatch/leaves": {"user": "eng_x", "starts_at": T1, "ends_at": T2},
     "POST /api/v1/rules": {"name": "新规则", "actions": []},
+    "POST /api/v1/event-subscriptions": {"name": "ERP", "url": "https://erp.example.com/hook", "events": ["*"]},
+    "PATCH /api/v1/event-subscriptions/{sub_id}": {"name": "ERP 2"},
+    "POST /api/v1/event-subscriptions/{sub_id}/rotate-secret": {"overlap_hours": 1},
+    "POST /api/v1/connected-systems": {"key": "crm9", "name": "CRM", "scopes": ["crm"]},
+    "PATCH /api/v1/connected-systems/{system_id}": {"name": "CRM 2"},
+    "POST /api/v1/inbound/{system_key}": {"id": "m1", "type": "request.upsert", "data": {"external_id": "x"}},
+    "POST settings/events/": {"name": "ERP", "url": "https://erp.example.com/hook", "events": "*"},
+    "POST settings/events/<int:pk>/": {"name": "ERP", "url": "https://erp.example.com/hook", "events": "*"},
+    "POST settings/systems/": {"key": "crm9", "name": "CRM", "scopes": "crm"},
+    "POST settings/systems/<int:pk>/": {"name": "CRM", "scopes": "crm"},
     "PATCH /api/v1/rules/{rule_id}": {"name": "改名"},
     "POST /api/v1/maintenance/plans": {"name": "新计划", "type": "repair", "asset": "SN-A-1", "every": 1,
                                        "unit": "month"},
@@ -795,11 +838,25 @@ class Objects(dict):
             qr_token=sign_qr(w.asset_a), size=192, plan_id=plan.pk, kind="site", batch_id=_ledger_batch(w).pk,
             contract=contract.pk,
         )
+        from closeloop.events.models import Delivery as EventDelivery
+        from closeloop.events.models import Subscription
+        from closeloop.events.services import do_create_system
+
+        sub = Subscription.objects.create(name="ERP", url=LOCAL_URL, events=["*"], secret_enc="", owner=w.admin,
+                                          created_at=t, updated_at=t)
+        ev_delivery = EventDelivery.objects.create(subscription=sub, webhook_id="msg_1_1", sequence=1,
+                                                   event_type="work_order.created", created_at=t, updated_at=t)
+        system, _token, _secret = do_create_system(actor=w.admin, data={"key": "crm", "name": "CRM",
+                                                                        "scopes": ["crm"]})
+        self.update(sub_id=sub.pk, event_sub=sub.pk, delivery_id=ev_delivery.pk, event_delivery=ev_delivery.pk,
+                    system_id=system.pk, system_key=system.key)
 
 
 #: Which fixture a parameter takes, by the start of the route (the first match wins); a parameter
 #: not named here takes the fixture of its own name. An entry's args= overrides both.
 PARAMS = [
+    ("settings/events/deliveries/", {"pk": "event_delivery"}), ("settings/events/", {"pk": "event_sub"}),
+    ("settings/systems/", {"pk": "system_id"}),
     ("approvals/requests/", {"pk": "request"}), ("approvals/justifications/", {"pk": "justification"}),
     ("approvals/handoffs/", {"pk": "handoff"}), ("approvals/flows/", {"pk": "flow"}),
     ("rules/keywords/", {"name": "library"}), ("rules/", {"pk": "rule"}), ("maintenance/", {"pk": "plan_id"}),

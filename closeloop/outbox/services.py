@@ -78,6 +78,17 @@ def enqueue(kind: str, key: str, payload: dict, *, at: datetime | None = None) -
     return row
 
 
+def enqueue_many(kind: str, rows: list[tuple[str, dict]], *, at: datetime | None = None) -> None:
+    """Record several side effects of one kind in one INSERT (caller's transaction); a key
+    recorded before is skipped."""
+    if not rows:
+        return
+    t = at or now()
+    OutboxMessage.objects.bulk_create(
+        [OutboxMessage(kind=kind, key=key[:200], payload=payload, created_at=t, available_at=t) for key, payload in rows],
+        ignore_conflicts=True)
+
+
 def _claim(worker_id: str, t: datetime) -> OutboxMessage | None:
     kinds = list(_handlers)
     if not kinds:

@@ -216,6 +216,7 @@ class TimelineEvent(models.Model):
         SIGNATURE = "signature", _("Signature")
         HANDOFF = "handoff", _("Handoff")
         PORTAL = "portal", _("Customer portal")
+        INTEGRATION = "integration", _("Connected system")
 
     work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()

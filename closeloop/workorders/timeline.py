@@ -30,6 +30,20 @@ from .models import TimelineEvent, WorkOrder
 
 ACTION_MAX = TimelineEvent._meta.get_field("action").max_length
 
+#: fn(events) called with the events just appended, inside the appending transaction (events:
+#: the outgoing event subscriptions). A listener must be cheap when it has nothing to do.
+_listeners: list[Callable[[list[TimelineEvent]], None]] = []
+
+
+def register_listener(fn: Callable[[list[TimelineEvent]], None]) -> None:
+    if fn not in _listeners:
+        _listeners.append(fn)
+
+
+def _appended(events: list[TimelineEvent]) -> None:
+    for fn in _listeners:
+        fn(events)
+
 
 def new_event(wo: WorkOrder | int, kind: str, *, actor=None, at: datetime | None = None, data: dict | None = None,
               public: bool = False, action: str = "", from_state: str = "", to_state: str = "") -> TimelineEvent:
@@ -46,6 +60,8 @@ def append_event(wo: WorkOrder | int, kind: str, *, actor=None, at: datetime | N
     ev = new_event(wo, kind, actor=actor, at=at, data=data, public=public, action=action, from_state=from_state,
                    to_state=to_state)
     ev.save()
+    if _listeners:
+        _appended([ev])
     return ev
 
 
@@ -54,6 +70,8 @@ def append_events(events: Iterable[TimelineEvent], *, batch_size: int | None = N
     events = list(events)
     if events:
         TimelineEvent.objects.bulk_create(events, batch_size=batch_size)
+        if _listeners:
+            _appended(events)
     return events
 
 
