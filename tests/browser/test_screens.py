@@ -95,6 +95,7 @@ PAGES = [
     ("/rules/new", _BOSSES), ("/dispatch/roster/", {"admin", "manager", "dispatcher"}),
     ("/dispatch/settings/", _BOSSES), ("/fieldwork/gates/", _BOSSES), ("/settings/audit/", {"admin"}),
     ("/settings/types/", _BOSSES), ("/settings/types/repair/", _BOSSES), ("/settings/contracts/", _BOSSES),
+    ("/settings/events/", {"admin"}), ("/settings/systems/", {"admin"}),
     ("/settings/sla-policies/", {"admin"}), ("/settings/calendars/", {"admin"}),
     ("/analytics/", {"admin", "manager", "dispatcher", "eng_x"}),
     ("/analytics/heatmap/", {"admin", "manager", "dispatcher", "eng_x"}),
