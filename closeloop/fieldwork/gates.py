@@ -82,32 +82,53 @@ def _who(user) -> str:
     return (user.display_name or user.username) if user is not None else ""
 
 
+def required_evidence(wo) -> tuple[list, list]:
+    """The type's required photo fields and signature fields (the form designer's): each one is a
+    closure requirement of its own, named by the field's label, with or without a ClosurePolicy."""
+    from closeloop.workorders.fields import definitions
+    from closeloop.workorders.models import FieldKind
+
+    if not wo.wo_type_id:
+        return [], []
+    fields = [f for f in definitions(wo.wo_type) if f.required and f.kind in (FieldKind.PHOTO, FieldKind.SIGNATURE)]
+    return ([f for f in fields if f.kind == FieldKind.PHOTO], [f for f in fields if f.kind == FieldKind.SIGNATURE])
+
+
 def evaluate(wo, policy: ClosurePolicy | None = None) -> list[GateStatus]:
+    """The gates of the work order's type: its ClosurePolicy's, plus the technical gate for each
+    required photo field and the signature gate for a required signature field of the type."""
     policy = policy if policy is not None else policy_for(wo)
-    if policy is None:
+    photo_fields, signature_fields = required_evidence(wo)
+    if policy is None and not photo_fields and not signature_fields:
         return []
     out: list[GateStatus] = []
 
-    # Technical: required photo kinds, required closure form fields, every checklist step recorded.
-    if policy.technical_required:
+    # Technical: required photo kinds (the policy's and the type's required photo fields), required
+    # closure form fields, every checklist step recorded.
+    if (policy is not None and policy.technical_required) or photo_fields:
         missing: list[str] = []
         stamps: list[tuple[datetime, object]] = []
         photos = {}
         for p in Photo.objects.filter(work_order=wo).select_related("uploaded_by"):
             photos.setdefault(p.kind, p)
-        for kind in policy.required_photos:
+        wanted = [(kind, photo_kind_label(kind)) for kind in (policy.required_photos if policy else [])]
+        wanted += [(f.key, f.label) for f in photo_fields if f.key not in {k for k, _l in wanted}]
+        for kind, label in wanted:
             if kind in photos:
                 stamps.append((photos[kind].created_at, photos[kind].uploaded_by))
             else:
-                missing.append(_("photo: %(k)s") % {"k": photo_kind_label(kind)})
-        form = ClosureForm.objects.filter(work_order=wo).select_related("submitted_by").first()
-        for f in policy.form_fields:
+                missing.append(_("photo: %(k)s") % {"k": label})
+        form_fields = policy.form_fields if policy else []
+        form = ClosureForm.objects.filter(work_order=wo).select_related("submitted_by").first() if form_fields else None
+        for f in form_fields:
             if f.get("required", True) and (form is None or form.data.get(f["key"]) in (None, "")):
                 missing.append(_("form: %(f)s") % {"f": f.get("label") or f["key"]})
-        if form is not None and policy.form_fields:
+        if form is not None and form_fields:
             stamps.append((form.submitted_at, form.submitted_by))
-        steps = {s.index: s for s in StepResult.objects.filter(work_order=wo).select_related("actor")}
-        for i, label in enumerate(policy.checklist):
+        checklist = policy.checklist if policy else []
+        steps = ({s.index: s for s in StepResult.objects.filter(work_order=wo).select_related("actor")}
+                 if checklist else {})
+        for i, label in enumerate(checklist):
             if i in steps:
                 stamps.append((steps[i].at, steps[i].actor))
             else:
@@ -116,17 +137,18 @@ def evaluate(wo, policy: ClosurePolicy | None = None) -> list[GateStatus]:
         out.append(GateStatus(GateKind.TECHNICAL, True, not missing, missing,
                               by=_who(last[1]) if last else "", at=last[0] if last else None))
 
-    if policy.require_signature:
+    if (policy is not None and policy.require_signature) or signature_fields:
         sig = Signature.objects.filter(work_order=wo).order_by("-id").first()
         if sig is None:
-            out.append(GateStatus(GateKind.DELIVERY, True, False, [_("customer signature")]))
+            named = [_("signature: %(f)s") % {"f": f.label} for f in signature_fields]
+            out.append(GateStatus(GateKind.DELIVERY, True, False, named or [_("customer signature")]))
         elif sig.content_hash != content_hash(signed_content(wo)):
             out.append(GateStatus(GateKind.DELIVERY, True, False,
                                   [_("signature does not match the current work order (edited after signing)")]))
         else:
             out.append(GateStatus(GateKind.DELIVERY, True, True, by=sig.signer_name, at=sig.created_at))
 
-    if policy.require_invoice:
+    if policy is not None and policy.require_invoice:
         if wo.invoice_number:
             from closeloop.workorders.models import TimelineEvent
 
@@ -177,7 +199,7 @@ def technical_before_guard(ctx) -> None:
     checklist) must pass first. Field work cannot be recorded once the customer confirmed, so
     a confirmed or invoiced work order with the form missing could never close (issue 15)."""
     policy = policy_for(ctx.wo)
-    if policy is None or not policy.technical_required:
+    if (policy is None or not policy.technical_required) and not required_evidence(ctx.wo)[0]:
         return
     open_gates = [g for g in evaluate(ctx.wo, policy) if g.gate == GateKind.TECHNICAL and not g.passed]
     if open_gates:
@@ -205,9 +227,19 @@ def close_steps(wo) -> tuple[str, ...] | None:
     hit = _close_steps_cache.get(wo.wo_type_id)
     if hit is not None and time.monotonic() - hit[0] < CLOSE_STEPS_SECONDS:
         return hit[1]
-    policy = policy_for(wo)
+    from django.db.models import Exists, OuterRef
+
+    from closeloop.workorders.models import CustomField, FieldKind
+
+    # One query: the policy, and whether the type has a required signature field (which asks for the
+    # customer's confirmation as the policy's signature gate does).
+    policy = (ClosurePolicy.objects.filter(wo_type_id=wo.wo_type_id)
+              .annotate(signature_field=Exists(CustomField.objects.filter(
+                  wo_type_id=OuterRef("wo_type_id"), active=True, required=True, kind=FieldKind.SIGNATURE)))
+              .first())
+    signature = policy is not None and (policy.require_signature or policy.signature_field)
     steps = None if policy is None else (
-        (("confirm",) if policy.require_signature else ()) + (("invoice",) if policy.require_invoice else ()))
+        (("confirm",) if signature else ()) + (("invoice",) if policy.require_invoice else ()))
     if len(_close_steps_cache) > 1000:
         _close_steps_cache.clear()
     _close_steps_cache[wo.wo_type_id] = (time.monotonic(), steps)

@@ -42,6 +42,10 @@ def register() -> None:
 
     post_save.connect(gates.forget_close_steps, sender=ClosurePolicy, dispatch_uid="fieldwork.close_steps.save")
     post_delete.connect(gates.forget_close_steps, sender=ClosurePolicy, dispatch_uid="fieldwork.close_steps.delete")
+    from closeloop.workorders.models import CustomField  # a required signature field asks for the confirmation
+
+    post_save.connect(gates.forget_close_steps, sender=CustomField, dispatch_uid="fieldwork.close_steps.field_save")
+    post_delete.connect(gates.forget_close_steps, sender=CustomField, dispatch_uid="fieldwork.close_steps.field_del")
     for action in ("complete", "confirm", "invoice"):
         register_effect(action, auto_close_after_invoice, phase="follow_up")
     register_effect("create", repeats.link_repeats, phase="record")
