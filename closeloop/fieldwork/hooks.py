@@ -42,7 +42,9 @@ def register() -> None:
 
     post_save.connect(gates.forget_close_steps, sender=ClosurePolicy, dispatch_uid="fieldwork.close_steps.save")
     post_delete.connect(gates.forget_close_steps, sender=ClosurePolicy, dispatch_uid="fieldwork.close_steps.delete")
-    from closeloop.workorders.models import CustomField  # a required signature field asks for the confirmation
+    from closeloop.workorders.models import (
+        CustomField,  # a required signature field asks for the confirmation
+    )
 
     post_save.connect(gates.forget_close_steps, sender=CustomField, dispatch_uid="fieldwork.close_steps.field_save")
     post_delete.connect(gates.forget_close_steps, sender=CustomField, dispatch_uid="fieldwork.close_steps.field_del")
