@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("closeloop.gallery.urls")),
     path("", include("closeloop.parts.urls")),
     path("", include("closeloop.events.urls")),
+    path("", include("closeloop.mailin.urls")),
 ]
 
 # A 500 that is really the database going away (or an unreadable body met outside a view) answers

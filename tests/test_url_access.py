@@ -537,6 +537,29 @@ ACCESS: list[E] = [
     E("DELETE", "/api/v1/connected-systems/{system_id}",                   "401    403    403    403    403    403    ok"),
     E("POST",   "/api/v1/connected-systems/{system_id}/rotate-token",      "401    403    403    403    403    403    ok"),
     E("POST",   "/api/v1/inbound/{system_key}",                            "401    401    401    401    401    401    401"),
+    # -- email in (mailin): mailboxes for admins, held mail for dispatchers, managers and admins
+    E("GET",    "settings/mailboxes/",                                     "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/mailboxes/",                                     "login  403    403    403    403    403    ok",
+      body={"name": "S2", "kind": "smtp", "address": "s2@example.com", "type": "repair", "active": "on"}),
+    E("GET",    "settings/mailboxes/<int:mid>",                            "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/mailboxes/<int:mid>",                            "login  403    403    403    403    403    ok",
+      body={"name": "S", "kind": "smtp", "address": "s@example.com", "type": "repair", "active": "on"}),
+    E("POST",   "settings/mailboxes/<int:mid>/poll",                       "login  403    403    403    403    403    msg"),
+    E("POST",   "settings/mailboxes/<int:mid>/delete",                     "login  403    403    403    403    403    ok"),
+    E("GET",    "mail/held/",                                              "login  403    403    ok     403    ok     ok"),
+    E("POST",   "mail/held/<int:pk>/accept",                               "login  403    403    ok     403    ok     ok",
+      body={"customer": "org-a"}),
+    E("POST",   "mail/held/<int:pk>/discard",                              "login  403    403    ok     403    ok     ok"),
+    E("GET",    "/api/v1/mailboxes",                                       "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/mailboxes",                                       "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/mailboxes/{mid}",                                 "401    403    403    403    403    403    ok"),
+    E("PATCH",  "/api/v1/mailboxes/{mid}",                                 "401    403    403    403    403    403    ok"),
+    E("DELETE", "/api/v1/mailboxes/{mid}",                                 "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/mailboxes/{mid}/poll",                            "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/mailboxes/{mid}/messages",                        "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/mail/held",                                       "401    403    403    ok     403    ok     ok"),
+    E("POST",   "/api/v1/mail/held/{pk}/accept",                           "401    403    403    ok     403    ok     ok"),
+    E("POST",   "/api/v1/mail/held/{pk}/discard",                          "401    403    403    ok     403    ok     ok"),
 ]
 
 
@@ -547,6 +570,9 @@ LOCAL_URL = "http://127.0.0.1:9/hook"
 #: Request bodies, keyed like the failure messages ("METHOD route"): valid enough that the
 #: access check, not input validation, decides (API bodies are validated before the handler runs).
 BODIES = {
+    "POST /api/v1/mailboxes": {"name": "S2", "kind": "smtp", "address": "s2@example.com", "type": "repair"},
+    "PATCH /api/v1/mailboxes/{mid}": {"folder": "INBOX"},
+    "POST /api/v1/mail/held/{pk}/accept": {"customer": "org-a"},
     # console forms
     "POST approvals/handoffs/<int:pk>/rate": {"score": "4"},
     "POST approvals/justifications/<int:pk>": {"text": "情况紧急"},
@@ -836,7 +862,7 @@ class Objects(dict):
             justification=justification.pk, flow=flow.pk, number=version.number, requirement=requirement.pk,
             handoff=handoff.pk, sign_token=sign_token, track_token=ensure_tracking(order).token,
             qr_token=sign_qr(w.asset_a), size=192, plan_id=plan.pk, kind="site", batch_id=_ledger_batch(w).pk,
-            contract=contract.pk,
+            contract=contract.pk, **_mail_fixtures(w),
         )
         from closeloop.events.models import Delivery as EventDelivery
         from closeloop.events.models import Subscription
@@ -878,6 +904,8 @@ PARAMS = [
     ("/api/v1/handoffs/", {"pk": "handoff"}),
     ("stock/locations/", {"code": "location"}), ("/api/v1/stock-locations/", {"code": "location"}),
     ("stock/parts/", {"number": "part_number"}), ("/api/v1/parts/", {"number": "part_number"}),
+    ("settings/mailboxes/", {"mid": "mailbox"}), ("mail/held/", {"pk": "held_mail"}),
+    ("/api/v1/mailboxes/", {"mid": "mailbox"}), ("/api/v1/mail/held/", {"pk": "held_mail"}),
 ]
 PARAM = re.compile(r"<(?:[^>:]+:)?([^>]+)>|\{(?:path:)?([^}]+)\}")
 
@@ -916,6 +944,17 @@ def _ledger_batch(w):
 
     return services.do_upload(w.admin, kind="customer", filename="c.csv",
                               data="客户编码,客户名称\nc-1,丙医院\n".encode())
+
+
+def _mail_fixtures(w) -> dict:
+    """An inbound SMTP mailbox and one held mail from an unknown sender."""
+    from closeloop.mailin import services as mailin
+
+    mb = mailin.do_create_mailbox(actor=w.admin, data={"name": "S", "kind": "smtp", "address": "s@example.com",
+                                                       "type": "repair"})
+    raw = (b"From: stranger@example.org\r\nTo: s@example.com\r\nSubject: help\r\n"
+           b"Message-ID: <held@example.org>\r\n\r\nplease\r\n")
+    return {"mailbox": mb.pk, "held_mail": mailin.do_receive_message(raw, mb).pk}
 
 
 def _upload():

@@ -217,6 +217,7 @@ class TimelineEvent(models.Model):
         HANDOFF = "handoff", _("Handoff")
         PORTAL = "portal", _("Customer portal")
         INTEGRATION = "integration", _("Connected system")
+        EMAIL = "email", _("Email")
 
     work_order = models.ForeignKey(WorkOrder, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField()

@@ -61,6 +61,7 @@ KIND_ICONS = {
     "updated": "pencil",
     "comment": "message",
     "attachment": "paperclip",
+    "email": "mail",
     "link": "link",
     "external_ref": "external-link",
 }

@@ -1,8 +1,9 @@
 """Email through an SMTP server (Django's SMTP backend, our connection per channel).
 
-The Message-ID is derived from the delivery id, so a resent message is the same message."""
+The Message-ID is derived from the delivery id, so a resent message is the same message; for a
+work order it carries the code (core.mailids), the subject names the code, and Reply-To is the
+channel's reply address (an inbound mailbox, docs/email.md), so a customer's reply threads back."""
 
-import hashlib
 import smtplib
 import socket
 import warnings
@@ -12,6 +13,7 @@ from django.core.mail.backends.smtp import EmailBackend
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from closeloop.core import mailids
 from closeloop.core.errors import FieldProblem
 
 from ..base import Permanent, Retryable, done, require, resolve_checked
@@ -22,7 +24,8 @@ LABEL = gettext_lazy("Email (SMTP)")
 FIELDS = [("host", gettext_lazy("SMTP host"), True, False), ("port", gettext_lazy("port"), False, False),
           ("username", gettext_lazy("user name"), False, False), ("password", gettext_lazy("password"), False, True),
           ("security", gettext_lazy("security (none, starttls, ssl)"), False, False),
-          ("from_email", gettext_lazy("from address"), True, False)]
+          ("from_email", gettext_lazy("from address"), True, False),
+          ("reply_to", gettext_lazy("reply-to address (an inbound mailbox)"), False, False)]
 
 
 def validate(config: dict) -> dict:
@@ -39,6 +42,8 @@ def validate(config: dict) -> dict:
         problems.append(FieldProblem("config.security", _("One of none, starttls, ssl."), "invalid"))
     if clean.get("from_email") and "@" not in clean["from_email"]:
         problems.append(FieldProblem("config.from_email", _("An email address."), "invalid"))
+    if clean.get("reply_to") and "@" not in clean["reply_to"]:
+        problems.append(FieldProblem("config.reply_to", _("An email address."), "invalid"))
     return done(problems, clean)
 
 
@@ -77,10 +82,18 @@ def send(channel, msg) -> str:
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", PendingDeprecationWarning)
         conn = _backend(c)
-    mid = "<" + hashlib.sha256(msg.key.encode()).hexdigest()[:32] + "@closeloop>"
-    email = EmailMultiAlternatives(subject=msg.subject, body=msg.body + ("\n\n" + msg.url if msg.url else ""),
-                                   from_email=c["from_email"], to=[msg.address],
-                                   headers={"Message-ID": mid, "X-Closeloop-Delivery": msg.key},
+    code = msg.work_order.code if getattr(msg, "work_order_id", None) else None
+    mid = mailids.make(msg.key, code)
+    subject = msg.subject
+    if code and code not in subject:
+        subject = f"[{code}] {subject}"
+    # Auto-Submitted keeps well-behaved auto-responders from answering; X-Loop lets our own
+    # inbound mailbox recognise its own mail coming back.
+    headers = {"Message-ID": mid, "X-Closeloop-Delivery": msg.key, "Auto-Submitted": "auto-generated",
+               "X-Loop": mailids.LOOP_HEADER_VALUE}
+    email = EmailMultiAlternatives(subject=subject, body=msg.body + ("\n\n" + msg.url if msg.url else ""),
+                                   from_email=c["from_email"], to=[msg.address], headers=headers,
+                                   reply_to=[c["reply_to"]] if c.get("reply_to") else None,
                                    connection=conn)
     try:
         email.send()
