@@ -59,11 +59,24 @@ def snapshot(wo: WorkOrder) -> dict:
             "created_at": _iso(wo.created_at), "updated_at": _iso(wo.updated_at), "closed_at": _iso(wo.closed_at)}
 
 
-def _matched_type(sub: Subscription, event_type: str, wo: WorkOrder) -> str | None:
+def maintenance_origin(wo: WorkOrder) -> dict | None:
+    """The maintenance plan occurrence that generated `wo` (maintenance app), else None; a
+    preventive type's work order created by hand counts as generated too (no plan)."""
+    from closeloop.maintenance.models import Occurrence
+
+    occ = Occurrence.objects.select_related("plan").filter(work_order=wo).first()
+    if occ is not None:
+        return {"plan": occ.plan.name, "plan_id": occ.plan_id, "occurrence": occ.key, "due": occ.due.isoformat()}
+    return {"plan": None} if wo.wo_type.kind == "preventive" else None
+
+
+def _matched_type(sub: Subscription, event_type: str, origin) -> str | None:
+    """The type `sub` receives this event as (None: not at all). `origin` is a callable giving
+    the maintenance origin of a created work order (asked only when a subscription wants it)."""
     wanted = set(sub.events or [])
     if catalogue.ALL in wanted or event_type in wanted:
         return event_type
-    if "maintenance.generated" in wanted and event_type == "work_order.created" and wo.wo_type.kind == "preventive":
+    if "maintenance.generated" in wanted and event_type == "work_order.created" and origin() is not None:
         return "maintenance.generated"
     return None
 
@@ -94,12 +107,21 @@ def fan_out(msg) -> None:
         p["actor"] = User.objects.filter(pk=p["actor_id"]).values_list("username", flat=True).first()
     snap = snapshot(wo)
     t = now()
+    memo: dict = {}
+
+    def origin():
+        if "m" not in memo:
+            memo["m"] = maintenance_origin(wo) if p["type"] == "work_order.created" else None
+        return memo["m"]
+
     with transaction.atomic():
         for sub in subs:
-            event_type = _matched_type(sub, p["type"], wo)
+            event_type = _matched_type(sub, p["type"], origin)
             if event_type is None:
                 continue
             body = body_for(event_type, msg.pk, p, wo, snap)
+            if event_type == "maintenance.generated":
+                body["data"]["maintenance"] = origin()
             if sub.condition and not conditions.matches(sub.condition, body):
                 continue
             try:

@@ -8,6 +8,7 @@ rows, the outbox or the audit log holds one in clear text.
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Subscription(models.Model):
@@ -43,7 +44,7 @@ class Delivery(models.Model):
     stays the same across retries and redeliveries."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("event delivery", "Pending")
         DELIVERED = "delivered", _("Delivered")
         RETRYING = "retrying", _("Retrying")
         FAILED = "failed", _("Failed")

@@ -240,3 +240,31 @@ def test_subscription_write_drops_the_cached_set(world, receiver):
     assert producer.subscribed_types() == frozenset()
     _sub(world, receiver, events=["work_order.created"])
     assert producer.subscribed_types() == frozenset({"work_order.created"})
+
+
+def test_a_maintenance_plan_occurrence_is_sent_as_maintenance_generated(world, receiver):
+    from datetime import UTC, datetime
+
+    from closeloop.maintenance import engine
+    from closeloop.maintenance import services as maintenance
+    from closeloop.maintenance.models import Plan
+    from closeloop.workorders.models import WorkOrderType
+
+    WorkOrderType.objects.create(key="pm", name="预防性维护", prefix="PM", kind="preventive")
+    world.asset_a.model = "LX-9"
+    world.asset_a.save()
+    with time_machine.travel(datetime(2026, 1, 1, tzinfo=UTC), tick=False):
+        plan = maintenance.do_create_plan(actor=world.manager, data={
+            "name": "季度保养", "type": "pm", "scope": "asset", "asset": world.asset_a.serial_number,
+            "trigger": "calendar", "every": 1, "unit": "month", "title": "{plan} {serial} {due}",
+            "start_date": "2026-03-02"})
+    _sub(world, receiver, events=["maintenance.generated"])
+    at = datetime(2026, 3, 2, 2, 7, tzinfo=UTC)
+    Plan.objects.filter(pk=plan.pk).update(next_check_at=at)
+    with time_machine.travel(at, tick=False):
+        engine.run_due_plans("w", at)
+        _wo(world, title="by hand, not maintenance")
+        run_worker(at=at)
+    bodies = [json.loads(x["body"]) for x in receiver.requests]
+    assert [b["type"] for b in bodies] == ["maintenance.generated"]
+    assert bodies[0]["data"]["maintenance"]["plan"] == "季度保养"
