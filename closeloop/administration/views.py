@@ -176,6 +176,10 @@ def render_edit(request, kind: str, obj, *, form=None, ref=None, add_form=None, 
 
         qr_url = reverse("fieldwork:qr", args=["asset", obj.serial_number])
     extra = {}
+    if k.key == "assets" and obj is not None:
+        from closeloop.maintenance.selectors import asset_card
+
+        extra["maintenance"] = asset_card(request.user, obj)
     if k.key == "types" and obj is not None:
         from .designer import designer_context
 

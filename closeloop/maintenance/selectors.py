@@ -195,3 +195,15 @@ def asset_history(asset: Asset, limit: int = 20) -> list[Occurrence]:
         .select_related("plan", "work_order")
         .order_by("-at", "-id")[:limit]
     )
+
+
+def asset_card(user, asset: Asset) -> dict | None:
+    """What the asset's page shows: the next planned maintenance, its plans and what they
+    generated (None for a user who may not see plans)."""
+    if not services.may_read(user):
+        return None
+    return {
+        "next": next_for_asset(asset),
+        "plans": list(plans_for_asset(asset)),
+        "history": asset_history(asset, 10),
+    }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from closeloop.customers.models import Asset
 from closeloop.workorders.lifecycle import OPEN_STATES, STATE_LABELS, S
@@ -86,7 +87,7 @@ class Passport:
     asset: Asset
     open_work: list[WorkOrder]
     last_service: WorkOrder | None
-    next_planned: object | None  # a PM plan's next date when a PM app exists; None = "none planned"
+    next_planned: dict | None  # {"date", "title"} of the next planned maintenance; None = "none planned"
 
 
 def passport(asset: Asset, *, customer_id: int | None = None) -> Passport:
@@ -97,8 +98,14 @@ def passport(asset: Asset, *, customer_id: int | None = None) -> Passport:
     return Passport(asset, open_work, last, _next_planned(asset))
 
 
-def _next_planned(asset: Asset):
-    """Preventive maintenance plans are not in closeloop yet; open preventive work orders
-    on the asset stand in for them. None -> the page says "none planned"."""
-    return (WorkOrder.objects.filter(asset=asset, wo_type__kind="preventive", status__in=OPEN_STATES)
-            .order_by("created_at").first())
+def _next_planned(asset: Asset) -> dict | None:
+    """The next planned maintenance: the soonest occurrence of the asset's maintenance plans
+    (closeloop.maintenance), else an open preventive work order on it. None -> "none planned"."""
+    from closeloop.maintenance.selectors import next_for_asset
+
+    nxt = next_for_asset(asset)
+    if nxt is not None:
+        return {"date": nxt["due"], "title": nxt["title"]}
+    wo = (WorkOrder.objects.filter(asset=asset, wo_type__kind="preventive", status__in=OPEN_STATES)
+          .order_by("created_at").first())
+    return {"date": timezone.localdate(wo.created_at), "title": wo.title} if wo is not None else None

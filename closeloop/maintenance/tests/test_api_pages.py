@@ -136,3 +136,17 @@ def test_console_pages(pm):
     assert r.status_code == 200 and "error-name" in r.content.decode()
     assert pm.world.browser_client(pm.world.eng_x).get("/maintenance/").status_code == 403
     assert pm.world.browser_client(pm.world.cust_a).get("/maintenance/").status_code == 404
+
+
+def test_asset_page_and_passport_show_the_next_planned_maintenance(pm):
+    from closeloop.portal.services import sign_qr
+
+    with time_machine.travel(T0, tick=False):
+        pm.plan(name="门机保养", start_date="2026-01-20", scope="model", asset="", model="LX-9")
+        admin = pm.world.browser_client(pm.world.admin)
+        body = admin.get(f"/settings/assets/{pm.lifts[1].pk}/").content.decode()
+        assert 'data-testid="asset-maintenance"' in body and "2026-01-20 · 门机保养" in body
+        from django.test import Client
+
+        body = Client().get(f"/portal/q/{sign_qr(pm.lifts[1])}/").content.decode()
+        assert "2026-01-20 · 门机保养" in body
