@@ -64,7 +64,7 @@ def test_condition_reading_above_and_rising_faster_than_a_rate(pm):
         expression="reading.temperature.last > 90.0 && reading.temperature.rate_per_hour > 2.0",
     )
     with time_machine.travel(T0 - timedelta(days=1), tick=False):
-        plan = pm.plan(
+        pm.plan(
             trigger="condition",
             condition=cond.pk,
             scope="model",
@@ -118,7 +118,7 @@ def test_the_6th_door_delay_alarm_in_a_month_opens_one_work_order(
     # an old alarm (35 days ago) does not count towards this month
     times = [T0 - timedelta(days=35)] + [T0 + timedelta(days=d, hours=d) for d in range(8)]
     seen = []
-    for i, at in enumerate(times):
+    for at in times:
         with time_machine.travel(at + timedelta(seconds=5), tick=False):
             with django_capture_on_commit_callbacks(execute=True):
                 r = client.post(
