@@ -3,6 +3,10 @@
     python bench/analytics.py                    # fresh SQLite file under /tmp, 100k work orders
     python bench/analytics.py --db postgres      # fresh PostgreSQL database closeloop_bench_analytics
     python bench/analytics.py -n 1000000
+    python bench/analytics.py --reuse            # the database seeded by an earlier run, as it is
+
+Every figure is printed with the process's CPU time beside the wall time and the load
+average before and after (the machine is shared: wall time alone says little).
 
 Seeds with bench/seed.py (a year of history), runs `analytics.refresh.rebuild()` (timed),
 appends 2,000 timeline events through the services' timeline writer and times the worker
@@ -29,8 +33,10 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
-def setup(db: str):
-    if db == "postgres":
+def setup(db: str, reuse: bool = False):
+    if db == "postgres" and reuse:
+        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/closeloop_bench_analytics"
+    elif db == "postgres":
         import psycopg
 
         with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
@@ -38,8 +44,8 @@ def setup(db: str):
             c.execute("CREATE DATABASE closeloop_bench_analytics")
         os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/closeloop_bench_analytics"
     else:
-        path = Path("/tmp/closeloop-bench-analytics.sqlite3")
-        for suffix in ("", "-wal", "-shm"):
+        path = Path(os.environ.get("BENCH_SQLITE", "/tmp/closeloop-bench-analytics.sqlite3"))
+        for suffix in ("", "-wal", "-shm") if not reuse else ():
             Path(str(path) + suffix).unlink(missing_ok=True)
         os.environ["DATABASE_URL"] = f"sqlite:///{path}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "closeloop.settings")
@@ -51,14 +57,20 @@ def setup(db: str):
     call_command("migrate", verbosity=0, interactive=False)
 
 
+def load() -> str:
+    a, b, c = os.getloadavg()
+    return f"load {a:.2f} {b:.2f} {c:.2f}"
+
+
 def timeit(fn, runs: int) -> dict:
     fn()  # warm-up
-    xs = []
+    xs, cpu = [], []
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         xs.append((time.perf_counter() - t0) * 1000)
-    return {"p50": statistics.median(xs), "p99": pct(xs, 99), "max": max(xs)}
+        cpu.append((time.process_time() - c0) * 1000)
+    return {"p50": statistics.median(xs), "p99": pct(xs, 99), "max": max(xs), "cpu": statistics.median(cpu)}
 
 
 def main(argv=None):
@@ -66,28 +78,32 @@ def main(argv=None):
     p.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     p.add_argument("-n", type=int, default=100_000)
     p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--reuse", action="store_true", help="keep the database of an earlier run (no seeding)")
+    p.add_argument("--pages-only", action="store_true", help="with --reuse: no rebuild and no step, the pages only")
     args = p.parse_args(argv)
-    setup(args.db)
+    setup(args.db, args.reuse)
     import seed as seeder
 
-    t0 = time.perf_counter()
-    seeder.seed(args.n, log=lambda *a: None)
-    print(f"seeded {args.n:,} work orders on {args.db} in {time.perf_counter() - t0:.0f} s")
+    print(load())
+    if not args.reuse:
+        t0 = time.perf_counter()
+        seeder.seed(args.n, log=lambda *a: None)
+        print(f"seeded {args.n:,} work orders on {args.db} in {time.perf_counter() - t0:.0f} s ({load()})")
 
     from django.db import connection
-    from django.test import RequestFactory
 
-    from closeloop.accounts.models import Role, Team, User
-    from closeloop.analytics import measures, refresh, views
-    from closeloop.analytics.selectors import scope_from
+    from closeloop.analytics import refresh
     from closeloop.core.clock import now
     from closeloop.workorders import timeline
     from closeloop.workorders.models import TimelineEvent, WorkOrder
 
-    t0 = time.perf_counter()
+    if args.pages_only:
+        return pages(args)
+    t0, c0 = time.perf_counter(), time.process_time()
     out = refresh.rebuild()
-    rebuild_s = time.perf_counter() - t0
-    print(f"rebuild: {out['work_orders']:,} work orders in {rebuild_s:.1f} s")
+    rebuild_s, rebuild_cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"rebuild: {out['work_orders']:,} work orders in {rebuild_s:.1f} s wall, {rebuild_cpu:.1f} s CPU "
+          f"(this process; the database server's own CPU not included) ({load()})")
     with connection.cursor() as cur:
         cur.execute("ANALYZE")
 
@@ -99,12 +115,22 @@ def main(argv=None):
         for wo in open_wos:
             timeline.append_event(wo, TimelineEvent.Kind.COMMENT, at=now(), data={"body": "bench"})
             timeline.append_event(wo, TimelineEvent.Kind.UPDATED, at=now(), data={"changes": {}})
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     steps = 1
     while refresh.step("bench"):
         steps += 1
-    step_s = time.perf_counter() - t0
-    print(f"incremental: 2,000 events on 1,000 work orders folded in {step_s:.2f} s ({steps} step(s))")
+    step_s, step_cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"incremental: 2,000 events on 1,000 work orders folded in {step_s:.2f} s wall, {step_cpu:.2f} s CPU "
+          f"({steps} step(s)) ({load()})")
+    pages(args)
+
+
+def pages(args):
+    from django.test import RequestFactory
+
+    from closeloop.accounts.models import Role, Team, User
+    from closeloop.analytics import measures, views
+    from closeloop.analytics.selectors import scope_from
 
     manager = User.objects.filter(role=Role.MANAGER).first() or User.objects.create(
         username="bench-manager", role=Role.MANAGER)
@@ -148,9 +174,9 @@ def main(argv=None):
         r._messages = FallbackStorage(r)
         assert wo_views.work_order_list.__wrapped__.__wrapped__(r).status_code == 200
     rows.append(("drill-down list, worst cell (30 days)", timeit(drill, args.runs)))
-    print(f"\n{'operation':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
+    print(f"\n{'operation':44} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'CPU p50':>8}   ({load()})")
     for name, r in rows:
-        print(f"{name:44} {r['p50']:8.1f} {r['p99']:8.1f} {r['max']:8.1f}")
+        print(f"{name:44} {r['p50']:8.1f} {r['p99']:8.1f} {r['max']:8.1f} {r['cpu']:8.1f}")
 
 
 if __name__ == "__main__":

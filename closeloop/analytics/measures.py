@@ -12,7 +12,7 @@ team, type and priority. A state interval counts in the period it started in.
 """
 
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 from django.db.models import Count, F, FloatField, Q, Sum, Value
 from django.db.models.functions import Coalesce
@@ -99,12 +99,41 @@ def intervals_q(scope: Scope, **extra):
     return StateInterval.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope), **extra)
 
 
+#: Read month rows for the whole months of a period (False: day rows only; the tests compare both).
+USE_MONTHS = True
+#: Columns a month row has folded together: a scope filtering or grouping by them reads day rows.
+FOLDED = ("wo_type_id", "priority", "day")
+
+
+def _first_of_next_month(d: date) -> date:
+    return d.replace(year=d.year + 1, month=1, day=1) if d.month == 12 else d.replace(month=d.month + 1, day=1)
+
+
+def rolled(model, scope: Scope, group=()):
+    """The rows of a rollup table (DailyRollup, BreakdownRollup, StateRollup) that add up to the
+    scope's period: for each whole calendar month inside it the month's row ("M"), for the days
+    before and after those months the day rows ("d"). A year reads about 12 month rows and 60
+    days' rows per key instead of 365 days'. Day rows only when the scope filters or groups by
+    type or priority (a month row folds them)."""
+    qs = model.objects.filter(**_dims(scope))
+    first = scope.start if scope.start.day == 1 else _first_of_next_month(scope.start)
+    after = _first_of_next_month(scope.end)
+    whole_months_end = scope.end + timedelta(days=1) == after  # the period ends on a month's last day
+    last = after if whole_months_end else scope.end.replace(day=1)  # first day after the whole months
+    folded = scope.type_id is not None or scope.priority or any(g in FOLDED for g in group)
+    if not USE_MONTHS or folded or first >= last:
+        return qs.filter(span="d", day__gte=scope.start, day__lte=scope.end)
+    return qs.filter(Q(span="M", day__gte=first, day__lt=last)
+                     | Q(span="d", day__gte=scope.start, day__lt=first)
+                     | Q(span="d", day__gte=last, day__lte=scope.end))
+
+
 def _daily(scope: Scope, group=()):
     """DailyRollup sums for the scope (grouped by `group`), or the same sums over the facts
     when the scope names a customer (the rollups are not kept per customer)."""
     if scope.customer_id is not None:
         return grouped(facts_q(scope), group, DAILY)
-    qs = DailyRollup.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope))
+    qs = rolled(DailyRollup, scope, group)
     return grouped(qs, group, {k: Coalesce(Sum(k), Value(0), output_field=FloatField()) for k in DAILY})
 
 
@@ -168,7 +197,7 @@ def intake_by(scope: Scope, dim: str, limit: int = 20) -> list[dict]:
     """Work orders created in the period per channel, type, customer, site, team or priority, most first."""
     col = INTAKE_DIMENSIONS[dim]
     if scope.customer_id is None and dim in BREAKDOWNS:
-        rows = (BreakdownRollup.objects.filter(dim=dim, day__gte=scope.start, day__lte=scope.end, **_dims(scope))
+        rows = (rolled(BreakdownRollup, scope).filter(dim=dim)
                 .values("key").annotate(n=Sum("created")).order_by("-n", "key")[:limit])
         return [{"key": r["key"] if col in ("channel", "priority") else int(r["key"]), "created": r["n"]}
                 for r in rows]
@@ -216,14 +245,25 @@ def repeats_by(scope: Scope, dim: str, limit: int = 20) -> list[dict]:
 
 
 def _open_intervals(scope: Scope, by: str):
-    """Open intervals started in the period, per (state, team|assignee): count and age so far."""
+    """Open intervals started in the period, per (state, team|assignee): count and age so far
+    (summed in SQL: a year of open stays is tens of thousands of rows at 1M)."""
+    from django.db import connection
+    from django.db.models.expressions import RawSQL
+
     col = "team_id" if by == "team" else "assignee_id"
     t = now()
+    if connection.vendor == "postgresql":
+        age = RawSQL("GREATEST(EXTRACT(EPOCH FROM (%s::timestamptz - started_at)), 0)", (t,),
+                     output_field=FloatField())
+    else:
+        age = RawSQL("MAX((julianday(%s) - julianday(started_at)) * 86400.0, 0.0)",
+                     (t.astimezone(UTC).replace(tzinfo=None).isoformat(" "),), output_field=FloatField())
     out: dict = {}
-    for state, key, started in intervals_q(scope, ended_at__isnull=True).values_list("state", col, "started_at"):
-        c = out.setdefault((state, key), [0, 0.0])
-        c[0] += 1
-        c[1] += max((t - started).total_seconds(), 0.0)
+    for state, key, n, secs in (intervals_q(scope, ended_at__isnull=True).exclude(state__in=TERMINAL)
+                                .values("state", col)
+                                .annotate(n=Count("pk"), s=Sum(age)).values_list("state", col, "n", "s")
+                                .order_by()):
+        out[(state, key)] = [n, float(secs or 0.0)]
     return out
 
 
@@ -235,8 +275,7 @@ def heatmap(scope: Scope, by: str = "team") -> list[dict]:
     if scope.customer_id is not None:
         closed = grouped(intervals_q(scope, ended_at__isnull=False), ("state", col), state_aggregates())
     else:
-        closed = grouped(StateRollup.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope)),
-                         ("state", col), ROLLED)
+        closed = grouped(rolled(StateRollup, scope), ("state", col), ROLLED)
     cells: dict = {}
     for r in closed:
         if r["state"] in TERMINAL:
@@ -263,8 +302,7 @@ def top_stuck(scope: Scope, n: int = 5, by: str = "team") -> list[dict]:
 def time_in_state(scope: Scope) -> list[dict]:
     """Average and total hours per state (closed stays started in the period), in flow order."""
     if scope.customer_id is None:
-        rows = grouped(StateRollup.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope)),
-                       ("state",), ROLLED)
+        rows = grouped(rolled(StateRollup, scope), ("state",), ROLLED)
     else:
         rows = grouped(intervals_q(scope, ended_at__isnull=False), ("state",), state_aggregates())
     got = {r["state"]: r for r in rows}
@@ -284,8 +322,7 @@ def engineers(scope: Scope, limit: int = 50) -> list[dict]:
     from closeloop.roster.models import Shift
 
     wos = {r["key"]: r["created"] for r in intake_by(scope, "assignee", limit=10_000) if r["key"]}
-    work_q = (StateRollup.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope))
-              if scope.customer_id is None else intervals_q(scope, ended_at__isnull=False))
+    work_q = (rolled(StateRollup, scope) if scope.customer_id is None else intervals_q(scope, ended_at__isnull=False))
     work = {}
     if scope.customer_id is None:
         for r in (work_q.filter(state__in=(S.ON_SITE, S.IN_PROGRESS)).exclude(assignee_id=0).values("assignee_id")

@@ -83,6 +83,9 @@ class DailyRollup(models.Model):
     """Work orders created on `day` with this team, type and priority (their current ones):
     sums and counts of WorkOrderFact, so a period's figures read a few hundred rows."""
 
+    #: "d": the rows of one day; "M": one month (`day` its first day) with type and priority
+    #: folded together (wo_type_id 0, priority ""): what a long period without those filters reads.
+    span = models.CharField(max_length=1, default="d", db_default="d")
     day = models.DateField()
     team_id = models.IntegerField(default=0)  # 0: none
     wo_type_id = models.IntegerField()
@@ -120,14 +123,17 @@ class DailyRollup(models.Model):
     approvals_bypassed = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "team_id", "wo_type_id", "priority"],
-                                               name="an_daily_key")]
+        constraints = [models.UniqueConstraint(fields=["span", "day", "team_id", "wo_type_id", "priority"],
+                                               name="an_daily_span_key")]
 
 
 class BreakdownRollup(models.Model):
     """Work orders created on `day` per value of one dimension (channel, type, customer, site,
     assignee; `key` is the value or the id as text), with team, type and priority for the filters."""
 
+    #: "d": the rows of one day; "M": one month (`day` its first day) with type and priority
+    #: folded together (wo_type_id 0, priority ""): what a long period without those filters reads.
+    span = models.CharField(max_length=1, default="d", db_default="d")
     day = models.DateField()
     dim = models.CharField(max_length=10)
     key = models.CharField(max_length=64)
@@ -137,14 +143,17 @@ class BreakdownRollup(models.Model):
     created = models.IntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["day", "dim", "key", "team_id", "wo_type_id", "priority"],
-                                               name="an_breakdown_key")]
-        indexes = [models.Index(fields=["dim", "day"], name="an_breakdown_dim_day")]
+        constraints = [models.UniqueConstraint(fields=["span", "day", "dim", "key", "team_id", "wo_type_id",
+                                                       "priority"], name="an_breakdown_span_key")]
+        indexes = [models.Index(fields=["dim", "span", "day"], name="an_breakdown_dim_span_day")]
 
 
 class StateRollup(models.Model):
     """Closed state intervals started on `day`, per state, team, person, type and priority."""
 
+    #: "d": the rows of one day; "M": one month (`day` its first day) with type and priority
+    #: folded together (wo_type_id 0, priority ""): what a long period without those filters reads.
+    span = models.CharField(max_length=1, default="d", db_default="d")
     day = models.DateField()
     state = models.CharField(max_length=20)
     team_id = models.IntegerField(default=0)  # 0: none
@@ -156,8 +165,8 @@ class StateRollup(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(
-            fields=["day", "state", "team_id", "assignee_id", "wo_type_id", "priority"],
-            name="an_state_key")]
+            fields=["span", "day", "state", "team_id", "assignee_id", "wo_type_id", "priority"],
+            name="an_state_span_key")]
 
 
 class Cursor(models.Model):

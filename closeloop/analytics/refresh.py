@@ -11,7 +11,7 @@ fact, and open work orders whose running SLA target has since been flagged as br
 (the SLA worker writes no timeline event for it) are recomputed on each step.
 """
 
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, FloatField, IntegerField, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -19,12 +19,13 @@ from closeloop.core.clock import now
 from closeloop.workorders.lifecycle import TERMINAL, S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
-from . import facts
+from . import bulk, facts
 from .models import BreakdownRollup, Cursor, DailyRollup, StateInterval, StateRollup, WorkOrderFact
 
 BATCH = 2000
 LOOKBACK = 500
 CHUNK = 500
+REBUILD_CHUNK = 2000
 CURSOR = "timeline"
 
 DAILY_KEY = ("day", "team_id", "wo_type_id", "priority")
@@ -81,15 +82,16 @@ BREAKDOWNS = {"channel": "channel", "type": "wo_type_id", "customer": "customer_
               "assignee": "assignee_id"}
 
 
-def breakdown_rows(facts_qs) -> list:
-    """BreakdownRollup rows (unsaved) for these facts: one per day × dimension value × team × type × priority."""
-    out = []
+def insert_breakdowns(facts_qs) -> None:
+    """Insert the BreakdownRollup rows of these facts: one per day × dimension value × team × type × priority."""
+    from django.db.models.functions import Cast
+
     for dim, col in BREAKDOWNS.items():
-        group = DAILY_KEY if col in DAILY_KEY else DAILY_KEY + (col,)
-        for r in grouped(facts_qs, group, {"created": Count("pk")}):
-            key = r[col] if col in DAILY_KEY else r.pop(col)
-            out.append(BreakdownRollup(dim=dim, key=str(key), **r))
-    return out
+        qs = facts_qs.annotate(bd_dim=Value(dim, output_field=models.CharField()),
+                               bd_key=Cast(col, output_field=models.CharField()))
+        bulk.insert_select(BreakdownRollup, qs, ("bd_dim", "bd_key") + DAILY_KEY, {"created": Count("pk")},
+                           rename={"bd_dim": "dim", "bd_key": "key"})
+
 
 def _interval_seconds_expr():
     """Seconds of a closed interval, in SQL (the rollups sum it)."""
@@ -122,31 +124,80 @@ def grouped(qs, group, aggs: dict) -> list[dict]:
 
 
 # ---- computing one batch of work orders -----------------------------------------------------------
+#
+# Plain rows, no model instances: the work orders, events and SLA targets are read as tuples
+# (`.values_list`) into slotted records `facts.compute` reads by attribute, and the facts and
+# stays it gives are written as tuples (`bulk.insert`: executemany on SQLite, COPY on
+# PostgreSQL). The worker step and the rebuild both go through `_compute` and `_store`.
+
+WO_COLS = ("id", "created_at", "team_id", "wo_type_id", "priority", "customer_id", "site_id", "asset_id",
+           "fault_code", "created_by_id", "status", "assignee_id", "rating")
+EV_COLS = ("id", "work_order_id", "at", "actor_id", "kind", "action", "from_state", "to_state", "data", "public")
+TARGET_COLS = ("work_order_id", "milestone", "breached", "met_at", "elapsed_seconds")
+
+
+class _Rec:
+    """A row read as a tuple, its columns as attributes (what `facts.compute` reads)."""
+
+    def __init__(self, names, values):
+        self.__dict__.update(zip(names, values, strict=True))
+
+    @property
+    def pk(self):
+        return self.__dict__["id"]
+
+
+def _read(wo_qs, events_qs, targets_qs):
+    """{wo id: (work order, [events in id order], [SLA targets])} of these querysets."""
+    got = {}
+    for row in wo_qs.values_list(*WO_COLS):
+        got[row[0]] = (_Rec(WO_COLS, row), [], [])
+    for row in events_qs.order_by("work_order_id", "id").values_list(*EV_COLS):
+        g = got.get(row[1])
+        if g is not None:
+            g[1].append(_Rec(EV_COLS, row))
+    for row in targets_qs.values_list(*TARGET_COLS):
+        g = got.get(row[0])
+        if g is not None:
+            g[2].append(_Rec(TARGET_COLS, row))
+    return got
+
+
+def _compute(got: dict, people: facts.People):
+    """(fact rows, stay rows) as tuples in the tables' column order, and the days they touch."""
+    fact_rows, stay_rows, fact_days, stay_days = [], [], set(), set()
+    fact_row, stay_row = bulk.row_maker(WorkOrderFact), bulk.row_maker(StateInterval)
+    for pk, (wo, events, targets) in got.items():
+        if not events:
+            continue
+        fact, intervals = facts.compute(wo, events, targets, people)
+        fact["work_order_id"] = pk
+        fact_rows.append(fact_row(fact))
+        fact_days.add(fact["day"])
+        for iv in intervals:
+            iv["work_order_id"] = pk
+            stay_rows.append(stay_row(iv))
+            stay_days.add(iv["day"])
+    return fact_rows, stay_rows, fact_days, stay_days
+
 
 def _rows_for(wo_ids: list[int], people: facts.People):
-    wos = {w.pk: w for w in WorkOrder.objects.filter(pk__in=wo_ids)}
-    events: dict[int, list] = {pk: [] for pk in wos}
-    for ev in TimelineEvent.objects.filter(work_order_id__in=list(wos)).order_by("id").only(
-            "id", "work_order_id", "at", "actor_id", "kind", "action", "from_state", "to_state", "data", "public"):
-        events[ev.work_order_id].append(ev)
-    targets: dict[int, list] = {pk: [] for pk in wos}
     from closeloop.sla.models import SLATarget
 
-    for t in SLATarget.objects.filter(work_order_id__in=list(wos)):
-        targets[t.work_order_id].append(t)
-    out_facts, out_intervals = [], []
-    for pk, wo in wos.items():
-        if not events[pk]:
-            continue
-        fact, intervals = facts.compute(wo, events[pk], targets[pk], people)
-        out_facts.append(WorkOrderFact(work_order_id=pk, **fact))
-        out_intervals += [StateInterval(work_order_id=pk, **iv) for iv in intervals]
-    return out_facts, out_intervals
+    return _compute(_read(WorkOrder.objects.filter(pk__in=wo_ids),
+                          TimelineEvent.objects.filter(work_order_id__in=wo_ids),
+                          SLATarget.objects.filter(work_order_id__in=wo_ids)), people)
+
+
+def _store(fact_rows, stay_rows) -> None:
+    bulk.insert(WorkOrderFact, fact_rows)
+    bulk.insert(StateInterval, stay_rows)
 
 
 def _write_rollups(daily_days: set, state_days: set) -> None:
     """Recompute the rollup rows of these days from the facts and intervals: delete the days'
-    rows, insert the days' aggregates (by the day index; a day is a few thousand facts at 1M)."""
+    rows, insert the days' aggregates (by the day index; a day is a few thousand facts at 1M);
+    then the month rows of the months those days are in, from the day rows."""
     for days, model, source, names, aggs in (
             (daily_days, DailyRollup, WorkOrderFact.objects.all(), DAILY_KEY, DAILY),
             (state_days, StateRollup, StateInterval.objects.filter(ended_at__isnull=False), STATE_KEY,
@@ -154,11 +205,55 @@ def _write_rollups(daily_days: set, state_days: set) -> None:
         days = sorted(days)
         for i in range(0, len(days), 50):
             part = days[i:i + 50]
-            model.objects.filter(day__in=part).delete()
-            model.objects.bulk_create([model(**r) for r in grouped(source.filter(day__in=part), names, aggs)])
+            model.objects.filter(span="d", day__in=part).delete()
+            bulk.insert_select(model, source.filter(day__in=part), names, aggs)
             if model is DailyRollup:
-                BreakdownRollup.objects.filter(day__in=part).delete()
-                BreakdownRollup.objects.bulk_create(breakdown_rows(source.filter(day__in=part)))
+                BreakdownRollup.objects.filter(span="d", day__in=part).delete()
+                insert_breakdowns(source.filter(day__in=part))
+        write_months({d.replace(day=1) for d in days}, (DailyRollup, BreakdownRollup) if model is DailyRollup
+                     else (StateRollup,))
+
+
+#: Per rollup table: the key columns a month row keeps (type and priority are folded) and its sums.
+MONTH_KEYS = {
+    DailyRollup: ("team_id",),
+    BreakdownRollup: ("dim", "key", "team_id"),
+    StateRollup: ("state", "team_id", "assignee_id"),
+}
+
+
+def _month_sums(model) -> dict:
+    if model is DailyRollup:
+        return {k: Sum(k) for k in DAILY}
+    if model is BreakdownRollup:
+        return {"created": Sum("created")}
+    return {"count": Sum("count"), "seconds": Sum("seconds")}
+
+
+def write_months(months, models_=(DailyRollup, BreakdownRollup, StateRollup)) -> None:
+    """Recompute the month rows ("M") of these months (their first days; None: every month) from the day rows."""
+    from django.db.models.functions import TruncMonth
+
+    for model in models_:
+        rows = model.objects.filter(span="d")
+        old = model.objects.filter(span="M")
+        if months is not None:
+            months = sorted(months)
+            if not months:
+                continue
+            q = Q()
+            for m in months:
+                q |= Q(day__gte=m, day__lt=_next_month(m))
+            rows, old = rows.filter(q), old.filter(day__in=months)
+        old.delete()
+        qs = rows.annotate(m_day=TruncMonth("day"), m_span=Value("M"), m_type=Value(0), m_priority=Value(""))
+        bulk.insert_select(model, qs, ("m_span", "m_day", "m_type", "m_priority") + MONTH_KEYS[model],
+                           _month_sums(model), rename={"m_span": "span", "m_day": "day", "m_type": "wo_type_id",
+                                                       "m_priority": "priority"})
+
+
+def _next_month(d):
+    return d.replace(year=d.year + 1, month=1) if d.month == 12 else d.replace(month=d.month + 1)
 
 
 def refresh_work_orders(wo_ids) -> int:
@@ -174,14 +269,13 @@ def refresh_work_orders(wo_ids) -> int:
         ids = wo_ids[i:i + CHUNK]
         old_daily = set(WorkOrderFact.objects.filter(work_order_id__in=ids).values_list("day", flat=True))
         old_state = set(StateInterval.objects.filter(work_order_id__in=ids).values_list("day", flat=True))
-        new_facts, new_intervals = _rows_for(ids, people)
+        fact_rows, stay_rows, fact_days, stay_days = _rows_for(ids, people)
         WorkOrderFact.objects.filter(work_order_id__in=ids).delete()
         StateInterval.objects.filter(work_order_id__in=ids).delete()
-        WorkOrderFact.objects.bulk_create(new_facts)
-        StateInterval.objects.bulk_create(new_intervals)
-        daily_days |= old_daily | {f.day for f in new_facts}
-        state_days |= old_state | {iv.day for iv in new_intervals}
-        done += len(new_facts)
+        _store(fact_rows, stay_rows)
+        daily_days |= old_daily | fact_days
+        state_days |= old_state | stay_days
+        done += len(fact_rows)
     _write_rollups(daily_days, state_days)
     return done
 
@@ -264,25 +358,34 @@ def freshness() -> dict:
 
 # ---- the rebuild -----------------------------------------------------------------------------------
 
-def rebuild() -> dict:
-    """Throw the analytics tables away and compute them again from the whole timeline."""
+def rebuild(chunk: int = REBUILD_CHUNK) -> dict:
+    """Throw the analytics tables away and compute them again from the whole timeline, streamed
+    in keyset chunks of work orders (ids ascending; each chunk's events and SLA targets read by
+    the id range), written as plain rows, the rollups by INSERT … SELECT."""
+    from closeloop.sla.models import SLATarget
+
     with transaction.atomic():
         last = TimelineEvent.objects.aggregate(m=Max("id"))["m"] or 0
         for model in (StateRollup, BreakdownRollup, DailyRollup, StateInterval, WorkOrderFact):
             model.objects.all().delete()
         people = facts.People.load()
-        ids = list(WorkOrder.objects.order_by("id").values_list("id", flat=True))
-        n = 0
-        for i in range(0, len(ids), CHUNK):
-            new_facts, new_intervals = _rows_for(ids[i:i + CHUNK], people)
-            WorkOrderFact.objects.bulk_create(new_facts)
-            StateInterval.objects.bulk_create(new_intervals)
-            n += len(new_facts)
-        DailyRollup.objects.bulk_create(
-            [DailyRollup(**r) for r in grouped(WorkOrderFact.objects.all(), DAILY_KEY, DAILY)], batch_size=1000)
-        BreakdownRollup.objects.bulk_create(breakdown_rows(WorkOrderFact.objects.all()), batch_size=1000)
-        StateRollup.objects.bulk_create(
-            [StateRollup(**r) for r in grouped(StateInterval.objects.filter(ended_at__isnull=False), STATE_KEY,
-                                               state_aggregates())], batch_size=1000)
+        n, after = 0, 0
+        while True:
+            ids = list(WorkOrder.objects.filter(id__gt=after).order_by("id").values_list("id", flat=True)[:chunk])
+            if not ids:
+                break
+            lo, hi = ids[0], ids[-1]
+            fact_rows, stay_rows, _d, _s = _compute(_read(
+                WorkOrder.objects.filter(id__gte=lo, id__lte=hi),
+                TimelineEvent.objects.filter(work_order_id__gte=lo, work_order_id__lte=hi, id__lte=last),
+                SLATarget.objects.filter(work_order_id__gte=lo, work_order_id__lte=hi)), people)
+            _store(fact_rows, stay_rows)
+            n += len(fact_rows)
+            after = hi
+        bulk.insert_select(DailyRollup, WorkOrderFact.objects.all(), DAILY_KEY, DAILY)
+        insert_breakdowns(WorkOrderFact.objects.all())
+        bulk.insert_select(StateRollup, StateInterval.objects.filter(ended_at__isnull=False), STATE_KEY,
+                           state_aggregates())
+        write_months(None)
         Cursor.objects.update_or_create(name=CURSOR, defaults={"last_event_id": last, "refreshed_at": now()})
     return {"work_orders": n, "last_event_id": last}
