@@ -158,7 +158,7 @@ def headers(sub: Subscription, msg_id: str, raw: bytes, at) -> dict:
 
 # ---- delivery --------------------------------------------------------------------------------------
 
-def _record(d: Delivery, at, started: float, status_code: int | None, error: str) -> list:
+def _log_entry(d: Delivery, at, started: float, status_code: int | None, error: str) -> list:
     entry = {"at": at.isoformat(), "status_code": status_code, "error": error[:300],
              "ms": round((time.monotonic() - started) * 1000)}
     return ([entry] + list(d.log or []))[:LOG_KEEP]
@@ -184,7 +184,7 @@ def deliver(msg) -> None:
     with transaction.atomic():
         Delivery.objects.filter(pk=d.pk).update(
             status=Delivery.Status.DELIVERED, attempts=F("attempts") + 1, last_status_code=resp.status_code,
-            last_error="", delivered_at=t, updated_at=t, log=_record(d, t, started, resp.status_code, ""))
+            last_error="", delivered_at=t, updated_at=t, log=_log_entry(d, t, started, resp.status_code, ""))
         Subscription.objects.filter(pk=sub.pk).update(consecutive_failures=0)
 
 
@@ -212,7 +212,7 @@ def _failed(d: Delivery, sub: Subscription, t, started: float, exc: Exception) -
             status = Delivery.Status.RETRYING
         Delivery.objects.filter(pk=d.pk).update(status=status, attempts=attempts, last_status_code=code,
                                                 last_error=error, updated_at=t,
-                                                log=_record(d, t, started, code, error))
+                                                log=_log_entry(d, t, started, code, error))
     if status == Delivery.Status.RETRYING:
         raise outbox.RetryableError(error, retry_after=getattr(exc, "retry_after", None))
     raise outbox.PermanentError(error)

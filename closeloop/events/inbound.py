@@ -146,7 +146,7 @@ def _find(system: ConnectedSystem, data: dict) -> WorkOrder:
     return wo
 
 
-def _event(wo: WorkOrder, system: ConnectedSystem, kind: str, t, payload: dict) -> None:
+def _to_timeline(wo: WorkOrder, system: ConnectedSystem, kind: str, t, payload: dict) -> None:
     timeline.append_event(wo, TimelineEvent.Kind.INTEGRATION, actor=system.acts_as, at=t, action=kind[:20],
                           data={"system": system.key, "system_name": system.name, "type": kind, **payload})
 
@@ -171,7 +171,7 @@ def _invoice(system, data, t):
         raise ValidationFailed(problems)
     wo = _find(system, data)
     if wo.invoice_number == number:
-        _event(wo, system, "invoice.posted", t, {"invoice_number": number, "already": True})
+        _to_timeline(wo, system, "invoice.posted", t, {"invoice_number": number, "already": True})
         return wo, "already_posted"
     if wo.status != "confirmed":
         raise Conflict(_("%(code)s is %(s)s: an invoice is posted once the customer confirmed.")
@@ -179,7 +179,7 @@ def _invoice(system, data, t):
     wo_services.apply_transition(actor=system.acts_as, wo=wo, action="invoice",
                                  data={"invoice_number": number, **({"note": data["note"]} if data.get("note") else {})},
                                  at=t)
-    _event(wo, system, "invoice.posted", t, {"invoice_number": number})
+    _to_timeline(wo, system, "invoice.posted", t, {"invoice_number": number})
     return wo, "invoiced"
 
 
@@ -201,7 +201,7 @@ def _payment(system, data, t):
     if problems:
         raise ValidationFailed(problems)
     wo = _find(system, data)
-    _event(wo, system, "payment.received", t, {"amount": str(amount), "currency": currency.upper(),
+    _to_timeline(wo, system, "payment.received", t, {"amount": str(amount), "currency": currency.upper(),
                                                 "reference": reference, "invoice_number": invoice,
                                                 "paid_at": paid_at})
     return wo, "payment_recorded"
@@ -232,7 +232,7 @@ def _upsert(system, data, t):
             outcome = "updated"
     except ValidationFailed as e:
         raise ValidationFailed([FieldProblem(f"data.{p.field}", p.message, p.code) for p in e.problems]) from None
-    _event(wo, system, "request.upsert", t, {"external_id": ext, "outcome": outcome,
+    _to_timeline(wo, system, "request.upsert", t, {"external_id": ext, "outcome": outcome,
                                               "fields": sorted(fields)})
     return wo, outcome
 
@@ -263,7 +263,7 @@ def _purchase(system, data, t):
     if problems:
         raise ValidationFailed(problems)
     wo = _find(system, data)
-    _event(wo, system, "purchase.updated", t, {"purchase_id": purchase, "status": status,
+    _to_timeline(wo, system, "purchase.updated", t, {"purchase_id": purchase, "status": status,
                                                 "delivery_date": delivery, "items": clean_items})
     return wo, "recorded"
 
