@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "closeloop.analytics",
     "closeloop.administration",
     "closeloop.gallery",
+    "closeloop.purchasing",
     "closeloop.ops",
     "closeloop.events",
     "closeloop.mailin",

@@ -24,6 +24,7 @@ urlpatterns = [
     path("", include("closeloop.parts.urls")),
     path("", include("closeloop.events.urls")),
     path("", include("closeloop.mailin.urls")),
+    path("", include("closeloop.purchasing.urls")),
 ]
 
 # A 500 that is really the database going away (or an unreadable body met outside a view) answers

@@ -486,6 +486,31 @@ ACCESS: list[E] = [
     E("PUT",    "/api/v1/reorder-points",                                  "401    403    403    403    403    ok     ok",
       body={"part": "R410A-10", "location": "central", "minimum": 1, "target": 5}),
     E("GET",    "/api/v1/fleet",                                           "401    403    ok     ok     ok     ok     ok"),
+    # -- purchasing: managers and administrators raise and send; dispatchers and finance read
+    E("GET",    "purchasing/",                                             "login  404    404    ok     ok     ok     ok"),
+    E("POST",   "purchasing/consolidate",                                  "login  404    404    msg    msg    ok     ok"),
+    E("GET",    "purchasing/rules/",                                       "login  404    404    ok     ok     ok     ok"),
+    E("POST",   "purchasing/rules/",                                       "login  404    404    msg    msg    ok     ok",
+      body={"name": "r", "batch": "B-1", "years": "5", "part": "R410A-10"}),
+    E("GET",    "purchasing/settings/",                                    "login  404    404    ok     ok     ok     ok"),
+    E("POST",   "purchasing/settings/",                                    "login  404    404    msg    msg    ok     ok",
+      body={"period": "month", "forecast_weeks": "8"}),
+    E("POST",   "purchasing/requests/<str:code>/send",                     "login  404    404    msg    msg    msg    msg"),
+    E("POST",   "purchasing/requests/<str:code>/purchase-order",           "login  404    404    msg    msg    msg    msg",
+      body={"po_number": "PO-1"}),
+    E("GET",    "/api/v1/purchase-requests",                               "401    403    403    ok     ok     ok     ok"),
+    E("GET",    "/api/v1/purchase-requests/pending-needs",                 "401    403    403    ok     ok     ok     ok"),
+    E("POST",   "/api/v1/purchase-requests/consolidate",                   "401    403    403    403    403    ok     ok"),
+    E("GET",    "/api/v1/purchase-requests/{code}",                        "401    403    403    ok     ok     ok     ok"),
+    E("POST",   "/api/v1/purchase-requests/{code}/send",                   "401    403    403    403    403    ok     ok"),
+    E("POST",   "/api/v1/purchase-requests/{code}/purchase-order",         "401    403    403    403    403    ok     ok",
+      body={"po_number": "PO-1"}),
+    E("GET",    "/api/v1/purchase-rules",                                  "401    403    403    ok     ok     ok     ok"),
+    E("POST",   "/api/v1/purchase-rules",                                  "401    403    403    403    403    ok     ok",
+      body={"name": "r", "batch": "B-1", "years": 5, "part": "R410A-10"}),
+    E("GET",    "/api/v1/purchasing/settings",                             "401    403    403    ok     ok     ok     ok"),
+    E("PUT",    "/api/v1/purchasing/settings",                             "401    403    403    403    403    ok     ok",
+      body={"period": "month"}),
     # -- ledgers: imports (admins and managers) and list exports (each list's visibility)
     E("GET",    "settings/imports/",                                       "login  404    404    404    404    ok     ok"),
     E("POST",   "settings/imports/",                                       "login  404    404    404    404    ok     ok",
@@ -849,8 +874,16 @@ class Objects(dict):
         part = Part.objects.create(number="R410A-10", name="制冷剂", created_at=t)
         central = StockLocation.objects.create(code="central", name="中央仓", kind="central")
         Stock.objects.create(part=part, location=central, quantity=5, updated_at=t)
+        from closeloop.customers.models import Asset
+        from closeloop.purchasing.models import BatchAgeRule
+        from closeloop.purchasing.services import do_consolidate
+
+        Asset.objects.create(customer=w.org_a, name="编码器", model="GEN2", batch="B-OLD", serial_number="ENC-OLD-1",
+                             install_date=t.date() - timedelta(days=3000))
+        BatchAgeRule.objects.create(name="old", batch="B-OLD", years=5, part=part, created_at=t)
+        [purchase] = [pr for pr in do_consolidate(actor=w.manager) if pr.source == "age"]
         self.update(
-            part_number=part.number, location=central.code,
+            part_number=part.number, location=central.code, purchase=purchase.work_order.code,
             code=order.code, other_wo=other.code, action="confirm", version=order.version,
             png_url="data:image/png;base64," + base64.b64encode(png()).decode(), attachment_id=att.pk, photo_id=photo.pk,
             customer=w.org_a.code, site=w.site_a.code, contact_id=w.contact_a.pk, asset=w.asset_a.serial_number,
@@ -903,6 +936,7 @@ PARAMS = [
     ("/api/v1/approval-flows/", {"pk": "flow"}), ("/api/v1/handoff-requirements/", {"pk": "requirement"}),
     ("/api/v1/handoffs/", {"pk": "handoff"}),
     ("stock/locations/", {"code": "location"}), ("/api/v1/stock-locations/", {"code": "location"}),
+    ("purchasing/requests/", {"code": "purchase"}), ("/api/v1/purchase-requests/", {"code": "purchase"}),
     ("stock/parts/", {"number": "part_number"}), ("/api/v1/parts/", {"number": "part_number"}),
     ("settings/mailboxes/", {"mid": "mailbox"}), ("mail/held/", {"pk": "held_mail"}),
     ("/api/v1/mailboxes/", {"mid": "mailbox"}), ("/api/v1/mail/held/", {"pk": "held_mail"}),

@@ -34,6 +34,9 @@ class SuggestionOut(Schema):
     estimated_start: datetime
     estimated_finish: datetime
     explanation: str
+    parts_missing: list[dict] = Field([], description="Needed parts (reservations) this engineer's van lacks: part, "
+                                                      "needed, in_van, nearby, status (nearby, missing, no_van).")
+    parts_warning: str = ""
 
 
 class ExcludedOut(Schema):
@@ -95,7 +98,7 @@ def suggestions(request, code: str, limit: int = 5):
     require_scope(request, "read")
     wo = selectors.access_work_order_by_code(request.auth, code)
     _require_dispatcher(request)
-    s = suggest(wo, limit=max(1, min(limit, 50)))
+    s = suggest(wo, limit=max(1, min(limit, 50)), parts=True)
     return {"code": wo.code, "mode": s.mode, "estimated_hours": s.estimated_hours, "required_skills": s.required,
             "suggestions": s.suggestions, "excluded": s.excluded, "excluded_counts": s.excluded_counts}
 

@@ -13,6 +13,7 @@ import numpy as np
 from django.utils.translation import gettext as _
 
 from closeloop.core.clock import now
+from closeloop.parts import selectors as parts_selectors
 from closeloop.roster.models import Leave, Shift
 from closeloop.workorders.models import WorkOrder
 
@@ -194,8 +195,10 @@ class Suggestions:
 
 
 def suggest(wo: WorkOrder, *, at: datetime | None = None, limit: int | None = None, excluded_limit: int = 20,
-            cands: engine.Candidates | None = None) -> Suggestions:
-    """Ranked candidates for `wo` with reasons, and the engineers left out, with why."""
+            cands: engine.Candidates | None = None, parts: bool = False) -> Suggestions:
+    """Ranked candidates for `wo` with reasons, and the engineers left out, with why. With
+    `parts` (the card and the API), each row also says which needed parts (the work order's
+    reservations) the engineer's van lacks: `parts_missing`, `parts_warning`."""
     at = at or now()
     req = requirements_for(wo)
     rows = setting_rows()
@@ -211,6 +214,8 @@ def suggest(wo: WorkOrder, *, at: datetime | None = None, limit: int | None = No
     shown = [int(c) for c in order[eligible][:limit]]
     windows = duty_windows([int(cands.ids[c]) for c in shown], at)
     out = [suggestion_row(s, cands, 0, c, req, at, st.estimated_hours, windows) for c in shown]
+    if parts:
+        parts_selectors.annotate_suggestions(wo, out, [int(cands.ids[c]) for c in shown])
     codes = engine.exclusion_codes(s, cands, 0)
     counts = {engine.EXCLUSIONS[k]: int(n) for k, n in enumerate(np.bincount(codes[codes >= 0],
                                                                              minlength=len(engine.EXCLUSIONS))) if n}

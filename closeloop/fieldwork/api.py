@@ -115,16 +115,22 @@ def post_step(request, code: str, payload: StepIn):
 
 
 class PartIn(StrictSchema):
-    name: str
+    name: str = ""
     part_number: str = ""
     quantity: float | str = 1
+    operation_id: str | None = Field(None, description="The client's operation id (default: the Idempotency-Key "
+                                                       "header): one record and one stock draw per operation.")
 
 
-@router.post("/work-orders/{code}/parts", response={201: dict}, summary="Record a part used")
+@router.post("/work-orders/{code}/parts", response={201: dict},
+             summary="Record a part used (a catalogue part is drawn from the engineer's van)")
 def post_part(request, code: str, payload: PartIn):
     require_scope(request, "write")
-    p = services.do_add_part(actor=request.auth, wo=_wo(request, code), **payload.model_dump())
-    return Status(201, {"id": p.pk, "name": p.name, "part_number": p.part_number, "quantity": str(p.quantity)})
+    data = payload.model_dump()
+    key = data.pop("operation_id") or request.headers.get("Idempotency-Key") or None
+    p = services.do_add_part(actor=request.auth, wo=_wo(request, code), key=key, **data)
+    return Status(201, {"id": p.pk, "name": p.name, "part_number": p.part_number, "quantity": str(p.quantity),
+                        "drawn_from": p.movement.source.code if p.movement_id else None})
 
 
 def _photo(p):

@@ -187,6 +187,13 @@ class PartUsed(models.Model):
     quantity = models.DecimalField(_("quantity"), max_digits=10, decimal_places=2)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField()
+    #: The catalogue part, when part_number names one; then `movement` is the issue that drew it
+    #: from the engineer's van (none: the engineer has no van on record).
+    part = models.ForeignKey("parts.Part", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    movement = models.OneToOneField("parts.Movement", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="part_used")
+    #: The phone's operation id (Idempotency-Key): a replay records and draws nothing again.
+    op_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
 
     class Meta:
         ordering = ["id"]

@@ -17,6 +17,9 @@ from closeloop.accounts.models import Role
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, NotFound, ValidationFailed
+from closeloop.parts import selectors as parts_selectors
+from closeloop.parts import services as parts_services
+from closeloop.parts.models import Part
 from closeloop.workorders import permissions, timeline
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
@@ -459,13 +462,28 @@ def do_record_step(*, actor, wo, index: int, result: str, note: str = "", follow
     return step
 
 
-def do_add_part(*, actor, wo, name: str, quantity, part_number: str = "") -> PartUsed:
+def do_add_part(*, actor, wo, name: str, quantity, part_number: str = "", key: str | None = None) -> PartUsed:
+    """Record a part used. A part number of the catalogue draws it from the engineer's van
+    (the recorder's, else the assignee's) in the same transaction: refused with a 409 naming
+    the part and the van when the van holds less. `key` (the phone's operation id) makes a
+    replay return the first record without drawing again."""
     _require_field_work(actor, wo)
+    if key is not None and (not isinstance(key, str) or not key or len(key) > 150):
+        raise ValidationFailed(FieldProblem("key", _("At most %(n)d characters.") % {"n": 150}))
+    op_key = f"{wo.pk}:{key}" if key else None
+    if op_key:
+        done = PartUsed.objects.filter(op_key=op_key).first()
+        if done is not None:
+            return done
     problems = []
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        problems.append(FieldProblem("name", _("A part name of up to 200 characters is required."), "required"))
     if not isinstance(part_number, str) or len(part_number) > 60:
         problems.append(FieldProblem("part_number", _("At most %(n)d characters.") % {"n": 60}))
+        part_number = ""
+    catalogue = Part.objects.filter(number=part_number.strip(), is_active=True).first() if part_number.strip() else None
+    if catalogue is not None and isinstance(name, str) and not name.strip():
+        name = catalogue.name
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        problems.append(FieldProblem("name", _("A part name of up to 200 characters is required."), "required"))
     try:
         qty = Decimal(str(quantity))
         if not qty.is_finite() or qty <= 0 or qty > 100000:
@@ -475,12 +493,26 @@ def do_add_part(*, actor, wo, name: str, quantity, part_number: str = "") -> Par
         qty = None
     if problems:
         raise ValidationFailed(problems)
+    qty = qty.quantize(Decimal("0.01"))
     with transaction.atomic():
         t = now()
-        part = PartUsed.objects.create(work_order=wo, name=name.strip(), part_number=part_number.strip(),
-                                       quantity=qty.quantize(Decimal("0.01")), actor=actor, at=t)
+        movement = None
+        if catalogue is not None:
+            van = parts_selectors.van_of(actor) or parts_selectors.van_of(wo.assignee)
+            if van is not None:
+                movement = parts_services.issue_to_work_order(
+                    actor=actor, part=catalogue, location=van, qty=qty, work_order=wo,
+                    key=f"fieldwork:{op_key}" if op_key else None)
+        try:
+            with transaction.atomic():
+                part = PartUsed.objects.create(work_order=wo, name=name.strip(), part_number=part_number.strip(),
+                                               quantity=qty, actor=actor, at=t, part=catalogue, movement=movement,
+                                               op_key=op_key)
+        except IntegrityError:  # the same operation, replayed at the same instant
+            return PartUsed.objects.get(op_key=op_key)
         timeline.append_event(wo, TimelineEvent.Kind.GATE, actor=actor, at=t,
-                              data={"part": part.name, "part_number": part.part_number, "quantity": str(part.quantity)})
+                              data={"part": part.name, "part_number": part.part_number, "quantity": str(part.quantity),
+                                    **({"from": movement.source.code} if movement else {})})
         _touch(wo, t)
     return part
 

@@ -89,11 +89,22 @@ def phone_work_order(request, code):
         "steps": [{"index": i, "label": label, "result": results.get(i)} for i, label in enumerate(steps)],
         "form_fields": [{**f, "value": form_data.get(f["key"], "")} for f in (policy.form_fields if policy else [])],
         "photo_kinds": [(k, field_labels.get(k) or photo_kind_label(k)) for k in photo_kinds], "photos": list(Photo.objects.filter(work_order=wo)),
-        "parts": list(wo.parts_used.all()),
+        "parts": list(wo.parts_used.all()), "van_stock": _van_stock(request.user),
         "actions": [t.action for t in permissions.allowed_actions(request.user, wo)],
         "signature": wo.signatures.order_by("-id").first(),
         "call": call_link(wo), "route": route_link(wo.site if wo.site_id else None),
     })
+
+
+def _van_stock(user) -> list:
+    """What the engineer's van holds (the part number field offers it)."""
+    from closeloop.parts.models import Stock
+    from closeloop.parts.selectors import van_of
+
+    van = van_of(user)
+    if van is None:
+        return []
+    return list(Stock.objects.filter(location=van, quantity__gt=0).select_related("part").order_by("part__number"))
 
 
 @require_GET

@@ -196,6 +196,7 @@ def work_order_parts(request, code: str):
         raise Forbidden(_("Your role does not see stock."))
     missing = selectors.parts_check(wo, [wo.assignee_id]).get(wo.assignee_id, []) if wo.assignee_id else []
     return {"code": wo.code, "reservations": [reservation_dict(r) for r in selectors.reservations_for(wo)],
+            "invoice_lines": selectors.invoice_lines(wo),
             "issued": [movement_dict(m) for m in selectors.movements(request.auth, work_order=wo)],
             "missing": [{**m, "needed": _q(m["needed"]), "in_van": _q(m["in_van"]), "nearby": _q(m["nearby"])}
                         for m in missing]}

@@ -233,3 +233,26 @@ def fleet(user, *, by: str = "batch", model: str = "", batch: str = "") -> list[
 def stock_totals(part_ids) -> dict[int, Decimal]:
     return {p: q for p, q in Stock.objects.filter(part_id__in=part_ids).values("part_id")
             .annotate(q=Sum("quantity")).values_list("part_id", "q")}
+
+
+def invoice_lines(work_order) -> list[dict]:
+    """The parts used on a work order, priced from the catalogue (free-text parts unpriced):
+    what the invoice data carries. Read from fieldwork's records through the issue movements'
+    reverse link, so parts does not import fieldwork."""
+    from django.apps import apps
+
+    used = apps.get_model("fieldwork", "PartUsed").objects.filter(work_order=work_order).select_related("part")
+    lines: dict[tuple, dict] = {}
+    for u in used:
+        p = u.part
+        key = (p.number if p else u.part_number, p.name if p else u.name)
+        line = lines.setdefault(key, {"part_number": key[0], "name": key[1], "quantity": Decimal(0),
+                                      "unit": p.unit if p else "", "unit_price": p.price if p else None})
+        line["quantity"] += u.quantity
+    out = []
+    for line in lines.values():
+        price = line["unit_price"]
+        out.append({**line, "quantity": services._fmt(line["quantity"]),
+                    "unit_price": f"{price:.2f}" if price is not None else None,
+                    "amount": f"{price * line['quantity']:.2f}" if price is not None else None})
+    return out

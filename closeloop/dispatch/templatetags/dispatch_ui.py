@@ -17,4 +17,4 @@ def suggestions_card(context, wo):
     user = getattr(request, "user", None)
     show = (user is not None and user.is_authenticated and services.may_dispatch(user)
             and wo.status in TRANSITIONS["assign"].sources)
-    return {"show": show, "wo": wo, "s": suggest(wo) if show else None}
+    return {"show": show, "wo": wo, "s": suggest(wo, parts=True) if show else None}

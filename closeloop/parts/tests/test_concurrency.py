@@ -35,3 +35,16 @@ def test_concurrent_replays_of_one_operation_draw_once(world):
     assert not errors, errors
     assert len({m.pk for m in results}) == 1
     assert level(s["r410"], s["van_x"]) == 2
+
+
+def test_phone_replays_at_the_same_instant_record_and_draw_once(world):
+    from closeloop.fieldwork import services as fieldwork
+    from closeloop.fieldwork.models import PartUsed
+
+    s = stock_world(world, bottles=3)
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    results, errors = run_at_once(4, lambda i: fieldwork.do_add_part(
+        actor=world.eng_x, wo=wo, name="", part_number="R410A-10", quantity=1, key="phone-op-9"))
+    assert not errors, errors
+    assert PartUsed.objects.filter(work_order=wo).count() == 1
+    assert level(s["r410"], s["van_x"]) == 2
