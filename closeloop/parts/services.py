@@ -150,7 +150,7 @@ def _existing(key: str | None) -> Movement | None:
     return Movement.objects.filter(key=key).first() if key else None
 
 
-def _record(kind, part, qty, *, source=None, target=None, work_order=None, key=None, note="", actor=None, t=None
+def _append_movement(kind, part, qty, *, source=None, target=None, work_order=None, key=None, note="", actor=None, t=None
             ) -> tuple[Movement, bool]:
     """Append the movement (its key first, so a concurrent replay waits and then finds it);
     returns (movement, created)."""
@@ -170,7 +170,7 @@ def _record(kind, part, qty, *, source=None, target=None, work_order=None, key=N
 def _move(kind, *, actor, part, qty, source=None, target=None, work_order=None, key=None, note="") -> Movement:
     with transaction.atomic():
         t = now()
-        m, created = _record(kind, part, qty, source=source, target=target, work_order=work_order, key=key,
+        m, created = _append_movement(kind, part, qty, source=source, target=target, work_order=work_order, key=key,
                              note=note, actor=actor, t=t)
         if not created:
             return m
