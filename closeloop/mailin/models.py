@@ -88,3 +88,14 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return self.subject or self.message_id
+
+    @property
+    def reason_label(self) -> str:
+        return str(REASONS.get(self.reason, self.reason))
+
+
+REASONS = {
+    "unknown_sender": _("unknown sender"), "invalid": _("the type cannot be filed from mail"),
+    "auto_reply": _("automatic reply"), "loop": _("mail loop"), "rate_limited": _("too many from this sender"),
+    "subject": _("by the code in the subject"), "headers": _("by the reply headers"),
+}

@@ -96,6 +96,8 @@ PAGES = [
     ("/dispatch/settings/", _BOSSES), ("/fieldwork/gates/", _BOSSES), ("/settings/audit/", {"admin"}),
     ("/settings/types/", _BOSSES), ("/settings/types/repair/", _BOSSES), ("/settings/contracts/", _BOSSES),
     ("/settings/events/", {"admin"}), ("/settings/systems/", {"admin"}),
+    ("/settings/mailboxes/", {"admin"}), ("/settings/mailboxes/{mailbox}", {"admin"}),
+    ("/mail/held/", {"admin", "manager", "dispatcher"}),
     ("/settings/sla-policies/", {"admin"}), ("/settings/calendars/", {"admin"}),
     ("/analytics/", {"admin", "manager", "dispatcher", "eng_x"}),
     ("/analytics/heatmap/", {"admin", "manager", "dispatcher", "eng_x"}),
@@ -139,7 +141,7 @@ _PAGE_PROBLEMS = """() => {
 LATIN_OK = {"API", "SLA", "ID", "PDF", "QR", "CSV", "URL", "closeloop", "EN", "CEL", "JSON", "xlsx", "Excel",
             "SMS", "IM", "SMTP", "HTTP", "HTTPS", "ETA", "GPS", "PNG", "JPG", "JPEG", "MB", "KB", "km", "m", "h",
             "min", "s", "HH", "MM", "UTC", "PWA", "Webhook", "webhook", "Token", "TOP", "KPI", "WD",
-            "IP", "OK", "v", "CC", "Twilio", "Apprise", "PM", "AM", "ZIP", "CRM", "ERP", "SEC"}
+            "IP", "OK", "v", "CC", "IMAP", "TLS", "STARTTLS", "MX", "Twilio", "Apprise", "PM", "AM", "ZIP", "CRM", "ERP", "SEC"}
 #: What an English page may show in Chinese: the other language's own name on the switcher.
 CJK_OK = {"中文", "简体中文"}
 
@@ -217,7 +219,29 @@ def _seed(world):
         "type": "repair", "title": "呼吸机报警 无法开机", "site": "site-a", "asset": "SN-A-1",
         "priority": "high", "assignee": "eng_x", "contact": world.contact_a.pk})
     done = make_wo(world, status=S.CONFIRMED, title="监护仪校准 已确认待开票")
-    return {"code": wo.code, "done": done.code}
+    mailbox = _seed_mail(world, wo)
+    return {"code": wo.code, "done": done.code, "mailbox": mailbox}
+
+
+def _seed_mail(world, wo) -> int:
+    """A mailbox that received a reply on the work order and one mail held from a stranger."""
+    from email.message import EmailMessage
+
+    from closeloop.mailin import services
+
+    world.contact_a.email = "wang@hospital-a.cn"
+    world.contact_a.save()
+    mb = services.do_create_mailbox(actor=world.admin, data={
+        "name": "报修邮箱", "kind": "imap", "address": "service@hospital-desk.example", "type": "repair",
+        "host": "127.0.0.1", "port": 9, "security": "none", "username": "desk", "password": "pw"})
+    services.record_poll(mb, "登录被拒绝：[AUTHENTICATIONFAILED] Invalid authentication credentials.")
+    for frm, subject, body in ((world.contact_a.email, f"Re: [{wo.code}] 呼吸机报警", "下午两点后科室有人。"),
+                               ("zhao@new-clinic.example", "B 超保养", "我们是新开的诊所，B 超想做一次保养。")):
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"], m["Message-ID"] = frm, mb.address, subject, f"<{frm}.{len(body)}@x>"
+        m.set_content(body)
+        services.do_receive_message(bytes(m), mb)
+    return mb.pk
 
 
 def test_every_page_of_every_role_at_both_widths_in_both_languages(world, browser, live_server):
