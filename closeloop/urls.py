@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("closeloop.events.urls")),
     path("", include("closeloop.mailin.urls")),
     path("", include("closeloop.purchasing.urls")),
+    path("", include("closeloop.telemetry.urls")),
 ]
 
 # A 500 that is really the database going away (or an unreadable body met outside a view) answers

@@ -13,5 +13,5 @@ class TelemetryConfig(AppConfig):
 
         from . import services
 
-        nav.register("telemetry-gateways", _("Meters and alarms"), "telemetry:gateways", icon="antenna",
+        nav.register("telemetry-gateways", _("Meters and alarms"), "telemetry:gateways", icon="broadcast",
                      visible=services.may_manage, order=48, group="settings", namespace="telemetry")

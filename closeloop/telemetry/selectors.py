@@ -26,11 +26,13 @@ def meter_values(*, kind: str, asset_ids=None, at: datetime | None = None) -> di
     return variables.latest_values(kind, at or now(), asset_ids)
 
 
-def condition_contexts(expression: str, *, at: datetime, asset_ids=None) -> list[tuple[int, dict]]:
-    """(asset id, the variables the condition sees) for each asset (all, or `asset_ids`)."""
+def condition_contexts(expression: str, *, at: datetime, asset_ids=None, trim: bool = False) -> list[tuple[int, dict]]:
+    """(asset id, the variables the condition sees) for each asset (all, or `asset_ids`);
+    trim: only the asset fields the expression names."""
     ref_list = variables.refs(expression)
     computed = variables.compute(ref_list, at, asset_ids)
-    return [(row["id"], variables.context_for(row, ref_list, computed, at))
+    fields = variables.asset_fields(expression) if trim else None
+    return [(row["id"], variables.context_for(row, ref_list, computed, at, fields))
             for row in variables.asset_rows(asset_ids)]
 
 
@@ -41,9 +43,12 @@ def assets_matching(condition: Condition | str, *, at: datetime, asset_ids=None)
     expression = condition.expression if isinstance(condition, Condition) else condition
     prog = cel.compile_condition(expression)
     out = set()
-    for aid, ctx in condition_contexts(expression, at=at, asset_ids=asset_ids):
+    # The contexts are plain data built here from bounded columns (no user-sized values), so
+    # they go to CEL without core.conditions.clip, which would cost more than the evaluation.
+    Context = type(cel.make_context({}))
+    for aid, ctx in condition_contexts(expression, at=at, asset_ids=asset_ids, trim=True):
         try:
-            if prog.execute(cel.make_context(ctx)) is True:
+            if prog.execute(Context(ctx)) is True:
                 out.add(aid)
         except (KeyError, ValueError, TypeError, RuntimeError, OverflowError, ZeroDivisionError):
             continue

@@ -434,8 +434,9 @@ def _insert(model, columns: list[str], rows: list[tuple]) -> set[tuple]:
 def _key_time(t):
     """A stored time as a comparable key on both databases (SQLite gives its text back)."""
     if isinstance(t, str):
-        return datetime.fromisoformat(t).replace(tzinfo=UTC)
-    return t.astimezone(UTC)
+        t = datetime.fromisoformat(t)
+    # SQLite gives naive UTC (text, or a datetime through its column-type converter).
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
 def ingest(*, gateway: Gateway, items: list) -> dict:

@@ -99,7 +99,21 @@ def asset_rows(asset_ids=None) -> list[dict]:
                           "install_date", "customer__code", "site__code"))
 
 
-def asset_vars(row: dict, at: datetime) -> dict:
+_ASSET_REF = re.compile(r"\basset\b(\s*\.\s*([a-z_]+))?")
+
+
+def asset_fields(expression: str) -> frozenset[str]:
+    """The asset fields an expression names (all of them when it uses `asset` other than as
+    asset.<field>): a smaller context is most of the cost of evaluating over many assets."""
+    names = set()
+    for m in _ASSET_REF.finditer(expression or ""):
+        if m.group(2) is None:
+            return frozenset(ASSET_FIELDS)
+        names.add(m.group(2))
+    return frozenset(names)
+
+
+def asset_vars(row: dict, at: datetime, fields: frozenset | None = None) -> dict:
     out = {"id": row["id"], "name": row["name"], "serial": row["serial_number"], "model": row["model"],
            "manufacturer": row["manufacturer"], "category": row["category"], "batch": row["batch"],
            "customer": row["customer__code"] or "", "site": row["site__code"] or "",
@@ -108,6 +122,8 @@ def asset_vars(row: dict, at: datetime) -> dict:
         days = (at.date() - row["install_date"]).days
         out["age_days"] = days
         out["age_years"] = round(days / 365.25, 4)
+    if fields is not None:
+        return {k: v for k, v in out.items() if k in fields}
     return out
 
 
@@ -157,8 +173,8 @@ def latest_values(kind: str, at: datetime, asset_ids=None) -> dict[int, float]:
 def _key_at(t) -> datetime:
     """A time from raw SQL as an aware datetime (SQLite gives the stored text back)."""
     if isinstance(t, str):
-        return datetime.fromisoformat(t).replace(tzinfo=UTC)
-    return t
+        t = datetime.fromisoformat(t)
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
 def _hours(a, b) -> float:
@@ -198,7 +214,8 @@ def compute(ref_list: list[Ref], at: datetime, asset_ids=None) -> dict[tuple[str
     return out
 
 
-def context_for(asset_row: dict, ref_list: list[Ref], computed: dict, at: datetime) -> dict:
+def context_for(asset_row: dict, ref_list: list[Ref], computed: dict, at: datetime,
+                fields: frozenset | None = None) -> dict:
     alarms: dict[str, dict] = {}
     reading: dict[str, dict] = {}
     aid = asset_row["id"]
@@ -210,7 +227,7 @@ def context_for(asset_row: dict, ref_list: list[Ref], computed: dict, at: dateti
             d = reading.setdefault(ref.kind, {})
             if value is not None:
                 d[ref.stat] = value
-    return {"asset": asset_vars(asset_row, at), "alarms": alarms, "reading": reading}
+    return {"asset": asset_vars(asset_row, at, fields), "alarms": alarms, "reading": reading}
 
 
 def sample_context() -> dict:

@@ -152,3 +152,12 @@ def test_a_full_batch_costs_a_fixed_number_of_queries(world, setup, django_asser
     with django_assert_max_num_queries(6):
         out = services.ingest(gateway=gw, items=items)
     assert out["accepted"] == 500
+
+
+@time_machine.travel(T0 + timedelta(minutes=1), tick=False)
+def test_accepted_whatever_the_process_time_zone(world, setup, settings):
+    settings.TIME_ZONE = "Asia/Shanghai"  # the process's local zone follows (SQLite gives naive UTC back)
+    _g, api = setup
+    body = api.post(URL, {"items": [reading(at="2026-12-07T11:30:00+08:00"), alarm()]}).json()
+    assert [i["status"] for i in body["items"]] == ["accepted", "accepted"]
+    assert Reading.objects.get().at == datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
