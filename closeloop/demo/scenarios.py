@@ -14,6 +14,7 @@ and may use the app's own services. The order today (sla/demo.py and friends):
     20 dispatch   skill requirements per equipment type, a dispatch setting per type
     21 roster     two weeks of shifts and night on-call, two engineers on leave
     22 rules      the urgent keyword library and the "呼吸机离线" rules (prints the line)
+    30 telemetry  a gateway, meters and a month of readings and alarms on the ventilators, two conditions
     50 fieldwork  closure gates, the engineer's phone journey
     60 approvals, notify, portal
     90 analytics  the figures of everything above, computed at once (the worker keeps them current)

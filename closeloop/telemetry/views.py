@@ -95,7 +95,9 @@ def meters_page(request):
             return redirect("telemetry:meters")
         except DomainError as e:
             errors = _problems(e)
-    kinds = Meter.objects.values("kind", "unit", "mode").annotate(n=Count("id")).order_by("kind", "unit")
+    labels = dict(MeterMode.choices)
+    kinds = [{**k, "mode_label": labels.get(k["mode"], k["mode"])} for k in
+             Meter.objects.values("kind", "unit", "mode").annotate(n=Count("id")).order_by("kind", "unit")]
     q = request.GET.get("q", "").strip()
     assets = []
     if q:

@@ -102,6 +102,8 @@ PAGES = [
     ("/analytics/", {"admin", "manager", "dispatcher", "eng_x"}),
     ("/analytics/heatmap/", {"admin", "manager", "dispatcher", "eng_x"}),
     ("/settings/templates/", _BOSSES), ("/settings/templates/repair/", _BOSSES), ("/settings/templates/import", _BOSSES),
+    ("/settings/telemetry/", _BOSSES), ("/settings/telemetry/meters/?q=SN", _BOSSES),
+    ("/settings/telemetry/conditions/", _BOSSES), ("/settings/telemetry/assets/SN-A-1/", _BOSSES),
     ("/m/", {"eng_x"}), ("/m/wo/{code}/", {"eng_x"}),
     ("/portal/", {"cust_a"}), ("/portal/new", {"cust_a"}), ("/portal/w/{code}/", {"cust_a"}),
     # A page one's role may not open: the friendly 403 must look right too (not counted as a bad response).

@@ -9,8 +9,8 @@ from closeloop.demo import scenarios
 
 def test_it_finds_every_apps_scenario_in_the_documented_order():
     assert [s.label for s in scenarios.discover()] == [
-        "sla", "dispatch", "roster", "rules", "parts", "fieldwork", "approvals", "notify", "portal", "maintenance",
-        "events", "purchasing", "mailin", "analytics"]
+        "sla", "dispatch", "roster", "rules", "telemetry", "parts", "fieldwork", "approvals", "notify", "portal",
+        "maintenance", "events", "purchasing", "mailin", "analytics"]
     for s in scenarios.discover():
         assert callable(s.module.seed)
 
