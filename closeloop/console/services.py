@@ -49,6 +49,42 @@ def do_save_queue(*, actor: User, name: str, filters: dict, share_with_team: boo
                                     created_at=now())
 
 
+def do_save_queue_preset(*, actor: User, data: dict) -> Queue:
+    """A queue for everyone (no team: every staff member may apply it) or for the team `data["team"]`
+    names, installed by a template: `{"name", "filters", "team"}`; filters are the list's filter names
+    (status and priority lists, the others one value). Managers and administrators only."""
+    if not (actor.is_superuser or actor.role in ("admin", "manager")):
+        from closeloop.core.errors import Forbidden
+
+        raise Forbidden(_("Only managers and administrators install queue presets."))
+    problems = [FieldProblem(k, _("Unknown field."), "unknown") for k in sorted(set(data) - {"name", "filters", "team"})]
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 100:
+        problems.append(FieldProblem("name", _("name: give the queue a name."), "required"))
+    filters = data.get("filters") or {}
+    if not isinstance(filters, dict):
+        problems.append(FieldProblem("filters", _("An object of list filters.")))
+        filters = {}
+    for k, v in filters.items():
+        if k not in PAGE_FILTERS:
+            problems.append(FieldProblem(f"filters.{k}", _("Unknown filter (use %(f)s).") % {"f": ", ".join(PAGE_FILTERS)},
+                                         "unknown"))
+        elif k in ("status", "priority"):
+            if not isinstance(v, list) or not all(isinstance(x, str) and 0 < len(x) <= 200 for x in v):
+                problems.append(FieldProblem(f"filters.{k}", _("A list of values.")))
+        elif not isinstance(v, str) or len(v) > 200:
+            problems.append(FieldProblem(f"filters.{k}", _("One value of at most 200 characters.")))
+    team = None
+    if data.get("team"):
+        team = Team.objects.filter(code=data["team"]).first()
+        if team is None:
+            problems.append(FieldProblem("team", _("No team %(t)s.") % {"t": data["team"]}, "not_found"))
+    if problems:
+        raise ValidationFailed(problems)
+    with transaction.atomic():
+        return Queue.objects.create(name=name.strip(), team=team, owner=None, filters=filters, created_at=now())
+
+
 def do_delete_queue(*, actor: User, queue_id) -> None:
     """Delete a queue the actor may apply and owns (dispatch roles: any they may apply)."""
     q = access_queue_by_id(actor, queue_id)

@@ -38,7 +38,10 @@ MAX_BYTES = 1024 * 1024
 BUNDLES = Path(__file__).resolve().parent / "bundles"
 #: The order the gallery shows its bundles in.
 GALLERY = ("general", "repair", "production", "service", "after_sales")
-TOP_KEYS = {"format", "version", "key", "name", "description", "calendars", "types", "sla_policies"}
+TOP_KEYS = {"format", "version", "key", "name", "description", "calendars", "types", "sla_policies", "rules",
+            "approval_flows", "handoffs", "queues"}
+#: The parts written by other apps' services, and what names an item of each (its natural key).
+EXTRA_PARTS = {"rules": ("name",), "approval_flows": ("action",), "handoffs": ("action",), "queues": ("name",)}
 TYPE_KEYS = {"key", "name", "kind", "prefix", "description", "process_steps", "fields", "closure"}
 FIELD_KEYS = {"key", "label", "kind", "required", "choices", "min_value", "max_value", "max_length", "pattern",
               "help_text", "unit"}
@@ -47,7 +50,7 @@ CLOSURE_KEYS = {"require_signature", "require_invoice", "auto_close", "form_fiel
 
 @dataclass
 class Item:
-    kind: str  # calendar | type | sla_policy
+    kind: str  # calendar | type | sla_policy | rule | approval_flow | handoff | queue
     key: str
     name: str
     action: str  # create | exists | conflict
@@ -125,6 +128,11 @@ def parse(raw: bytes | str) -> Bundle:
         if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get("key"), str)
                                                   and i.get("key") for i in items):
             problems.append(FieldProblem(part, _("A list of objects, each with a key.")))
+    for part, (name_key,) in EXTRA_PARTS.items():
+        items = data.get(part, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) and isinstance(i.get(name_key), str)
+                                                  and i.get(name_key) for i in items):
+            problems.append(FieldProblem(part, _("A list of objects, each with a %(k)s.") % {"k": name_key}))
     for i, t in enumerate(data.get("types") or []):
         if not isinstance(t, dict):
             continue
@@ -193,6 +201,70 @@ def plan(bundle: Bundle) -> list[Item]:
                                 "template.") % {"c": p.get("calendar")}))
         else:
             items.append(Item("sla_policy", p["key"], name, "create"))
+    items += _plan_extras(bundle, known_types={t.key for t in types.values()} | {t["key"] for t in bundle.types})
+    return items
+
+
+def extra_key(part: str, d: dict) -> str:
+    """An item's key in the plan: rules and queues by name, flows and handoffs by type and action."""
+    if part in ("approval_flows", "handoffs"):
+        return f"{d.get('type') or '*'}:{d.get('action')}"
+    return str(d.get("name"))
+
+
+def _plan_extras(bundle: Bundle, *, known_types: set[str]) -> list[Item]:
+    from closeloop.accounts.models import Team
+    from closeloop.approvals.models import ApprovalFlow, HandoffRequirement
+    from closeloop.console.models import Queue
+    from closeloop.rules.models import Rule
+
+    teams = set(Team.objects.values_list("code", flat=True))
+    d = bundle.data
+    items = []
+
+    def missing_refs(x: dict, type_field: str, team_fields: tuple) -> str:
+        if x.get(type_field) and x[type_field] not in known_types:
+            return _("It needs the work order type “%(t)s”, which is neither here nor in the template.") % {
+                "t": x[type_field]}
+        for tf in team_fields:
+            if x.get(tf) and x[tf] not in teams:
+                return _("It needs the team “%(t)s”, which is not here.") % {"t": x[tf]}
+        return ""
+
+    rule_names = set(Rule.objects.filter(name__in=[r["name"] for r in d.get("rules") or []])
+                     .values_list("name", flat=True))
+    for r in d.get("rules") or []:
+        problem = missing_refs(r, "scope_type", ("scope_team",))
+        action = "conflict" if problem else "exists" if r["name"] in rule_names else "create"
+        items.append(Item("rule", r["name"], r["name"], action, problem))
+    flows = {f"{t or '*'}:{a}" for t, a in ApprovalFlow.objects.values_list("wo_type__key", "action")}
+    from closeloop.approvals import tree as flow_tree
+
+    for f in d.get("approval_flows") or []:
+        key = extra_key("approval_flows", f)
+        problem = missing_refs(f, "type", ())
+        action = "conflict" if problem else "exists" if key in flows else "create"
+        detail = problem
+        if action == "create" and f.get("publish", True):
+            # Published at once when it can be; otherwise (e.g. nobody holds the approvers' role yet)
+            # it arrives as a draft to finish and publish in the flow designer.
+            why = [p["message"] for p in flow_tree.validate(f.get("tree") or {})]
+            if why:
+                detail = _("Added as a draft, not published yet: %(why)s") % {"why": "; ".join(map(str, why))}
+        items.append(Item("approval_flow", key, str(f.get("name") or key), action, detail))
+    handoffs = {f"{t or '*'}:{a}" for t, a in HandoffRequirement.objects.filter(active=True)
+                .values_list("wo_type__key", "action")}
+    for h in d.get("handoffs") or []:
+        key = extra_key("handoffs", h)
+        problem = missing_refs(h, "type", ("to_team",))
+        action = "conflict" if problem else "exists" if key in handoffs else "create"
+        items.append(Item("handoff", key, key, action, problem,
+                          adds=[", ".join(map(str, h.get("fields") or []))] if h.get("fields") else []))
+    queues = set(Queue.objects.filter(owner__isnull=True).values_list("name", flat=True))
+    for q in d.get("queues") or []:
+        problem = missing_refs(q, "", ("team",))
+        action = "conflict" if problem else "exists" if q["name"] in queues else "create"
+        items.append(Item("queue", q["name"], q["name"], action, problem))
     return items
 
 
@@ -220,9 +292,40 @@ def do_install(*, actor, bundle: Bundle) -> list[Item]:
         for p in bundle.data.get("sla_policies") or []:
             if ("sla_policy", p["key"]) in todo:
                 _named(f"sla_policies[{p['key']}]", sla_services.do_create_policy, actor=actor, data=p)
+        _install_extras(actor, bundle, todo)
         record_change(actor=actor, kind="template", obj=None, obj_id=bundle.key or "import", label=bundle.name,
                       before=None, after={"installed": sorted(f"{k}:{v}" for k, v in todo)})
     return items
+
+
+def _install_extras(actor, bundle: Bundle, todo: set) -> None:
+    """Rules, approval flows (published unless "publish": false), handoff requirements and queue
+    presets, each through its app's service, after the types they may name."""
+    from closeloop.approvals import handoffs as handoff_services
+    from closeloop.approvals import services as approval_services
+    from closeloop.approvals import tree as flow_tree
+    from closeloop.console import services as console_services
+    from closeloop.rules import services as rule_services
+
+    d = bundle.data
+    for r in d.get("rules") or []:
+        if ("rule", r["name"]) in todo:
+            _named(f"rules[{r['name']}]", rule_services.do_create_rule, actor=actor, data=r)
+    for f in d.get("approval_flows") or []:
+        key = extra_key("approval_flows", f)
+        if ("approval_flow", key) in todo:
+            where = f"approval_flows[{key}]"
+            flow = _named(where, approval_services.do_create_flow, actor=actor,
+                          data={k: v for k, v in f.items() if k != "publish"})
+            if f.get("publish", True) and not flow_tree.validate(flow.draft):
+                _named(where, approval_services.do_publish, actor=actor, flow=flow, note=_("From a template"))
+    for h in d.get("handoffs") or []:
+        key = extra_key("handoffs", h)
+        if ("handoff", key) in todo:
+            _named(f"handoffs[{key}]", handoff_services.do_save_handoff_requirement, actor=actor, data=h)
+    for q in d.get("queues") or []:
+        if ("queue", q["name"]) in todo:
+            _named(f"queues[{q['name']}]", console_services.do_save_queue_preset, actor=actor, data=q)
 
 
 def _named(where: str, fn, **kw):
@@ -272,8 +375,41 @@ def export(*, name: str = "") -> dict:
                  "condition": p.condition, "targets": p.targets, "response_actions": p.response_actions,
                  "ladder": p.ladder}
                 for p in SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("order", "key")]
+    extras = _export_extras()
     return {"format": FORMAT, "version": VERSION, "key": "export",
             "name": {"zh-hans": name or _("Exported configuration"), "en": name or "Exported configuration"},
             "description": {"zh-hans": f"导出于 {timezone.localtime():%Y-%m-%d %H:%M}",
                             "en": f"Exported {timezone.localtime():%Y-%m-%d %H:%M}"},
-            "calendars": calendars, "types": types, "sla_policies": policies}
+            "calendars": calendars, "types": types, "sla_policies": policies, **extras}
+
+
+def _export_extras() -> dict:
+    """Rules, the published approval flows, the active handoff requirements and the queues for
+    everyone or a team (personal queues stay personal)."""
+    from closeloop.approvals.models import ApprovalFlow, HandoffRequirement
+    from closeloop.console.models import Queue
+    from closeloop.rules.models import Rule
+
+    rules = []
+    for r in Rule.objects.select_related("scope_type", "scope_team").order_by("order", "id"):
+        item = {"name": r.name, "description": r.description, "trigger": r.trigger, "condition": r.condition,
+                "actions": r.actions, "order": r.order, "enabled": r.enabled, "stop_after": r.stop_after}
+        if r.trigger_field:
+            item["trigger_field"] = r.trigger_field
+        if r.scope_type_id:
+            item["scope_type"] = r.scope_type.key
+        if r.scope_team_id:
+            item["scope_team"] = r.scope_team.code
+        if r.schedule_minutes:
+            item["schedule_minutes"] = r.schedule_minutes
+        rules.append(item)
+    flows = [{"name": f.name, "description": f.description, "type": f.wo_type.key if f.wo_type_id else None,
+              "action": f.action, "tree": f.current_version.tree}
+             for f in ApprovalFlow.objects.filter(active=True, current_version__isnull=False)
+             .select_related("wo_type", "current_version").order_by("action", "id")]
+    handoffs = [{"action": h.action, "type": h.wo_type.key if h.wo_type_id else None,
+                 "to_team": h.to_team.code if h.to_team_id else None, "fields": h.fields}
+                for h in HandoffRequirement.objects.filter(active=True).select_related("wo_type", "to_team")]
+    queues = [{"name": q.name, "filters": q.filters, **({"team": q.team.code} if q.team_id else {})}
+              for q in Queue.objects.filter(owner__isnull=True).select_related("team").order_by("order", "id")]
+    return {"rules": rules, "approval_flows": flows, "handoffs": handoffs, "queues": queues}

@@ -85,7 +85,8 @@ def test_a_bad_item_names_where_it_is_and_nothing_is_written(world):
     (b"\x89PNG not json", "file"),
     (b'{"format": "something-else", "version": 1}', "format"),
     (b'{"format": "closeloop-template", "version": 9}', "version"),
-    (b'{"format": "closeloop-template", "version": 1, "rules": []}', "rules"),
+    (b'{"format": "closeloop-template", "version": 1, "widgets": []}', "widgets"),
+    (b'{"format": "closeloop-template", "version": 1, "rules": [{"order": 1}]}', "rules"),
     (b'{"format": "closeloop-template", "version": 1, "types": [{"key": "a", "colour": "red"}]}', "types[a].colour"),
     (b'{"format": "closeloop-template", "version": 1, "types": [{"name": "no key"}]}', "types"),
 ])
@@ -100,6 +101,7 @@ def test_an_export_installs_into_another_installation(world):
     exported = json.dumps(services.export(), ensure_ascii=False)
     shape = {t["key"]: [f["key"] for f in t["fields"]] for t in json.loads(exported)["types"]}
     # "Another installation": the same tables emptied of the configuration.
+    _empty_the_other_parts()
     ClosurePolicy.objects.all().delete()
     SLAPolicy.objects.all().delete()
     CustomField.objects.all().delete()
@@ -147,3 +149,121 @@ def test_the_pages_preview_install_export_and_import(world):
     bad = c.post("/settings/templates/import", {"file": SimpleUploadedFile("x.json", b"{nope")})
     assert bad.status_code == 422 and "JSON" in bad.content.decode() and "template-errors" in bad.content.decode()
     assert c.post("/settings/templates/import", {}).status_code == 422
+
+
+def _empty_the_other_parts():
+    from closeloop.approvals.models import ApprovalFlow, FlowVersion, HandoffRequirement
+    from closeloop.console.models import Queue
+    from closeloop.rules.models import Rule
+
+    Rule.objects.all().delete()
+    ApprovalFlow.objects.update(current_version=None)
+    FlowVersion.objects.all().delete()
+    ApprovalFlow.objects.all().delete()
+    HandoffRequirement.objects.all().delete()
+    Queue.objects.filter(owner__isnull=True).delete()
+
+
+def _extras():
+    from closeloop.approvals.models import ApprovalFlow, HandoffRequirement
+    from closeloop.console.models import Queue
+    from closeloop.rules.models import Rule
+
+    return {"rules": sorted(Rule.objects.values_list("name", flat=True)),
+            "flows": sorted((f.wo_type.key, f.action, f.current_version.number if f.current_version else None)
+                            for f in ApprovalFlow.objects.select_related("wo_type", "current_version")),
+            "handoffs": sorted((h.wo_type.key, h.action, tuple(h.fields)) for h in HandoffRequirement.objects.all()),
+            "queues": sorted((q.name, q.team_id, q.owner_id) for q in Queue.objects.all())}
+
+
+def test_bundles_bring_rules_flows_handoffs_and_queue_presets_once(world):
+    """The repair bundle: a rule, a published approval flow (a manager exists), a handoff requirement
+    and a queue for everyone, each through its app's service; installing again adds nothing."""
+    plan = {(i.kind, i.key): i.action for i in services.plan(services.load("repair"))}
+    assert plan[("rule", "维修：紧急工单自动派单")] == "create"
+    assert plan[("approval_flow", "repair:purchase_part")] == "create"
+    assert plan[("handoff", "repair:invoice")] == "create"
+    assert plan[("queue", "待开票的维修工单")] == "create"
+    services.do_install(actor=world.manager, bundle=services.load("repair"))
+    got = _extras()
+    assert got["rules"] == ["维修：紧急工单自动派单"]
+    assert got["flows"] == [("repair", "purchase_part", 1)]
+    assert got["handoffs"] == [("repair", "invoice", ("resolution",))]
+    assert got["queues"] == [("待开票的维修工单", None, None)]
+    again = services.plan(services.load("repair"))
+    assert {i.action for i in again} == {"exists"}
+    services.do_install(actor=world.manager, bundle=services.load("repair"))
+    assert _extras() == got
+    # the queue is offered to every staff member, the rule runs with the installer's rights
+    from closeloop.console.selectors import queues_for
+
+    assert [q.name for q in queues_for(world.dispatcher)] == ["待开票的维修工单"]
+    from closeloop.rules.models import Rule
+
+    assert Rule.objects.get().scope_type.key == "repair"
+
+
+def test_a_flow_nobody_could_approve_arrives_as_a_draft(world):
+    """Nobody holds the approvers' role: the plan says so and the flow is added unpublished."""
+    from closeloop.accounts.models import User
+    from closeloop.approvals.models import ApprovalFlow
+
+    User.objects.filter(role="manager").update(role="dispatcher")
+    item = next(i for i in services.plan(services.load("production")) if i.kind == "approval_flow")
+    assert item.action == "create" and item.detail
+    services.do_install(actor=world.admin, bundle=services.load("production"))
+    flow = ApprovalFlow.objects.get(action="close")
+    assert flow.current_version is None and flow.draft["nodes"]
+
+
+def test_bad_rules_flows_handoffs_and_queues_are_named_and_nothing_is_written(world):
+    from closeloop.workorders.models import WorkOrderType
+
+    before = _extras()
+    bundle = services.parse(json.dumps({
+        "format": "closeloop-template", "version": 1, "key": "bad",
+        "types": [{"key": "bad_type", "name": "坏", "prefix": "BX", "fields": []}],
+        "rules": [{"name": "坏规则", "trigger": "created", "condition": "wo.nope ==", "actions": []}],
+        "queues": [{"name": "坏队列", "filters": {"colour": "red"}}]}))
+    with pytest.raises(ValidationFailed) as e:
+        services.do_install(actor=world.admin, bundle=bundle)
+    assert any(p.field.startswith("rules[坏规则].") for p in e.value.problems), e.value.problems
+    assert not WorkOrderType.objects.filter(key="bad_type").exists() and _extras() == before
+    bundle = services.parse(json.dumps({
+        "format": "closeloop-template", "version": 1, "key": "bad",
+        "queues": [{"name": "坏队列", "filters": {"colour": "red"}}]}))
+    with pytest.raises(ValidationFailed) as e:
+        services.do_install(actor=world.admin, bundle=bundle)
+    assert [p.field for p in e.value.problems] == ["queues[坏队列].filters.colour"]
+    # a handoff or flow naming a type that is nowhere, or a team that is not here: a conflict
+    bundle = services.parse(json.dumps({
+        "format": "closeloop-template", "version": 1, "key": "bad",
+        "handoffs": [{"action": "invoice", "type": "ghost", "fields": ["resolution"]}],
+        "queues": [{"name": "q", "team": "no-such-team", "filters": {}}]}))
+    actions = {i.kind: (i.action, i.detail) for i in services.plan(bundle)}
+    assert actions["handoff"][0] == "conflict" and "ghost" in actions["handoff"][1]
+    assert actions["queue"][0] == "conflict" and "no-such-team" in actions["queue"][1]
+    with pytest.raises(ValidationFailed):
+        services.do_install(actor=world.admin, bundle=bundle)
+    assert _extras() == before
+
+
+def test_the_export_carries_rules_flows_handoffs_and_queues_to_another_installation(world):
+    services.do_install(actor=world.admin, bundle=services.load("repair"))
+    services.do_install(actor=world.admin, bundle=services.load("after_sales"))
+    exported = json.loads(json.dumps(services.export(), ensure_ascii=False))
+    assert {r["name"] for r in exported["rules"]} >= {"维修：紧急工单自动派单"}
+    assert {(f["type"], f["action"]) for f in exported["approval_flows"]} >= {("repair", "purchase_part"),
+                                                                               ("after_sales", "return_goods")}
+    assert {(h["type"], h["action"]) for h in exported["handoffs"]} == {("repair", "invoice"), ("after_sales", "invoice")}
+    got = _extras()
+    _empty_the_other_parts()
+    ClosurePolicy.objects.all().delete()
+    SLAPolicy.objects.all().delete()
+    CustomField.objects.all().delete()
+    WorkOrderType.objects.all().delete()
+    BusinessCalendar.objects.all().delete()
+    bundle = services.parse(json.dumps(exported, ensure_ascii=False))
+    assert all(i.action == "create" for i in services.plan(bundle))
+    services.do_install(actor=world.admin, bundle=bundle)
+    assert _extras() == got
