@@ -10,6 +10,6 @@ def install() -> None:
     from . import services, views
 
     jobs.register("purchasing.consolidate", step=services.step, next_at=services.next_step_at, order=70)
-    panels.register("purchase", "purchasing/_card.html", context=views.card_context, order=25)
+    panels.register("purchase", "purchasing/_card.html", context=views.card_context, order=5)
     nav.register("purchasing", _("Purchasing"), "purchasing:list", icon="receipt", visible=services.may_read,
                  order=49)

@@ -104,6 +104,11 @@ PAGES = [
     ("/settings/templates/", _BOSSES), ("/settings/templates/repair/", _BOSSES), ("/settings/templates/import", _BOSSES),
     ("/settings/telemetry/", _BOSSES), ("/settings/telemetry/meters/?q=SN", _BOSSES),
     ("/settings/telemetry/conditions/", _BOSSES), ("/settings/telemetry/assets/SN-A-1/", _BOSSES),
+    ("/stock/parts/", _STAFF), ("/stock/parts/R410A-10/", _STAFF), ("/stock/locations/", _STAFF),
+    ("/stock/locations/van-x/", _STAFF), ("/stock/move?kind=transfer", {"admin", "manager", "dispatcher"}),
+    ("/stock/reorder/", _STAFF), ("/stock/fleet/", _STAFF),
+    ("/purchasing/", _STAFF - {"eng_x"}), ("/purchasing/rules/", _STAFF - {"eng_x"}),
+    ("/purchasing/settings/", _STAFF - {"eng_x"}), ("/work-orders/{purchase}/", _BOSSES),
     ("/m/", {"eng_x"}), ("/m/wo/{code}/", {"eng_x"}),
     ("/portal/", {"cust_a"}), ("/portal/new", {"cust_a"}), ("/portal/w/{code}/", {"cust_a"}),
     # A page one's role may not open: the friendly 403 must look right too (not counted as a bad response).
@@ -222,7 +227,24 @@ def _seed(world):
         "priority": "high", "assignee": "eng_x", "contact": world.contact_a.pk})
     done = make_wo(world, status=S.CONFIRMED, title="监护仪校准 已确认待开票")
     mailbox = _seed_mail(world, wo)
-    return {"code": wo.code, "done": done.code, "mailbox": mailbox}
+    purchase = _seed_stock(world, wo)
+    return {"code": wo.code, "done": done.code, "mailbox": mailbox, "purchase": purchase}
+
+
+def _seed_stock(world, wo) -> str:
+    """Vans, stock, a reservation the van cannot cover (the warning), a reorder point reached, and
+    one purchase request (the encoders of one batch past 5 years)."""
+    from closeloop.parts import services as parts
+    from closeloop.parts.tests.helpers import stock_world
+    from closeloop.purchasing import services as purchasing
+    from closeloop.purchasing.tests.test_purchasing import encoders
+
+    stock_world(world, bottles=2)
+    parts.do_reserve_parts(actor=world.dispatcher, work_order=wo, items=[{"part": "R410A-10", "quantity": 3}])
+    parts.do_set_reorder_point(actor=world.manager, data={"part": "R410A-10", "location": "van-x", "minimum": 2,
+                                                          "target": 4})
+    encoders(world)
+    return [pr for pr in purchasing.do_consolidate(actor=world.manager) if pr.source == "age"][0].work_order.code
 
 
 def _seed_mail(world, wo) -> int:
