@@ -13,7 +13,9 @@ def seed() -> str | None:
     from .models import ConnectedSystem
 
     admin = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("id").first()
-    wo_type = WorkOrderType.objects.filter(active=True, kind="repair").order_by("id").first()
+    # A type whose form the CRM can fill (no required custom field).
+    wo_type = (WorkOrderType.objects.filter(active=True, kind="repair")
+               .exclude(fields__required=True, fields__active=True).order_by("id").first())
     if admin is None or wo_type is None or ConnectedSystem.objects.exists():
         return None
     crm, crm_token, _ = services.do_create_system(actor=admin, data={

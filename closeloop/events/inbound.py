@@ -207,7 +207,8 @@ def _payment(system, data, t):
     return wo, "payment_recorded"
 
 
-UPSERT_FIELDS = ("title", "description", "priority", "customer", "site", "asset", "contact", "type", "fault_code")
+UPSERT_FIELDS = ("title", "description", "priority", "customer", "site", "asset", "contact", "type", "fault_code",
+                 "custom")
 
 
 def _upsert(system, data, t):
@@ -226,7 +227,8 @@ def _upsert(system, data, t):
             wo = wo_services.do_create_work_order(actor=system.acts_as, data=create)
             outcome = "created"
         else:
-            change = {k: v for k, v in fields.items() if k in ("title", "description", "priority", "fault_code")}
+            change = {k: v for k, v in fields.items() if k in ("title", "description", "priority", "fault_code",
+                                                               "custom")}
             if change:
                 wo = wo_services.do_update_work_order(actor=system.acts_as, wo=wo, data=change)
             outcome = "updated"

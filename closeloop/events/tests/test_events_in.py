@@ -181,3 +181,13 @@ def test_connected_system_api_shows_the_token_once(world):
     assert post("erp", out["token"], body).status_code == 401
     assert post("erp", new, body).status_code == 401  # signed system: needs a signature
     _ = datetime.now(UTC)
+
+
+def test_crm_fills_the_custom_fields_of_the_type(world):
+    _s, token, _ = _system(world, key="crm", name="CRM", scopes=["crm"], default_type="production")
+    body = {"id": "c1", "type": "request.upsert", "data": {"external_id": "OPP-9", "title": "注塑机"}}
+    r = post("crm", token, body)
+    assert r.status_code == 422 and "data.custom.temperature" in {e["field"] for e in r.json()["errors"]}
+    r = post("crm", token, {**body, "data": {**body["data"], "custom": {"temperature": 180}}})
+    assert r.status_code == 200, r.content
+    assert WorkOrder.objects.get().custom["temperature"] == 180
