@@ -54,9 +54,10 @@ test: setup lint
 		DATABASE_URL="$$CLOSELOOP_TEST_POSTGRES" $(BIN)/pytest || exit 1; \
 	else echo "(CLOSELOOP_TEST_POSTGRES not set: PostgreSQL run skipped)"; fi
 
-# The demo's notification channels post to `closeloop notify_sink` on this machine: allow
-# exactly its HTTP and SMTP ports through the SSRF guard (nothing else private).
-DEMO_ENV := CLOSELOOP_DEMO=1 CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST=127.0.0.1:8025,127.0.0.1:1025
+# The demo's notification channels post to `closeloop notify_sink` on this machine, and its connected
+# systems are `closeloop fake_systems`: allow exactly their ports through the SSRF guard (nothing
+# else private).
+DEMO_ENV := CLOSELOOP_DEMO=1 CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST=127.0.0.1:8025,127.0.0.1:1025,127.0.0.1:8026
 
 demo: setup
 	$(DEMO_ENV) $(BIN)/closeloop migrate --no-input -v0

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "closeloop.ops",
     "closeloop.events",
     "closeloop.mailin",
+    "closeloop.connectors",
 ]
 
 MIDDLEWARE = [
@@ -336,6 +337,10 @@ NINJA_PAGINATION_MAX_LIMIT = 100
 # the database is a demo.
 CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST = [
     e.strip() for e in os.environ.get("CLOSELOOP_NOTIFY_PRIVATE_ALLOWLIST", "").split(",") if e.strip()]
+
+# --- Connected systems (closeloop.connectors, docs/connectors.md) ---------------------
+# How long a connected system's answer is kept before it is asked again.
+CLOSELOOP_CONNECTORS_CACHE_SECONDS = int(os.environ.get("CLOSELOOP_CONNECTORS_CACHE_SECONDS", "60"))
 
 # --- Operations (closeloop.ops, docs/deployment.md) ---------------------------------
 # /readyz fails when no worker has written its heartbeat for this many seconds, or when the

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("closeloop.mailin.urls")),
     path("", include("closeloop.purchasing.urls")),
     path("", include("closeloop.telemetry.urls")),
+    path("", include("closeloop.connectors.urls")),
 ]
 
 # A 500 that is really the database going away (or an unreadable body met outside a view) answers

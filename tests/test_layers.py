@@ -25,7 +25,7 @@ LAYERS = [
     ["sla", "dispatch", "fieldwork", "telemetry"],
     ["rules", "maintenance"],
     ["approvals", "portal", "console", "ledgers", "administration", "analytics"],
-    ["demo", "ops", "gallery", "events", "mailin", "purchasing"],
+    ["demo", "ops", "gallery", "events", "mailin", "purchasing", "connectors"],
 ]
 LEVEL = {app: i for i, apps in enumerate(LAYERS) for app in apps}
 

@@ -179,6 +179,20 @@ ACCESS: list[E] = [
     E("POST",   "settings/calendars/<str:ref>/holidays/import",            "login  404    404    404    404    404    ok",
       path="/settings/calendars/24x7/holidays/import",
       body=lambda fx: {"year": "2027", "file": SimpleUploadedFile("h.csv", b"2027-01-01,holiday\n")}),
+    # -- connected systems: settings (administrators) and a work order's context (staff who see it)
+    E("GET",    "connectors/context/<str:code>/",                          "login  404    ok     ok     ok     ok     ok"),
+    E("GET",    "settings/connectors/",                                    "login  403    403    403    403    403    ok"),
+    E("GET",    "settings/connectors/new",                                 "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/connectors/new",                                 "login  403    403    403    403    403    ok"),
+    E("GET",    "settings/connectors/<int:cid>/",                          "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/connectors/<int:cid>/",                          "login  403    403    403    403    403    ok"),
+    E("POST",   "settings/connectors/<int:cid>/delete",                    "login  403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/connectors",                                      "401    403    403    403    403    403    ok"),
+    E("POST",   "/api/v1/connectors",                                      "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/connectors/{cid}",                                "401    403    403    403    403    403    ok"),
+    E("PATCH",  "/api/v1/connectors/{cid}",                                "401    403    403    403    403    403    ok"),
+    E("DELETE", "/api/v1/connectors/{cid}",                                "401    403    403    403    403    403    ok"),
+    E("GET",    "/api/v1/work-orders/{code}/context",                      "401    404    ok     ok     ok     ok     ok"),
     # -- audit log (configuration changes)
     E("GET",    "settings/audit/",                                         "login  403    403    403    403    403    ok"),
     E("GET",    "/api/v1/audit",                                           "401    403    403    403    403    403    ok"),
@@ -607,6 +621,16 @@ BODIES = {
     "PATCH /api/v1/mailboxes/{mid}": {"folder": "INBOX"},
     "POST /api/v1/mail/held/{pk}/accept": {"customer": "org-a"},
     # console forms
+    "POST settings/connectors/new": {"key": "erp2", "name": "ERP 2", "ref_system": "erp", "order": "50",
+                                     "url_template": "http://127.0.0.1:9/erp/{external_id}", "timeout_ms": "1500",
+                                     "field_label": "Promised", "field_path": "delivery.promised"},
+    "POST settings/connectors/<int:cid>/": {"key": "crm", "name": "CRM", "ref_system": "crm", "order": "50",
+                                            "url_template": "http://127.0.0.1:9/crm/{external_id}", "timeout_ms": "1500",
+                                            "field_label": "Stage", "field_path": "stage"},
+    "POST /api/v1/connectors": {"key": "erp2", "name": "ERP 2", "ref_system": "erp",
+                                "url_template": "http://127.0.0.1:9/erp/{external_id}",
+                                "fields": [{"path": "delivery.promised", "label": "Promised"}]},
+    "PATCH /api/v1/connectors/{cid}": {"name": "CRM 2"},
     "POST approvals/handoffs/<int:pk>/rate": {"score": "4"},
     "POST approvals/justifications/<int:pk>": {"text": "情况紧急"},
     "POST approvals/requests/<int:pk>/bypass": {"reason": "停机"},
@@ -855,6 +879,11 @@ class Objects(dict):
                                         expires_at=t + timedelta(days=1))
         flag = FlaggedAddress.objects.create(medium="email", address="bad@example.com", flagged_at=t)
         WorkerHeartbeat.objects.create(worker="url-table", started_at=t, seen_at=t)  # /readyz is ready
+        from closeloop.connectors.models import Connector
+
+        connector = Connector.objects.create(key="crm", name="CRM", ref_system="crm", enabled=False, created_at=t,
+                                             updated_at=t, url_template="http://127.0.0.1:9/crm/{external_id}",
+                                             fields=[{"path": "stage", "label": "Stage"}])
         queue = Queue.objects.create(name="mine", owner=w.dispatcher, filters={}, created_at=t)
         tree = {"settings": {"bypass_roles": ["admin", "manager"], "justify_hours": 24}, "auto_approve": [],
                 "nodes": [{"id": "mgr", "type": "approver", "name": "Manager",
@@ -908,7 +937,7 @@ class Objects(dict):
             justification=justification.pk, flow=flow.pk, number=version.number, requirement=requirement.pk,
             handoff=handoff.pk, sign_token=sign_token, track_token=ensure_tracking(order).token,
             qr_token=sign_qr(w.asset_a), size=192, plan_id=plan.pk, kind="site", batch_id=_ledger_batch(w).pk,
-            contract=contract.pk, **_mail_fixtures(w),
+            contract=contract.pk, connector=connector.pk, **_mail_fixtures(w),
         )
         from closeloop.events.models import Delivery as EventDelivery
         from closeloop.events.models import Subscription
@@ -953,6 +982,7 @@ PARAMS = [
     ("stock/parts/", {"number": "part_number"}), ("/api/v1/parts/", {"number": "part_number"}),
     ("settings/mailboxes/", {"mid": "mailbox"}), ("mail/held/", {"pk": "held_mail"}),
     ("/api/v1/mailboxes/", {"mid": "mailbox"}), ("/api/v1/mail/held/", {"pk": "held_mail"}),
+    ("settings/connectors/", {"cid": "connector"}), ("/api/v1/connectors/", {"cid": "connector"}),
 ]
 PARAM = re.compile(r"<(?:[^>:]+:)?([^>]+)>|\{(?:path:)?([^}]+)\}")
 

@@ -19,6 +19,7 @@ from closeloop.core.errors import DomainError, NotFound
 from closeloop.workorders.lifecycle import STATE_LABELS, TRANSITIONS
 from closeloop.workorders.listing import list_slots
 
+from . import lookup as lookup_panels
 from . import selectors, services
 
 
@@ -164,7 +165,7 @@ def lookup(request):
     if request.GET.get("go") and len(res["work_orders"]) == 1 and res["kinds"] == ["code"]:
         return redirect("workorders:detail", code=res["work_orders"][0].code)
     tpl = "console/_lookup_results.html" if request.htmx else "console/lookup.html"
-    return render(request, tpl, {"r": res})
+    return render(request, tpl, {"r": res, "panels": lookup_panels.panels_for(request, res)})
 
 
 # ---- dashboard -----------------------------------------------------------------------------------------------

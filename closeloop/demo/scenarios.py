@@ -17,6 +17,7 @@ and may use the app's own services. The order today (sla/demo.py and friends):
     30 telemetry  a gateway, meters and a month of readings and alarms on the ventilators, two conditions
     50 fieldwork  closure gates, the engineer's phone journey
     60 approvals, notify, portal
+    75 connectors a CRM and an ERP on `closeloop fake_systems`, and the work order that shows them
     90 analytics  the figures of everything above, computed at once (the worker keeps them current)
 
 To add one: write `<app>/demo.py` with ORDER and seed(); nothing to register.

@@ -10,7 +10,7 @@ from closeloop.demo import scenarios
 def test_it_finds_every_apps_scenario_in_the_documented_order():
     assert [s.label for s in scenarios.discover()] == [
         "sla", "dispatch", "roster", "rules", "telemetry", "parts", "fieldwork", "approvals", "notify", "portal",
-        "maintenance", "events", "purchasing", "mailin", "analytics"]
+        "maintenance", "connectors", "events", "purchasing", "mailin", "analytics"]
     for s in scenarios.discover():
         assert callable(s.module.seed)
 

@@ -7,7 +7,8 @@ Gunicorn sync workers measured 2.5-3x cheaper per request than ASGI for this app
 
 Against the demo's database (CLOSELOOP_DEMO=1, as `make demo` runs it) it also starts
 `closeloop notify_sink` first, before the worker, so the demo's channels have something to
-deliver to from the first message (watch them at http://127.0.0.1:8025/); --no-sink to skip.
+deliver to from the first message (watch them at http://127.0.0.1:8025/), and `closeloop
+fake_systems` (the demo's CRM and ERP on 127.0.0.1:8026, docs/connectors.md); --no-sink to skip both.
 """
 
 import atexit
@@ -41,6 +42,7 @@ class Command(BaseCommand):
         self._ensure_static()
         if settings.DEMO_MODE and not no_sink:
             self._start_sink()  # before the worker: its first delivery must find the sink
+            self._start_fake_systems()
         if not no_worker:
             self._start_worker()
         _metrics_dir()
@@ -86,6 +88,16 @@ class Command(BaseCommand):
             time.sleep(0.1)
         self.stdout.write(f"closeloop notify_sink started (pid {proc.pid}): messages at "
                           f"http://127.0.0.1:{http_port}/, SMTP 127.0.0.1:{smtp_port}")
+        return proc
+
+    def _start_fake_systems(self, port: int = 8026):
+        """Start `closeloop fake_systems` (the demo's CRM and ERP, docs/connectors.md) as a child."""
+        if _listening(port):
+            self.stdout.write(f"fake systems already listen on http://127.0.0.1:{port}/")
+            return None
+        proc = subprocess.Popen([sys.executable, "-m", "closeloop.cli", "fake_systems", "--port", str(port)])
+        _stop_at_exit(proc)
+        self.stdout.write(f"closeloop fake_systems started (pid {proc.pid}): CRM and ERP at http://127.0.0.1:{port}/")
         return proc
 
     def _start_worker(self) -> None:
