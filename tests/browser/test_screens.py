@@ -98,6 +98,8 @@ PAGES = [
     ("/settings/events/", {"admin"}), ("/settings/systems/", {"admin"}),
     ("/settings/mailboxes/", {"admin"}), ("/settings/mailboxes/{mailbox}", {"admin"}),
     ("/mail/held/", {"admin", "manager", "dispatcher"}),
+    ("/settings/connectors/", {"admin"}), ("/settings/connectors/new", {"admin"}),
+    ("/settings/connectors/{connector}/", {"admin"}), ("/lookup/?q={code}", _STAFF),
     ("/settings/sla-policies/", {"admin"}), ("/settings/calendars/", {"admin"}),
     ("/analytics/", {"admin", "manager", "dispatcher", "eng_x"}),
     ("/analytics/heatmap/", {"admin", "manager", "dispatcher", "eng_x"}),
@@ -217,7 +219,8 @@ def user_data_texts() -> list[str]:
     return sorted((t for t in found if len(t) < 300), key=len, reverse=True)
 
 
-def _seed(world):
+def _seed(world, settings=None):
+    from closeloop.connectors.testing import seed_for_tests
     from closeloop.workorders import services
     from closeloop.workorders.lifecycle import S
     from closeloop.workorders.tests.factories import make_wo
@@ -228,7 +231,9 @@ def _seed(world):
     done = make_wo(world, status=S.CONFIRMED, title="监护仪校准 已确认待开票")
     mailbox = _seed_mail(world, wo)
     purchase = _seed_stock(world, wo)
-    return {"code": wo.code, "done": done.code, "mailbox": mailbox, "purchase": purchase}
+    connector = seed_for_tests(world.admin, wo, settings) if settings is not None else None  # CRM, ERP
+    return {"code": wo.code, "done": done.code, "mailbox": mailbox, "purchase": purchase,
+            "connector": connector and connector.pk}
 
 
 def _seed_stock(world, wo) -> str:
@@ -268,7 +273,7 @@ def _seed_mail(world, wo) -> int:
     return mb.pk
 
 
-def test_every_page_of_every_role_at_both_widths_in_both_languages(world, browser, live_server):
+def test_every_page_of_every_role_at_both_widths_in_both_languages(world, browser, live_server, settings):
     """Fails on horizontal overflow, a wrapped top-bar item, a closed <dialog> drawn on the page,
     a console error, a CSP violation, a 4xx/5xx (other than the 403 page asked for), or untranslated
     text in the UI chrome (nav, buttons, labels, headings, table headers, placeholders): Chinese on
@@ -280,7 +285,7 @@ def test_every_page_of_every_role_at_both_widths_in_both_languages(world, browse
 
     from .conftest import _CSP_LISTENER
 
-    ids = _seed(world)
+    ids = _seed(world, settings)
     data = user_data_texts()
     shots = os.environ.get("CLOSELOOP_SCREENSHOT_DIR")
     if shots:
