@@ -92,6 +92,7 @@ KIND_LABELS = {
     "handoff_requirement": pgettext_lazy("audit kind", "Handoff requirement"),
     "company": pgettext_lazy("audit kind", "Company settings"),
     "work_order_override": pgettext_lazy("audit kind", "Work order closed with override"),
+    "connector": pgettext_lazy("audit kind", "Connected system"),
 }
 
 #: The model behind each kind ("app_label.Model", looked up by name so this app imports
@@ -103,5 +104,5 @@ KIND_MODELS = {
     "api_token": "accounts.ApiToken", "wo_type": "workorders.WorkOrderType", "custom_field": "workorders.CustomField",
     "closure_policy": "fieldwork.ClosurePolicy", "dispatch_setting": "dispatch.DispatchSetting",
     "approval_flow": "approvals.ApprovalFlow", "handoff_requirement": "approvals.HandoffRequirement",
-    "company": "administration.CompanySettings",
+    "company": "administration.CompanySettings", "connector": "connectors.Connector",
 }

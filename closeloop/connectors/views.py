@@ -27,8 +27,7 @@ def _admin(request):
 def _panel(request, wo) -> dict | None:
     if not selectors.may_see_context(request.user):
         return None
-    return {"code": wo.code, "url": reverse("connectors:context", args=[wo.code]),
-            "systems": Connector.objects.filter(enabled=True).count() + 1}
+    return {"code": wo.code, "url": reverse("connectors:context", args=[wo.code])}
 
 
 def work_order_panel(request, wo) -> dict | None:

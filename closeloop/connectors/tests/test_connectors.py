@@ -170,7 +170,7 @@ def test_the_page_answers_when_a_system_does_not(world, fake, wo):
     assert r.status_code == 200
     html = r.content.decode()
     assert 'data-system="crm" data-status="ok"' in html and "Stage" in html
-    assert 'data-system="slow" data-status="timeout"' in html and "did not answer in time" in html
+    assert 'data-system="slow" data-status="timeout"' in html and 'data-testid="context-timeout"' in html
     assert 'data-system="broken" data-status="failed"' in html
     assert f"/connectors/context/{wo.code}/?system=slow&amp;fresh=1" in html
     assert fake.release.is_set() is False  # the slow system was still sleeping when the page answered
