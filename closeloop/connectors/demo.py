@@ -19,8 +19,6 @@ BASE = "http://127.0.0.1:8026"
 def seed() -> str:
     from closeloop.accounts.models import User
     from closeloop.core.clock import now
-    from closeloop.fieldwork.models import CheckIn
-    from closeloop.workorders.models import ExternalRef
     from closeloop.workorders.services import do_add_external_ref
 
     from . import crypto
@@ -45,12 +43,7 @@ def seed() -> str:
                       updated_by=admin, url_template=f"{BASE}/slow/{{code}}", timeout_ms=1500,
                       fields=[{"path": "note", "label": "备注"}]),
         ])
-    ci = (CheckIn.objects.filter(latitude__isnull=False).select_related("work_order").order_by("-at").first()
-          or CheckIn.objects.select_related("work_order").order_by("-at").first())
-    wo = ci.work_order if ci else None
-    if wo is None:
-        wo = ExternalRef.objects.filter(system="crm").select_related("work_order").first()
-        wo = wo.work_order if wo else None
+    wo = _showcase(User.objects.get(username="dispatcher"))
     if wo is None:
         return "connectors: CRM and ERP on closeloop fake_systems (no work order to show them on)"
     have = set(wo.external_refs.values_list("system", flat=True))
@@ -60,3 +53,24 @@ def seed() -> str:
             do_add_external_ref(actor=dispatcher, wo=wo, system=system, external_id=ident)
     return (f"connectors: CRM and ERP on closeloop fake_systems ({BASE}/); look up {wo.code} to see them "
             "beside its check-in")
+
+
+def _showcase(dispatcher):
+    """A work order being worked on at a site with coordinates, checked in on site now (our own
+    data), preferring one that already has a CRM id; None when the demo has none."""
+    from closeloop.core.errors import DomainError
+    from closeloop.customers.stickers import printed_text
+    from closeloop.fieldwork.evidence import do_check_in
+    from closeloop.fieldwork.services import WORKING_STATES
+    from closeloop.workorders.models import WorkOrder
+
+    working = (WorkOrder.objects.filter(status__in=WORKING_STATES, assignee__isnull=False, site__latitude__isnull=False)
+               .select_related("site").order_by("-id"))
+    for wo in [*working.filter(external_refs__system="crm")[:10], *working[:10]]:
+        try:
+            do_check_in(actor=wo.assignee, wo=wo, qr=printed_text(wo.site), latitude=float(wo.site.latitude) + 0.0003,
+                        longitude=float(wo.site.longitude) + 0.0002, accuracy=15)
+        except DomainError:
+            continue
+        return wo
+    return WorkOrder.objects.filter(external_refs__system="crm").order_by("id").first()
