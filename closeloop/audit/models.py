@@ -92,7 +92,7 @@ KIND_LABELS = {
     "handoff_requirement": pgettext_lazy("audit kind", "Handoff requirement"),
     "company": pgettext_lazy("audit kind", "Company settings"),
     "work_order_override": pgettext_lazy("audit kind", "Work order closed with override"),
-    "connector": pgettext_lazy("audit kind", "Connected system"),
+    "connector": pgettext_lazy("audit kind", "Lookup connector"),
 }
 
 #: The model behind each kind ("app_label.Model", looked up by name so this app imports

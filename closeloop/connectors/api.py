@@ -46,14 +46,14 @@ class ConnectorPatch(StrictSchema):
     timeout_ms: int | None = None
 
 
-@router.get("/connectors", response=list[dict], summary="Connected systems (secrets never shown)")
+@router.get("/connectors", response=list[dict], summary="Lookup connectors (secrets never shown)")
 def list_connectors(request):
     require_scope(request, "read")
     require_role(request, *ADMINS)
     return [serializers.connector(c) for c in selectors.connectors()]
 
 
-@router.post("/connectors", response={201: dict}, summary="Add a connected system")
+@router.post("/connectors", response={201: dict}, summary="Add a lookup connector")
 def create_connector(request, body: ConnectorIn):
     require_scope(request, "write")
     require_role(request, *ADMINS)
@@ -68,7 +68,7 @@ def get_connector(request, cid: int):
     return serializers.connector(selectors.connector(cid))
 
 
-@router.patch("/connectors/{cid}", response=dict, summary="Edit a connected system (a blank secret is kept)")
+@router.patch("/connectors/{cid}", response=dict, summary="Edit a lookup connector (a blank secret is kept)")
 def patch_connector(request, cid: int, body: ConnectorPatch):
     require_scope(request, "write")
     require_role(request, *ADMINS)

@@ -14,7 +14,7 @@ class ConnectorsConfig(AppConfig):
 
         from . import selectors, views
 
-        nav.register("connectors", _("Connected systems"), "connectors:list", icon="link", order=96,
+        nav.register("connectors", _("Lookup connectors"), "connectors:list", icon="link", order=96,
                      visible=selectors.may_configure, group="settings")
         panels.register("connectors", "connectors/_panel.html", context=views.work_order_panel, order=15)
         lookup.register_panel("connectors", "connectors/_panel.html", context=views.lookup_panel, order=10)

@@ -2,7 +2,7 @@
 
 A CRM and an ERP on `closeloop fake_systems` (http://127.0.0.1:8026/, which `closeloop serve`
 starts in a demo), asked by the work order's external refs ("crm", "erp"); a third, slow
-system is configured but off (turn it on in Settings → Connected systems to watch a system
+system is configured but off (turn it on in Settings → Lookup connectors to watch a system
 that does not answer in time). One work order with a check-in gets a CRM and an ERP id, so
 its lookup shows all three side by side.
 

@@ -23,7 +23,7 @@ KNOWN = set(DEFAULTS) | {"key", "name", "url_template", "auth_secret", "clear_se
 
 def _require(actor) -> None:
     if not may_configure(actor):
-        raise Forbidden(_("Only administrators may configure connected systems."))
+        raise Forbidden(_("Only administrators may configure connectors."))
 
 
 def _clean(data: dict, current: dict) -> tuple[dict, list]:

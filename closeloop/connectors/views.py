@@ -1,4 +1,4 @@
-"""Console pages: Settings → Connected systems (administrators), and the context fragment the
+"""Console pages: Settings → Lookup connectors (administrators), and the context fragment the
 work order page and the universal lookup load with htmx after the page (so neither waits)."""
 
 from django.contrib import messages
@@ -103,10 +103,10 @@ def _edit(request, c: Connector | None):
         try:
             if c is None:
                 c = services.do_create_connector(actor=request.user, data=data)
-                messages.success(request, _("Connected system added."))
+                messages.success(request, _("Connector added."))
             else:
                 services.do_update_connector(actor=request.user, connector=c, data=data)
-                messages.success(request, _("Connected system saved."))
+                messages.success(request, _("Connector saved."))
             return redirect("connectors:list")
         except ValidationFailed as e:
             for p in e.problems:
@@ -149,5 +149,5 @@ def connector_delete(request, cid: int):
     except NotFound:
         raise Http404 from None
     services.do_delete_connector(actor=request.user, connector=c)
-    messages.success(request, _("Connected system removed."))
+    messages.success(request, _("Connector removed."))
     return redirect("connectors:list")
