@@ -3,19 +3,30 @@ take a work order the caller may already see."""
 
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, QuerySet
 
 from closeloop.core.clock import now
+from closeloop.core.compiled import Compiled
 
 from .models import BusinessCalendar, Escalation, SLAPolicy, SLATarget, TargetState
 
 RUNNING = (TargetState.ON_TRACK, TargetState.WARNING)
 
 
+_WO = -7_000_000_000_001  # stands for the work order's id in the compiled ledger query
+_ledger: dict[str, Compiled] = {}
+
+
 def ledger_for(wo) -> list[SLATarget]:
+    """The work order's targets in milestone order (the query is compiled once per process:
+    every API get and work order page reads it)."""
     order = {"response": 0, "arrival": 1, "resolution": 2, "closure": 3}
-    rows = list(SLATarget.objects.filter(work_order=wo).select_related("policy", "calendar"))
-    return sorted(rows, key=lambda r: order.get(r.milestone, 9))
+    compiled = _ledger.get(connection.vendor)
+    if compiled is None:
+        compiled = _ledger[connection.vendor] = Compiled(
+            SLATarget.objects.filter(work_order_id=_WO).select_related("policy", "calendar").order_by(), _WO)
+    return sorted(compiled.all(wo.pk), key=lambda r: order.get(r.milestone, 9))
 
 
 def escalations_for(wo) -> QuerySet[Escalation]:

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team, User
 from closeloop.core.clock import now
+from closeloop.core.compiled import Compiled
 from closeloop.core.errors import (
     Conflict,
     FieldProblem,
@@ -112,6 +113,21 @@ def search_document_for(wo: WorkOrder, refs: list[str] | None = None) -> str:
     return document_tokens(*parts)
 
 
+_KEY_TEXT, _KEY_INT = "\x00key\x00", -7_000_000_000_003  # stand for the value in a compiled lookup
+_by_key_queries: dict[tuple, Compiled] = {}
+
+
+def _by_key(model, by: str, value):
+    """model.objects.filter(<by>=value) on a unique key: compiled once per process (core.compiled),
+    a create resolves four or five of them."""
+    key = (connection.vendor, model, by)
+    compiled = _by_key_queries.get(key)
+    if compiled is None:
+        sentinel = _KEY_INT if by == "pk" else _KEY_TEXT
+        compiled = _by_key_queries[key] = Compiled(model.objects.filter(**{by: sentinel}).order_by()[:1], sentinel)
+    return compiled.first(value)
+
+
 def _lookup(problems, name, model, value, *, by="code", label=None):
     """Resolve a reference given by its public key (code, username, serial)."""
     if value in (None, ""):
@@ -120,8 +136,10 @@ def _lookup(problems, name, model, value, *, by="code", label=None):
         return value
     if by == "pk" and (isinstance(value, bool) or not str(value).strip().isdigit()):
         obj = None  # a name typed where an id belongs is "not found", never a 500
+    elif by == "pk":
+        obj = _by_key(model, by, int(str(value).strip()))
     else:
-        obj = model.objects.filter(**{by: str(value).strip() if by == "pk" else value}).first()
+        obj = _by_key(model, by, str(value))
     if obj is None:
         problems.append(FieldProblem(name, _("No %(what)s %(v)s.") % {"what": label or name, "v": value},
                                      "not_found"))
