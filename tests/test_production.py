@@ -29,6 +29,7 @@ STAFF_PAGES = [
     "/notifications/", "/notifications/preferences", "/notifications/channels/", "/notifications/deliveries/",
     "/notifications/policies/", "/rules/", "/rules/new", "/rules/keywords/", "/dispatch/settings/",
     "/dispatch/roster/", "/fieldwork/gates/", "/settings/tokens/", "/work-orders/{code}/",
+    "/settings/telemetry/", "/settings/telemetry/meters/", "/settings/telemetry/conditions/",
 ]
 PHONE_PAGES = ["/m/", "/m/wo/{code}/", "/m/manifest.webmanifest", "/m/sw.js"]
 PORTAL_PAGES = ["/portal/", "/portal/new", "/portal/w/{code}/"]
