@@ -167,3 +167,50 @@ def test_designer_in_chinese_and_request_from_work_order(world, browse):
     assert watch.page_errors == []
     assert watch.console_errors == []
     assert watch.bad_responses == []
+
+
+def _drag(page, source, target):
+    """Press on the source handle, move over the target in steps (SortableJS reacts to dragover), release."""
+    source.scroll_into_view_if_needed()
+    a = source.bounding_box()
+    page.mouse.move(a["x"] + a["width"] / 2, a["y"] + a["height"] / 2)
+    page.mouse.down()
+    target.scroll_into_view_if_needed()
+    b = target.bounding_box()
+    for i in range(1, 11):
+        page.mouse.move(b["x"] + b["width"] / 2, b["y"] + 2 + (b["height"] / 2 - 2) * i / 10, steps=2)
+    page.mouse.up()
+
+
+@pytest.mark.parametrize(("locale", "width", "tag"), [("en-US", 1440, "1440-en"), ("zh-CN", 390, "390-zh")])
+def test_nodes_are_dragged_within_a_list_and_into_a_branch(world, browse, screenshot_dir, locale, width, tag):
+    """Real drag and drop (SortableJS) by each node's handle: the cc node dragged above the condition,
+    then the finance approver dragged out of the default branch to the top level; the saved draft
+    follows the new order."""
+    from closeloop.approvals.models import ApprovalFlow
+
+    _org(world)
+    flow = services.do_create_flow(actor=world.manager, data={"name": "配件采购", "action": "purchase_part",
+                                                              "tree": purchase_tree()})
+    page = browse(locale=locale, width=width, height=900)
+    login(page, "manager")
+    page.goto(f"/approvals/flows/{flow.pk}/designer")
+    tree = page.get_by_test_id("designer-tree")
+    top = tree.locator(":scope > .cl-flow-list > [data-testid=node]")
+    expect(top).to_have_count(2)
+    _drag(page, top.nth(1).locator(":scope > .card-body > div > [data-drag-handle]"),
+          top.nth(0).locator(":scope > .card-body > div > [data-drag-handle]"))
+    expect(top.nth(0)).to_have_attribute("data-node", "cc-store")
+    fin = tree.locator('[data-node="fin"] > .card-body > div > [data-drag-handle]')
+    _drag(page, fin, tree.locator(":scope > .cl-flow-list > [data-node=cc-store] > .card-body > div > [data-drag-handle]"))
+    expect(tree.locator(':scope > .cl-flow-list > [data-node="fin"]')).to_have_count(1)
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    page.screenshot(path=str(screenshot_dir / f"flow-designer-drag-{tag}.png"), full_page=True)
+    page.get_by_test_id("save-draft").click()
+    expect(page.get_by_test_id("designer-status")).not_to_be_empty()
+    draft = ApprovalFlow.objects.get(pk=flow.pk).draft
+    top_ids = [n["id"] for n in draft["nodes"]]
+    assert top_ids == ["fin", "cc-store", "tier"]  # fin dropped onto cc-store's handle: just above it
+    default_branch = next(b for b in draft["nodes"][top_ids.index("tier")]["branches"] if b.get("default"))
+    assert [n["id"] for n in default_branch["nodes"]] == ["lead2"]
+    assert browse.watch.page_errors == [] and browse.watch.csp_violations() == []

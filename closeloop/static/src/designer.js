@@ -4,6 +4,8 @@
 // (/api/v1/approval-flows/{id}/draft | validate | preview | publish) with the session
 // cookie and the CSRF token. No inline scripts, styles or handlers (strict CSP).
 
+import Sortable from "sortablejs";
+
 import { h } from "./lib/dom.js";
 
 const root = document.getElementById("designer");
@@ -251,6 +253,8 @@ if (root && configEl) {
   function nodeCard(node, list, i) {
     const badge = { approver: "bg-blue-lt", cc: "bg-secondary-lt", condition: "bg-yellow-lt", parallel: "bg-purple-lt" }[node.type] || "";
     const head = h("div", { class: "d-flex gap-2 align-items-center mb-2" },
+      h("span", { class: "cl-drag-handle text-secondary", "data-drag-handle": "", "data-testid": "drag-node",
+        title: t("drag"), "aria-hidden": "true" }, "⠿"),
       h("span", { class: "badge " + badge }, t(node.type)),
       h("input", { type: "text", class: "form-control form-control-sm", value: node.name || "", "aria-label": t("name"),
         "data-testid": "node-name", oninput: (e) => { node.name = e.target.value; } }),
@@ -271,10 +275,33 @@ if (root && configEl) {
     return card;
   }
 
+  // Drag and drop (SortableJS): a node moves by its handle within its list, or into another list
+  // (a branch, the top level); the tree in memory follows, then everything is drawn again. The
+  // arrows above do the same by keyboard.
+  const listOf = new WeakMap();
+
   function nodeList(list) {
     const box = h("div", { class: "cl-flow-list" });
-    if (!list.length) box.append(h("div", { class: "small text-secondary mb-2" }, t("empty")));
+    listOf.set(box, list);
+    if (!list.length) box.append(h("div", { class: "small text-secondary mb-2 cl-flow-empty" }, t("empty")));
     list.forEach((node, i) => box.append(nodeCard(node, list, i)));
+    Sortable.create(box, {
+      group: "flow-nodes",
+      handle: "[data-drag-handle]",
+      draggable: ".cl-flow-node",
+      animation: 150,
+      ghostClass: "cl-drag-ghost",
+      forceFallback: true,  // pointer events, the same with a mouse, a finger and a test driver
+      fallbackOnBody: true,
+      onEnd: (e) => {
+        const from = listOf.get(e.from);
+        const to = listOf.get(e.to);
+        if (!from || !to || (e.from === e.to && e.oldDraggableIndex === e.newDraggableIndex)) return;
+        const [moved] = from.splice(e.oldDraggableIndex, 1);
+        to.splice(Math.min(e.newDraggableIndex, to.length), 0, moved);
+        render();
+      },
+    });
     const add = h("div", { class: "btn-list mb-1", role: "group", "data-testid": "add-node" });
     for (const type of ["approver", "cc", "condition", "parallel"]) {
       add.append(h("button", { type: "button", class: "btn btn-sm btn-outline-primary", "data-add": type,
