@@ -101,7 +101,7 @@ class PlanForm(forms.Form):
             elif isinstance(f.widget, forms.Select):
                 f.widget.attrs.setdefault("class", "form-select")
             else:
-                f.widget.attrs.setdefault("class", "form-control")
+                f.widget.attrs["class"] = ("form-control " + f.widget.attrs.get("class", "")).strip()
 
     @staticmethod
     def initial_for(snapshot: dict) -> dict:

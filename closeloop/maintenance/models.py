@@ -138,6 +138,12 @@ class Plan(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def priority_label(self) -> str:
+        from closeloop.workorders.models import Priority
+
+        return Priority(self.priority).label if self.priority in Priority.values else self.priority
+
 
 class Occurrence(models.Model):
     """One occurrence of a plan on one asset, recorded in the transaction that acted on it."""

@@ -93,6 +93,8 @@ PAGES = [
     ("/approvals/handoffs/", _BOSSES), ("/approvals/reports/", _BOSSES),
     ("/rules/", {"admin", "manager", "dispatcher"}), ("/rules/keywords/", {"admin", "manager", "dispatcher"}),
     ("/rules/new", _BOSSES), ("/dispatch/roster/", {"admin", "manager", "dispatcher"}),
+    ("/maintenance/", {"admin", "manager", "dispatcher"}), ("/maintenance/new", {"admin", "manager", "dispatcher"}),
+    ("/maintenance/{plan}/", {"admin", "manager", "dispatcher"}),
     ("/dispatch/settings/", _BOSSES), ("/fieldwork/gates/", _BOSSES), ("/settings/audit/", {"admin"}),
     ("/settings/types/", _BOSSES), ("/settings/types/repair/", _BOSSES), ("/settings/contracts/", _BOSSES),
     ("/settings/events/", {"admin"}), ("/settings/systems/", {"admin"}),
@@ -232,8 +234,12 @@ def _seed(world, settings=None):
     mailbox = _seed_mail(world, wo)
     purchase = _seed_stock(world, wo)
     connector = seed_for_tests(world.admin, wo, settings) if settings is not None else None  # CRM, ERP
+    from closeloop.maintenance.services import do_create_plan
+
+    plan = do_create_plan(actor=world.manager, data={"name": "呼吸机季度保养", "type": "repair", "asset": "SN-A-1",
+                                                     "every": 3, "unit": "month", "checklist": ["检查气路"]})
     return {"code": wo.code, "done": done.code, "mailbox": mailbox, "purchase": purchase,
-            "connector": connector and connector.pk}
+            "connector": connector and connector.pk, "plan": plan.pk}
 
 
 def _seed_stock(world, wo) -> str:
