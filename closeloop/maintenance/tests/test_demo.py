@@ -11,6 +11,7 @@ pytestmark = pytest.mark.django_db
 def test_seed_makes_the_plans_and_the_first_monthly_work_orders(pm):
     line = demo.seed()
     assert "申城电梯维保" in line
+    assert "[0, 0, 0, 0, 0, 1, 1]" in line, line  # the 6th door-delay alarm, not before, not twice
     assert Plan.objects.count() == 3
     monthly = Plan.objects.get(trigger="calendar")
     assert (

@@ -194,3 +194,17 @@ def test_bad_input_names_the_field_and_writes_nothing(pm):
             pm.plan(**data)
         assert field in [p.field for p in exc.value.problems], (data, exc.value.problems)
     assert Plan.objects.count() == 0
+
+
+def test_parts_are_reserved_through_the_parts_app(pm):
+    from closeloop.parts.models import Part, Reservation
+
+    t = datetime(2026, 1, 1, 1, tzinfo=UTC)
+    belt = Part.objects.create(number="DR-BELT-9", name="门机皮带", created_at=t)
+    with time_machine.travel(t, tick=False):
+        pm.plan(start_date="2026-01-01", parts=[{"part_id": belt.pk, "quantity": 2}])
+    run(datetime(2026, 1, 1, 2, tzinfo=UTC))
+    occ = Occurrence.objects.get()
+    assert occ.reserved is True
+    r = Reservation.objects.get()
+    assert r.work_order == occ.work_order and r.part == belt and r.quantity == 2
