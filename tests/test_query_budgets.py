@@ -40,8 +40,8 @@ BUDGETS = {
     "console_lookup": 9,
     "console_dashboard": 16,
     "console_board": 21,
-    "analytics_overview": 39,
-    "analytics_heatmap": 12,
+    "analytics_overview": 45,  # + the region filter's provinces (2), approvals by version and level, handoffs, acks
+    "analytics_heatmap": 14,  # + the region filter's provinces (sites, customers)
     "analytics_drill_list": 12,
 }
 #: On PostgreSQL the list and get reads set their planner settings first (one statement:

@@ -2,8 +2,10 @@
 
 A figure links to `/workorders/?drill=<spec>` where spec is a query string of its own:
 `m=wo` (work orders created in the period, `flag=` one of measures.FLAGS) or `m=cell` (work
-orders with a stay in `state` started in the period, by `team` or `person`), plus the scope
-(`from`, `to`, `team`, `type`, `priority`, `customer`). The list narrows to the ids the same
+orders with a stay in `state` started in the period, by `team` or `person`) or `m=ep` (work
+orders with an approval request, approver step, handoff or acknowledge chain: `kind`, with
+`flow`, `version`, `level`, `from_team`, `outcome`), plus the scope (`from`, `to`, `team`,
+`type`, `priority`, `customer`, `region`). The list narrows to the ids the same
 definitions give (measures.facts_q / intervals_q), inside the user's visibility as always.
 """
 
@@ -54,6 +56,21 @@ def ids_query(spec: dict, user=None):
         key = _int(spec.get("person" if by == "person" else "cell_team"), by)
         col = "assignee_id" if by == "person" else "team_id"
         return measures.intervals_q(scope, state=state, **{col: key}).values("work_order_id")
+    if m == "ep":
+        kind = spec.get("kind") or ""
+        if kind not in ("approval", "step", "handoff", "ack"):
+            raise ValidationFailed(FieldProblem("drill.kind", _("No such figure."), "invalid"))
+        extra = {}
+        if "flow" in spec:
+            extra["label"] = spec["flow"]
+        for name, col in (("version", "version"), ("level", "level"), ("from_team", "from_team_id")):
+            if name in spec:
+                extra[col] = _int(spec[name], name)
+        if spec.get("outcome") == "open":
+            extra["ended_at__isnull"] = True
+        elif spec.get("outcome"):
+            extra["outcome"] = spec["outcome"]
+        return measures.episodes_q(scope, kind, **extra).values("work_order_id")
     raise ValidationFailed(FieldProblem("drill.m", _("No such figure."), "invalid"))
 
 
@@ -89,6 +106,11 @@ def describe(raw: str) -> str | None:
     if not spec:
         return None
     period = f"{spec.get('from', '')} – {spec.get('to', '')}"
+    if spec.get("m") == "ep":
+        kinds = {"approval": _("approval requests"), "step": _("approver steps"), "handoff": _("handoffs"),
+                 "ack": _("acknowledge-or-escalate chains")}
+        return _("Analytics: %(figure)s, created %(period)s") % {
+            "figure": kinds.get(spec.get("kind"), spec.get("kind")), "period": period}
     if spec.get("m") == "cell":
         return _("Analytics: stays in “%(state)s” started %(period)s") % {
             "state": STATE_LABELS.get(spec.get("state"), spec.get("state")), "period": period}
@@ -104,7 +126,8 @@ def FLAG_LABELS() -> dict:  # noqa: N802 - a table, read at request time (transl
         "handover3": _("3 or more hand-overs"), "handed_over": _("handed over"),
         "ftf": _("first-time fix"), "not_ftf": _("not fixed the first time"), "repeat": _("repeat faults"),
         "rated": _("rated"), "unsatisfied": _("rated 3 or less"), "waiting_invoice": _("waiting for an invoice"),
-        "invoiced": _("invoiced"),
+        "invoiced": _("invoiced"), "update15": _("first update within 15 minutes"),
+        "update30": _("first update within 30 minutes"),
     }
 
 

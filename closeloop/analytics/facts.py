@@ -203,3 +203,101 @@ def _interval(wo, seq, state, team, assignee, at) -> dict:
     return {"seq": seq, "state": state, "team_id": team or 0, "assignee_id": assignee or 0,
             "wo_type_id": wo.wo_type_id, "priority": wo.priority, "customer_id": wo.customer_id or 0,
             "started_at": at, "ended_at": None, "day": business_day(at)}
+
+
+def episodes(wo, events: list, people: People) -> list[dict]:
+    """The work order's approval requests, approver steps, handoffs and acknowledge-or-escalate
+    chains, read from its timeline (one dict per Episode row):
+
+    - approval request: `requested` → its final event (approved / rejected / cancelled; "auto"
+      when an auto-approve rule decided, "bypassed" when a step of it was bypassed); label = flow,
+      version = the flow version it ran under;
+    - approver step: `step_opened` → the request moving on after a decision at it (a next step
+      opening), its bypass or timer, or the request ending, whichever first (the wait at that
+      level); level = 1 for the request's first approver steps (parallel ones opened together
+      share a level), 2 for the next, ...; outcome = its decision, "bypassed" or "timer";
+    - handoff: `handoff` → `handoff_rated` (score 1–5), from the handing-over team to the
+      receiving one (label = its code);
+    - acknowledge-or-escalate chain: its start → its acknowledgement; level = escalation steps
+      sent before it (SMS, voice, backup person, supervisor; the first instant message is not one).
+    """
+    cohort = {"day": business_day(wo.created_at), "team_id": wo.team_id or 0, "wo_type_id": wo.wo_type_id,
+              "priority": wo.priority, "customer_id": wo.customer_id or 0}
+    out: list[dict] = []
+    requests: dict = {}  # request pk -> (episode, open step episode or None, steps opened)
+    handoffs: dict = {}
+    chains: dict = {}
+
+    def new(kind, at, **kw):
+        ep = {"seq": len(out), "kind": kind, "label": "", "version": 0, "level": 0, "name": "", "from_team_id": 0,
+              "started_at": at, "ended_at": None, "outcome": "", "score": None, **cohort}
+        ep.update(kw)
+        out.append(ep)
+        return ep
+
+    for ev in events:
+        d = ev.data or {}
+        if ev.kind == "approval":
+            what, rq = d.get("event"), d.get("request")
+            if what == "requested":
+                requests[rq] = {"ep": new("approval", ev.at, label=str(d.get("flow") or "")[:100],
+                                          version=int(d.get("version") or 0)), "open": {}, "waves": []}
+                continue
+            r = requests.get(rq)
+            if r is None:
+                continue
+            req, opened = r["ep"], r["open"]
+            if what == "step_opened":
+                for st in [st for st in opened.values() if st["decided"]]:
+                    _close_step(opened, st, ev.at)  # the request moved on after its decision
+                if ev.at not in r["waves"]:
+                    r["waves"].append(ev.at)
+                opened[d.get("step")] = {"ep": new("step", ev.at, label=req["label"], version=req["version"],
+                                                   level=len(r["waves"]),
+                                                   name=str(d.get("name") or d.get("step") or "")[:100]),
+                                         "decided": False, "key": d.get("step")}
+            elif what == "decision" and d.get("step") in opened:
+                st = opened[d["step"]]
+                st["decided"], st["ep"]["outcome"] = True, str(d.get("decision") or "")[:12]
+            elif what == "bypassed":
+                req["outcome"] = "bypassed"
+                if d.get("step") in opened:
+                    opened[d["step"]]["ep"]["outcome"] = "bypassed"
+                    _close_step(opened, opened[d["step"]], ev.at)
+            elif what == "timer" and d.get("timer") == "approve" and d.get("step") in opened:
+                opened[d["step"]]["ep"]["outcome"] = "timer"
+                _close_step(opened, opened[d["step"]], ev.at)
+            elif what in ("approved", "rejected", "cancelled") and req["ended_at"] is None:
+                req["ended_at"] = ev.at
+                if req["outcome"] != "bypassed":
+                    req["outcome"] = "auto" if d.get("rule") else what
+                for st in list(opened.values()):
+                    st["ep"]["outcome"] = st["ep"]["outcome"] or what
+                    _close_step(opened, st, ev.at)
+        elif ev.kind == "handoff":
+            what = d.get("event")
+            if what == "handoff":
+                handoffs[d.get("handoff")] = new("handoff", ev.at, label=str(d.get("to") or "")[:100],
+                                                 from_team_id=people.teams.get(d.get("from") or "", 0))
+            elif what == "handoff_rated" and d.get("handoff") in handoffs:
+                h = handoffs[d["handoff"]]
+                h["ended_at"], h["outcome"] = ev.at, "rated"
+                h["score"] = d.get("score") if isinstance(d.get("score"), int) else None
+        elif ev.kind == "notification" and ev.action == "ack" and d.get("chain") is not None:
+            step = d.get("step")
+            if step == "start":
+                chains[d["chain"]] = new("ack", ev.at)
+                continue
+            c = chains.get(d["chain"])
+            if c is None or c["ended_at"] is not None:
+                continue
+            if step == "ack":
+                c["ended_at"], c["outcome"] = ev.at, "acked"
+            elif step in ("sms", "voice", "backup", "supervisor"):
+                c["level"] += 1
+    return out
+
+
+def _close_step(opened: dict, st: dict, at) -> None:
+    st["ep"]["ended_at"] = at
+    opened.pop(st["key"], None)

@@ -20,7 +20,7 @@ from django.db.models.functions import Coalesce
 from closeloop.core.clock import now
 from closeloop.workorders.lifecycle import PAUSED, STATE_LABELS, TERMINAL, S
 
-from .models import BreakdownRollup, DailyRollup, StateInterval, StateRollup, WorkOrderFact
+from .models import BreakdownRollup, DailyRollup, Episode, StateInterval, StateRollup, WorkOrderFact
 from .refresh import BREAKDOWNS, DAILY, grouped, state_aggregates
 
 #: States where the work waits on somebody (the heat map's rows), in the order of the flow.
@@ -41,6 +41,13 @@ class Scope:
     type_id: int | None = None
     priority: str | None = None
     customer_id: int | None = None
+    #: the site's province (the customer's when the work order has no site)
+    region: str | None = None
+
+    @property
+    def needs_facts(self) -> bool:
+        """The rollups are not kept per customer or region: such a scope reads the facts."""
+        return self.customer_id is not None or bool(self.region)
 
     @property
     def days(self) -> int:
@@ -72,6 +79,8 @@ FLAGS = {
     "unsatisfied": Q(rating__lte=3),
     "waiting_invoice": Q(status=S.CONFIRMED),
     "invoiced": Q(invoice_s__isnull=False),
+    "update15": Q(first_update_s__lte=15 * 60),
+    "update30": Q(first_update_s__lte=30 * 60),
 }
 
 
@@ -88,15 +97,37 @@ def _dims(scope: Scope) -> dict:
     return d
 
 
+def region_q(region: str) -> Q:
+    """Work order facts in a region: the site's province, or the customer's when there is no site."""
+    from closeloop.customers.models import Customer, Site
+
+    return (Q(site_id__in=Site.objects.filter(province=region).values("pk"))
+            | Q(site_id=0, customer_id__in=Customer.objects.filter(province=region).values("pk")))
+
+
+def _in_region(qs, scope: Scope):
+    if not scope.region:
+        return qs
+    return qs.filter(work_order_id__in=WorkOrderFact.objects.filter(region_q(scope.region)).values("work_order_id"))
+
+
 def facts_q(scope: Scope, flag: str = "created", **extra):
     """The work order facts a figure counts: created in the period, matching the filters and the flag."""
-    return WorkOrderFact.objects.filter(FLAGS[flag], day__gte=scope.start, day__lte=scope.end,
-                                        **_dims(scope), **extra)
+    qs = WorkOrderFact.objects.filter(FLAGS[flag], day__gte=scope.start, day__lte=scope.end,
+                                      **_dims(scope), **extra)
+    return qs.filter(region_q(scope.region)) if scope.region else qs
 
 
 def intervals_q(scope: Scope, **extra):
     """The state intervals a heat-map cell covers: started in the period, matching the filters."""
-    return StateInterval.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope), **extra)
+    return _in_region(StateInterval.objects.filter(day__gte=scope.start, day__lte=scope.end, **_dims(scope),
+                                                   **extra), scope)
+
+
+def episodes_q(scope: Scope, kind: str, **extra):
+    """The approvals, approver steps, handoffs or acknowledge chains of the work created in the period."""
+    return _in_region(Episode.objects.filter(kind=kind, day__gte=scope.start, day__lte=scope.end, **_dims(scope),
+                                             **extra), scope)
 
 
 #: Read month rows for the whole months of a period (False: day rows only; the tests compare both).
@@ -131,7 +162,7 @@ def rolled(model, scope: Scope, group=()):
 def _daily(scope: Scope, group=()):
     """DailyRollup sums for the scope (grouped by `group`), or the same sums over the facts
     when the scope names a customer (the rollups are not kept per customer)."""
-    if scope.customer_id is not None:
+    if scope.needs_facts:
         return grouped(facts_q(scope), group, DAILY)
     qs = rolled(DailyRollup, scope, group)
     return grouped(qs, group, {k: Coalesce(Sum(k), Value(0), output_field=FloatField()) for k in DAILY})
@@ -158,6 +189,7 @@ def summary(scope: Scope) -> dict:
     - travel_avg_s: time on the way (depart → arrive);
     - ftf_rate: first-time fixes / completed; repeat_rate: repeats / created;
     - rating_avg: average customer rating (1–5); satisfaction: ratings 4 or 5 / ratings;
+    - update15_rate / update30_rate: first update to the customer within 15 / 30 minutes / created;
     - waiting_invoice: confirmed by the customer, no invoice yet; invoice_avg_s: completion → invoice.
     """
     r = _daily(scope)[0]
@@ -178,6 +210,8 @@ def summary(scope: Scope) -> dict:
         "repeats": int(r["repeats"]), "repeat_rate": _ratio(r["repeats"], r["created"]),
         "rating_avg": _ratio(r["rating_sum"], r["rated"]), "rated": int(r["rated"]),
         "satisfaction": _ratio(r["satisfied"], r["rated"]),
+        "update15": int(r["update15"]), "update15_rate": _ratio(r["update15"], r["created"]),
+        "update30": int(r["update30"]), "update30_rate": _ratio(r["update30"], r["created"]),
         "waiting_invoice": int(r["waiting_invoice"]), "invoice_avg_s": _ratio(r["invoice_s"], r["invoiced"]),
     }
 
@@ -196,7 +230,7 @@ INTAKE_DIMENSIONS = {"channel": "channel", "type": "wo_type_id", "customer": "cu
 def intake_by(scope: Scope, dim: str, limit: int = 20) -> list[dict]:
     """Work orders created in the period per channel, type, customer, site, team or priority, most first."""
     col = INTAKE_DIMENSIONS[dim]
-    if scope.customer_id is None and dim in BREAKDOWNS:
+    if not scope.needs_facts and dim in BREAKDOWNS:
         rows = (rolled(BreakdownRollup, scope).filter(dim=dim)
                 .values("key").annotate(n=Sum("created")).order_by("-n", "key")[:limit])
         return [{"key": r["key"] if col in ("channel", "priority") else int(r["key"]), "created": r["n"]}
@@ -212,7 +246,7 @@ def sla_by(scope: Scope, dim: str, limit: int = 50) -> list[dict]:
     """SLA attainment (targets met in time / met or breached), overdue rate (breached / all
     targets) and average first response per team, type, priority or customer."""
     col = SLA_DIMENSIONS[dim]
-    if dim == "customer" or scope.customer_id is not None:
+    if dim == "customer" or scope.needs_facts:
         rows = grouped(facts_q(scope), (col,), DAILY)
     else:
         rows = _daily(scope, (col,))
@@ -272,7 +306,7 @@ def heatmap(scope: Scope, by: str = "team") -> list[dict]:
     closed ones with their length and open ones with their age so far; `hours` is the total
     waiting time (the colour), `avg_hours` the average stay. Worst (most hours) first."""
     col = "team_id" if by == "team" else "assignee_id"
-    if scope.customer_id is not None:
+    if scope.needs_facts:
         closed = grouped(intervals_q(scope, ended_at__isnull=False), ("state", col), state_aggregates())
     else:
         closed = grouped(rolled(StateRollup, scope), ("state", col), ROLLED)
@@ -301,7 +335,7 @@ def top_stuck(scope: Scope, n: int = 5, by: str = "team") -> list[dict]:
 
 def time_in_state(scope: Scope) -> list[dict]:
     """Average and total hours per state (closed stays started in the period), in flow order."""
-    if scope.customer_id is None:
+    if not scope.needs_facts:
         rows = grouped(rolled(StateRollup, scope), ("state",), ROLLED)
     else:
         rows = grouped(intervals_q(scope, ended_at__isnull=False), ("state",), state_aggregates())
@@ -322,9 +356,9 @@ def engineers(scope: Scope, limit: int = 50) -> list[dict]:
     from closeloop.roster.models import Shift
 
     wos = {r["key"]: r["created"] for r in intake_by(scope, "assignee", limit=10_000) if r["key"]}
-    work_q = (rolled(StateRollup, scope) if scope.customer_id is None else intervals_q(scope, ended_at__isnull=False))
+    work_q = (rolled(StateRollup, scope) if not scope.needs_facts else intervals_q(scope, ended_at__isnull=False))
     work = {}
-    if scope.customer_id is None:
+    if not scope.needs_facts:
         for r in (work_q.filter(state__in=(S.ON_SITE, S.IN_PROGRESS)).exclude(assignee_id=0).values("assignee_id")
                   .annotate(s=Sum("seconds"))):
             work[r["assignee_id"]] = r["s"] or 0.0
@@ -357,6 +391,91 @@ def approvals(scope: Scope) -> dict:
             "auto_rate": _ratio(r["auto"], r["n"]), "bypass_rate": _ratio(r["bypassed"], r["n"])}
 
 
+def _secs(a, b):
+    return (b - a).total_seconds() if a is not None and b is not None else None
+
+
+def approvals_by_version(scope: Scope) -> list[dict]:
+    """Per approval flow and version (before and after a change): requests, decided ones and
+    their average duration (requested → decided), and how many were approved automatically,
+    bypassed, rejected; the flow's versions in order."""
+    rows: dict = {}
+    for label, version, a, b, outcome in episodes_q(scope, "approval").values_list(
+            "label", "version", "started_at", "ended_at", "outcome"):
+        r = rows.setdefault((label, version), {"flow": label, "version": version, "requests": 0, "decided": 0,
+                                               "seconds": 0.0, "auto": 0, "bypassed": 0, "rejected": 0})
+        r["requests"] += 1
+        if b is not None:
+            r["decided"] += 1
+            r["seconds"] += _secs(a, b)
+        r["auto"] += outcome == "auto"
+        r["bypassed"] += outcome == "bypassed"
+        r["rejected"] += outcome == "rejected"
+    out = sorted(rows.values(), key=lambda r: (r["flow"], r["version"]))
+    for r in out:
+        r["avg_s"] = _ratio(r["seconds"], r["decided"])
+    return out
+
+
+def approvals_by_level(scope: Scope) -> list[dict]:
+    """Per approval flow and approver level (1 = the request's first approver step): steps,
+    the average wait at that level (step opened → the request moved on), still waiting ones."""
+    rows: dict = {}
+    for label, level, name, a, b in episodes_q(scope, "step").values_list("label", "level", "name", "started_at",
+                                                                            "ended_at"):
+        r = rows.setdefault((label, level), {"flow": label, "level": level, "names": set(), "steps": 0,
+                                             "decided": 0, "seconds": 0.0, "waiting": 0})
+        r["steps"] += 1
+        r["names"].add(name)
+        if b is None:
+            r["waiting"] += 1
+        else:
+            r["decided"] += 1
+            r["seconds"] += _secs(a, b)
+    out = sorted(rows.values(), key=lambda r: (r["flow"], r["level"]))
+    for r in out:
+        r["names"] = " / ".join(sorted(n for n in r["names"] if n))
+        r["avg_s"] = _ratio(r["seconds"], r["decided"])
+    return out
+
+
+def ack_outcomes(scope: Scope) -> dict:
+    """Acknowledge-or-escalate chains on the work created in the period: acknowledged on the
+    first message, acknowledged after escalating (SMS, voice, backup person, supervisor), not
+    acknowledged; the average time to acknowledge."""
+    r = {"chains": 0, "acked_first": 0, "acked_escalated": 0, "not_acked": 0, "seconds": 0.0}
+    for level, a, b in episodes_q(scope, "ack").values_list("level", "started_at", "ended_at"):
+        r["chains"] += 1
+        if b is None:
+            r["not_acked"] += 1
+        else:
+            r["acked_first" if level == 0 else "acked_escalated"] += 1
+            r["seconds"] += _secs(a, b)
+    acked = r["acked_first"] + r["acked_escalated"]
+    r["ack_rate"] = _ratio(acked, r["chains"])
+    r["escalated_rate"] = _ratio(r["acked_escalated"], acked)
+    r["avg_s"] = _ratio(r["seconds"], acked)
+    return r
+
+
+def handoff_quality(scope: Scope) -> list[dict]:
+    """Handoff quality per handing-over department: handoffs, rated by the receiving one, the
+    average score (1–5) and the poor ones (scored 1 or 2); worst average first."""
+    rows: dict = {}
+    for team, score, outcome in episodes_q(scope, "handoff").values_list("from_team_id", "score", "outcome"):
+        r = rows.setdefault(team, {"team_id": team, "handoffs": 0, "rated": 0, "score_sum": 0, "poor": 0})
+        r["handoffs"] += 1
+        if outcome == "rated" and score is not None:
+            r["rated"] += 1
+            r["score_sum"] += score
+            r["poor"] += score <= 2
+    out = list(rows.values())
+    for r in out:
+        r["score_avg"] = _ratio(r["score_sum"], r["rated"])
+    out.sort(key=lambda r: (r["score_avg"] if r["score_avg"] is not None else 9, -r["handoffs"], r["team_id"]))
+    return out
+
+
 def ids_for_cell(scope: Scope, state: str, key: int, by: str = "team"):
     """The work orders behind one heat-map cell (a values_list of ids)."""
     col = "team_id" if by == "team" else "assignee_id"
@@ -364,4 +483,5 @@ def ids_for_cell(scope: Scope, state: str, key: int, by: str = "team"):
 
 
 __all__ = ["Scope", "summary", "intake_by_day", "intake_by", "sla_by", "repeats_by", "heatmap", "top_stuck",
-           "time_in_state", "engineers", "approvals", "facts_q", "intervals_q", "FLAGS", "F"]
+           "time_in_state", "engineers", "approvals", "facts_q", "intervals_q", "episodes_q", "FLAGS", "F",
+           "approvals_by_version", "approvals_by_level", "ack_outcomes", "handoff_quality"]

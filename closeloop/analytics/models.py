@@ -115,6 +115,8 @@ class DailyRollup(models.Model):
     rated = models.IntegerField(default=0)
     rating_sum = models.IntegerField(default=0)
     satisfied = models.IntegerField(default=0)
+    update15 = models.IntegerField(default=0)  # first update to the customer within 15 minutes
+    update30 = models.IntegerField(default=0)  # ... within 30 minutes
     waiting_invoice = models.IntegerField(default=0)
     invoiced = models.IntegerField(default=0)
     invoice_s = models.FloatField(default=0)
@@ -175,3 +177,43 @@ class Cursor(models.Model):
     name = models.CharField(max_length=20, primary_key=True)
     last_event_id = models.BigIntegerField(default=0)
     refreshed_at = models.DateTimeField(null=True)
+
+
+class Episode(models.Model):
+    """One approval request, one approver step of it, one cross-department handoff or one
+    acknowledge-or-escalate chain of a work order, read from its timeline (facts.compute).
+    The work order's cohort columns (`day` of creation, current team, type, priority,
+    customer) make the same scope as WorkOrderFact."""
+
+    class Kind(models.TextChoices):
+        APPROVAL = "approval"
+        STEP = "step"
+        HANDOFF = "handoff"
+        ACK = "ack"
+
+    work_order = models.ForeignKey("workorders.WorkOrder", on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    #: approval / step: the flow's name; handoff: the receiving team's code; ack: "".
+    label = models.CharField(max_length=100, blank=True)
+    #: approval / step: the flow version; step: also `level` (1 = first approver step of the request);
+    #: ack: escalation steps reached (0 = acknowledged on the first message).
+    version = models.IntegerField(default=0)
+    level = models.IntegerField(default=0)
+    name = models.CharField(max_length=100, blank=True)  # step: its name
+    from_team_id = models.IntegerField(default=0)  # handoff: the handing-over team (0: none)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True)  # decided / rated / acknowledged; null while open
+    #: approval: approved | rejected | cancelled | bypassed | "" (waiting); auto approvals: "auto";
+    #: step: approve | reject | bypassed | timer | ""; handoff: rated | ""; ack: acked | "".
+    outcome = models.CharField(max_length=12, blank=True)
+    score = models.SmallIntegerField(null=True)  # handoff rating 1-5
+    day = models.DateField()  # the work order's creation day (the cohort)
+    team_id = models.IntegerField(default=0)
+    wo_type_id = models.IntegerField()
+    priority = models.CharField(max_length=10)
+    customer_id = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["work_order", "seq"], name="an_episode_seq")]
+        indexes = [models.Index(fields=["kind", "day"], name="an_episode_kind_day")]

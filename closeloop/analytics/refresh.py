@@ -20,7 +20,7 @@ from closeloop.workorders.lifecycle import TERMINAL, S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
 from . import bulk, facts
-from .models import BreakdownRollup, Cursor, DailyRollup, StateInterval, StateRollup, WorkOrderFact
+from .models import BreakdownRollup, Cursor, DailyRollup, Episode, StateInterval, StateRollup, WorkOrderFact
 
 BATCH = 2000
 LOOKBACK = 500
@@ -69,6 +69,8 @@ DAILY = {
     "rated": _n(Q(rating__isnull=False)),
     "rating_sum": _s("rating", out=IntegerField),
     "satisfied": _n(Q(rating__gte=4)),
+    "update15": _n(Q(first_update_s__lte=15 * 60)),
+    "update30": _n(Q(first_update_s__lte=30 * 60)),
     "waiting_invoice": _n(Q(status=S.CONFIRMED)),
     "invoiced": _n(Q(invoice_s__isnull=False)),
     "invoice_s": _s("invoice_s"),
@@ -164,9 +166,11 @@ def _read(wo_qs, events_qs, targets_qs):
 
 
 def _compute(got: dict, people: facts.People):
-    """(fact rows, stay rows) as tuples in the tables' column order, and the days they touch."""
-    fact_rows, stay_rows, fact_days, stay_days = [], [], set(), set()
+    """(fact rows, stay rows, episode rows) as tuples in the tables' column order, and the days
+    the facts and stays touch."""
+    fact_rows, stay_rows, episode_rows, fact_days, stay_days = [], [], [], set(), set()
     fact_row, stay_row = bulk.row_maker(WorkOrderFact), bulk.row_maker(StateInterval)
+    episode_row = bulk.row_maker(Episode)
     for pk, (wo, events, targets) in got.items():
         if not events:
             continue
@@ -178,7 +182,10 @@ def _compute(got: dict, people: facts.People):
             iv["work_order_id"] = pk
             stay_rows.append(stay_row(iv))
             stay_days.add(iv["day"])
-    return fact_rows, stay_rows, fact_days, stay_days
+        for ep in facts.episodes(wo, events, people):
+            ep["work_order_id"] = pk
+            episode_rows.append(episode_row(ep))
+    return fact_rows, (stay_rows, episode_rows), fact_days, stay_days
 
 
 def _rows_for(wo_ids: list[int], people: facts.People):
@@ -189,9 +196,11 @@ def _rows_for(wo_ids: list[int], people: facts.People):
                           SLATarget.objects.filter(work_order_id__in=wo_ids)), people)
 
 
-def _store(fact_rows, stay_rows) -> None:
+def _store(fact_rows, more) -> None:
+    stay_rows, episode_rows = more
     bulk.insert(WorkOrderFact, fact_rows)
     bulk.insert(StateInterval, stay_rows)
+    bulk.insert(Episode, episode_rows)
 
 
 def _write_rollups(daily_days: set, state_days: set) -> None:
@@ -269,10 +278,11 @@ def refresh_work_orders(wo_ids) -> int:
         ids = wo_ids[i:i + CHUNK]
         old_daily = set(WorkOrderFact.objects.filter(work_order_id__in=ids).values_list("day", flat=True))
         old_state = set(StateInterval.objects.filter(work_order_id__in=ids).values_list("day", flat=True))
-        fact_rows, stay_rows, fact_days, stay_days = _rows_for(ids, people)
+        fact_rows, more, fact_days, stay_days = _rows_for(ids, people)
         WorkOrderFact.objects.filter(work_order_id__in=ids).delete()
         StateInterval.objects.filter(work_order_id__in=ids).delete()
-        _store(fact_rows, stay_rows)
+        Episode.objects.filter(work_order_id__in=ids).delete()
+        _store(fact_rows, more)
         daily_days |= old_daily | fact_days
         state_days |= old_state | stay_days
         done += len(fact_rows)
@@ -366,7 +376,7 @@ def rebuild(chunk: int = REBUILD_CHUNK) -> dict:
 
     with transaction.atomic():
         last = TimelineEvent.objects.aggregate(m=Max("id"))["m"] or 0
-        for model in (StateRollup, BreakdownRollup, DailyRollup, StateInterval, WorkOrderFact):
+        for model in (StateRollup, BreakdownRollup, DailyRollup, Episode, StateInterval, WorkOrderFact):
             model.objects.all().delete()
         people = facts.People.load()
         n, after = 0, 0
@@ -375,11 +385,11 @@ def rebuild(chunk: int = REBUILD_CHUNK) -> dict:
             if not ids:
                 break
             lo, hi = ids[0], ids[-1]
-            fact_rows, stay_rows, _d, _s = _compute(_read(
+            fact_rows, more, _d, _s = _compute(_read(
                 WorkOrder.objects.filter(id__gte=lo, id__lte=hi),
                 TimelineEvent.objects.filter(work_order_id__gte=lo, work_order_id__lte=hi, id__lte=last),
                 SLATarget.objects.filter(work_order_id__gte=lo, work_order_id__lte=hi)), people)
-            _store(fact_rows, stay_rows)
+            _store(fact_rows, more)
             n += len(fact_rows)
             after = hi
         bulk.insert_select(DailyRollup, WorkOrderFact.objects.all(), DAILY_KEY, DAILY)

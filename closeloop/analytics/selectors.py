@@ -53,7 +53,7 @@ def _date(raw, name, problems):
 
 
 def scope_from(user, params) -> Parsed:
-    """The Scope of `params` (from, to, days, team, type, priority, customer) for `user`; what is
+    """The Scope of `params` (from, to, days, team, type, priority, customer, region) for `user`; what is
     wrong is named in `problems` and left out (the page says so and shows the default)."""
     from closeloop.customers.models import Customer
 
@@ -105,7 +105,23 @@ def scope_from(user, params) -> Parsed:
             problems.append(FieldProblem("customer", _("No such customer."), "not_found"))
         else:
             values["customer"] = params["customer"]
-    return Parsed(Scope(start, end, team_id, type_id, priority, customer_id), problems, values)
+    region = None
+    if params.get("region"):
+        if params["region"] in regions():
+            region = params["region"]
+            values["region"] = region
+        else:
+            problems.append(FieldProblem("region", _("No such region."), "not_found"))
+    return Parsed(Scope(start, end, team_id, type_id, priority, customer_id, region), problems, values)
+
+
+def regions() -> list[str]:
+    """The regions the filter offers: the provinces of sites and customers."""
+    from closeloop.customers.models import Customer, Site
+
+    names = set(Site.objects.exclude(province="").values_list("province", flat=True).distinct())
+    names |= set(Customer.objects.exclude(province="").values_list("province", flat=True).distinct())
+    return sorted(names)
 
 
 def names(kind: str, ids) -> dict:

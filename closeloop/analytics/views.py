@@ -74,6 +74,10 @@ def overview_data(user, parsed) -> dict:
             better="down"),
         kpi("first_update", _("First update to the customer (average)"), _minutes(cur["first_update_avg_s"]),
             _minutes(prev["first_update_avg_s"]), _("min"), "created", better="down"),
+        kpi("update15", _("First update within 15 minutes"), _pct(cur["update15_rate"]), _pct(prev["update15_rate"]),
+            "%", "update15"),
+        kpi("update30", _("First update within 30 minutes"), _pct(cur["update30_rate"]), _pct(prev["update30_rate"]),
+            "%", "update30"),
         kpi("handover3", _("Handed over 3 or more times"), _pct(cur["handover3_share"]),
             _pct(prev["handover3_share"]), "%", "handover3", better="down"),
         kpi("handovers", _("Hand-overs per work order"), None if cur["handovers_avg"] is None
@@ -153,9 +157,30 @@ def overview_data(user, parsed) -> dict:
         r["url"] = drill.url(values, m="wo", assignee=r["assignee_id"])
     appr = measures.approvals(scope)
     appr["auto_pct"], appr["bypass_pct"] = _pct(appr["auto_rate"]), _pct(appr["bypass_rate"])
+    versions = measures.approvals_by_version(scope)
+    for r in versions:
+        r["avg_h"] = _hours(r["avg_s"])
+        r["url"] = drill.url(values, m="ep", kind="approval", flow=r["flow"], version=r["version"])
+    levels = measures.approvals_by_level(scope)
+    for r in levels:
+        r["avg_h"] = _hours(r["avg_s"])
+        r["url"] = drill.url(values, m="ep", kind="step", flow=r["flow"], level=r["level"])
+        r["waiting_url"] = drill.url(values, m="ep", kind="step", flow=r["flow"], level=r["level"], outcome="open")
+    handoffs = measures.handoff_quality(scope)
+    handoff_names = selectors.names("team", [r["team_id"] for r in handoffs])
+    for r in handoffs:
+        r["label"] = handoff_names.get(r["team_id"], _("No team"))
+        r["score_r"] = None if r["score_avg"] is None else round(r["score_avg"], 2)
+        r["url"] = drill.url(values, m="ep", kind="handoff", from_team=r["team_id"])
+    ack = measures.ack_outcomes(scope)
+    ack["ack_pct"], ack["escalated_pct"] = _pct(ack["ack_rate"]), _pct(ack["escalated_rate"])
+    ack["avg_min"] = _minutes(ack["avg_s"])
+    ack["url"] = drill.url(values, m="ep", kind="ack")
+    ack["open_url"] = drill.url(values, m="ep", kind="ack", outcome="open")
     return {"kpis": kpis, "by_day": by_day, "prev_by_day": prev_by_day, "teams": teams, "channels": channels,
             "types": types, "customers": customers, "sites": sites, "states": states, "repeats": repeats,
-            "people": people, "approvals": appr, "summary": cur, "previous": prev}
+            "people": people, "approvals": appr, "versions": versions, "levels": levels, "handoffs": handoffs,
+            "ack": ack, "summary": cur, "previous": prev}
 
 
 def heatmap_data(user, parsed, by: str) -> dict:
@@ -186,7 +211,7 @@ def _context(request, parsed, **more):
     return {"qs": qs, "qs_by": qs + (f"&by={by}" if by else ""), "values": parsed.values, "problems": parsed.problems, "scope": parsed.scope,
             "previous": parsed.scope.previous(), "fresh": refresh.freshness(), "own_team": own,
             "teams": [] if own else Team.objects.order_by("name"), "types": WorkOrderType.objects.filter(active=True),
-            "priorities": Priority.choices, "presets": selectors.PRESETS, **more}
+            "priorities": Priority.choices, "presets": selectors.PRESETS, "regions": selectors.regions(), **more}
 
 
 @login_required
@@ -227,7 +252,7 @@ def heatmap(request):
 
 
 EXPORTS = ("kpis", "intake", "teams", "channels", "types", "customers", "sites", "states", "repeats", "people",
-           "heatmap")
+           "heatmap", "approvals", "levels", "handoffs", "ack")
 
 
 def export_rows(user, parsed, chart: str, by: str = "team"):
@@ -253,6 +278,22 @@ def export_rows(user, parsed, chart: str, by: str = "team"):
     if chart == "states":
         return ([_("State"), _("Stays"), _("Total hours"), _("Average hours")],
                 [[r["label"], r["count"], round(r["hours"], 2), round(r["avg_hours"], 2)] for r in d["states"]])
+    if chart == "approvals":
+        return ([_("Flow"), _("Version"), _("Requests"), _("Decided"), _("Average hours"), _("Approved automatically"),
+                 _("Bypassed"), _("Rejected")],
+                [[r["flow"], r["version"], r["requests"], r["decided"], r["avg_h"], r["auto"], r["bypassed"],
+                  r["rejected"]] for r in d["versions"]])
+    if chart == "levels":
+        return ([_("Flow"), _("Level"), _("Approver steps"), _("Steps"), _("Average hours"), _("Still waiting")],
+                [[r["flow"], r["level"], r["names"], r["steps"], r["avg_h"], r["waiting"]] for r in d["levels"]])
+    if chart == "handoffs":
+        return ([_("Team"), _("Handoffs"), _("Rated"), _("Average score"), _("Scored 1–2")],
+                [[r["label"], r["handoffs"], r["rated"], r["score_r"], r["poor"]] for r in d["handoffs"]])
+    if chart == "ack":
+        a = d["ack"]
+        return ([_("Chains"), _("Acknowledged at the first message"), _("Acknowledged after escalating"),
+                 _("Not acknowledged"), _("Average minutes to acknowledge")],
+                [[a["chains"], a["acked_first"], a["acked_escalated"], a["not_acked"], a["avg_min"]]])
     if chart == "repeats":
         return ([_("Grouped by"), _("Name"), _("Repeats"), pgettext("number of work orders", "Created"), _("Rate %")],
                 [[dim, r["label"], r["repeats"], r["created"], r["rate_pct"]]
