@@ -46,6 +46,7 @@ class PlanIn(StrictSchema):
     title: str = Field("", max_length=200)
     checklist: list[str] = Field(default_factory=list, max_length=services.MAX_CHECKLIST)
     parts: list[dict[str, Any]] = Field(default_factory=list, max_length=services.MAX_PARTS)
+    custom: dict[str, Any] = Field(default_factory=dict, description="the work order type's field values")
     priority: str = "normal"
     team: str | None = Field(None, max_length=40)
     assignee: str | None = Field(None, max_length=150)
@@ -79,6 +80,7 @@ class PlanPatch(StrictSchema):
     title: str | None = Field(None, max_length=200)
     checklist: list[str] | None = Field(None, max_length=services.MAX_CHECKLIST)
     parts: list[dict[str, Any]] | None = Field(None, max_length=services.MAX_PARTS)
+    custom: dict[str, Any] | None = None
     priority: str | None = None
     team: str | None = Field(None, max_length=40)
     assignee: str | None = Field(None, max_length=150)

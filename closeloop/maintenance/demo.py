@@ -50,6 +50,16 @@ def _elevators() -> list[Asset]:
     return out
 
 
+def _custom(pm_type: str) -> dict:
+    """Values for the type's required choice fields (the demo's 预防性维护 asks for 保养周期)."""
+    from closeloop.workorders.models import CustomField
+
+    return {
+        f.key: (f.choices or [""])[0]
+        for f in CustomField.objects.filter(wo_type__key=pm_type, required=True, kind="choice")
+    }
+
+
 def _plans(owner: User, pm_type: str) -> list[Plan]:
     specs = [
         {
@@ -95,7 +105,7 @@ def _plans(owner: User, pm_type: str) -> list[Plan]:
     out = []
     for spec in specs:
         plan = Plan.objects.filter(name=spec["name"]).first()
-        out.append(plan or services.do_create_plan(actor=owner, data=spec))
+        out.append(plan or services.do_create_plan(actor=owner, data={**spec, "custom": _custom(pm_type)}))
     return out
 
 

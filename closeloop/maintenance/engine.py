@@ -384,6 +384,8 @@ def act(plan: Plan, d: Due, at: datetime) -> Occurrence | None:
                 "priority": plan.priority,
                 "asset": asset.serial_number,
             }
+            if plan.custom:
+                data["custom"] = dict(plan.custom)
             if plan.team_id:
                 data["team"] = plan.team.code
             if plan.assignee_id:

@@ -102,6 +102,7 @@ class Plan(models.Model):
         help_text=_("{plan}, {asset}, {serial}, {model}, {batch}, {due} are filled in."),
     )
     checklist = models.JSONField(_("checklist"), default=list, blank=True)
+    custom = models.JSONField(_("custom fields"), default=dict, blank=True)  # the type's field values
     parts = models.JSONField(_("parts"), default=list, blank=True)  # [{"part_id": 1, "quantity": 2}]
     priority = models.CharField(_("priority"), max_length=10, default="normal")
     team = models.ForeignKey(

@@ -49,6 +49,7 @@ FIELDS = {
     "type",
     "title",
     "checklist",
+    "custom",
     "parts",
     "priority",
     "team",
@@ -97,6 +98,7 @@ def snapshot(plan: Plan) -> dict:
         "title": plan.title_template,
         "checklist": list(plan.checklist),
         "parts": list(plan.parts),
+        "custom": dict(plan.custom),
         "priority": plan.priority,
         "team": plan.team.code if plan.team_id else None,
         "assignee": plan.assignee.username if plan.assignee_id else None,
@@ -291,6 +293,17 @@ def _apply(problems: list, plan: Plan, data: dict) -> None:
         checklist = []
     plan.checklist = [s.strip() for s in checklist]
     plan.parts = _parts(problems, data.get("parts"))
+    plan.custom = {}
+    custom = data.get("custom") or {}
+    if not isinstance(custom, dict):
+        problems.append(FieldProblem("custom", _("Must be an object of field values.")))
+    elif wo_type is not None:
+        from closeloop.workorders.fields import clean_custom
+
+        try:
+            plan.custom = clean_custom(wo_type, custom)
+        except ValidationFailed as e:
+            problems.extend(e.problems)
     plan.priority = data.get("priority") or Priority.NORMAL
     if plan.priority not in Priority.values:
         problems.append(

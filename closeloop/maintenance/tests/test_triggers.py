@@ -208,3 +208,13 @@ def test_parts_are_reserved_through_the_parts_app(pm):
     assert occ.reserved is True
     r = Reservation.objects.get()
     assert r.work_order == occ.work_order and r.part == belt and r.quantity == 2
+
+
+def test_the_types_custom_fields_come_from_the_plan(pm):
+    with pytest.raises(ValidationFailed) as exc:
+        pm.plan(type="production")  # 模温 (temperature) is required by the type
+    assert any("temperature" in p.field for p in exc.value.problems), exc.value.problems
+    with time_machine.travel(datetime(2026, 1, 1, 1, tzinfo=UTC), tick=False):
+        pm.plan(type="production", start_date="2026-01-01", custom={"temperature": 80, "shift": "早"})
+    run(datetime(2026, 1, 1, 2, tzinfo=UTC))
+    assert WorkOrder.objects.get().custom == {"temperature": 80, "shift": "早"}
