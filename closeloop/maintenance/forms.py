@@ -50,7 +50,7 @@ class PlanForm(forms.Form):
         help_text=_("The work order is generated this many days before it is due."),
     )
     meter_kind = forms.CharField(
-        label=_("Meter"), required=False, max_length=60, help_text=_("e.g. running_hours or cycles")
+        label=_("Meter"), required=False, max_length=60, help_text=_("e.g. running_hours or door_cycles")
     )
     meter_every = forms.CharField(label=_("Every (meter units)"), required=False, max_length=20)
     alarm_kind = forms.CharField(label=_("Alarm"), required=False, max_length=60)

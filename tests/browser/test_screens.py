@@ -152,7 +152,7 @@ _PAGE_PROBLEMS = """() => {
 LATIN_OK = {"API", "SLA", "ID", "PDF", "QR", "CSV", "URL", "closeloop", "EN", "CEL", "JSON", "xlsx", "Excel",
             "SMS", "IM", "SMTP", "HTTP", "HTTPS", "ETA", "GPS", "PNG", "JPG", "JPEG", "MB", "KB", "km", "m", "h",
             "min", "s", "HH", "MM", "UTC", "PWA", "Webhook", "webhook", "Token", "TOP", "KPI", "WD",
-            "IP", "OK", "v", "CC", "IMAP", "TLS", "STARTTLS", "MX", "Twilio", "Apprise", "PM", "AM", "ZIP", "CRM", "ERP", "SEC"}
+            "IP", "OK", "v", "CC", "IMAP", "TLS", "STARTTLS", "MX", "Twilio", "Apprise", "PM", "AM", "ZIP", "CRM", "ERP", "SEC", "Standard", "Webhooks"}
 #: What an English page may show in Chinese: the other language's own name on the switcher.
 CJK_OK = {"中文", "简体中文"}
 
@@ -182,9 +182,12 @@ _UNTRANSLATED = """([lang, data, latinOk, cjkOk]) => {
       let rest = t; for (const ok of cjkOk) rest = rest.split(ok).join(' ');
       if (/[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e]/.test(rest)) out.add('Chinese in English UI: ' + raw.trim().slice(0, 80));
     } else {
-      // Identifiers people type (sla.escalation, purchase_part, a|b|c) are keys, not English.
-      const chunks = (t.match(/[A-Za-z0-9_.|<>@:\\/'-]+/g) || []).filter((c) => !/[_.|<>@\\/]/.test(c));
-      const words = chunks.flatMap((c) => c.match(/[A-Za-z][A-Za-z'-]+/g) || []).filter((w) => !latinOk.includes(w));
+      // Identifiers people type (sla.escalation, purchase_part, a|b|c) are keys, not English; so are
+      // {placeholders}, "quoted values" of an example expression and upper-case tokens (RFC, FREQ=MONTHLY).
+      const u = t.replace(/\\{[^}]*\\}/g, ' ').replace(/"[^"]*"/g, ' ');
+      const chunks = (u.match(/[A-Za-z0-9_.|<>@:\\/'-]+/g) || []).filter((c) => !/[_.|<>@\\/]/.test(c));
+      const words = chunks.flatMap((c) => c.match(/[A-Za-z][A-Za-z'-]+/g) || [])
+        .filter((w) => !latinOk.includes(w) && w !== w.toUpperCase());
       if (words.length) out.add('English in Chinese UI: ' + words.slice(0, 4).join(' ') + ' | ' + raw.trim().slice(0, 60));
     }
   }
