@@ -378,8 +378,7 @@ LOGGING = {
 
 # --- Email in (closeloop.mailin, docs/email.md) ------------------------------------------------------
 # The domain of the Message-IDs we send (replies name them in In-Reply-To); a mail whose own Message-ID
-# is in it is our own mail coming back. CLOSELOOP_MAIL_KEY: a Fernet key for the mailbox passwords
-# (default: derived from SECRET_KEY). CLOSELOOP_MAIL_RATE_PER_HOUR: mails an hour one sender may send in.
+# is in it is our own mail coming back (mailbox passwords are sealed by core.sealing).
+# CLOSELOOP_MAIL_RATE_PER_HOUR: mails an hour one sender may send in.
 CLOSELOOP_MAIL_DOMAIN = os.environ.get("CLOSELOOP_MAIL_DOMAIN", "closeloop")
-CLOSELOOP_MAIL_KEY = os.environ.get("CLOSELOOP_MAIL_KEY", "")
 CLOSELOOP_MAIL_RATE_PER_HOUR = int(os.environ.get("CLOSELOOP_MAIL_RATE_PER_HOUR", "20"))

@@ -1,35 +1,21 @@
-"""Secrets at rest: Fernet with keys derived from the versioned signing keyring
-(core.signing): the first key encrypts, every key still in the ring decrypts, so a
-`closeloop signing_keys rotate` keeps stored secrets readable."""
+"""Secrets at rest, sealed by core.sealing (keys from the versioned signing keyring: a
+`closeloop signing_keys rotate` keeps stored secrets readable), and Standard Webhooks secrets."""
 
 import base64
-import hashlib
 import secrets as _secrets
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-
-from closeloop.core import signing
-
-
-def _fernet_key(secret: str) -> bytes:
-    return base64.urlsafe_b64encode(hashlib.sha256(b"closeloop.events.secret:" + secret.encode()).digest())
-
-
-def _fernet() -> MultiFernet:
-    return MultiFernet([Fernet(_fernet_key(s)) for _kid, s in signing.keyring()])
+from closeloop.core import sealing
 
 
 def encrypt(value: str) -> str:
-    return _fernet().encrypt(value.encode()).decode() if value else ""
+    return sealing.seal(value, purpose="events.secret")
 
 
 def decrypt(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except InvalidToken as e:
-        raise ValueError("a stored secret cannot be decrypted with the current keyring") from e
+    value = sealing.unseal(token, purpose="events.secret")
+    if value is None:
+        raise ValueError("a stored secret cannot be decrypted with the current keyring")
+    return value
 
 
 def new_secret() -> str:

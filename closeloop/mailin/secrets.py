@@ -1,30 +1,13 @@
-"""Mailbox passwords at rest: Fernet (cryptography) with a key from CLOSELOOP_MAIL_KEY, or
-derived from SECRET_KEY when none is set (rotating SECRET_KEY then means entering the
-passwords again; the mailbox page says so when one cannot be read)."""
+"""Mailbox passwords at rest, sealed by core.sealing (keys from the signing keyring and the former
+secret keys; when none of them opens a password any more the mailbox page asks for it again)."""
 
-import base64
-import hashlib
-
-from cryptography.fernet import Fernet, InvalidToken
-from django.conf import settings
-
-
-def _fernet() -> Fernet:
-    key = getattr(settings, "CLOSELOOP_MAIL_KEY", "") or ""
-    if not key:
-        key = base64.urlsafe_b64encode(hashlib.sha256((settings.SECRET_KEY + ":mailin").encode()).digest()).decode()
-    return Fernet(key.encode() if isinstance(key, str) else key)
+from closeloop.core import sealing
 
 
 def encrypt(clear: str) -> str:
-    return _fernet().encrypt(clear.encode()).decode() if clear else ""
+    return sealing.seal(clear, purpose="mailin.password")
 
 
 def decrypt(token: str) -> str | None:
     """The clear password, "" when none is stored, None when it cannot be read."""
-    if not token:
-        return ""
-    try:
-        return _fernet().decrypt(token.encode()).decode()
-    except (InvalidToken, ValueError):
-        return None
+    return sealing.unseal(token, purpose="mailin.password")
