@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # closeloop's image: assets built with Node at build time (no Node at run time), Python packages
 # installed from requirements.lock with their hashes, static files collected into the image,
 # a non-root user, and a root file system that may be read-only (state lives in the volume
@@ -62,7 +61,9 @@ WORKDIR /var/lib/closeloop
 VOLUME ["/var/lib/closeloop"]
 USER closeloop
 EXPOSE 8000
+# Asks with a Host that CLOSELOOP_ALLOWED_HOSTS accepts (a real installation lists only its own name;
+# 127.0.0.1 would be a 400 there).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s \
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/livez', timeout=4)" || exit 1
+  CMD python -c "import os, urllib.request as u; h = next((x.strip().lstrip('.') for x in os.environ.get('CLOSELOOP_ALLOWED_HOSTS', '').split(',') if x.strip() not in ('', '*')), 'localhost'); u.urlopen(u.Request('http://127.0.0.1:8000/livez', headers={'Host': h}), timeout=4)" || exit 1
 ENTRYPOINT ["closeloop"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000", "--no-worker"]

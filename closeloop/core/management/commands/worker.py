@@ -15,6 +15,7 @@ nothing: claims are leases that expire (sla.worker, outbox.services).
 
 import logging
 import os
+import secrets
 import signal
 import socket
 import time
@@ -37,14 +38,16 @@ class Command(BaseCommand):
                                  "else 0.5 on SQLite and 5 on PostgreSQL, where NOTIFY wakes it sooner).")
         parser.add_argument("--until-idle", action="store_true", help="Exit when nothing is due.")
         parser.add_argument("--max-seconds", type=float, default=0, help="Exit after this long (0: never).")
-        parser.add_argument("--id", default="", help="Worker name in claims (default host:pid).")
+        parser.add_argument("--id", default="", help="Worker name in claims (default host:pid:random).")
         parser.add_argument("--batch", type=int, default=10,
                             help="Due SLA timers claimed at once (each work order is still its own transaction).")
         parser.add_argument("--parent-pid", type=int, default=0,
                             help="Exit when this process is gone (used by `closeloop serve`).")
 
     def handle(self, *args, poll, until_idle, max_seconds, id, parent_pid, batch, **options):
-        worker_id = id or f"{socket.gethostname()}:{os.getpid()}"
+        # host:pid alone is not unique: replicas sharing a network namespace (compose's
+        # network_mode: service:web) share the host name, and in a container every pid is 1.
+        worker_id = id or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         jobs.OPTIONS["batch"] = batch
         self.stopping = False
 
