@@ -19,6 +19,7 @@ from closeloop.core.clock import now
 from closeloop.notify.conftest import Sink
 from closeloop.notify.models import Channel, Delivery, Status
 from closeloop.outbox.services import enqueue
+from closeloop.sla.models import Escalation
 from closeloop.workorders.models import Attachment, TimelineEvent, WorkOrder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,10 +115,10 @@ def s3(tmp_path):
 def test_two_web_servers_and_three_workers_with_kills_lose_nothing(world, settings, s3, tmp_path):
     """Work orders are filed through two web servers (one is killed halfway: clients retry on
     the other with the same Idempotency-Key), each with an attachment in the shared bucket;
-    the engineer accepts each one; three workers deliver the assignment messages (one is killed
-    mid-delivery and restarted). In the end:
+    the engineer accepts each one; three workers deliver the assignment messages and fire the SLA
+    ladder (one is killed mid-delivery and restarted). In the end:
     every work order once, every file readable through either server that is left, every
-    message delivered under its one id."""
+    message delivered under its one id, every escalation level fired once."""
     _pg_only()
     n = 24
     settings.CLOSELOOP_NOTIFY_ALLOW_PRIVATE_URLS = True
@@ -130,6 +131,14 @@ def test_two_web_servers_and_three_workers_with_kills_lose_nothing(world, settin
     sink.responses = [slow]
     Channel.objects.create(kind="webhook", name="hook", config={"url": sink.url + "/in"},
                            events=["work_order.assigned"], created_at=now())
+    # An SLA whose response target (2 s) every work order misses: its two ladder levels fire
+    # while the workers are killed and restarted.
+    from closeloop.sla.tests.helpers import calendars, policy
+
+    _china, always = calendars()
+    policy("fast", always, targets={"response": 2, "arrival": 86400, "resolution": 86400, "closure": 86400},
+           ladder=[{"level": 1, "pct": 50, "actions": ["remind_assignee"]},
+                   {"level": 2, "after": 0, "actions": ["notify_supervisor"]}])
     token = world.api(world.dispatcher).token
     engineer = world.api(world.eng_x).token
     env = {**os.environ, "DATABASE_URL": _database_url(), "CLOSELOOP_DB_POOL": "2",
@@ -219,6 +228,10 @@ def test_two_web_servers_and_three_workers_with_kills_lose_nothing(world, settin
                            .values_list("action", flat=True))
             assert sorted(changes) == sorted({*changes}) and {"assign", "accept"} <= set(changes), (code, changes)
 
+        # Every due ladder level fired for every work order (the unique constraint makes a second
+        # firing impossible; none may be lost to a killed worker).
+        _wait_for(lambda: Escalation.objects.filter(work_order__code__in=codes, milestone="response").count() == 2 * n,
+                  timeout=120, what="both response levels fired for every work order")
         hook = Channel.objects.get(name="hook")
         _wait_for(lambda: Delivery.objects.filter(channel=hook, status=Status.DELIVERED).count() == n,
                   timeout=120, what="every assignment message delivered")
