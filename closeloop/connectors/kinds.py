@@ -10,6 +10,7 @@ that needs more (a SOAP ERP, a signed API) is one more class in KINDS.
 import json
 import re
 import string
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -97,18 +98,21 @@ def _check_template(problems: list, name: str, value: str, *, required: bool) ->
     return used
 
 
-class Kind:
+class Kind(ABC):
+    """One kind of system: how its settings are checked, what one fetch needs (read in the request,
+    from the connector row) and how a record is fetched (in a worker thread, no database)."""
+
     KIND = ""
     LABEL = ""
 
-    def validate(self, data: dict, problems: list) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def validate(self, data: dict, problems: list) -> None: ...
 
-    def prepare(self, connector, ident: str, code: str) -> dict:
-        raise NotImplementedError
+    @abstractmethod
+    def prepare(self, connector, ident: str, code: str) -> dict: ...
 
-    def fetch(self, spec: dict) -> Record:
-        raise NotImplementedError
+    @abstractmethod
+    def fetch(self, spec: dict) -> Record: ...
 
 
 class HttpJson(Kind):
