@@ -261,6 +261,11 @@ ACCESS: list[E] = [
     E("PATCH",  "/api/v1/customers/{code}",                                "401    403    403    ok     403    ok     ok"),
     E("GET",    "/api/v1/customers/{code}/contracts",                      "401    ok     403    ok     ok     ok     ok"),
     E("POST",   "/api/v1/customers/{code}/contracts",                      "401    403    403    ok     403    ok     ok"),
+    E("GET",    "/api/v1/contracts",                                       "401    ok     403    ok     ok     ok     ok"),
+    E("POST",   "/api/v1/contracts",                                       "401    403    403    ok     403    ok     ok"),
+    E("GET",    "/api/v1/contracts/{number}",                              "401    ok     403    ok     ok     ok     ok"),
+    E("PATCH",  "/api/v1/contracts/{number}",                              "401    403    403    ok     403    ok     ok"),
+    E("DELETE", "/api/v1/contracts/{number}",                              "401    403    403    ok     403    ok     ok"),
     E("GET",    "/api/v1/sites",                                           "401    ok     ok     ok     ok     ok     ok"),
     E("POST",   "/api/v1/sites",                                           "401    403    403    ok     403    ok     ok"),
     E("DELETE", "/api/v1/sites/{code}",                                    "401    403    403    ok     403    ok     ok"),
@@ -661,6 +666,9 @@ BODIES = {
     "POST /api/v1/customers": {"code": "org-c", "name": "丙医院"},
     "PATCH /api/v1/customers/{code}": {"name": "甲医院(新)"},
     "POST /api/v1/customers/{code}/contracts": {"number": "HT-1", "starts_on": "2030-01-01", "ends_on": "2030-12-31"},
+    "POST /api/v1/contracts": {"customer": "org-a", "number": "HT-2", "starts_on": "2030-01-01",
+                               "ends_on": "2030-12-31"},
+    "PATCH /api/v1/contracts/{number}": {"tier": "platinum", "active": False},
     "POST /api/v1/sites": {"customer": "org-a", "code": "site-c", "name": "分院"},
     "PATCH /api/v1/sites/{code}": {"name": "本部(新)"},
     "POST /api/v1/contacts": {"customer": "org-a", "name": "李医生", "phone": "13800000009"},
@@ -937,7 +945,7 @@ class Objects(dict):
             justification=justification.pk, flow=flow.pk, number=version.number, requirement=requirement.pk,
             handoff=handoff.pk, sign_token=sign_token, track_token=ensure_tracking(order).token,
             qr_token=sign_qr(w.asset_a), size=192, plan_id=plan.pk, kind="site", batch_id=_ledger_batch(w).pk,
-            contract=contract.pk, connector=connector.pk, **_mail_fixtures(w),
+            contract=contract.pk, contract_number=contract.number, connector=connector.pk, **_mail_fixtures(w),
         )
         from closeloop.events.models import Delivery as EventDelivery
         from closeloop.events.models import Subscription
@@ -967,6 +975,7 @@ PARAMS = [
     ("portal/q/", {"token": "qr_token"}), ("portal/t/", {"token": "track_token"}),
     ("fieldwork/qr/", {"code": "site"}), ("dispatch/work-orders/", {"code": "other_wo"}),
     ("/api/v1/customers/", {"code": "customer"}), ("/api/v1/sites/", {"code": "site"}),
+    ("/api/v1/contracts/", {"number": "contract_number"}),
     ("/api/v1/teams/", {"code": "team"}), ("/api/v1/users/", {"username": "user"}),
     ("/api/v1/work-orders/{code}/watchers/", {"username": "watcher"}),
     ("/api/v1/sla/policies/", {"key": "policy"}), ("/api/v1/sla/calendars/", {"key": "calendar"}),

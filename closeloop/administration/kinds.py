@@ -226,21 +226,17 @@ def _contract_initial(k) -> dict:
             "starts_on": k.starts_on.isoformat(), "ends_on": k.ends_on.isoformat()}
 
 
-def _contract_state(k) -> str:
-    from closeloop.core import clock
+TERMS = {"ended": _("ended"), "not_started": _("not started"), "in_force": _("in force")}
 
-    today = clock.now().date()
-    if k.ends_on < today:
-        return str(_("ended"))
-    if k.starts_on > today:
-        return str(_("not started"))
-    return str(_("in force"))
+
+def _contract_state(k) -> str:
+    return str(TERMS[cs.contract_term(k)])
 
 
 _register(Kind(
     key="contracts", title=_("Service contracts"), one=_("service contract"), form=forms.ContractForm,
     may=may_administer_data,
-    rows=lambda user, q: _search(cs.visible_contracts(user), q, "number", "customer__name", "customer__code"),
+    rows=lambda user, q: cs.filter_contracts(user, q=q),  # the API's GET /contracts?q=
     access=lambda user, ref: _get(cs.visible_contracts(user), pk=_pk(ref)), ref=lambda k: k.pk,
     create=lambda actor, post: customer_services.do_create_contract(actor=actor, data=_contract_data(post)),
     update=lambda actor, obj, post: customer_services.do_update_contract(actor=actor, contract=obj,

@@ -3,9 +3,10 @@
 Thin: check the token's scope, find the object through the caller's visibility
 (another organisation's object is a 404), call the service, serialize.
 Objects are addressed by their public keys: customers and sites by code, assets
-by serial number (which may contain "/"), contacts by id.
+by serial number and contracts by number (both may contain "/"), contacts by id.
 """
 
+from datetime import date
 from urllib.parse import quote
 
 from django.http import HttpResponse
@@ -26,8 +27,10 @@ from .schemas import (
     ContactPage,
     ContactPatch,
     ContractIn,
+    ContractNew,
     ContractOut,
     ContractPage,
+    ContractPatch,
     CustomerIn,
     CustomerOut,
     CustomerPage,
@@ -106,21 +109,69 @@ def delete_customer(request, code: str):
 
 @router.get("/customers/{code}/contracts", response=ContractPage, tags=["contracts"],
             summary="A customer's service contracts")
-def list_contracts(request, code: str, params: Query[ListParams]):
+def list_customer_contracts(request, code: str, params: Query[ListParams]):
     require_scope(request, "read")
     customer = selectors.access_customer(request.auth, code)
     return _page(request, selectors.contracts_of(request.auth, customer), params, contract_out)
 
 
 @router.post("/customers/{code}/contracts", response={201: ContractOut}, tags=["contracts"],
-             summary="Add a service contract")
-def create_contract(request, code: str, payload: ContractIn, response: HttpResponse):
+             summary="Add a service contract to a customer")
+def create_customer_contract(request, code: str, payload: ContractIn, response: HttpResponse):
     require_scope(request, "write")
     customer = selectors.access_customer(request.auth, code)
     contract = services.do_create_contract(actor=request.auth, customer=customer,
                                            data=payload.model_dump(exclude_unset=True))
-    _created(response, f"/customers/{customer.code}/contracts")
+    _created(response, f"/contracts/{contract.number}")
     return Status(201, contract_out(contract))
+
+
+class ContractFilters(ListParams):
+    customer: str | None = Field(None, max_length=40, description="Customer code.")
+    active: bool | None = Field(None, description="true: active contracts only; false: deactivated ones only.")
+    expiring_before: date | None = Field(None, description="Contracts that end before this day (YYYY-MM-DD).")
+    q: str | None = Field(None, max_length=200, description="Part of the number or of the customer's name or code.")
+
+
+@router.get("/contracts", response=ContractPage, tags=["contracts"], summary="List and search service contracts")
+def list_contracts(request, filters: Query[ContractFilters]):
+    require_scope(request, "read")
+    qs = selectors.filter_contracts(request.auth, customer=filters.customer, active=filters.active,
+                                    expiring_before=filters.expiring_before, q=filters.q)
+    return _page(request, qs, filters, contract_out)
+
+
+@router.post("/contracts", response={201: ContractOut}, tags=["contracts"], summary="Add a service contract")
+def create_contract(request, payload: ContractNew, response: HttpResponse):
+    require_scope(request, "write")
+    contract = services.do_create_contract(actor=request.auth, data=payload.model_dump(exclude_unset=True))
+    _created(response, f"/contracts/{contract.number}")
+    return Status(201, contract_out(contract))
+
+
+@router.get("/contracts/{path:number}", response=ContractOut, tags=["contracts"],
+            summary="Get a service contract by number")
+def get_contract(request, number: str):
+    require_scope(request, "read")
+    return contract_out(selectors.access_contract(request.auth, number))
+
+
+@router.patch("/contracts/{path:number}", response=ContractOut, tags=["contracts"],
+              summary="Edit, deactivate or reactivate a service contract (partial)")
+def update_contract(request, number: str, payload: ContractPatch):
+    require_scope(request, "write")
+    contract = selectors.access_contract(request.auth, number)
+    contract = services.do_update_contract(actor=request.auth, contract=contract,
+                                           data=payload.model_dump(exclude_unset=True))
+    return contract_out(contract)
+
+
+@router.delete("/contracts/{path:number}", response={204: None}, tags=["contracts"],
+               summary="Delete a service contract nothing refers to (409 otherwise)")
+def delete_contract(request, number: str):
+    require_scope(request, "write")
+    services.do_delete_contract(actor=request.auth, contract=selectors.access_contract(request.auth, number))
+    return Status(204, None)
 
 
 # ---- sites -------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from pydantic import Field
 from closeloop.accounts.models import Role
 from closeloop.core.apikit import StrictSchema
 
+from .selectors import contract_term
+
 TierName = Literal["standard", "silver", "gold", "platinum"]
 
 
@@ -114,6 +116,19 @@ class ContractIn(StrictSchema):
     ends_on: date
 
 
+class ContractNew(ContractIn):
+    customer: str = Field(max_length=40, description="Customer code.")
+
+
+class ContractPatch(StrictSchema):
+    customer: str | None = Field(None, max_length=40, description="Customer code (moves the contract).")
+    number: str | None = Field(None, max_length=60)
+    tier: TierName | None = None
+    starts_on: date | None = None
+    ends_on: date | None = None
+    active: bool | None = Field(None, description="false deactivates the contract, true reactivates it.")
+
+
 # ---- outputs -----------------------------------------------------------------------
 
 class Ref(Schema):
@@ -172,6 +187,8 @@ class ContractOut(Schema):
     tier: str
     starts_on: date
     ends_on: date
+    active: bool
+    term: Literal["not_started", "in_force", "ended"] = Field(description="On today's date.")
 
 
 class CustomerPage(Schema):
@@ -232,4 +249,4 @@ def asset_out(a, viewer=None) -> dict:
 
 def contract_out(k, viewer=None) -> dict:
     return {"number": k.number, "customer": _ref(k.customer), "tier": k.tier, "starts_on": k.starts_on,
-            "ends_on": k.ends_on}
+            "ends_on": k.ends_on, "active": k.is_active, "term": contract_term(k)}

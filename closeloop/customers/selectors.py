@@ -8,6 +8,8 @@ writes all go through them:
 - Service contracts are commercial: engineers do not see them (403).
 """
 
+from datetime import date
+
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
@@ -87,6 +89,14 @@ def access_contact(user, contact_id: int) -> Contact:
     return obj
 
 
+def access_contract(user, number: str) -> ServiceContract:
+    """A contract by its number: 403 for roles that see no contracts, 404 for another organisation's."""
+    obj = visible_contracts(user).filter(number=number).first()
+    if obj is None:
+        raise NotFound(_("No service contract %(n)s.") % {"n": number})
+    return obj
+
+
 def access_asset(user, serial_number: str) -> Asset:
     obj = visible_assets(user).filter(serial_number=serial_number).first()
     if obj is None:
@@ -145,6 +155,36 @@ def filter_assets(user, *, customer: str | None = None, site: str | None = None,
         qs = qs.filter(Q(serial_number__icontains=q) | Q(name__icontains=q) | Q(model__icontains=q)
                        | Q(manufacturer__icontains=q))
     return qs
+
+
+def filter_contracts(user, *, customer: str | None = None, active: bool | None = None,
+                     expiring_before: date | None = None, q: str | None = None) -> QuerySet[ServiceContract]:
+    """The contract list of the API and the administration page: `q` is part of the number or of
+    the customer's name or code; `expiring_before` keeps the contracts that end before that day."""
+    qs = visible_contracts(user)
+    if customer:
+        qs = qs.filter(customer__code=customer)
+    if active is not None:
+        qs = qs.filter(is_active=active)
+    if expiring_before is not None:
+        qs = qs.filter(ends_on__lt=expiring_before)
+    if q:
+        q = q.strip()
+        qs = qs.filter(Q(number__icontains=q) | Q(customer__name__icontains=q) | Q(customer__code__icontains=q))
+    return qs
+
+
+def contract_term(contract: ServiceContract, today: date | None = None) -> str:
+    """not_started, in_force or ended, on the company's today."""
+    if today is None:
+        from closeloop.core import clock
+
+        today = clock.local_today()
+    if contract.ends_on < today:
+        return "ended"
+    if contract.starts_on > today:
+        return "not_started"
+    return "in_force"
 
 
 def contracts_of(user, customer: Customer) -> QuerySet[ServiceContract]:

@@ -281,7 +281,7 @@ def do_delete_asset(*, actor: User, asset: Asset) -> None:
 
 def _clean_contract(actor: User, data: dict, *, partial: bool, customer: Customer | None,
                     instance: ServiceContract | None = None) -> dict:
-    allowed = CONTRACT_FIELDS | ({"customer"} if customer is None else set())
+    allowed = CONTRACT_FIELDS | ({"customer"} if customer is None else set()) | ({"active"} if instance else set())
     c = Cleaner(data, partial=partial, allowed=allowed)
     if customer is None:
         c.ref("customer", selectors.visible_customers(actor), by="code", label=_("customer"),
@@ -296,13 +296,15 @@ def _clean_contract(actor: User, data: dict, *, partial: bool, customer: Custome
     ends = c.value("ends_on", instance.ends_on if instance else None)
     if starts and ends and not c.failed("starts_on") and not c.failed("ends_on") and ends < starts:
         c.problem("ends_on", _("Must not be before starts_on."), "range")
+    if instance is not None:
+        c.boolean("active", default=instance.is_active)
     c.check()
     return c.out
 
 
 def do_create_contract(*, actor: User, customer: Customer | None = None, data: dict) -> ServiceContract:
-    """A customer's service contract. `customer` given (the API's path) or named in data["customer"]
-    by code (the administration page)."""
+    """A customer's service contract. `customer` given (the API's per-customer path) or named in
+    data["customer"] by code (the administration page, `POST /contracts`)."""
     _require_writer(actor)
     out = _clean_contract(actor, data, partial=False, customer=customer)
     if customer is not None:
@@ -314,13 +316,24 @@ def do_create_contract(*, actor: User, customer: Customer | None = None, data: d
 
 
 def do_update_contract(*, actor: User, contract: ServiceContract, data: dict) -> ServiceContract:
-    """Change a contract's number, tier, dates (or, from the page, its customer)."""
+    """Change a contract's customer, number, tier or dates, and (the API's `active`) deactivate or
+    reactivate it: everything is checked first, then written in one transaction, or nothing is."""
     _require_writer(actor)
     out = _clean_contract(actor, data, partial=True, customer=None, instance=contract)
+    active = out.pop("active", None)
     with transaction.atomic():
         if _apply(contract, out):
             _save(contract, "number", create=False)
+        if active is not None and active != contract.is_active:
+            do_set_active(actor=actor, obj=contract, active=active)
     return contract
+
+
+def do_delete_contract(*, actor: User, contract: ServiceContract) -> None:
+    """Delete a contract entered by mistake; refused (409) once anything refers to it: deactivate it then."""
+    _require_writer(actor)
+    with transaction.atomic():
+        delete_unreferenced(contract, _("Service contract %(n)s") % {"n": contract.number})
 
 
 # ---- deactivation (instead of deletion) ----------------------------------------------------
