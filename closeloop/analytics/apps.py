@@ -16,9 +16,11 @@ class AnalyticsConfig(AppConfig):
         from closeloop.workorders import listing
         from closeloop.workorders import selectors as wo_selectors
 
-        from . import drill, refresh, selectors
+        from . import digest, drill, refresh, selectors
 
         jobs.register("analytics.refresh", step=refresh.step, next_at=refresh.next_at, order=60)
+        # after the refresh: the digest waits until last week's events are folded in
+        jobs.register("analytics.digest", step=digest.step, next_at=digest.next_at, order=65)
         # One top-bar entry for both pages (the bar is full); the page's tabs lead to the heat map.
         nav.register("analytics", _("Analytics"), "analytics:overview", icon="chart-bar",
                      visible=selectors.may_view, order=7, namespace="analytics")

@@ -1,7 +1,9 @@
 """Facts and rollups derived from the timeline (closeloop.analytics.facts). Nothing here is
 the source of truth: `closeloop analytics_rebuild` recomputes every row from the timeline,
-and the worker step `analytics.refresh` keeps them current event by event."""
+and the worker step `analytics.refresh` keeps them current event by event. The one exception is
+DigestSent, the record of the weekly digests sent (analytics.digest)."""
 
+from django.conf import settings
 from django.db import models
 
 
@@ -217,3 +219,16 @@ class Episode(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["work_order", "seq"], name="an_episode_seq")]
         indexes = [models.Index(fields=["kind", "day"], name="an_episode_kind_day")]
+
+
+class DigestSent(models.Model):
+    """The weekly digest went to `user` for ISO week `week` ("2026-W49"). Written in the same
+    transaction as the notification request (analytics.digest.send_one); the unique pair is what
+    makes two workers, a restarted one or `closeloop send_digest` never send a week twice."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    week = models.CharField(max_length=8)
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "week"], name="an_digest_once")]

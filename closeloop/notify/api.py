@@ -47,15 +47,21 @@ class PrefsIn(StrictSchema):
     preferences: list[PrefIn] = []
     quiet_start: str | None = Field(None, description="HH:MM in my time zone; null with quiet_end clears")
     quiet_end: str | None = None
+    weekly_digest: bool | None = Field(None, description="The weekly analytics digest on or off (managers, "
+                                                         "administrators); absent = unchanged")
 
 
 def _prefs(user) -> dict:
+    from .selectors import digest_offered, wants_digest
+
     s = UserSettings.objects.filter(user=user).first()
     return {"preferences": [{"event": p.event, "medium": p.medium, "enabled": p.enabled}
                             for p in user.notify_prefs.order_by("event", "medium")],
             "quiet_start": s.quiet_start.strftime("%H:%M") if s and s.quiet_start else None,
             "quiet_end": s.quiet_end.strftime("%H:%M") if s and s.quiet_end else None,
-            "time_zone": user.time_zone or None, "media": list(Medium.values)}
+            "time_zone": user.time_zone or None, "media": list(Medium.values),
+            # null: not offered to this role (selectors.digest_offered)
+            "weekly_digest": wants_digest(user) if digest_offered(user) else None}
 
 
 @router.get("/notifications/preferences", response=dict, summary="My notification preferences")
@@ -81,7 +87,7 @@ def put_prefs(request, body: PrefsIn):
     if (times["quiet_start"] is None) != (times["quiet_end"] is None):
         raise ValidationFailed(FieldProblem("quiet_end", _("Give both ends of the quiet hours, or neither.")))
     services.do_set_preferences(actor=request.auth, prefs=[p.model_dump() for p in body.preferences],
-                                set_quiet=True, **times)
+                                set_quiet=True, digest=body.weekly_digest, **times)
     return _prefs(request.auth)
 
 

@@ -124,6 +124,8 @@ def _templates() -> dict:
                            _("Nobody acknowledged urgent work order {code} {title}. Acknowledge: {ack_url}")),
         "channel.paused": (_("Notification channel paused: {channel}"),
                            _("Channel {channel} failed {failures} times in a row and is paused: {error}")),
+        # analytics.digest: the weekly digest; its figures are the message (a key and parameters)
+        "analytics.digest": (_("Weekly digest {week}"), _("{message}")),
         "test": (_("closeloop test message"),
                  _("This is a test message from closeloop for channel {channel}.")),
     }

@@ -86,6 +86,10 @@ class UserSettings(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notify_settings")
     quiet_start = models.TimeField(_("quiet hours from"), null=True, blank=True)
     quiet_end = models.TimeField(_("quiet hours until"), null=True, blank=True)
+    #: The weekly analytics digest (sent by analytics.digest): None = the role's default (on for
+    #: managers, off for administrators), True / False = the person's own choice. Read through
+    #: notify.selectors.wants_digest / digest_recipients, the one definition.
+    digest = models.BooleanField(_("weekly digest"), null=True, blank=True)
 
 
 class Status(models.TextChoices):

@@ -71,3 +71,37 @@ def chain(user, pk) -> AckChain:
     if c is None or not visible_work_orders(user).filter(pk=c.work_order_id).exists():
         raise NotFound(_("No such acknowledgement request."))
     return c
+
+
+# ---- the weekly digest (sent by analytics.digest; the choice is a notification preference) -------
+
+#: Roles offered the weekly digest, and whether it is on when the person has not chosen.
+DIGEST_DEFAULTS = {"manager": True, "admin": False}
+
+
+def digest_offered(user) -> bool:
+    return bool(user is not None and user.is_authenticated and user.role in DIGEST_DEFAULTS)
+
+
+def wants_digest(user) -> bool:
+    """Whether `user` gets the weekly digest: their own choice, else on for managers and off for
+    administrators; never for other roles."""
+    if not digest_offered(user) or not user.is_active:
+        return False
+    from .models import UserSettings
+
+    chosen = UserSettings.objects.filter(user=user).values_list("digest", flat=True).first()
+    return DIGEST_DEFAULTS[user.role] if chosen is None else chosen
+
+
+def digest_recipients() -> QuerySet:
+    """Active users who get the weekly digest (the same rule as wants_digest, as one query)."""
+    from django.db.models import Q
+
+    from closeloop.accounts.models import User
+
+    on_by_default = [r for r, on in DIGEST_DEFAULTS.items() if on]
+    off_by_default = [r for r, on in DIGEST_DEFAULTS.items() if not on]
+    return User.objects.filter(is_active=True).filter(
+        (Q(role__in=on_by_default) & ~Q(notify_settings__digest=False))
+        | Q(role__in=off_by_default, notify_settings__digest=True)).order_by("id")

@@ -809,9 +809,18 @@ def do_mark_read(*, actor: User, item_id: int | None = None) -> int:
 # ---- preferences ---------------------------------------------------------------------------------
 
 def do_set_preferences(*, actor: User, prefs: list[dict], quiet_start=None, quiet_end=None,
-                       set_quiet: bool = False) -> None:
+                       set_quiet: bool = False, digest: bool | None = None) -> None:
+    """`digest`: True / False turns the weekly digest on or off (only roles offered it,
+    selectors.digest_offered; others get a 422 on `weekly_digest`); None leaves it as it is."""
+    from .selectors import digest_offered
+
     problems = []
     clean = []
+    if digest is not None and not isinstance(digest, bool):
+        problems.append(FieldProblem("weekly_digest", _("Must be true or false.")))
+    elif digest is not None and not digest_offered(actor):
+        problems.append(FieldProblem("weekly_digest", _("Only managers and administrators receive the weekly "
+                                                        "digest."), "forbidden"))
     for i, p in enumerate(prefs):
         if not isinstance(p, dict) or set(p) - {"event", "medium", "enabled"}:
             problems.append(FieldProblem(f"preferences[{i}]", _("Needs event, medium and enabled only.")))
@@ -829,6 +838,10 @@ def do_set_preferences(*, actor: User, prefs: list[dict], quiet_start=None, quie
     with transaction.atomic():
         for ev, medium, enabled in clean:
             UserPreference.objects.update_or_create(user=actor, event=ev, medium=medium, defaults={"enabled": enabled})
+        fields: dict = {}
         if set_quiet:
-            UserSettings.objects.update_or_create(user=actor, defaults={"quiet_start": quiet_start,
-                                                                        "quiet_end": quiet_end})
+            fields.update(quiet_start=quiet_start, quiet_end=quiet_end)
+        if digest is not None:
+            fields["digest"] = digest
+        if fields:
+            UserSettings.objects.update_or_create(user=actor, defaults=fields)

@@ -93,7 +93,9 @@ def preferences(request):
             qs, qe = (time.fromisoformat(qs) if qs else None), (time.fromisoformat(qe) if qe else None)
             if (qs is None) != (qe is None):
                 raise ValueError
-            services.do_set_preferences(actor=user, prefs=prefs, quiet_start=qs, quiet_end=qe, set_quiet=True)
+            digest = (request.POST.get("digest") == "on") if selectors.digest_offered(user) else None
+            services.do_set_preferences(actor=user, prefs=prefs, quiet_start=qs, quiet_end=qe, set_quiet=True,
+                                        digest=digest)
             messages.success(request, _("Preferences saved."))
         except ValueError:
             messages.error(request, _("Quiet hours: give both times (HH:MM), or neither."))
@@ -107,7 +109,9 @@ def preferences(request):
         current[ev] = {m: prefs.get(m, m in defaults) for m, _ml in media}
     s = UserSettings.objects.filter(user=user).first()
     rows = [(ev, label, [(m, ml, current[ev][m]) for m, ml in media]) for ev, label in events]
-    return render(request, "notify/preferences.html", {"rows": rows, "media": media, "settings": s})
+    digest = selectors.wants_digest(user) if selectors.digest_offered(user) else None
+    return render(request, "notify/preferences.html", {"rows": rows, "media": media, "settings": s,
+                                                       "digest": digest})
 
 
 # ---- acknowledging ------------------------------------------------------------------------------
