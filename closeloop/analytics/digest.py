@@ -7,7 +7,8 @@ through their notification channels (docs/analytics.md, "The weekly digest").
   folded in every timeline event of the week (a backlog after a restart would show low figures).
 - **Who**: `notify.selectors.digest_recipients()`: active managers unless they turned it off,
   administrators who turned it on (Notification preferences, or `weekly_digest` in
-  `PUT /api/v1/notifications/preferences`). Engineers, dispatchers, finance and customers never.
+  `PUT /api/v1/notifications/preferences`), who had joined before the week ended. Engineers,
+  dispatchers, finance and customers never.
 - **What**: the figures of `measures.summary` and `measures.top_stuck` (the dashboard's own
   functions) for the whole company, as a message key and parameters (`notify.messages.text`):
   each recipient reads it in their language, on the channels of their preferences (the inbox
@@ -156,9 +157,20 @@ def message(f: dict) -> dict:
 
 # ---- sending -------------------------------------------------------------------------------------------
 
+def week_end(monday: date) -> datetime:
+    """The first instant after the week (the next Monday, 00:00 company time)."""
+    return datetime.combine(monday + timedelta(days=7), time.min, timezone.get_default_timezone())
+
+
+def due_people(monday: date):
+    """Who gets the week's digest: the digest's recipients (notify's preference rule) who had
+    joined before the week ended (a person added since gets the next week's)."""
+    return digest_recipients().filter(date_joined__lt=week_end(monday))
+
+
 def pending(monday: date):
     """The people due this week's digest who have not had it."""
-    return digest_recipients().exclude(pk__in=DigestSent.objects.filter(week=week_label(monday)).values("user_id"))
+    return due_people(monday).exclude(pk__in=DigestSent.objects.filter(week=week_label(monday)).values("user_id"))
 
 
 def send_one(user, monday: date, msg: dict, url: str) -> bool:
@@ -179,8 +191,7 @@ def send_one(user, monday: date, msg: dict, url: str) -> bool:
 def refresh_behind(monday: date) -> bool:
     """Timeline events of the week (or before) that analytics.refresh has not folded in yet."""
     cur = Cursor.objects.filter(name=CURSOR).first()
-    end = datetime.combine(monday + timedelta(days=7), time.min, timezone.get_default_timezone())
-    return TimelineEvent.objects.filter(id__gt=cur.last_event_id if cur else 0, at__lt=end).exists()
+    return TimelineEvent.objects.filter(id__gt=cur.last_event_id if cur else 0, at__lt=week_end(monday)).exists()
 
 
 def send_week(monday: date, limit: int | None = None) -> tuple[int, bool]:

@@ -22,6 +22,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_manager_reads_the_digest_and_turns_it_off(story, browse, screenshot_dir, settings, live_server,  # noqa: F811
                                                    locale):
     settings.SITE_URL = live_server.url
+    from closeloop.accounts.models import User
+
+    User.objects.update(date_joined=datetime(2026, 10, 1, tzinfo=TZ))  # before the week (made today)
     with time_machine.travel(datetime(2026, 11, 9, 8, 30, tzinfo=TZ), tick=False):
         digest.step("test")
         while fan_out_batch("test"):

@@ -27,6 +27,13 @@ def at(t):
     return time_machine.travel(t, tick=False)
 
 
+def joined_long_ago():
+    """People made by the fixtures joined today (the real clock); these tests live in November."""
+    from closeloop.accounts.models import User
+
+    User.objects.update(date_joined=datetime(2026, 10, 1, tzinfo=TZ))
+
+
 def digest_rows():
     return OutboxMessage.objects.filter(kind="notify", key__startswith="analytics.digest:")
 
@@ -73,6 +80,7 @@ def test_once_per_week_per_manager_none_for_engineers_or_who_opted_out(world):
     second = world._user("manager2", Role.MANAGER)
     quiet = world._user("manager3", Role.MANAGER)
     UserSettings.objects.create(user=quiet, digest=False)
+    joined_long_ago()
     with at(datetime(2026, 11, 9, 7, 59, tzinfo=TZ)):  # Monday before 08:00: not due yet
         assert digest.due_week() is None and digest.step("w1") is False
         assert digest.next_at() == datetime(2026, 11, 9, 8, 0, tzinfo=TZ)
@@ -99,12 +107,21 @@ def test_once_per_week_per_manager_none_for_engineers_or_who_opted_out(world):
     assert digest_rows().count() == 6
     assert second.pk in set(DigestSent.objects.filter(week="2026-W46").values_list("user_id", flat=True))
     assert User.objects.filter(role="engineer").count() == 3
+    # a manager who joined after a week ended gets the next week's, not that one
+    with at(SENT_AT + timedelta(days=8)):
+        late = world._user("newcomer", Role.MANAGER)
+        digest.step("w1")
+        assert not DigestSent.objects.filter(user=late).exists()
+    with at(SENT_AT + timedelta(days=14)):
+        digest.step("w1")
+    assert list(DigestSent.objects.filter(user=late).values_list("week", flat=True)) == ["2026-W47"]
 
 
 @pytest.mark.django_db
 def test_a_row_written_by_another_worker_first_means_nothing_is_asked(world):
     """The IntegrityError path: the person was pending when read, another worker recorded them
     before this one's insert; this one asks notify for nothing."""
+    joined_long_ago()
     with at(SENT_AT):
         people = list(digest.pending(MONDAY))
         assert [u.username for u in people] == ["manager"]
@@ -122,6 +139,7 @@ def test_concurrent_workers_send_each_person_once(world):
 
     for i in range(5):
         world._user(f"boss{i}", Role.MANAGER)
+    joined_long_ago()
 
     def send(i):
         with at(SENT_AT):
@@ -138,6 +156,7 @@ def test_waits_for_the_refresh_to_fold_in_the_week(story):  # noqa: F811
     from closeloop.analytics.models import Cursor
 
     Cursor.objects.filter(name="timeline").update(last_event_id=0)
+    joined_long_ago()
     with at(SENT_AT):
         assert digest.refresh_behind(MONDAY) and digest.step("w1") is False
         assert not DigestSent.objects.exists()
@@ -152,6 +171,7 @@ def test_delivered_by_email_in_the_managers_language_and_in_the_inbox(story, smt
     w = story["w"]
     w.manager.email, w.manager.language = "boss@example.com", "zh-hans"
     w.manager.save()
+    joined_long_ago()
     with at(SENT_AT):
         Channel.objects.create(kind="email", name="mail", created_at=SENT_AT, config={
             "host": "127.0.0.1", "port": smtp.port, "from_email": "noreply@closeloop.test"})
@@ -205,6 +225,7 @@ def test_preferences_page_and_api_turn_it_off(world):
 @pytest.mark.django_db
 def test_command_previews_and_sends(story):  # noqa: F811
     out = io.StringIO()
+    joined_long_ago()
     with at(SENT_AT):
         call_command("send_digest", "--week", "2026-W45", "--dry-run", stdout=out)
         assert not DigestSent.objects.exists() and not digest_rows().exists()

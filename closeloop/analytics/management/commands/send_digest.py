@@ -31,7 +31,7 @@ class Command(BaseCommand):
             raise CommandError(f"--week: {week} is not over yet (preview it with --dry-run).")
         people = list(digest.pending(monday))
         if options["dry_run"]:
-            everyone = list(digest.digest_recipients())
+            everyone = list(digest.due_people(monday))
             self.stdout.write(f"weekly digest {week}: {len(everyone)} recipients, {len(people)} not sent yet")
             for u in everyone:
                 mark = "" if u in people else " (sent)"
@@ -44,4 +44,4 @@ class Command(BaseCommand):
             return
         sent, _more = digest.send_week(monday)
         self.stdout.write(f"weekly digest {week}: sent to {sent} people "
-                          f"({len(digest.digest_recipients()) - sent} had it already or were not due)")
+                          f"({digest.due_people(monday).count() - sent} had it already)")
