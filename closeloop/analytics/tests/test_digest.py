@@ -244,3 +244,15 @@ def test_command_previews_and_sends(story):  # noqa: F811
         assert "sent to 0 people" in out.getvalue()
         assert digest.step("w1") is False  # the worker does not send it again
     assert DigestSent.objects.count() == 1 and digest_rows().count() == 1
+
+
+@pytest.mark.django_db
+def test_the_demo_sends_its_manager_last_weeks_digest(story):  # noqa: F811
+    from closeloop.analytics.demo import seed_digest
+
+    with at(SENT_AT + timedelta(hours=3)):
+        assert seed_digest() == "2026-W45"
+        assert seed_digest() == "2026-W45"  # run again: still one
+        assert seed_digest("eng_x") is None  # not offered to engineers
+    assert list(DigestSent.objects.values_list("user__username", "week")) == [("manager", "2026-W45")]
+    assert digest_rows().count() == 1
