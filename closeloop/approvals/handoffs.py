@@ -48,11 +48,24 @@ def field_label(key: str, labels: dict | None = None) -> str:
         return key
 
 
+#: Approval actions that are not lifecycle transitions (flows may name any key; these are the product's own).
+OTHER_ACTIONS = {
+    "purchase": gettext_lazy("Purchase request"),
+    "purchase_part": gettext_lazy("Parts purchase"),
+}
+
+
 def action_label(action: str) -> str:
+    """A lifecycle action's (or an approval action's) translated label, never its key; an action
+    the product does not know (a flow's own key) is shown with spaces for underscores."""
     from closeloop.workorders.lifecycle import TRANSITIONS
 
     t = TRANSITIONS.get(action)
-    return str(t.label) if t is not None else action.replace("_", " ")
+    if t is not None:
+        return str(t.label)
+    if action in OTHER_ACTIONS:
+        return str(OTHER_ACTIONS[action])
+    return action.replace("_", " ")
 
 
 def custom_labels(wo_type) -> dict:

@@ -61,6 +61,7 @@ def open_justifications(user) -> QuerySet[Justification]:
 
 def request_detail(req: ApprovalRequest) -> dict:
     steps = {s.key: s for s in req.steps.prefetch_related("approvers__user")}
+    req.action_label = action_label(req.action)
     return {"req": req, "steps": steps, "path": services.describe_plan(req.plan)}
 
 
@@ -75,6 +76,10 @@ def card_context(request, wo):
     handoffs = list(Handoff.objects.filter(work_order=wo).select_related("to_team", "from_team")[:10])
     if not reqs and not flows and not handoffs:
         return None
+    for r in reqs:  # the action's label, never its key (`close`)
+        r.action_label = action_label(r.action)
+    for f in flows:
+        f.action_label = action_label(f.action)
     for h in handoffs:  # names and field labels, never ids and keys
         h.work_order = wo
         h.fields = handoff_fields(h)

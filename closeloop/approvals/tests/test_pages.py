@@ -113,3 +113,34 @@ def test_timeline_event_include_renders_every_event(world, org, purchase_flow):
         html = render_to_string("approvals/_timeline_event.html", {"d": ev.data, "ev": ev})
         assert f'data-event="{ev.data["event"]}"' in html
         assert f"#{req.pk}" in html
+
+
+def test_card_names_the_action_not_its_key(world, org, purchase_flow):
+    """The approvals card (and the request page) show the action's translated label: `close` is
+    关闭 / Close, the product's purchase_part 配件采购 / Parts purchase; never the key."""
+    import re
+
+    from django.utils import translation
+
+    from closeloop.workorders.lifecycle import TRANSITIONS
+
+    close_flow = services.do_create_flow(actor=world.admin, data={"name": "结单审批", "action": "close", "tree": {
+        "nodes": [{"id": "m", "type": "approver", "approvers": {"kind": "role", "role": "manager"}}]}})
+    services.do_publish(actor=world.admin, flow=close_flow)
+    wo = make_wo(world, status=S.IN_PROGRESS)
+    services.do_start_request(actor=world.eng_x, wo=wo, action="close", data={})
+    services.do_start_request(actor=world.eng_x, wo=wo, action="purchase_part", data={"amount": 100})
+    c = world.browser_client(world.manager)
+    for language, purchase in (("zh-hans", "配件采购"), ("en", "Parts purchase")):
+        with translation.override(language):
+            close = str(TRANSITIONS["close"].label)
+        html = c.get(f"/work-orders/{wo.code}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        card = html.split('data-testid="approvals-card"', 1)[1].split('data-testid="request-approval"', 1)[0]
+        shown = re.findall(r'data-testid="approval-action">([^<]*)<', card)
+        assert sorted(shown) == sorted([close, purchase]), (language, shown)
+        assert close != "close"
+        options = html.split('data-testid="request-approval"', 1)[1].split("</select>", 1)[0]
+        assert f"({close})" in options and f"({purchase})" in options and "(close)" not in options
+        req = wo.approvals.get(action="close")
+        page = c.get(f"/approvals/requests/{req.pk}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+        assert f": {close} ·" in page, language
