@@ -122,6 +122,16 @@ def _templates() -> dict:
                          "Please take it. Acknowledge: {ack_url}")),
         "ack.supervisor": (_("URGENT {code} {title}: nobody acknowledged"),
                            _("Nobody acknowledged urgent work order {code} {title}. Acknowledge: {ack_url}")),
+        # A chain also starts for the other priorities an acknowledgement policy lists (high):
+        # those messages name the priority instead of calling the work order urgent.
+        "ack.request.other": (_("{priority} priority {code} {title}: please acknowledge"),
+                              _("{priority} priority work order {code} {title}. Acknowledge: {ack_url}")),
+        "ack.backup.other": (_("{priority} priority {code} {title}: backup needed"),
+                             _("{target} has not acknowledged work order {code} {title} (priority {priority}). "
+                               "Please take it. Acknowledge: {ack_url}")),
+        "ack.supervisor.other": (_("{priority} priority {code} {title}: nobody acknowledged"),
+                                 _("Nobody acknowledged work order {code} {title} (priority {priority}). "
+                                   "Acknowledge: {ack_url}")),
         "channel.paused": (_("Notification channel paused: {channel}"),
                            _("Channel {channel} failed {failures} times in a row and is paused: {error}")),
         # analytics.digest: the weekly digest; its figures are the message (a key and parameters)
@@ -157,6 +167,9 @@ def render(event: str, medium: str, ctx: dict, language: str) -> Rendered:
         ctx = _Safe({k: resolve(v) if isinstance(v, dict) else v for k, v in ctx.items()})
         if "status_code" in ctx and not ctx.get("status"):
             ctx["status"] = ctx["status_code"]
+        if (event.startswith("ack.") and (ctx.get("priority_key") or "urgent") != "urgent"
+                and f"{event}.other" in templates):
+            event = f"{event}.other"
         if event in templates:
             subject_t, body_t = templates[event]
         else:

@@ -252,7 +252,7 @@ def context_for(payload: dict, wo: WorkOrder | None, public: bool) -> dict:
     if wo is not None:
         # Labels in every language: each recipient (and each reader of the inbox) sees their own.
         ctx.update(code=wo.code, title=wo.title, priority=messages.localized(PRIORITY_LABELS.get(wo.priority, wo.priority)),
-                   status=messages.localized(wo.status_label))
+                   priority_key=wo.priority, status=messages.localized(wo.status_label))
         ctx.setdefault("url", "")
         if not ctx["url"] and not public:
             ctx["url"] = f"{messages.base_url()}/work-orders/{wo.code}"

@@ -148,3 +148,48 @@ def test_a_policy_for_high_and_urgent_starts_for_high_too(chain_world):
     assert AckChain.objects.filter(work_order=high, target=world.eng_x).exists()
     assert not AckChain.objects.filter(work_order=normal).exists()
     assert _steps(high) == ["start"]
+
+
+@pytest.mark.parametrize("language,high_words,urgent_words", [
+    ("zh-hans", ("高优先级", "优先级 高"), ("紧急",)),
+    ("en", ("High priority", "priority High"), ("URGENT", "Urgent work order")),
+])
+def test_messages_name_the_priority_a_chain_started_for(chain_world, language, high_words, urgent_words):
+    """A chain for a high-priority work order does not call it urgent (nor "URGENT" in Chinese): each
+    message names its priority, translated; the acknowledge page too. Urgent ones keep 紧急 / URGENT."""
+    world = chain_world
+    AckPolicy.objects.all().delete()
+    AckPolicy.objects.create(name="high and urgent", priorities=["high", "urgent"], steps=ack.DEFAULT_STEPS)
+    for u in (world.eng_x, world.eng_x2, world.manager):
+        u.language = language
+        u.save()
+    with time_machine.travel(NIGHT, tick=False):
+        high = make_wo(world, priority="high")
+        do_transition(actor=world.dispatcher, wo=high, action="assign", data={"assignee": "eng_x"})
+        urgent = make_wo(world, priority="urgent")
+        do_transition(actor=world.dispatcher, wo=urgent, action="assign", data={"assignee": "eng_x"})
+    for minutes in (0, 5, 10, 15, 25):
+        with time_machine.travel(NIGHT + timedelta(minutes=minutes, seconds=1), tick=False):
+            drain()
+    high_msgs = list(Delivery.objects.filter(work_order=high, event__startswith="ack."))
+    assert {d.event for d in high_msgs} == {"ack.request", "ack.backup", "ack.supervisor"}
+    for d in high_msgs:
+        text = f"{d.subject} {d.body} {d.markdown}"
+        assert "URGENT" not in text and "rgent" not in text and "紧急" not in text, (d.event, d.medium, text)
+        assert any(w in text for w in high_words), (d.event, d.medium, text)
+    for d in Delivery.objects.filter(work_order=urgent, event__startswith="ack.", medium="inbox"):
+        assert any(w in d.subject + d.body for w in urgent_words), (d.event, d.subject)
+    # The inbox renders the stored key and parameters again in the reader's language.
+    c = Client()
+    c.force_login(world.eng_x)
+    with time_machine.travel(NIGHT + timedelta(minutes=30), tick=False):
+        inbox = c.get("/notifications/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    assert high_words[0] in inbox
+    # The acknowledge page of the high-priority chain.
+    item = InboxItem.objects.filter(user=world.eng_x, event="ack.request", work_order=high).first()
+    path = "/notifications/ack/" + item.body.split("/notifications/ack/")[1].split()[0].rstrip("。.")
+    with time_machine.travel(NIGHT + timedelta(minutes=30), tick=False):
+        page = Client().get(path, HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    text = page.split('data-testid="ack-text">')[1].split("</p>")[0]
+    assert ("高优先级工单" if language == "zh-hans" else "High priority work order") in text
+    assert "rgent" not in text and "紧急" not in text
