@@ -29,5 +29,6 @@ class SLAConfig(AppConfig):
         wo_serializers.register_detail("sla", lambda wo, user: serializers.ledger(selectors.ledger_for(wo)))
         wo_selectors.register_filter(selectors.narrow_work_orders)
         panels.register_page_context(selectors.page_context)
+        panels.register_event("escalation", "sla/_timeline_event.html")  # the ladder's and the rules' escalations
         jobs.register("sla.timers", step=lambda worker_id: handle_one_sla_check(
             worker_id, batch=jobs.OPTIONS["batch"]), next_at=next_sla_check_at, order=10)

@@ -48,3 +48,72 @@ def test_rule_escalation_and_automatic_dispatch_render(world):
     html = c.get(f"/work-orders/{wo.code}/").content.decode()
     assert "夜间升级" in html and "of the ladder" not in html and "请尽快处理" in html
     assert 'data-testid="dispatch-eta"' in html and "12-07 09:00" in html  # Asia/Shanghai
+
+
+def _page(world, wo, language: str) -> str:
+    c = Client()
+    c.force_login(world.manager)
+    return c.get(f"/work-orders/{wo.code}/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+
+def _between(html: str, testid: str) -> str:
+    """The text (tags and attributes left out) of the first element with that test id, to its event's end."""
+    import re
+
+    return re.sub(r"<[^>]+>", " ", "<" + html.split(f'data-testid="{testid}"', 1)[1].split("</li>", 1)[0])
+
+
+@pytest.mark.parametrize("language,expected", [
+    ("zh-hans", ["模温: 182 °C", "首件合格: 是", "班次: 早"]),
+    ("en", ["模温: 182 °C", "首件合格: Yes", "班次: 早"]),
+])
+def test_closure_form_shows_field_labels_not_keys(world, language, expected):
+    """The closure form's event names each field by the label the type's closure policy gives it
+    (its unit after a number, yes/no for a boolean), in the reader's language; a field since removed
+    from the policy keeps its key."""
+    from closeloop.fieldwork.models import ClosurePolicy
+
+    ClosurePolicy.objects.create(wo_type=world.production, form_fields=[
+        {"key": "mold_temp", "label": "模温", "kind": "number", "unit": "°C", "min": 0, "max": 400},
+        {"key": "first_ok", "label": "首件合格", "kind": "boolean"},
+        {"key": "shift", "label": "班次", "kind": "text"}])
+    wo = make_wo(world, wo_type=world.production)
+    timeline.append_event(wo, "gate", actor=world.eng_x, data={
+        "closure_form": {"mold_temp": 182, "first_ok": True, "shift": "早", "old_field": "x"}})
+    html = _page(world, wo, language)
+    event = _between(html, "fieldwork-event")
+    for text in expected:
+        assert text in event, (text, event)
+    for key in ("mold_temp", "first_ok", "True"):
+        assert f">{key}:" not in event and f": {key}<" not in event, (key, event)
+    assert "old_field: x" in event
+
+
+@pytest.mark.parametrize("language,expected,absent", [
+    ("zh-hans", ["第 1 级", "首次响应", "已提醒处理人", "已提升优先级", "已通知后备团队", "高", "紧急", "Team Y 华南"],
+     ["remind_assignee", "raise_priority", "reassign_backup", "(response)", "team-y"]),
+    ("en", ["Level 1 of the ladder (First response)", "Reminded the assignee", "Raised the priority",
+            "Told the backup team", "High", "Urgent", "Team Y 华南"],
+     ["remind_assignee", "raise_priority", "reassign_backup", "(response)", "team-y"]),
+])
+def test_sla_escalation_shows_level_milestone_and_action_names(world, language, expected, absent):
+    wo = make_wo(world)
+    timeline.append_event(wo, "escalation", data={
+        "milestone": "response", "level": 1, "policy": "std", "policy_version": 1,
+        "actions": ["remind_assignee", "raise_priority", "reassign_backup"],
+        "priority": {"from": "high", "to": "urgent"}, "team": {"from": "team-x", "to": "team-y"}})
+    event = _between(_page(world, wo, language), "escalation")
+    for text in expected:
+        assert text in event, (text, event)
+    for text in absent:
+        assert text not in event, (text, event)
+
+
+def test_rule_escalation_names_its_actions(world):
+    wo = make_wo(world)
+    timeline.append_event(wo, "escalation", actor=world.manager, data={
+        "rule": "夜间升级", "actions": ["raise_priority", "move_team", "notify"],
+        "priority": {"from": "normal", "to": "high"}, "notified": ["manager"]})
+    event = _between(_page(world, wo, "en"), "escalation")
+    assert "Raised the priority" in event and "Moved to another team" in event and "Normal" in event
+    assert "raise_priority" not in event
