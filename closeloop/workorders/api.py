@@ -77,8 +77,8 @@ def list_work_orders(request, filters: Query[ListFilters], response: HttpRespons
     cursor, limit = data.pop("cursor"), data.pop("limit")
     page = selectors.page_work_order_rows(request.auth, selectors.WorkOrderFilter(**data), cursor=cursor,
                                           limit=limit)
-    items = [shaped(WorkOrderOut, serializers.work_order_row(r, request.auth)) for r in page.items]
-    return render(request, response, {"items": items, "next_cursor": page.next_cursor})
+    return render(request, response, {"items": serializers.list_items(page.items, request.auth),
+                                      "next_cursor": page.next_cursor})
 
 
 @router.post("/work-orders", response={201: WorkOrderOut}, summary="Create a work order")

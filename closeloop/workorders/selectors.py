@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from closeloop.accounts.models import Role
 from closeloop.core.compiled import Compiled
 from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
-from closeloop.core.paging import Page, page_by_id
+from closeloop.core.paging import Page, decode_cursor, encode_cursor, page_by_id
 from closeloop.core.planner import fixed_join_order
 from closeloop.core.text import query_tokens
 
@@ -325,9 +325,115 @@ ROW_FIELDS = (
 
 
 def page_work_order_rows(user, f: WorkOrderFilter, *, cursor: str | None = None, limit: int = 25) -> Page:
-    """page_work_orders as rows of ROW_FIELDS (dicts), for the API's list."""
-    return page_by_id(filter_work_orders(user, f).values(*ROW_FIELDS), cursor=cursor, limit=limit,
-                      newest_first=True)
+    """page_work_orders as rows of ROW_FIELDS (tuples, in that order), for the API's list.
+
+    The SQL of a filter's shape (which of FILTERS are set, how many states and priorities, the
+    assignee `none`, a cursor or not, the limit) and of the user's visibility is compiled once per
+    process and run with the request's values (`_ListSQL`); other filters (search, dates, custom
+    fields, tags, SLA, external refs) go through the ORM each time. Same rows either way
+    (workorders/tests/test_list_compiled.py)."""
+    last = decode_cursor(cursor) if cursor else None
+    compiled = _list_sql(user, f, last is not None, limit)
+    if compiled is not None:
+        rows = compiled.rows(f, last)
+    else:
+        qs = filter_work_orders(user, f).values_list(*ROW_FIELDS).order_by("-id")
+        if last is not None:
+            qs = qs.filter(id__lt=last)
+        rows = list(qs[: limit + 1])
+    if len(rows) <= limit:
+        return Page(rows, None)
+    return Page(rows[:limit], encode_cursor(rows[limit - 1][0]))
+
+
+_LIST_ID = -7_340_271_900_013  # stands for the cursor's id in a compiled list query
+#: WorkOrderFilter fields that never change a list query's SQL when unset (None, or an empty list / string).
+_UNKEYED = tuple(name for name in WorkOrderFilter.__dataclass_fields__ if name not in FILTERS)
+
+
+class _ListSQL:
+    """One filter shape's list query, compiled: the SQL, its fixed parameters, and where each
+    filter value (and the cursor's id) goes."""
+
+    def __init__(self, db: str, compiler, sql: str, params, slots: list[tuple[int, str, int | None]]):
+        self.sql, self.params, self.db, self.compiler = sql, list(params), db, compiler
+        self.converters = compiler.get_converters([s[0] for s in compiler.select[:compiler.col_count]])
+        self.slots = slots
+
+    def rows(self, f: WorkOrderFilter, last: int | None) -> list:
+        params = list(self.params)
+        for i, name, index in self.slots:
+            if name == "id":
+                params[i] = last
+            else:
+                v = getattr(f, name)
+                params[i] = v if index is None else v[index]
+        with connections[self.db].cursor() as cur:
+            cur.execute(self.sql, params)
+            rows = cur.fetchall()
+        if self.converters:
+            rows = list(self.compiler.apply_converters(rows, self.converters))
+        return rows
+
+
+_list_cache: dict[tuple, _ListSQL | None] = {}
+
+
+def _list_sql(user, f: WorkOrderFilter, with_cursor: bool, limit: int) -> _ListSQL | None:
+    """The compiled list query for this filter's shape, or None when the ORM must build it."""
+    vis = _visibility_key(user)
+    if vis is None:
+        return None
+    for name in _UNKEYED:
+        v = getattr(f, name)
+        if not (v is None or v == [] or v == ""):
+            return None
+    shape = []
+    for name in FILTERS:
+        v = getattr(f, name)
+        if v:
+            shape.append((name, len(v) if isinstance(v, list) else ("none" if name == "assignee" and v == "none"
+                                                                    else 1)))
+    key = (connection.vendor, vis, tuple(shape), with_cursor, limit)
+    try:
+        return _list_cache[key]
+    except KeyError:
+        pass
+    if len(_list_cache) >= 2000:
+        _list_cache.clear()
+    compiled = _list_cache[key] = _compile_list(user, shape, with_cursor, limit)
+    return compiled
+
+
+def _compile_list(user, shape, with_cursor: bool, limit: int) -> _ListSQL | None:
+    stand_ins, values = {}, {}
+    for name, n in shape:
+        if n == "none":
+            values[name] = "none"
+        elif isinstance(n, int) and name in ("status", "priority"):
+            values[name] = [f"\x00{name}:{i}\x00" for i in range(n)]
+            stand_ins.update({v: (name, i) for i, v in enumerate(values[name])})
+        else:
+            values[name] = f"\x00{name}\x00"
+            stand_ins[values[name]] = (name, None)
+    qs = filter_work_orders(user, WorkOrderFilter(**values)).values_list(*ROW_FIELDS).order_by("-id")
+    if with_cursor:
+        qs = qs.filter(id__lt=_LIST_ID)
+        stand_ins[_LIST_ID] = ("id", None)
+    qs = qs[: limit + 1]
+    compiler = qs.query.get_compiler(using=qs.db)
+    try:
+        sql, params = compiler.as_sql()
+    except Exception:  # e.g. EmptyResultSet: leave such shapes to the ORM
+        return None
+    slots = []
+    for i, p in enumerate(params):
+        if isinstance(p, (str, int)) and not isinstance(p, bool) and p in stand_ins:
+            slots.append((i, *stand_ins[p]))
+    # Every stand-in exactly once as a parameter of its own, never inlined: else the ORM, every time.
+    if sorted(s[1:] for s in slots) != sorted(stand_ins.values()) or "\x00" in sql:
+        return None
+    return _ListSQL(qs.db, compiler, sql, params, slots)
 
 
 def timeline_for(user, wo: WorkOrder) -> QuerySet[TimelineEvent]:

@@ -1,6 +1,7 @@
 """Work orders as plain dicts for the API (and the console's JSON islands)."""
 
 from django.urls import reverse
+from django.utils.translation import get_language
 
 from .lifecycle import STATE_LABELS
 from .models import Attachment, TimelineEvent, WorkOrder
@@ -68,43 +69,85 @@ def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
     return out
 
 
-def _row_user_name(r: dict) -> str:
-    # User.__str__ on the row's columns: display name, else full name, else username.
-    full = f"{r['assignee__first_name']} {r['assignee__last_name']}".strip()
-    return r["assignee__display_name"] or full or r["assignee__username"]
+def _iso(d) -> str | None:
+    """A datetime as the API's JSON encoder writes it (DjangoJSONEncoder: milliseconds, Z for UTC)."""
+    if d is None:
+        return None
+    r = d.isoformat()
+    if d.microsecond:
+        r = r[:23] + r[26:]
+    if r.endswith("+00:00"):
+        r = r[:-6] + "Z"
+    return r
 
 
-def work_order_row(r: dict, user=None) -> dict:
-    """work_order(wo, user) (the list representation) from a row of selectors.ROW_FIELDS.
-    Equal to it for every state and relation (workorders/tests/test_representation.py)."""
-    return {
-        "code": r["code"],
-        "type": {"key": r["wo_type__key"], "name": r["wo_type__name"]},
-        "title": r["title"],
-        "description": r["description"],
-        "priority": r["priority"],
-        "status": r["status"],
-        "status_label": str(STATE_LABELS.get(r["status"], r["status"])),
-        "customer": {"code": r["customer__code"], "name": r["customer__name"]} if r["customer_id"] else None,
-        "site": {"code": r["site__code"], "name": r["site__name"]} if r["site_id"] else None,
-        "asset": ({"serial_number": r["asset__serial_number"], "name": r["asset__name"], "model": r["asset__model"]}
-                  if r["asset_id"] else None),
-        "contact": ({"id": r["contact_id"], "name": r["contact__name"], "phone": r["contact__phone"]}
-                    if r["contact_id"] else None),
-        "fault_code": r["fault_code"],
-        "team": {"code": r["team__code"], "name": r["team__name"]} if r["team_id"] else None,
-        "assignee": ({"username": r["assignee__username"], "name": _row_user_name(r)} if r["assignee_id"]
-                     else None),
-        "custom": r["custom"] or {},
-        "tags": [] if _customer(user) else list(r["tags"] or []),
-        "resolution": r["resolution"],
-        "invoice_number": r["invoice_number"],
-        "rating": r["rating"],
-        "version": r["version"],
-        "created_at": r["created_at"],
-        "updated_at": r["updated_at"],
-        "milestones": {m.removesuffix("_at"): r[m] for m in MILESTONES},
-    }
+_labels: dict[str, dict[str, str]] = {}
+
+
+def _state_labels() -> dict[str, str]:
+    """STATE_LABELS as text in the active language (translated once per language and process)."""
+    lang = get_language() or ""
+    labels = _labels.get(lang)
+    if labels is None:
+        labels = _labels[lang] = {k: str(v) for k, v in STATE_LABELS.items()}
+    return labels
+
+
+def list_items(rows: list, user=None) -> list[dict]:
+    """The API's list items from rows of selectors.ROW_FIELDS (tuples): work_order(wo, user) as
+    core.apikit.shaped(WorkOrderOut, ...) gives it, datetimes already as the JSON encoder writes
+    them, in one pass with no model instances. The same bytes as the model path for every state
+    and relation (workorders/tests/test_representation.py)."""
+    labels = _state_labels()
+    internal = not _customer(user)
+    out = []
+    for (_id, code, type_key, type_name, title, description, priority, status, customer_id, customer_code,
+         customer_name, site_id, site_code, site_name, asset_id, serial, asset_name, asset_model, contact_id,
+         contact_name, contact_phone, fault_code, team_id, team_code, team_name, assignee_id, username,
+         display_name, first_name, last_name, custom, tags, resolution, invoice_number, rating, version,
+         created_at, updated_at, assigned_at, accepted_at, departed_at, arrived_at, started_at, resolved_at,
+         confirmed_at, invoiced_at, closed_at, cancelled_at) in rows:
+        if assignee_id:
+            # User.__str__ on the row's columns: display name, else full name, else username.
+            name = display_name or f"{first_name} {last_name}".strip() or username
+            assignee = {"username": username, "name": name}
+        else:
+            assignee = None
+        out.append({
+            "code": code,
+            "type": {"key": type_key, "name": type_name},
+            "title": title,
+            "description": description,
+            "priority": priority,
+            "status": status,
+            "status_label": labels.get(status, status),
+            "customer": {"code": customer_code, "name": customer_name} if customer_id else None,
+            "site": {"code": site_code, "name": site_name} if site_id else None,
+            "asset": {"serial_number": serial, "name": asset_name, "model": asset_model} if asset_id else None,
+            "contact": {"id": contact_id, "name": contact_name, "phone": contact_phone} if contact_id else None,
+            "fault_code": fault_code,
+            "team": {"code": team_code, "name": team_name} if team_id else None,
+            "assignee": assignee,
+            "custom": custom or {},
+            "tags": list(tags or []) if internal else [],
+            "resolution": resolution,
+            "invoice_number": invoice_number,
+            "rating": rating,
+            "version": version,
+            "created_at": _iso(created_at),
+            "updated_at": _iso(updated_at),
+            "milestones": {"assigned": _iso(assigned_at), "accepted": _iso(accepted_at),
+                           "departed": _iso(departed_at), "arrived": _iso(arrived_at),
+                           "started": _iso(started_at), "resolved": _iso(resolved_at),
+                           "confirmed": _iso(confirmed_at), "invoiced": _iso(invoiced_at),
+                           "closed": _iso(closed_at), "cancelled": _iso(cancelled_at)},
+            "external_refs": None,
+            "links": None,
+            "allowed_actions": None,
+            "watchers": None,
+            "sla": None,
+        })
+    return out
 
 
 def event(e: TimelineEvent) -> dict:

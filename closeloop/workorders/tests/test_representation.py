@@ -1,6 +1,6 @@
 """The API's fast representation of work orders equals the one it replaced, byte for byte.
 
-New: list items from narrow rows (selectors.page_work_order_rows + serializers.work_order_row),
+New: list items from narrow rows (selectors.page_work_order_rows + serializers.list_items),
 the detail's external refs, links and watchers from one query (selectors.detail_rows), and
 both rendered without a second validation (core.apikit.shaped/render). Old (kept here as the
 reference): model instances, four ORM queries, ninja's validation through WorkOrderOut. Compared
@@ -64,9 +64,10 @@ def _compare(world, code: str) -> None:
         f = selectors.WorkOrderFilter()
         old = selectors.page_work_orders(user, f, limit=100)
         new = selectors.page_work_order_rows(user, f, limit=100)
-        assert [r["code"] for r in new.items] == [w.code for w in old.items] and new.next_cursor == old.next_cursor
-        for w, row in zip(old.items, new.items, strict=True):
-            assert serializers.work_order_row(row, user) == serializers.work_order(w, user)
+        assert [r[1] for r in new.items] == [w.code for w in old.items] and new.next_cursor == old.next_cursor
+        for w, item in zip(old.items, serializers.list_items(new.items, user), strict=True):
+            assert RENDERER.render(None, item, response_status=200).encode() == _validated(
+                WorkOrderOut, serializers.work_order(w, user))
         old_page = _validated(WorkOrderPage, {"items": [serializers.work_order(w, user) for w in old.items],
                                               "next_cursor": old.next_cursor})
         r = world.api(user).get(V1, {"limit": 100})
