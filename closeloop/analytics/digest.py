@@ -12,7 +12,7 @@ through their notification channels (docs/analytics.md, "The weekly digest").
 - **What**: the figures of `measures.summary` and `measures.top_stuck` (the dashboard's own
   functions) for the whole company, as a message key and parameters (`notify.messages.text`):
   each recipient reads it in their language, on the channels of their preferences (the inbox
-  always), with a link to `/analytics/` for that week.
+  always; never a voice call), with a link to `/analytics/` for that week.
 - **Once**: `DigestSent` (user, week) is unique and written in the transaction that asks notify
   for the message (whose outbox key is idempotent too): two workers, a restarted one, or
   `closeloop send_digest` racing the worker send a week to a person once (the loser of the
@@ -31,7 +31,7 @@ from django.utils.translation import gettext_noop
 from closeloop.core.clock import now
 from closeloop.notify.messages import base_url, localized, text
 from closeloop.notify.selectors import digest_recipients
-from closeloop.notify.services import notify
+from closeloop.notify.services import media_for_user, notify
 from closeloop.workorders.lifecycle import STATE_LABELS
 from closeloop.workorders.models import TimelineEvent
 
@@ -44,6 +44,8 @@ EVENT = "analytics.digest"
 SEND_HOUR = 8
 #: People per step (each one notify request; the figures are computed once per step).
 BATCH = 20
+#: Media the digest is never sent on (a voice call cannot read a table of figures and a link).
+NOT_BY = {"voice"}
 WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 
 
@@ -183,8 +185,10 @@ def send_one(user, monday: date, msg: dict, url: str) -> bool:
                 DigestSent.objects.create(user=user, week=week, sent_at=now())
         except IntegrityError:
             return False
+        # The person's own media for the event, but never a phone call reading out a summary.
+        media = [m for m in media_for_user(user, EVENT, None, False) if m not in NOT_BY]
         notify(key=f"{EVENT}:{week}:{user.pk}", event=EVENT, work_order=None, recipients=[{"user": user.username}],
-               message=msg, context={"week": week, "url": url}, no_robots=True)
+               channels=media, message=msg, context={"week": week, "url": url}, no_robots=True)
     return True
 
 

@@ -256,3 +256,16 @@ def test_the_demo_sends_its_manager_last_weeks_digest(story):  # noqa: F811
         assert seed_digest("eng_x") is None  # not offered to engineers
     assert list(DigestSent.objects.values_list("user__username", "week")) == [("manager", "2026-W45")]
     assert digest_rows().count() == 1
+
+
+@pytest.mark.django_db
+def test_on_the_managers_own_channels_but_never_a_voice_call(world):
+    from closeloop.notify.models import UserPreference
+
+    for medium in ("sms", "voice", "dingtalk"):
+        UserPreference.objects.create(user=world.manager, event="*", medium=medium, enabled=True)
+    joined_long_ago()
+    with at(SENT_AT):
+        digest.step("w1")
+    [row] = digest_rows()
+    assert row.payload["channels"] == ["inbox", "sms", "dingtalk"]
