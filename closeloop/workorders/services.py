@@ -517,6 +517,7 @@ def _apply_transition(actor: User, wo: WorkOrder, t: Transition, clean: dict, at
             event_data["previous_assignee"] = wo.assignee.username
         if values["team"] is not None:
             event_data["team"] = values["team"].code
+            event_data["team_name"] = values["team"].name
     elif t.action == "wait":
         values["resume_to"] = from_state
     elif t.action == "resume":

@@ -97,6 +97,15 @@ def priority_class(priority: str) -> str:
 
 
 @register.filter
+def team_name(code) -> str:
+    """A team code stored on an older event -> the team's name (its code if since deleted)."""
+    from closeloop.accounts.models import Team
+
+    code = str(code or "")
+    return Team.objects.filter(code=code).values_list("name", flat=True).first() or code if code else ""
+
+
+@register.filter
 def action_label(action: str):
     t = TRANSITIONS.get(action)
     return t.label if t else action

@@ -117,3 +117,16 @@ def test_rule_escalation_names_its_actions(world):
     event = _between(_page(world, wo, "en"), "escalation")
     assert "Raised the priority" in event and "Moved to another team" in event and "Normal" in event
     assert "raise_priority" not in event
+
+
+def test_assignment_names_the_team_not_its_code(world):
+    """An assignment shows the team's name; events stored before the name was kept look it up."""
+    from closeloop.workorders.services import do_transition
+
+    wo = make_wo(world)
+    do_transition(actor=world.dispatcher, wo=wo, action="assign", data={"assignee": "eng_x"})
+    timeline.append_event(wo, "transition", actor=world.dispatcher, action="assign",
+                          data={"assignee": "eng_y", "assignee_name": "eng_y", "team": "team-y"})
+    html = _page(world, wo, "en")
+    shown = [part.split("</span>", 1)[0] for part in html.split('data-testid="event-team">')[1:]]
+    assert sorted(shown) == ["(Team X 华东)", "(Team Y 华南)"], shown
