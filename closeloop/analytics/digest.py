@@ -132,9 +132,10 @@ def _stage(c: dict) -> dict:
 def _stuck(cells: list[dict]):
     if not cells:
         return text(gettext_noop("nothing waited"))
-    # A separator, not a sentence: the msgid is not translated (each part is).
-    msgid = "; ".join(f"%(s{i})s" for i in range(len(cells)))
-    return text(msgid, **{f"s{i}": _stage(c) for i, c in enumerate(cells)})
+    # Only a layout (the msgid is not translated); the parts and the separator are.
+    msgid = "%(sep)s".join(f"%(s{i})s" for i in range(len(cells)))
+    return text(msgid, sep=text("; ", context="list separator"),
+                **{f"s{i}": _stage(c) for i, c in enumerate(cells)})
 
 
 def message(f: dict) -> dict:

@@ -71,6 +71,7 @@ def test_the_figures_are_the_measures_and_the_hand_reading(story):  # noqa: F811
     assert en.url.endswith("/analytics/?from=2026-11-02&to=2026-11-08")
     assert zh.subject == "每周摘要 2026-W45"
     assert "新建工单：3（0）" in zh.body and "SLA 达成率：50.0%（—）" in zh.body and "小时" in zh.body
+    assert zh.body.count("；") == len(f["stuck"]) - 1 and "; " not in zh.body
 
 
 @pytest.mark.django_db
