@@ -1,6 +1,7 @@
 // The analytics pages' charts (closeloop/analytics). Its own entry point: only these pages load
 // ECharts. The data comes from a json_script block; a click on a bar, slice or heat-map cell
-// opens the work order list behind it (the same link as the number in the table).
+// opens the work order list behind it (the same link as the number in the table). A chart's
+// "PNG" button ([data-png], enabled once the chart is drawn) downloads it as an image.
 import * as echarts from "echarts/core";
 import { BarChart, HeatmapChart, LineChart, PieChart } from "echarts/charts";
 import { GridComponent, LegendComponent, TooltipComponent, VisualMapComponent } from "echarts/components";
@@ -43,8 +44,11 @@ function option(spec) {
   };
 }
 
+const drawn = {};
+
 function draw(el, spec) {
   const chart = echarts.init(el, null, { renderer: "canvas" });
+  drawn[el.dataset.chart] = chart;
   chart.setOption(option(spec));
   if (spec.urls) {
     chart.on("click", (p) => {
@@ -54,7 +58,25 @@ function draw(el, spec) {
   }
   window.addEventListener("resize", () => chart.resize());
   el.dataset.ready = "1";
+  document.querySelectorAll(`[data-png="${el.dataset.chart}"]`).forEach((b) => { b.disabled = false; });
 }
+
+// The chart as a PNG file: white background (the canvas is transparent), twice the pixels.
+function downloadPng(button) {
+  const chart = drawn[button.dataset.png];
+  if (!chart) return;
+  const a = document.createElement("a");
+  a.href = chart.getDataURL({ type: "png", pixelRatio: 2, backgroundColor: "#fff" });
+  a.download = `${button.dataset.pngName || button.dataset.png}.png`;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+}
+
+document.addEventListener("click", (e) => {
+  const button = e.target.closest && e.target.closest("[data-png]");
+  if (button) downloadPng(button);
+});
 
 function start() {
   const many = document.getElementById("analytics-charts");
