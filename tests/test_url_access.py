@@ -172,6 +172,8 @@ ACCESS: list[E] = [
     E("GET",    "analytics/heatmap/",                                      "login  403    ok     ok     403    ok     ok"),
     E("GET",    "analytics/export/<str:chart>.<str:fmt>",                  "login  403    ok     ok     403    ok     ok",
       path="/analytics/export/heatmap.csv"),
+    # a customer's own organisation's figures (the portal's "Service figures" tab); staff: 404
+    E("GET",    "portal/figures/",                                         "login  ok     404    404    404    404    404"),
     # SLA policies and business calendars, the holiday editor (administrators, as the SLA API)
     E("GET",    "settings/sla-policies/",                                  "login  404    404    404    404    404    ok"),
     E("POST",   "settings/calendars/<str:ref>/holidays",                   "login  404    404    404    404    404    ok",

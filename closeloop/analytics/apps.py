@@ -24,6 +24,9 @@ class AnalyticsConfig(AppConfig):
         # One top-bar entry for both pages (the bar is full); the page's tabs lead to the heat map.
         nav.register("analytics", _("Analytics"), "analytics:overview", icon="chart-bar",
                      visible=selectors.may_view, order=7, namespace="analytics")
+        # A customer's own figures: a tab of the portal (its "portal" group), not the staff top bar.
+        nav.register("portal-figures", _("Service figures"), "analytics:own_figures", icon="chart-bar",
+                     visible=selectors.may_view_own_figures, order=20, group="portal")
         wo_selectors.register_filter(drill.narrow_work_orders, params=("drill",))
         listing.register("analytics", context=drill.list_context,
                          templates={"toolbar": "analytics/_drill_banner.html"})

@@ -121,7 +121,9 @@ def describe(raw: str) -> str | None:
 def FLAG_LABELS() -> dict:  # noqa: N802 - a table, read at request time (translations)
     return {
         "created": _("work orders"), "open": _("still open"), "resolved": _("technically complete"),
+        "done": _("complete (not reopened since)"),
         "reopened": _("reopened"), "responded": _("responded"), "response_met": _("response in time"),
+        "resolution_decided": _("resolution target decided"),
         "response_breached": _("response late"), "breached": _("SLA breached"),
         "handover3": _("3 or more hand-overs"), "handed_over": _("handed over"),
         "ftf": _("first-time fix"), "not_ftf": _("not fixed the first time"), "repeat": _("repeat faults"),

@@ -14,7 +14,7 @@ team, type and priority. A state interval counts in the period it started in.
 from dataclasses import dataclass, replace
 from datetime import UTC, date, timedelta
 
-from django.db.models import Count, F, FloatField, Q, Sum, Value
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, FloatField, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from closeloop.core.clock import now
@@ -65,9 +65,12 @@ FLAGS = {
     "created": Q(),
     "open": ~Q(status__in=TERMINAL),
     "resolved": Q(resolved=True),
+    # technically complete now (not reopened since): the work a resolution time is measured on
+    "done": Q(resolved=True, status__in=(S.RESOLVED, S.CONFIRMED, S.INVOICED, S.CLOSED)),
     "reopened": Q(reopens__gt=0),
     "responded": Q(response_s__isnull=False),
     "response_met": Q(sla_response=2),
+    "resolution_decided": Q(sla_resolution__in=(2, 3)),
     "response_breached": Q(sla_response=3),
     "breached": Q(sla_response=3) | Q(sla_arrival=3) | Q(sla_resolution=3) | Q(sla_closure=3),
     "handover3": Q(handovers__gte=3),
@@ -214,6 +217,25 @@ def summary(scope: Scope) -> dict:
         "update30": int(r["update30"]), "update30_rate": _ratio(r["update30"], r["created"]),
         "waiting_invoice": int(r["waiting_invoice"]), "invoice_avg_s": _ratio(r["invoice_s"], r["invoiced"]),
     }
+
+
+def resolution(scope: Scope) -> dict:
+    """Resolution of the work created in the period (read from the facts: the rollups keep no
+    completion times):
+
+    - done: technically complete now (resolved, confirmed, invoiced or closed; not reopened since);
+    - resolution_avg_s: their average time from creation to the last completion (wall-clock);
+    - resolution_targets / resolution_met / resolution_attainment: the SLA's resolution targets
+      decided (met or breached), met in time, and the share met.
+    """
+    took = ExpressionWrapper(F("completed_at") - F("created_at"), output_field=DurationField())
+    r = facts_q(scope, "done", completed_at__isnull=False).aggregate(n=Count("pk"), avg=Avg(took))
+    t = facts_q(scope).aggregate(targets=Count("pk", filter=Q(sla_resolution__in=(2, 3))),
+                                 met=Count("pk", filter=Q(sla_resolution=2)))
+    avg = r["avg"]
+    return {"done": r["n"], "resolution_avg_s": None if avg is None else avg.total_seconds(),
+            "resolution_targets": t["targets"], "resolution_met": t["met"],
+            "resolution_attainment": _ratio(t["met"], t["targets"])}
 
 
 def intake_by_day(scope: Scope) -> list[dict]:
@@ -482,6 +504,6 @@ def ids_for_cell(scope: Scope, state: str, key: int, by: str = "team"):
     return intervals_q(scope, state=state, **{col: key}).values_list("work_order_id", flat=True).distinct()
 
 
-__all__ = ["Scope", "summary", "intake_by_day", "intake_by", "sla_by", "repeats_by", "heatmap", "top_stuck",
+__all__ = ["Scope", "summary", "resolution", "intake_by_day", "intake_by", "sla_by", "repeats_by", "heatmap", "top_stuck",
            "time_in_state", "engineers", "approvals", "facts_q", "intervals_q", "episodes_q", "FLAGS", "F",
            "approvals_by_version", "approvals_by_level", "ack_outcomes", "handoff_quality"]

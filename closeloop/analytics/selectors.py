@@ -156,3 +156,70 @@ def codes(kind: str, ids) -> dict:
     model, col = {"team": (Team, "code"), "type": (WorkOrderType, "key"), "customer": (Customer, "code"),
                   "person": (User, "username")}[kind]
     return dict(model.objects.filter(pk__in=ids).values_list("pk", col))
+
+
+# ---- a customer's own figures (the portal's "Service figures" page) ----------------------------------
+
+#: The periods the customer's page offers, in its order (the first is the default).
+PERIODS = ("month", "last_month", "quarter", "year")
+
+
+def may_view_own_figures(user) -> bool:
+    """A customer organisation's own users see their organisation's figures (nobody else does)."""
+    return (user is not None and user.is_authenticated and user.is_active and user.role == Role.CUSTOMER
+            and user.customer_id is not None)
+
+
+def _months_back(d: date, n: int) -> date:
+    """The first day of the month `n` months before `d`'s."""
+    m = d.year * 12 + d.month - 1 - n
+    return date(m // 12, m % 12 + 1, 1)
+
+
+def _clamp(first: date, offset: int, last: date) -> date:
+    return min(first + timedelta(days=offset), last)
+
+
+def period_bounds(key: str, today: date) -> tuple[date, date, date, date]:
+    """(start, end, previous start, previous end) of a named period.
+
+    A running period (this month, quarter, year) ends today and is compared with the same
+    stretch of the period before (1–7 December with 1–7 November); last month is compared with
+    the whole month before it."""
+    if key == "last_month":
+        start = _months_back(today, 1)
+        end = today.replace(day=1) - timedelta(days=1)
+        prev_start = _months_back(today, 2)
+        return start, end, prev_start, start - timedelta(days=1)
+    if key == "quarter":
+        start = date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
+        prev_start = _months_back(start, 3)
+    elif key == "year":
+        start = date(today.year, 1, 1)
+        prev_start = date(today.year - 1, 1, 1)
+    else:  # this month
+        start = today.replace(day=1)
+        prev_start = _months_back(today, 1)
+    offset = (today - start).days
+    return start, today, prev_start, _clamp(prev_start, offset, start - timedelta(days=1))
+
+
+@dataclass
+class OwnPeriod:
+    key: str
+    scope: Scope
+    previous: Scope
+    problems: list = field(default_factory=list)
+
+
+def own_figures_scope(user, params) -> OwnPeriod:
+    """The scope of the customer's own figures: their organisation (never a parameter) over the
+    named period (`period`, default this month; a wrong one is named and the default shown)."""
+    problems = []
+    key = params.get("period") or PERIODS[0]
+    if key not in PERIODS:
+        problems.append(FieldProblem("period", _("One of: %(values)s.") % {"values": ", ".join(PERIODS)}, "invalid"))
+        key = PERIODS[0]
+    start, end, prev_start, prev_end = period_bounds(key, local_today())
+    cid = user.customer_id
+    return OwnPeriod(key, Scope(start, end, customer_id=cid), Scope(prev_start, prev_end, customer_id=cid), problems)

@@ -315,3 +315,80 @@ def export(request, chart: str, fmt: str):
     if fmt == "csv":
         return csv_response(name, header, rows)
     return xlsx_response(name, header, rows)
+
+
+# ---- the customer's own figures (portal) ------------------------------------------------------------
+
+def own_figures_data(period) -> dict:
+    """What a customer's "Service figures" page shows: their organisation's figures for the
+    period and the one before (the same measures as the overview, filtered to the customer)."""
+    from closeloop.customers.models import Customer
+
+    scope, prev = period.scope, period.previous
+    cur_s, prev_s = measures.summary(scope), measures.summary(prev)
+    cur_r, prev_r = measures.resolution(scope), measures.resolution(prev)
+    code = Customer.objects.filter(pk=scope.customer_id).values_list("code", flat=True).first()
+    values = {"from": scope.start.isoformat(), "to": scope.end.isoformat(), "customer": code}
+
+    def kpi(key, label, value, previous, unit, flag=None, better="up", note=""):
+        return {"key": key, "label": label, "value": value, "previous": previous, "unit": unit, "note": note,
+                "delta": _change(value, previous), "better": better,
+                "url": drill.url(values, m="wo", flag=flag) if flag else None}
+
+    def rnd(x, n=2):
+        return None if x is None else round(x, n)
+
+    kpis = [
+        kpi("created", _("Work orders"), cur_s["created"], prev_s["created"], "", "created", better=""),
+        kpi("response", _("First response (average)"), _minutes(cur_s["response_avg_s"]),
+            _minutes(prev_s["response_avg_s"]), _("min"), "responded", better="down",
+            note=_("business hours, until an engineer sets off or arrives")),
+        kpi("response_attainment", _("Response in time"), _pct(cur_s["response_attainment"]),
+            _pct(prev_s["response_attainment"]), "%", "response_met"),
+        kpi("resolution", _("Resolution time (average)"), _hours(cur_r["resolution_avg_s"]),
+            _hours(prev_r["resolution_avg_s"]), _("h"), "done", better="down",
+            note=_("from the report to the completed repair")),
+        kpi("resolution_attainment", _("Resolved in time"), _pct(cur_r["resolution_attainment"]),
+            _pct(prev_r["resolution_attainment"]), "%", "resolution_decided"),
+        kpi("sla", _("SLA attainment"), _pct(cur_s["sla_attainment"]), _pct(prev_s["sla_attainment"]), "%",
+            "created", note=_("promised times met, of all decided")),
+        kpi("repeat", _("Repeat faults within 30 days"), cur_s["repeats"], prev_s["repeats"], "", "repeat",
+            better="down"),
+        kpi("satisfaction", _("Satisfied (rated 4–5)"), _pct(cur_s["satisfaction"]), _pct(prev_s["satisfaction"]),
+            "%", "rated"),
+        kpi("rating", _("Average rating"), rnd(cur_s["rating_avg"]), rnd(prev_s["rating_avg"]), "/5", "rated"),
+    ]
+    by_day, prev_by_day = measures.intake_by_day(scope), measures.intake_by_day(prev)
+    repeats = measures.repeats_by(scope, "asset", limit=10)
+    labels = selectors.names("asset", [r["key"] for r in repeats])
+    for r in repeats:
+        r["label"] = labels.get(r["key"]) or _("No asset")
+        r["rate_pct"] = _pct(r["rate"])
+        r["url"] = drill.url(values, m="wo", flag="repeat", asset=r["key"])
+    return {"kpis": kpis, "by_day": by_day, "prev_by_day": prev_by_day, "repeats": repeats, "summary": cur_s,
+            "resolution": cur_r}
+
+
+@login_required
+@require_GET
+def own_figures(request):
+    """/portal/figures/: a customer's own organisation's service figures (nobody else's: the
+    organisation is the user's, never a parameter). Staff get a 404, like the portal's other pages."""
+    if not selectors.may_view_own_figures(request.user):
+        raise Http404
+    period = selectors.own_figures_scope(request.user, request.GET)
+    d = own_figures_data(period)
+    scope = period.scope
+    charts = {
+        "volume": {"kind": "line", "x": [r["day"].isoformat() for r in d["by_day"]],
+                   "series": [{"name": _("This period"), "data": [r["created"] for r in d["by_day"]]},
+                              {"name": _("Previous period"), "data": [r["created"] for r in d["prev_by_day"]]}]},
+        "repeats": {"kind": "bar", "x": [str(r["label"]) for r in d["repeats"]], "urls": [r["url"] for r in d["repeats"]],
+                    "series": [{"name": _("Repeats"), "data": [r["repeats"] for r in d["repeats"]]}]},
+    }
+    periods = [{"key": "month", "label": _("This month")}, {"key": "last_month", "label": _("Last month")},
+               {"key": "quarter", "label": _("This quarter")}, {"key": "year", "label": _("This year")}]
+    return render(request, "analytics/own_figures.html", {
+        "d": d, "charts": charts, "period": period, "periods": periods, "scope": scope,
+        "previous": period.previous, "problems": period.problems, "fresh": refresh.freshness(),
+        "png_period": f"{scope.start.isoformat()}_{scope.end.isoformat()}"})

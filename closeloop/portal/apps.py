@@ -20,4 +20,7 @@ class PortalConfig(AppConfig):
         panels.register_event("portal", "portal/_timeline_event.html")
         is_customer = lambda user: user.role == "customer"  # noqa: E731
         nav.register("portal", _("My requests"), "portal:home", icon="message-report", visible=is_customer, order=5)
+        # The portal's own tabs (portal/base.html shows the "portal" group; other apps add theirs).
+        nav.register("portal-home", _("My requests"), "portal:home", icon="message-report", visible=is_customer,
+                     order=10, group="portal")
         nav.register_landing("portal:home", when=is_customer, order=20)
