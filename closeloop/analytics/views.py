@@ -342,7 +342,7 @@ def own_figures_data(period) -> dict:
         kpi("created", _("Work orders"), cur_s["created"], prev_s["created"], "", "created", better=""),
         kpi("response", _("First response (average)"), _minutes(cur_s["response_avg_s"]),
             _minutes(prev_s["response_avg_s"]), _("min"), "responded", better="down",
-            note=_("business hours, until an engineer sets off or arrives")),
+            note=_("in business hours, as your service agreement defines a response")),
         kpi("response_attainment", _("Response in time"), _pct(cur_s["response_attainment"]),
             _pct(prev_s["response_attainment"]), "%", "response_met"),
         kpi("resolution", _("Resolution time (average)"), _hours(cur_r["resolution_avg_s"]),
@@ -379,16 +379,29 @@ def own_figures(request):
     period = selectors.own_figures_scope(request.user, request.GET)
     d = own_figures_data(period)
     scope = period.scope
+    monthly = scope.days > 62  # a quarter or a year: per month, not per day
+    cur, prev = _per(d["by_day"], monthly), _per(d["prev_by_day"], monthly)
     charts = {
-        "volume": {"kind": "line", "x": [r["day"].isoformat() for r in d["by_day"]],
-                   "series": [{"name": _("This period"), "data": [r["created"] for r in d["by_day"]]},
-                              {"name": _("Previous period"), "data": [r["created"] for r in d["prev_by_day"]]}]},
+        "volume": {"kind": "line" if not monthly else "bar", "x": [k for k, _n in cur],
+                   "series": [{"name": _("This period"), "data": [n for _k, n in cur]},
+                              {"name": _("Previous period"), "data": [n for _k, n in prev]}]},
         "repeats": {"kind": "bar", "x": [str(r["label"]) for r in d["repeats"]], "urls": [r["url"] for r in d["repeats"]],
                     "series": [{"name": _("Repeats"), "data": [r["repeats"] for r in d["repeats"]]}]},
     }
     periods = [{"key": "month", "label": _("This month")}, {"key": "last_month", "label": _("Last month")},
                {"key": "quarter", "label": _("This quarter")}, {"key": "year", "label": _("This year")}]
-    return render(request, "analytics/own_figures.html", {
+    return render(request, "analytics/own_figures.html", {"portal_container": "container-lg",
         "d": d, "charts": charts, "period": period, "periods": periods, "scope": scope,
         "previous": period.previous, "problems": period.problems, "fresh": refresh.freshness(),
-        "png_period": f"{scope.start.isoformat()}_{scope.end.isoformat()}"})
+        "monthly": monthly, "png_period": f"{scope.start.isoformat()}_{scope.end.isoformat()}"})
+
+
+def _per(by_day: list[dict], monthly: bool) -> list[tuple[str, int]]:
+    """(label, work orders) per day, or per calendar month of the days."""
+    if not monthly:
+        return [(r["day"].isoformat(), r["created"]) for r in by_day]
+    out: dict[str, int] = {}
+    for r in by_day:
+        key = r["day"].strftime("%Y-%m")
+        out[key] = out.get(key, 0) + r["created"]
+    return list(out.items())

@@ -40,7 +40,7 @@ function option(spec) {
     grid: { left: 8, right: 8, top: 30, bottom: 8, containLabel: true },
     xAxis: { type: "category", data: spec.x, axisLabel: { hideOverlap: true } },
     yAxis: { type: "value" },
-    series: spec.series.map((s) => ({ name: s.name, type: spec.kind, data: s.data, smooth: false })),
+    series: spec.series.map((s) => ({ name: s.name, type: spec.kind, data: s.data, smooth: false, barMaxWidth: 48 })),
   };
 }
 
