@@ -270,3 +270,13 @@ def test_a_customer_without_an_organisation_gets_nothing(world):
     c = world.browser_client(u)
     assert c.get("/portal/figures/").status_code == 404
     assert not selectors.may_view_own_figures(u)
+
+
+@pytest.mark.django_db
+def test_the_page_reads_a_fixed_number_of_queries(orgs, django_assert_max_num_queries):
+    """The figures are aggregates: the page's queries (18 today) do not grow with the work orders."""
+    w = orgs["w"]
+    c = w.browser_client(w.cust_a)
+    get(c, "/portal/figures/")  # session, language, first-request caches
+    with django_assert_max_num_queries(20):
+        assert get(c, "/portal/figures/?period=year").status_code == 200
