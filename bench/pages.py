@@ -58,7 +58,8 @@ def main(argv=None) -> int:
 
     call_command("collectstatic", interactive=False, verbosity=0)
     users = {}
-    for role in ("manager", "dispatcher"):
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    for role in sorted({r for name, _p, r, _b in PAGES if not only or name in only}):
         users[role] = User.objects.filter(role=role, is_active=True).order_by("id").first()
         if users[role] is None:
             raise SystemExit(f"no active {role}: load the demo first (closeloop demo)")
@@ -68,7 +69,6 @@ def main(argv=None) -> int:
     wo = (WorkOrder.objects.annotate(n=Count("events")).order_by("-n", "-id").first())
     print(f"{WorkOrder.objects.count():,} work orders; work order page and report: {wo.code} "
           f"({wo.n} timeline events)")
-    only = {s.strip() for s in args.only.split(",") if s.strip()}
     rows = []
     for name, path, role, budget in PAGES:
         if only and name not in only:

@@ -122,8 +122,14 @@ def moves_for(user, wo) -> dict[str, str]:
     return out
 
 
+#: What a card shows (console_cards.board_card) and its moves read: the rest of LIST_RELATED and the two
+#: long texts were ~3,500 model instances and most of the query time of a full board.
+BOARD_RELATED = ("customer", "site", "assignee")
+
+
 def board_columns(user, f: wo_selectors.WorkOrderFilter) -> list[dict]:
-    base = wo_selectors.filter_work_orders(user, f).select_related(*LIST_RELATED)
+    base = (wo_selectors.filter_work_orders(user, f).select_related(*BOARD_RELATED)
+            .defer("description", "search_document"))
     states = [s for s in BOARD_STATES if not f.status or s in f.status]
     counts = dict(wo_selectors.filter_work_orders(user, f).filter(status__in=states).values_list("status")
                   .annotate(n=Count("id")).values_list("status", "n"))
