@@ -4,6 +4,10 @@
     python bench/analytics.py --db postgres      # fresh PostgreSQL database closeloop_bench_analytics
     python bench/analytics.py -n 1000000
     python bench/analytics.py --reuse            # the database seeded by an earlier run, as it is
+    python bench/analytics.py --reuse --pages-only --profile overview,365   # cProfile one page
+
+BENCH_SQLITE names the SQLite file, BENCH_PG_DB the PostgreSQL database (seed either with
+`bench/seed.py -n N --migrate` and the same DATABASE_URL, then run this with --reuse).
 
 Every figure is printed with the process's CPU time beside the wall time and the load
 average before and after (the machine is shared: wall time alone says little).
@@ -34,15 +38,15 @@ def pct(xs, p):
 
 
 def setup(db: str, reuse: bool = False):
-    if db == "postgres" and reuse:
-        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/closeloop_bench_analytics"
-    elif db == "postgres":
+    name = os.environ.get("BENCH_PG_DB", "closeloop_bench_analytics")
+    if db == "postgres" and not reuse:
         import psycopg
 
         with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as c:
-            c.execute("DROP DATABASE IF EXISTS closeloop_bench_analytics")
-            c.execute("CREATE DATABASE closeloop_bench_analytics")
-        os.environ["DATABASE_URL"] = "postgres://postgres@127.0.0.1:5432/closeloop_bench_analytics"
+            c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            c.execute(f'CREATE DATABASE "{name}"')
+    if db == "postgres":
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
     else:
         path = Path(os.environ.get("BENCH_SQLITE", "/tmp/closeloop-bench-analytics.sqlite3"))
         for suffix in ("", "-wal", "-shm") if not reuse else ():
@@ -80,6 +84,8 @@ def main(argv=None):
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--reuse", action="store_true", help="keep the database of an earlier run (no seeding)")
     p.add_argument("--pages-only", action="store_true", help="with --reuse: no rebuild and no step, the pages only")
+    p.add_argument("--profile", default="", help="PAGE,DAYS (overview|heatmap, e.g. overview,365): cProfile "
+                   "that page once (after a warm-up), print the top functions and the queries, and stop")
     args = p.parse_args(argv)
     setup(args.db, args.reuse)
     import seed as seeder
@@ -149,6 +155,26 @@ def pages(args):
             assert resp.status_code == 200
         return run
 
+    if args.profile:
+        import cProfile
+        import pstats
+
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        name, days = args.profile.split(",")
+        run = page(views.overview if name == "overview" else views.heatmap, {"days": int(days)})
+        run()
+        with CaptureQueriesContext(connection) as ctx:
+            t0 = time.perf_counter()
+            run()
+            print(f"{name} {days} days: {(time.perf_counter() - t0) * 1000:.0f} ms, {len(ctx)} queries")
+        for q in ctx.captured_queries:
+            print(f"{float(q['time']) * 1000:8.1f} ms  {q['sql'][:160]}")
+        prof = cProfile.Profile()
+        prof.runcall(run)
+        pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+        return
     rows = []
     for label, params in (("30 days", {"days": 30}), ("365 days", {"days": 365}),
                           ("30 days, one team", {"days": 30, "team": team.code}),

@@ -216,6 +216,8 @@ def summary(scope: Scope) -> dict:
         "update15": int(r["update15"]), "update15_rate": _ratio(r["update15"], r["created"]),
         "update30": int(r["update30"]), "update30_rate": _ratio(r["update30"], r["created"]),
         "waiting_invoice": int(r["waiting_invoice"]), "invoice_avg_s": _ratio(r["invoice_s"], r["invoiced"]),
+        "approvals": int(r["approvals"]), "approvals_auto": int(r["approvals_auto"]),
+        "approvals_bypassed": int(r["approvals_bypassed"]),
     }
 
 
@@ -240,7 +242,11 @@ def resolution(scope: Scope) -> dict:
 
 def intake_by_day(scope: Scope) -> list[dict]:
     """Work orders created per day of the period (every day listed, zero included)."""
-    got = {r["day"]: int(r["created"]) for r in _daily(scope, ("day",))}
+    if scope.needs_facts:
+        rows = grouped(facts_q(scope), ("day",), {"created": Count("pk")})
+    else:  # one column summed, not the whole row (a year is every day's rows)
+        rows = grouped(rolled(DailyRollup, scope, ("day",)), ("day",), {"created": Sum("created")})
+    got = {r["day"]: int(r["created"]) for r in rows}
     return [{"day": scope.start + timedelta(days=i), "created": got.get(scope.start + timedelta(days=i), 0)}
             for i in range(scope.days)]
 
@@ -315,7 +321,10 @@ def _open_intervals(scope: Scope, by: str):
         age = RawSQL("MAX((julianday(%s) - julianday(started_at)) * 86400.0, 0.0)",
                      (t.astimezone(UTC).replace(tzinfo=None).isoformat(" "),), output_field=FloatField())
     out: dict = {}
-    for state, key, n, secs in (intervals_q(scope, ended_at__isnull=True).exclude(state__in=TERMINAL)
+    waiting = intervals_q(scope, ended_at__isnull=True)
+    for s in sorted(TERMINAL):  # term by term, as the partial index an_interval_waiting says it
+        waiting = waiting.exclude(state=s)
+    for state, key, n, secs in (waiting
                                 .values("state", col)
                                 .annotate(n=Count("pk"), s=Sum(age)).values_list("state", col, "n", "s")
                                 .order_by()):
@@ -403,61 +412,60 @@ def engineers(scope: Scope, limit: int = 50) -> list[dict]:
     return out[:limit]
 
 
-def approvals(scope: Scope) -> dict:
+def approvals(scope: Scope, summary: dict | None = None) -> dict:
     """Approval requests on work created in the period, and the shares approved automatically
-    (an auto-approve rule) and bypassed (with a justification to follow)."""
-    t = _daily(scope)[0]
+    (an auto-approve rule) and bypassed (with a justification to follow). `summary`: the
+    scope's `summary()` when the caller has it (the same rollup sums, not read twice)."""
+    t = summary or _daily(scope)[0]
     r = {"n": int(t["approvals"] or 0), "auto": int(t["approvals_auto"] or 0),
          "bypassed": int(t["approvals_bypassed"] or 0)}
     return {"requests": r["n"], "auto": r["auto"], "bypassed": r["bypassed"],
             "auto_rate": _ratio(r["auto"], r["n"]), "bypass_rate": _ratio(r["bypassed"], r["n"])}
 
 
-def _secs(a, b):
-    return (b - a).total_seconds() if a is not None and b is not None else None
+def _episode_sums(qs, group, **counts) -> list[dict]:
+    """Episodes grouped in SQL: `n` (all), `decided` (ended), `seconds` (started → ended, the
+    ended ones, rounded to the millisecond: SQLite's julianday arithmetic is not exact) and one
+    count per keyword (a Q on Episode)."""
+    from .refresh import _interval_seconds_expr
+
+    aggs = {"n": Count("pk"), "decided": Count("pk", filter=Q(ended_at__isnull=False)),
+            "seconds": Sum(_interval_seconds_expr(), filter=Q(ended_at__isnull=False), output_field=FloatField()),
+            **{k: Count("pk", filter=q) for k, q in counts.items()}}
+    rows = grouped(qs, group, aggs) if group else [qs.aggregate(**aggs)]
+    for r in rows:
+        r["seconds"] = round(float(r["seconds"] or 0.0), 3)
+    return rows
 
 
 def approvals_by_version(scope: Scope) -> list[dict]:
     """Per approval flow and version (before and after a change): requests, decided ones and
     their average duration (requested → decided), and how many were approved automatically,
     bypassed, rejected; the flow's versions in order."""
-    rows: dict = {}
-    for label, version, a, b, outcome in episodes_q(scope, "approval").values_list(
-            "label", "version", "started_at", "ended_at", "outcome"):
-        r = rows.setdefault((label, version), {"flow": label, "version": version, "requests": 0, "decided": 0,
-                                               "seconds": 0.0, "auto": 0, "bypassed": 0, "rejected": 0})
-        r["requests"] += 1
-        if b is not None:
-            r["decided"] += 1
-            r["seconds"] += _secs(a, b)
-        r["auto"] += outcome == "auto"
-        r["bypassed"] += outcome == "bypassed"
-        r["rejected"] += outcome == "rejected"
-    out = sorted(rows.values(), key=lambda r: (r["flow"], r["version"]))
-    for r in out:
-        r["avg_s"] = _ratio(r["seconds"], r["decided"])
+    out = []
+    for r in _episode_sums(episodes_q(scope, "approval"), ("label", "version"), auto=Q(outcome="auto"),
+                           bypassed=Q(outcome="bypassed"), rejected=Q(outcome="rejected")):
+        out.append({"flow": r["label"], "version": r["version"], "requests": r["n"], "decided": r["decided"],
+                    "seconds": r["seconds"], "auto": r["auto"], "bypassed": r["bypassed"],
+                    "rejected": r["rejected"], "avg_s": _ratio(r["seconds"], r["decided"])})
+    out.sort(key=lambda r: (r["flow"], r["version"]))
     return out
 
 
 def approvals_by_level(scope: Scope) -> list[dict]:
     """Per approval flow and approver level (1 = the request's first approver step): steps,
     the average wait at that level (step opened → the request moved on), still waiting ones."""
-    rows: dict = {}
-    for label, level, name, a, b in episodes_q(scope, "step").values_list("label", "level", "name", "started_at",
-                                                                            "ended_at"):
-        r = rows.setdefault((label, level), {"flow": label, "level": level, "names": set(), "steps": 0,
-                                             "decided": 0, "seconds": 0.0, "waiting": 0})
-        r["steps"] += 1
-        r["names"].add(name)
-        if b is None:
-            r["waiting"] += 1
-        else:
-            r["decided"] += 1
-            r["seconds"] += _secs(a, b)
-    out = sorted(rows.values(), key=lambda r: (r["flow"], r["level"]))
-    for r in out:
-        r["names"] = " / ".join(sorted(n for n in r["names"] if n))
-        r["avg_s"] = _ratio(r["seconds"], r["decided"])
+    qs = episodes_q(scope, "step")
+    names: dict = {}
+    for label, level, name in qs.values_list("label", "level", "name").distinct().order_by():
+        names.setdefault((label, level), set()).add(name)
+    out = []
+    for r in _episode_sums(qs, ("label", "level")):
+        out.append({"flow": r["label"], "level": r["level"],
+                    "names": " / ".join(sorted(n for n in names.get((r["label"], r["level"]), ()) if n)),
+                    "steps": r["n"], "decided": r["decided"], "seconds": r["seconds"],
+                    "waiting": r["n"] - r["decided"], "avg_s": _ratio(r["seconds"], r["decided"])})
+    out.sort(key=lambda r: (r["flow"], r["level"]))
     return out
 
 
@@ -465,14 +473,9 @@ def ack_outcomes(scope: Scope) -> dict:
     """Acknowledge-or-escalate chains on the work created in the period: acknowledged on the
     first message, acknowledged after escalating (SMS, voice, backup person, supervisor), not
     acknowledged; the average time to acknowledge."""
-    r = {"chains": 0, "acked_first": 0, "acked_escalated": 0, "not_acked": 0, "seconds": 0.0}
-    for level, a, b in episodes_q(scope, "ack").values_list("level", "started_at", "ended_at"):
-        r["chains"] += 1
-        if b is None:
-            r["not_acked"] += 1
-        else:
-            r["acked_first" if level == 0 else "acked_escalated"] += 1
-            r["seconds"] += _secs(a, b)
+    t = _episode_sums(episodes_q(scope, "ack"), (), first=Q(ended_at__isnull=False, level=0))[0]
+    r = {"chains": t["n"], "acked_first": t["first"], "acked_escalated": t["decided"] - t["first"],
+         "not_acked": t["n"] - t["decided"], "seconds": t["seconds"]}
     acked = r["acked_first"] + r["acked_escalated"]
     r["ack_rate"] = _ratio(acked, r["chains"])
     r["escalated_rate"] = _ratio(r["acked_escalated"], acked)
@@ -483,17 +486,14 @@ def ack_outcomes(scope: Scope) -> dict:
 def handoff_quality(scope: Scope) -> list[dict]:
     """Handoff quality per handing-over department: handoffs, rated by the receiving one, the
     average score (1–5) and the poor ones (scored 1 or 2); worst average first."""
-    rows: dict = {}
-    for team, score, outcome in episodes_q(scope, "handoff").values_list("from_team_id", "score", "outcome"):
-        r = rows.setdefault(team, {"team_id": team, "handoffs": 0, "rated": 0, "score_sum": 0, "poor": 0})
-        r["handoffs"] += 1
-        if outcome == "rated" and score is not None:
-            r["rated"] += 1
-            r["score_sum"] += score
-            r["poor"] += score <= 2
-    out = list(rows.values())
-    for r in out:
-        r["score_avg"] = _ratio(r["score_sum"], r["rated"])
+    rated = Q(outcome="rated", score__isnull=False)
+    out = []
+    for r in (episodes_q(scope, "handoff").values("from_team_id")
+              .annotate(handoffs=Count("pk"), rated=Count("pk", filter=rated),
+                        score_sum=Coalesce(Sum("score", filter=rated), 0),
+                        poor=Count("pk", filter=rated & Q(score__lte=2))).order_by()):
+        out.append({"team_id": r["from_team_id"], "handoffs": r["handoffs"], "rated": r["rated"],
+                    "score_sum": r["score_sum"], "poor": r["poor"], "score_avg": _ratio(r["score_sum"], r["rated"])})
     out.sort(key=lambda r: (r["score_avg"] if r["score_avg"] is not None else 9, -r["handoffs"], r["team_id"]))
     return out
 

@@ -53,6 +53,10 @@ class WorkOrderFact(models.Model):
             models.Index(fields=["day", "team_id", "wo_type_id", "priority"], name="an_fact_key"),
             models.Index(fields=["customer_id", "day"], name="an_fact_customer"),
             models.Index(fields=["status"], name="an_fact_status"),
+            # the repeat breakdowns: the period's repeats (few), then their keys' totals
+            models.Index(fields=["day"], name="an_fact_repeat", condition=models.Q(repeat=True)),
+            models.Index(fields=["asset_id", "day"], name="an_fact_asset"),
+            models.Index(fields=["fault_code", "day"], name="an_fact_fault"),
         ]
 
 
@@ -75,8 +79,11 @@ class StateInterval(models.Model):
         constraints = [models.UniqueConstraint(fields=["work_order", "seq"], name="an_interval_seq")]
         indexes = [
             models.Index(fields=["day", "state", "team_id"], name="an_interval_day"),
-            models.Index(fields=["state", "team_id"], name="an_interval_open",
-                         condition=models.Q(ended_at__isnull=True)),
+            # the heat map's open stays: only those still waiting (every closed or cancelled work
+            # order keeps one open stay in its final state, most of the table), covering the query
+            models.Index(fields=["state", "team_id", "assignee_id", "day", "started_at"], name="an_interval_waiting",
+                         condition=models.Q(ended_at__isnull=True) & ~models.Q(state="closed")
+                         & ~models.Q(state="cancelled")),
             models.Index(fields=["customer_id", "day"], name="an_interval_customer"),
         ]
 

@@ -155,7 +155,7 @@ def overview_data(user, parsed) -> dict:
         r["label"] = people_names.get(r["assignee_id"], "—")
         r["utilisation_pct"] = _pct(r["utilisation"])
         r["url"] = drill.url(values, m="wo", assignee=r["assignee_id"])
-    appr = measures.approvals(scope)
+    appr = measures.approvals(scope, cur)
     appr["auto_pct"], appr["bypass_pct"] = _pct(appr["auto_rate"]), _pct(appr["bypass_rate"])
     versions = measures.approvals_by_version(scope)
     for r in versions:
