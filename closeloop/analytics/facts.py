@@ -60,7 +60,9 @@ class People:
 
 
 def business_day(at: datetime):
-    return timezone.localdate(at)
+    """The date of `at` in the business time zone (settings.TIME_ZONE, as core.clock.local_today;
+    not the request's active zone: the same day whoever's request triggered the computation)."""
+    return at.astimezone(timezone.get_default_timezone()).date()
 
 
 def _team_change(ev, people: People):

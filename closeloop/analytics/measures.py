@@ -20,7 +20,15 @@ from django.db.models.functions import Coalesce
 from closeloop.core.clock import now
 from closeloop.workorders.lifecycle import PAUSED, STATE_LABELS, TERMINAL, S
 
-from .models import BreakdownRollup, DailyRollup, Episode, StateInterval, StateRollup, WorkOrderFact
+from .models import (
+    BreakdownRollup,
+    DailyRollup,
+    Episode,
+    OpenStayRollup,
+    StateInterval,
+    StateRollup,
+    WorkOrderFact,
+)
 from .refresh import BREAKDOWNS, DAILY, grouped, state_aggregates
 
 #: States where the work waits on somebody (the heat map's rows), in the order of the flow.
@@ -307,13 +315,19 @@ def repeats_by(scope: Scope, dim: str, limit: int = 20) -> list[dict]:
 
 
 def _open_intervals(scope: Scope, by: str):
-    """Open intervals started in the period, per (state, team|assignee): count and age so far
-    (summed in SQL: a year of open stays is tens of thousands of rows at 1M)."""
+    """Open intervals started in the period, per (state, team|assignee): count and age so far.
+    Without a customer or region filter from OpenStayRollup (age = count × now − the sum of the
+    start times); with one from the stays themselves (summed in SQL)."""
     from django.db import connection
     from django.db.models.expressions import RawSQL
 
     col = "team_id" if by == "team" else "assignee_id"
     t = now()
+    if not scope.needs_facts:
+        epoch = t.timestamp()
+        return {(state, key): [int(n), max(n * epoch - float(started or 0.0), 0.0)]
+                for state, key, n, started in rolled(OpenStayRollup, scope, (col,)).values("state", col)
+                .annotate(n=Sum("count"), s=Sum("started_s")).values_list("state", col, "n", "s").order_by()}
     if connection.vendor == "postgresql":
         age = RawSQL("GREATEST(EXTRACT(EPOCH FROM (%s::timestamptz - started_at)), 0)", (t,),
                      output_field=FloatField())

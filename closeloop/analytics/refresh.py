@@ -20,7 +20,16 @@ from closeloop.workorders.lifecycle import TERMINAL, S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 
 from . import bulk, facts
-from .models import BreakdownRollup, Cursor, DailyRollup, Episode, StateInterval, StateRollup, WorkOrderFact
+from .models import (
+    BreakdownRollup,
+    Cursor,
+    DailyRollup,
+    Episode,
+    OpenStayRollup,
+    StateInterval,
+    StateRollup,
+    WorkOrderFact,
+)
 
 BATCH = 2000
 LOOKBACK = 500
@@ -104,6 +113,29 @@ def _interval_seconds_expr():
         return RawSQL("EXTRACT(EPOCH FROM (ended_at - started_at))", ())
     return ExpressionWrapper(RawSQL("(julianday(ended_at) - julianday(started_at)) * 86400.0", ()),
                              output_field=FloatField())
+
+
+def _epoch_expr():
+    """A stay's start as epoch seconds, in SQL (OpenStayRollup sums it)."""
+    from django.db.models.expressions import RawSQL
+
+    if connection.vendor == "postgresql":
+        return RawSQL("EXTRACT(EPOCH FROM started_at)::double precision", (), output_field=FloatField())
+    return RawSQL("(julianday(started_at) - 2440587.5) * 86400.0", (), output_field=FloatField())
+
+
+def waiting_stays():
+    """The stays still open in a state work waits in (closed and cancelled left out, term by
+    term as the partial index an_interval_waiting says it)."""
+    qs = StateInterval.objects.filter(ended_at__isnull=True)
+    for s in sorted(TERMINAL):
+        qs = qs.exclude(state=s)
+    return qs
+
+
+def open_aggregates() -> dict:
+    """OpenStayRollup's columns as aggregates of the waiting stays."""
+    return {"count": Count("pk"), "started_s": Coalesce(Sum(_epoch_expr()), Value(0.0), output_field=FloatField())}
 
 
 def state_aggregates() -> dict:
@@ -210,7 +242,8 @@ def _write_rollups(daily_days: set, state_days: set) -> None:
     for days, model, source, names, aggs in (
             (daily_days, DailyRollup, WorkOrderFact.objects.all(), DAILY_KEY, DAILY),
             (state_days, StateRollup, StateInterval.objects.filter(ended_at__isnull=False), STATE_KEY,
-             state_aggregates())):
+             state_aggregates()),
+            (state_days, OpenStayRollup, waiting_stays(), STATE_KEY, open_aggregates())):
         days = sorted(days)
         for i in range(0, len(days), 50):
             part = days[i:i + 50]
@@ -220,7 +253,7 @@ def _write_rollups(daily_days: set, state_days: set) -> None:
                 BreakdownRollup.objects.filter(span="d", day__in=part).delete()
                 insert_breakdowns(source.filter(day__in=part))
         write_months({d.replace(day=1) for d in days}, (DailyRollup, BreakdownRollup) if model is DailyRollup
-                     else (StateRollup,))
+                     else (model,))
 
 
 #: Per rollup table: the key columns a month row keeps (type and priority are folded) and its sums.
@@ -228,6 +261,7 @@ MONTH_KEYS = {
     DailyRollup: ("team_id",),
     BreakdownRollup: ("dim", "key", "team_id"),
     StateRollup: ("state", "team_id", "assignee_id"),
+    OpenStayRollup: ("state", "team_id", "assignee_id"),
 }
 
 
@@ -236,10 +270,12 @@ def _month_sums(model) -> dict:
         return {k: Sum(k) for k in DAILY}
     if model is BreakdownRollup:
         return {"created": Sum("created")}
+    if model is OpenStayRollup:
+        return {"count": Sum("count"), "started_s": Sum("started_s")}
     return {"count": Sum("count"), "seconds": Sum("seconds")}
 
 
-def write_months(months, models_=(DailyRollup, BreakdownRollup, StateRollup)) -> None:
+def write_months(months, models_=(DailyRollup, BreakdownRollup, StateRollup, OpenStayRollup)) -> None:
     """Recompute the month rows ("M") of these months (their first days; None: every month) from the day rows."""
     from django.db.models.functions import TruncMonth
 
@@ -376,7 +412,8 @@ def rebuild(chunk: int = REBUILD_CHUNK) -> dict:
 
     with transaction.atomic():
         last = TimelineEvent.objects.aggregate(m=Max("id"))["m"] or 0
-        for model in (StateRollup, BreakdownRollup, DailyRollup, Episode, StateInterval, WorkOrderFact):
+        for model in (OpenStayRollup, StateRollup, BreakdownRollup, DailyRollup, Episode, StateInterval,
+                      WorkOrderFact):
             model.objects.all().delete()
         people = facts.People.load()
         n, after = 0, 0
@@ -396,6 +433,7 @@ def rebuild(chunk: int = REBUILD_CHUNK) -> dict:
         insert_breakdowns(WorkOrderFact.objects.all())
         bulk.insert_select(StateRollup, StateInterval.objects.filter(ended_at__isnull=False), STATE_KEY,
                            state_aggregates())
+        bulk.insert_select(OpenStayRollup, waiting_stays(), STATE_KEY, open_aggregates())
         write_months(None)
         Cursor.objects.update_or_create(name=CURSOR, defaults={"last_event_id": last, "refreshed_at": now()})
     return {"work_orders": n, "last_event_id": last}

@@ -10,7 +10,14 @@ import time_machine
 from django.db.models import Count, F
 
 from closeloop.analytics import measures, refresh
-from closeloop.analytics.models import BreakdownRollup, DailyRollup, StateInterval, StateRollup, WorkOrderFact
+from closeloop.analytics.models import (
+    BreakdownRollup,
+    DailyRollup,
+    OpenStayRollup,
+    StateInterval,
+    StateRollup,
+    WorkOrderFact,
+)
 from closeloop.analytics.selectors import scope_from
 from closeloop.workorders import services as wo
 from closeloop.workorders import timeline
@@ -211,13 +218,13 @@ def _snapshot():
                       for r in model.objects.order_by(*order).values())
 
     return {m.__name__: rows(m, ["pk"]) for m in (WorkOrderFact, StateInterval, DailyRollup, StateRollup,
-                                                  BreakdownRollup)}
+                                                  BreakdownRollup, OpenStayRollup)}
 
 
 @pytest.mark.django_db
 def test_incremental_equals_rebuild(story):
     incremental = _snapshot()
-    assert incremental["WorkOrderFact"] and incremental["StateRollup"]
+    assert incremental["WorkOrderFact"] and incremental["StateRollup"] and incremental["OpenStayRollup"]
     refresh.rebuild()
     assert _snapshot() == incremental
     # and after more events, the step catches up to the same thing a rebuild gives
