@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('analytics', '0004_episodes_update_targets'),
+        ('analytics', '0005_digest_sent'),
         ('workorders', '0008_alter_timelineevent_kind'),
     ]
 
