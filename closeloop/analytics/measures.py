@@ -304,8 +304,13 @@ def repeats_by(scope: Scope, dim: str, limit: int = 20) -> list[dict]:
     """Repeat faults within 30 days (fieldwork's repeat links) per customer, asset or fault code:
     repeats, work orders created, and their ratio; most repeats first."""
     col = REPEAT_DIMENSIONS[dim]
-    # the repeats first (few), then how many work orders those keys had
-    reps = list(facts_q(scope, "repeat").values(col).annotate(r=Count("pk")).order_by("-r", col)[:limit])
+    # the repeats first (few: read as rows and counted here; a GROUP BY would tempt SQLite into
+    # walking the key's index over every fact of the period instead of the (repeat, day) index),
+    # then how many work orders those keys had
+    from collections import Counter
+
+    counted = Counter(facts_q(scope, "repeat").values_list(col, flat=True).order_by())
+    reps = [{col: k, "r": n} for k, n in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
     created = dict(facts_q(scope, **{f"{col}__in": [r[col] for r in reps]}).values(col).annotate(n=Count("pk"))
                    .values_list(col, "n"))
     out = [{"key": r[col], "repeats": r["r"], "created": created.get(r[col], 0),
