@@ -7,6 +7,9 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self):
-        from . import hooks
+        from closeloop.workorders import mainline
+
+        from . import hooks, selectors
 
         hooks.install()
+        mainline.register_points(selectors.main_line_points)

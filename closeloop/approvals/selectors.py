@@ -17,6 +17,7 @@ from .models import (
     ApprovalRequest,
     ApprovalStep,
     Handoff,
+    HandoffRequirement,
     Justification,
     RequestStatus,
     StepApprover,
@@ -159,4 +160,27 @@ def handoff_quality() -> list[dict]:
         out.append({"team": r["from_team__code"] or "", "name": r["from_team__name"] or "", "rated": r["n"],
                     "average": round(r["avg"], 2) if r["avg"] is not None else None,
                     "reasons": dict(sorted(reasons.items(), key=lambda kv: -kv[1]))})
+    return out
+
+
+def main_line_points(wo_type) -> list[dict]:
+    """workorders.mainline.register_points: the approval flows that guard an action of this type
+    (its own flow, else the flow for every type) and its handoff requirements, each linked to
+    where it is designed. Used by the type designer's main line and its API."""
+    from django.urls import reverse
+
+    out = []
+    flows = {}
+    for f in ApprovalFlow.objects.filter(Q(wo_type=wo_type) | Q(wo_type__isnull=True)).order_by("action", "id"):
+        if f.action not in flows or f.wo_type_id is not None:
+            flows[f.action] = f
+    for action, f in sorted(flows.items()):
+        out.append({"kind": "approval", "action": action, "label": f.name, "active": f.active,
+                    "for_every_type": f.wo_type_id is None,
+                    "url": reverse("approvals:designer", args=[f.pk])})
+    for r in (HandoffRequirement.objects.filter(Q(wo_type=wo_type) | Q(wo_type__isnull=True))
+              .select_related("to_team").order_by("action", "id")):
+        label = _("Handoff to %(team)s") % {"team": r.to_team.name} if r.to_team_id else _("Handoff")
+        out.append({"kind": "handoff", "action": r.action, "label": str(label), "active": r.active,
+                    "for_every_type": r.wo_type_id is None, "url": reverse("approvals:handoffs")})
     return out

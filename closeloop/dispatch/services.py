@@ -18,7 +18,7 @@ from closeloop.accounts.models import Role, User
 from closeloop.audit.services import record_change
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, ValidationFailed
-from closeloop.workorders import permissions, timeline
+from closeloop.workorders import mainline, permissions, timeline
 from closeloop.workorders.lifecycle import TRANSITIONS, S
 from closeloop.workorders.models import WorkOrder
 from closeloop.workorders.services import apply_transition, do_transition
@@ -155,6 +155,8 @@ def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: st
         return None
     wo.status, wo.assignee_id, wo.team_id, wo.version = (fresh["status"], fresh["assignee_id"], fresh["team_id"],
                                                          fresh["version"])
+    if not mainline.wo_uses(wo, "dispatch"):
+        return None  # the type's main line has no smart dispatch: people and rules assign it
     st = settings_for(wo)
     if st.mode not in (Mode.AUTO, Mode.ROUND_ROBIN):
         return None

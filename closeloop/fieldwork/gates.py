@@ -96,11 +96,17 @@ def required_evidence(wo) -> tuple[list, list]:
 
 def evaluate(wo, policy: ClosurePolicy | None = None) -> list[GateStatus]:
     """The gates of the work order's type: its ClosurePolicy's, plus the technical gate for each
-    required photo field and the signature gate for a required signature field of the type."""
+    required photo field and the signature gate for a required signature field of the type;
+    without the delivery gate when the type's main line has no customer confirmation, without
+    the financial gate when it has no invoice (workorders.mainline)."""
+    from closeloop.workorders import mainline
+
     policy = policy if policy is not None else policy_for(wo)
     photo_fields, signature_fields = required_evidence(wo)
     if policy is None and not photo_fields and not signature_fields:
         return []
+    # A main line without customer confirmation / invoice skips the delivery / financial gate.
+    confirm, invoice = mainline.wo_uses(wo, "confirm"), mainline.wo_uses(wo, "invoice")
     out: list[GateStatus] = []
 
     # Technical: required photo kinds (the policy's and the type's required photo fields), required
@@ -137,7 +143,7 @@ def evaluate(wo, policy: ClosurePolicy | None = None) -> list[GateStatus]:
         out.append(GateStatus(GateKind.TECHNICAL, True, not missing, missing,
                               by=_who(last[1]) if last else "", at=last[0] if last else None))
 
-    if (policy is not None and policy.require_signature) or signature_fields:
+    if confirm and ((policy is not None and policy.require_signature) or signature_fields):
         sig = Signature.objects.filter(work_order=wo).order_by("-id").first()
         if sig is None:
             named = [_("signature: %(f)s") % {"f": f.label} for f in signature_fields]
@@ -148,7 +154,7 @@ def evaluate(wo, policy: ClosurePolicy | None = None) -> list[GateStatus]:
         else:
             out.append(GateStatus(GateKind.DELIVERY, True, True, by=sig.signer_name, at=sig.created_at))
 
-    if policy is not None and policy.require_invoice:
+    if invoice and policy is not None and policy.require_invoice:
         if wo.invoice_number:
             from closeloop.workorders.models import TimelineEvent
 

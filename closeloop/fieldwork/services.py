@@ -20,7 +20,7 @@ from closeloop.core.errors import Conflict, FieldProblem, Forbidden, NotFound, V
 from closeloop.parts import selectors as parts_selectors
 from closeloop.parts import services as parts_services
 from closeloop.parts.models import Part
-from closeloop.workorders import permissions, timeline
+from closeloop.workorders import mainline, permissions, timeline
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 from closeloop.workorders.services import apply_transition
@@ -289,7 +289,7 @@ def do_sign_and_confirm(wo, *, signer_name: str, image_png: bytes, version: int,
         sig = do_record_signature(wo, signer_name=signer_name, image_png=image_png, version=version, actor=actor,
                                   via=via)
         current = WorkOrder.objects.select_related("customer", "site", "asset", "assignee").get(pk=wo.pk)
-        if current.status == S.RESOLVED:
+        if current.status == S.RESOLVED and mainline.wo_uses(current, "confirm"):
             apply_transition(actor=actor, wo=current, action="confirm",
                              data={"note": _("Signed by %(n)s (%(via)s)") % {"n": sig.signer_name, "via": via}})
     return sig

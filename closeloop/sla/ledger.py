@@ -4,7 +4,8 @@ events, the policy and the calendar; no database. Used by sla.services.recompute
 Rules (DESIGN.md §2, issue 3):
 - every clock starts when the work order is created;
 - first response is met by the first action in the policy's `response_actions`
-  (default depart or arrive; "accept" never counts), arrival by `arrive`,
+  (default depart or arrive; "accept" never counts), arrival by `arrive`
+  (sla.services passes "start" for both when the type's main line has no travel),
   resolution by `complete`, closure by `close`; `reopen` re-opens resolution and
   closure; `cancel` stops every clock;
 - waiting for customer / parts pauses the resolution and closure clocks; the paused
@@ -71,8 +72,9 @@ class Facts:
     pauses: list[tuple[datetime, datetime | None]]
 
 
-def read_timeline(events: list[Event], response_actions) -> Facts:
+def read_timeline(events: list[Event], response_actions, arrival_actions=("arrive",)) -> Facts:
     response_actions = tuple(a for a in (response_actions or DEFAULT_RESPONSE_ACTIONS) if a != "accept")
+    met_by = {**MET_BY, "arrival": tuple(arrival_actions)}
     created = events[0].at
     met: dict[str, datetime | None] = {"response": None, "arrival": None, "resolution": None, "closure": None}
     stopped = None
@@ -85,7 +87,7 @@ def read_timeline(events: list[Event], response_actions) -> Facts:
             continue
         if e.action in response_actions and met["response"] is None:
             met["response"] = e.at
-        for milestone, actions in MET_BY.items():
+        for milestone, actions in met_by.items():
             if e.action in actions and met[milestone] is None:
                 met[milestone] = e.at
         if e.action == "reopen":
@@ -130,8 +132,9 @@ def _crossing(pieces, open_from: datetime | None, threshold: float, cal: Calenda
 
 
 def compute(events: list[Event], *, targets: dict, ladder: list, response_actions, cal: CalendarSpec,
-            now: datetime) -> list[TargetLedger]:
-    facts = read_timeline(events, response_actions)
+            now: datetime, arrival_actions=("arrive",)) -> list[TargetLedger]:
+    """arrival_actions: what meets the arrival target ("start" for a type without travel)."""
+    facts = read_timeline(events, response_actions, arrival_actions)
     out = []
     for milestone in ("response", "arrival", "resolution", "closure"):
         if milestone not in (targets or {}):

@@ -16,7 +16,7 @@ from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, ValidationFailed
 from closeloop.notify import messages as texts
 from closeloop.notify.services import notify
-from closeloop.workorders import lifecycle, timeline
+from closeloop.workorders import lifecycle, mainline, timeline
 from closeloop.workorders.models import TimelineEvent, WorkOrder
 from closeloop.workorders.services import do_escalate_work_order
 
@@ -41,8 +41,14 @@ def _events(wo: WorkOrder) -> list[ledger_mod.Event]:
 
 
 def compute_for(wo: WorkOrder, policy: SLAPolicy, at: datetime) -> list[ledger_mod.TargetLedger]:
+    """The type's main line decides what can meet the response: without travel, starting the work
+    (depart and arrive never happen), so the response and arrival targets stay reachable."""
+    wo_type = mainline.type_of(wo)
     return ledger_mod.compute(_events(wo), targets=policy.targets, ladder=policy.ladder,
-                              response_actions=policy.response_actions, cal=policy.calendar.spec(), now=at)
+                              response_actions=mainline.response_actions(
+                                  wo_type, policy.response_actions or ledger_mod.DEFAULT_RESPONSE_ACTIONS),
+                              arrival_actions=mainline.arrival_actions(wo_type),
+                              cal=policy.calendar.spec(), now=at)
 
 
 def _next_check(led: ledger_mod.TargetLedger, fired: set, at: datetime) -> datetime | None:

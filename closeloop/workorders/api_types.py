@@ -16,6 +16,7 @@ from closeloop.accounts.services import may_administer
 from closeloop.core.apikit import StrictSchema, require_scope
 from closeloop.core.paging import page_by_id
 
+from . import mainline
 from . import types_selectors as selectors
 from . import types_services as services
 
@@ -32,6 +33,10 @@ def require_types_write(request) -> None:
     services.require_type_manager(request.auth)
     if may_administer(request.auth):
         require_scope(request, "admin")
+
+
+STAGES_HELP = ("The main line: the lifecycle stages the type uses, in this order: " + ", ".join(mainline.KEYS)
+               + ". intake, execution and close always; default every stage.")
 
 
 # ---- shapes ------------------------------------------------------------------------
@@ -76,6 +81,7 @@ class TypeIn(StrictSchema):
     prefix: str = Field(max_length=4, description="1-4 upper-case letters starting every code, e.g. WD.")
     description: str = Field("", max_length=5000)
     process_steps: list[str] = Field(default_factory=list, max_length=50, description="Production types.")
+    stages: list[str] | None = Field(None, max_length=20, description=STAGES_HELP)
     active: bool = True
     fields: list[FieldIn] = Field(default_factory=list, max_length=100, description="Custom fields to create.")
 
@@ -87,6 +93,7 @@ class TypePatch(StrictSchema):
     prefix: str | None = Field(None, max_length=4, description="New work orders only; existing codes keep theirs.")
     description: str | None = Field(None, max_length=5000)
     process_steps: list[str] | None = Field(None, max_length=50)
+    stages: list[str] | None = Field(None, max_length=20, description=STAGES_HELP)
     active: bool | None = None
 
 
@@ -113,6 +120,7 @@ class TypeOut(Schema):
     prefix: str
     description: str
     process_steps: list[str]
+    stages: list[str]
     active: bool
     fields: list[FieldOut]
 
@@ -141,7 +149,7 @@ def field_out(f) -> dict:
 
 def type_out(t) -> dict:
     return {"key": t.key, "name": t.name, "kind": t.kind, "prefix": t.prefix, "description": t.description,
-            "process_steps": list(t.process_steps or []), "active": t.active,
+            "process_steps": list(t.process_steps or []), "stages": list(mainline.stages_of(t)), "active": t.active,
             "fields": [field_out(f) for f in t.fields.all()]}
 
 
@@ -227,3 +235,58 @@ def delete_field(request, key: str, field_key: str):
     require_types_write(request)
     services.do_remove_field(actor=request.auth, field=selectors.access_field(request.auth, key, field_key))
     return Status(204, None)
+
+
+# ---- the main line -----------------------------------------------------------------
+
+class MainLinePoint(Schema):
+    kind: str = Field(description="approval or handoff")
+    action: str
+    stage: str
+    label: str
+    url: str
+    active: bool
+    for_every_type: bool = False
+
+
+class MainLineBlock(Schema):
+    stage: str
+    label: str
+    mandatory: bool
+    actions: list[str]
+    points: list[MainLinePoint] = Field(default_factory=list)
+    process_steps: list[str] | None = None
+
+
+class MainLineOut(Schema):
+    stages: list[str]
+    blocks: list[MainLineBlock]
+    unused: list[MainLineBlock]
+    process_steps: list[str]
+    other_points: list[MainLinePoint] = Field(description="Approval points and handoffs whose action belongs to no "
+                                                           "stage of the line.")
+
+
+class MainLineIn(StrictSchema):
+    stages: list[str] = Field(max_length=20, description=STAGES_HELP,
+                              examples=[["intake", "dispatch", "accept", "execution", "close"]])
+    process_steps: list[str] | None = Field(None, max_length=50, description="The field execution's process steps "
+                                                                              "(unchanged when left out).")
+
+
+@router.get("/work-order-types/{key}/main-line", response=MainLineOut,
+            summary="A type's main line: its stages in order, with approval points and handoffs (those for "
+                    "administrators and managers only)")
+def get_main_line(request, key: str):
+    require_scope(request, "read")
+    return mainline.describe(selectors.access_type(request.auth, key),
+                             with_points=services.may_manage_types(request.auth))
+
+
+@router.put("/work-order-types/{key}/main-line", response=MainLineOut,
+            summary="Set a type's main line (administrators, managers)")
+def put_main_line(request, key: str, payload: MainLineIn):
+    require_types_write(request)
+    wo_type = services.do_set_main_line(actor=request.auth, wo_type=selectors.access_type(request.auth, key),
+                                        data=payload.model_dump(exclude_unset=True))
+    return mainline.describe(wo_type)

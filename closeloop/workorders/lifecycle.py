@@ -154,11 +154,17 @@ def register_close_steps(fn: Callable[[object], tuple[str, ...] | None]) -> None
 
 
 def close_steps(wo) -> tuple[str, ...]:
+    """The steps the apps ask for, among those the type's main line uses (workorders.mainline:
+    a line without customer confirmation or invoice never waits for them)."""
+    from . import mainline
+
+    steps = CLOSE_STEPS
     for fn in _step_providers:
-        steps = fn(wo)
-        if steps is not None:
-            return tuple(x for x in CLOSE_STEPS if x in steps)
-    return CLOSE_STEPS
+        asked = fn(wo)
+        if asked is not None:
+            steps = tuple(x for x in CLOSE_STEPS if x in asked)
+            break
+    return tuple(x for x in steps if mainline.wo_uses(wo, x))
 
 
 def open_close_steps(wo, steps: tuple[str, ...] | None = None) -> list[str]:

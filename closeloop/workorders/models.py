@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from closeloop.core import requestid
 
 from .lifecycle import STATE_LABELS, S
+from .mainline import default_stages
 
 
 class Kind(models.TextChoices):
@@ -38,6 +39,8 @@ class WorkOrderType(models.Model):
     description = models.TextField(_("description"), blank=True)
     #: Production types: ordered process steps, e.g. ["开模", "注塑", "保压", "质检"].
     process_steps = models.JSONField(_("process steps"), default=list, blank=True)
+    #: The main line: the lifecycle stages the type uses, in order (workorders.mainline).
+    stages = models.JSONField(_("main line"), default=default_stages, blank=True)
     active = models.BooleanField(_("active"), default=True)
 
     class Meta:

@@ -7,6 +7,7 @@ services alike, so the UI never offers what the service would refuse.
 
 from closeloop.accounts.models import Role
 
+from . import mainline
 from .lifecycle import ASSIGNEE, CUSTOMER, CUSTOMER_CANCEL_STATES, TRANSITIONS, Transition, may_close_now
 
 EDITOR_ROLES = {Role.ADMIN, Role.MANAGER, Role.DISPATCHER}
@@ -36,13 +37,17 @@ def may_take(user, wo, t: Transition) -> bool:
 def allowed_actions(user, wo) -> list[Transition]:
     """The actions to offer: the state and role guards, and "close" only once the steps the
     type needs are taken (lifecycle.close_steps: a type without confirmation and invoice closes
-    from resolved; one query for the type's gates, only where "close" is a candidate)."""
+    from resolved; one query for the type's gates, only where "close" is a candidate), and none
+    whose stage the type's main line leaves out (workorders.mainline; the type is loaded with the
+    work order on every page that lists actions)."""
     out = []
     for t in TRANSITIONS.values():
         if wo.status not in t.sources or not may_take(user, wo, t):
             continue
         if t.action == "close" and not may_close_now(wo):
             continue
+        if t.action in mainline.REFUSABLE and mainline.action_refused(wo, t.action):
+            continue  # the type's main line leaves the stage out (no travel: no depart / arrive)
         out.append(t)
     return out
 

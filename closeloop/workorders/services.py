@@ -36,7 +36,7 @@ from closeloop.core.errors import (
 from closeloop.core.text import document_tokens
 from closeloop.customers.models import Asset, Contact, Customer, Site
 
-from . import lifecycle, permissions, timeline
+from . import lifecycle, mainline, permissions, timeline
 from .fields import clean_custom
 from .lifecycle import PAUSED, TRANSITIONS, WAIT_REASONS, S, Transition, hooks_for, run_effects
 from .models import (
@@ -446,8 +446,21 @@ def _target(t: Transition, wo: WorkOrder, clean: dict) -> str:
     if t.action == "resume":
         return wo.resume_to or S.IN_PROGRESS
     if t.action == "reopen":
-        return S.ASSIGNED if wo.assignee_id else S.NEW
+        if not wo.assignee_id:
+            return S.NEW
+        return S.ASSIGNED if mainline.wo_uses(wo, "accept") else S.ACCEPTED
+    if t.action == "assign" and not mainline.wo_uses(wo, "accept"):
+        return S.ACCEPTED  # a main line without "accept": assigning is accepting
     return t.target
+
+
+def _refuse_unused_stage(wo: WorkOrder, t: Transition) -> None:
+    """409 for an action whose stage the type's main line leaves out (depart on a type without travel)."""
+    stage = mainline.action_refused(wo, t.action)
+    if stage is not None:
+        raise Conflict(_("The main line of %(type)s has no stage %(stage)s: cannot %(a)s.")
+                       % {"type": wo.wo_type.name, "stage": mainline.BY_KEY[stage].label, "a": t.action},
+                       current_state=wo.status, version=wo.version)
 
 
 def do_transition(*, actor: User, wo: WorkOrder, action: str, data: dict | None = None,
@@ -485,6 +498,7 @@ def apply_transition(*, actor: User | None, wo: WorkOrder, action: str, data: di
     if wo.status not in t.sources:
         raise Conflict(_("Cannot %(a)s a work order that is %(s)s.") % {"a": t.action, "s": wo.status_label},
                        current_state=wo.status, version=wo.version)
+    _refuse_unused_stage(wo, t)
     clean = _clean_action_input(t, wo, dict(data or {}))
     _apply_transition(actor, wo, t, clean, at or now())
     return wo
@@ -508,6 +522,8 @@ def _apply_transition(actor: User, wo: WorkOrder, t: Transition, clean: dict, at
     event_data: dict = {}
     if t.milestone and getattr(wo, t.milestone) is None:
         values[t.milestone] = at
+    if to_state == S.ACCEPTED and t.action in ("assign", "reopen") and wo.accepted_at is None:
+        values["accepted_at"] = at  # a line without "accept": the assignment is the acceptance
     if t.action == "assign":
         values["assignee"] = clean["assignee"]
         values["team"] = clean.get("team") or clean["assignee"].team or wo.team

@@ -24,9 +24,10 @@ from closeloop.audit.services import record_change, snapshot
 from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
 from closeloop.core.validation import Cleaner, delete_unreferenced
 
+from . import mainline
 from .models import CustomField, FieldKind, Kind, WorkOrder, WorkOrderType
 
-TYPE_FIELDS = {"key", "name", "kind", "prefix", "description", "process_steps", "active"}
+TYPE_FIELDS = {"key", "name", "kind", "prefix", "description", "process_steps", "stages", "active"}
 FIELD_FIELDS = {"key", "label", "kind", "required", "choices", "min_value", "max_value", "max_length", "pattern",
                 "help_text", "unit", "order", "active"}
 
@@ -90,6 +91,22 @@ def _clean_steps(c: Cleaner) -> None:
     c.out["process_steps"] = steps
 
 
+def _clean_stages(c: Cleaner) -> None:
+    """The main line (workorders.mainline): every stage once, in the lifecycle's order, intake,
+    execution and close always; absent on create: every stage."""
+    if c._skip("stages"):
+        return
+    value = c.data.get("stages")
+    if value is None:
+        c.out["stages"] = mainline.default_stages()
+        return
+    stages, problems = mainline.clean_stages(value)
+    for field, message, code in problems:
+        c.problem(field, message, code)
+    if not problems:
+        c.out["stages"] = stages
+
+
 def _clean_type(data: dict, *, instance: WorkOrderType | None) -> dict:
     c = Cleaner(data, partial=instance is not None, allowed=TYPE_FIELDS)
     c.slug("key", pattern=TYPE_KEY_RE, message=_("Lower-case letters, digits, - and _, starting with a letter or "
@@ -101,6 +118,7 @@ def _clean_type(data: dict, *, instance: WorkOrderType | None) -> dict:
     c.unique("prefix", WorkOrderType, exclude=instance, message=_("Another type already uses this prefix."))
     c.text("description", max_len=5000, multiline=True)
     _clean_steps(c)
+    _clean_stages(c)
     c.boolean("active", default=True)
     c.check()
     return c.out
@@ -147,6 +165,25 @@ def do_update_type(*, actor: User, wo_type: WorkOrderType, data: dict) -> WorkOr
     _save(wo_type, "key", _("A type with this key or prefix exists."))
     record_change(actor=actor, kind="wo_type", obj=wo_type, label=wo_type.key, before=before, after=snapshot(wo_type))
     return wo_type
+
+
+MAIN_LINE_FIELDS = {"stages", "process_steps"}
+
+
+@transaction.atomic
+def do_set_main_line(*, actor: User, wo_type: WorkOrderType, data: dict) -> WorkOrderType:
+    """The type designer's main line: the stages the type uses, in order, and the process steps of
+    its field execution (optional). Work orders already under way keep going: an action the new
+    line leaves out is refused from now on, and closing asks only for the stages the line keeps."""
+    require_type_manager(actor)
+    if not isinstance(data, dict):
+        raise ValidationFailed(FieldProblem("stages", _("An object with the stages.")))
+    unknown = sorted(set(data) - MAIN_LINE_FIELDS)
+    if unknown:
+        raise ValidationFailed([FieldProblem(k, _("Unknown field."), "unknown") for k in unknown])
+    if data.get("stages") is None:
+        raise ValidationFailed(FieldProblem("stages", _("This field is required."), "required"))
+    return do_update_type(actor=actor, wo_type=wo_type, data={k: data[k] for k in MAIN_LINE_FIELDS if k in data})
 
 
 @transaction.atomic
