@@ -18,7 +18,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from closeloop.core.access import MANAGERS, refuse
 from closeloop.core.errors import DomainError, NotFound
-from closeloop.workorders import permissions
+from closeloop.workorders import mainline, permissions
+from closeloop.workorders.lifecycle import S
 from closeloop.workorders.fields import definitions, phone_fields
 
 from . import evidence, gates, report, selectors, services
@@ -83,6 +84,7 @@ def phone_work_order(request, code):
     for extra in [d["key"] for d in details if d["kind"] == "photo"] + ["before", "after", "other"]:
         if extra not in photo_kinds:
             photo_kinds.append(extra)
+    actions = [t.action for t in permissions.allowed_actions(request.user, wo)]
     return render(request, "fieldwork/mobile/work_order.html", {
         "details": details, "details_editable": permissions.may_edit(request.user, wo),
         "wo": wo, "policy": policy, "gates": gates.evaluate(wo, policy),
@@ -90,7 +92,10 @@ def phone_work_order(request, code):
         "form_fields": [{**f, "value": form_data.get(f["key"], "")} for f in (policy.form_fields if policy else [])],
         "photo_kinds": [(k, field_labels.get(k) or photo_kind_label(k)) for k in photo_kinds], "photos": list(Photo.objects.filter(work_order=wo)),
         "parts": list(wo.parts_used.all()), "van_stock": _van_stock(request.user),
-        "actions": [t.action for t in permissions.allowed_actions(request.user, wo)],
+        "actions": actions,
+        # The type's main line: without travel, no check-in card, and work starts from accepted.
+        "travel": mainline.wo_uses(wo, "travel"),
+        "start_here": "start" in actions and (wo.status == S.ON_SITE or not mainline.wo_uses(wo, "travel")),
         "signature": wo.signatures.order_by("-id").first(),
         "call": call_link(wo), "route": route_link(wo.site if wo.site_id else None),
     })
