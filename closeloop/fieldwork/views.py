@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from closeloop.core.access import MANAGERS, refuse
 from closeloop.core.errors import DomainError, NotFound
 from closeloop.workorders import mainline, permissions
-from closeloop.workorders.lifecycle import S
 from closeloop.workorders.fields import definitions, phone_fields
+from closeloop.workorders.lifecycle import S
 
 from . import evidence, gates, report, selectors, services
 from .models import Photo, StepResult, photo_kind_label
