@@ -4,9 +4,13 @@ installation's configuration exported as such a bundle for another one.
 
 A bundle is a human-readable JSON file (docs/administration.md, "Templates"):
 
-    {"format": "closeloop-template", "version": 1, "key": "repair",
+    {"format": "closeloop-template", "version": 2, "key": "repair",
      "name": {"zh-hans": "维修工单", "en": "Repair work orders"}, "description": {...},
-     "calendars": [...], "types": [{..., "fields": [...], "closure": {...}}], "sla_policies": [...]}
+     "calendars": [...], "types": [{..., "stages": [...], "fields": [...], "closure": {...}}],
+     "sla_policies": [...]}
+
+A type's "stages" is its main line (workorders.mainline); files of version 1 have none, and their
+types get every stage, as types had before main lines existed.
 
 Installing never changes what is there: each item whose key exists is left as it is
 ("exists"); a new type whose code prefix another type uses, or an SLA policy naming a
@@ -29,11 +33,13 @@ from closeloop.fieldwork import services as fieldwork_services
 from closeloop.fieldwork.models import ClosurePolicy
 from closeloop.sla import services as sla_services
 from closeloop.sla.models import BusinessCalendar, SLAPolicy
-from closeloop.workorders import types_services
+from closeloop.workorders import mainline, types_services
 from closeloop.workorders.models import WorkOrderType
 
 FORMAT = "closeloop-template"
-VERSION = 1
+#: 2: a type carries its main line ("stages", workorders.mainline); a version 1 file has none and its
+#: types get the default line (every stage).
+VERSION = 2
 MAX_BYTES = 1024 * 1024
 BUNDLES = Path(__file__).resolve().parent / "bundles"
 #: The order the gallery shows its bundles in.
@@ -42,7 +48,7 @@ TOP_KEYS = {"format", "version", "key", "name", "description", "calendars", "typ
             "approval_flows", "handoffs", "queues"}
 #: The parts written by other apps' services, and what names an item of each (its natural key).
 EXTRA_PARTS = {"rules": ("name",), "approval_flows": ("action",), "handoffs": ("action",), "queues": ("name",)}
-TYPE_KEYS = {"key", "name", "kind", "prefix", "description", "process_steps", "fields", "closure"}
+TYPE_KEYS = {"key", "name", "kind", "prefix", "description", "process_steps", "stages", "fields", "closure"}
 FIELD_KEYS = {"key", "label", "kind", "required", "choices", "min_value", "max_value", "max_length", "pattern",
               "help_text", "unit"}
 CLOSURE_KEYS = {"require_signature", "require_invoice", "auto_close", "form_fields", "checkin_radius_m"}
@@ -183,6 +189,10 @@ def plan(bundle: Bundle) -> list[Item]:
             continue
         adds = [str(f.get("label") or f.get("key")) for f in t.get("fields") or []]
         adds += [_("step: %(s)s") % {"s": s} for s in t.get("process_steps") or []]
+        stages = t.get("stages")
+        if isinstance(stages, list) and stages != list(mainline.KEYS):
+            adds.append(_("main line: %(s)s") % {"s": " → ".join(
+                str(mainline.BY_KEY[x].label) if x in mainline.BY_KEY else str(x) for x in stages)})
         closure = t.get("closure") or {}
         if closure.get("require_signature"):
             adds.append(_("gate: customer signature"))
@@ -362,7 +372,7 @@ def export(*, name: str = "") -> dict:
                     d[k] = str(v.normalize()) if hasattr(v, "normalize") else str(v)
             fields.append(d)
         item = {"key": t.key, "name": t.name, "kind": t.kind, "prefix": t.prefix, "description": t.description,
-                "process_steps": t.process_steps, "fields": fields}
+                "stages": list(mainline.stages_of(t)), "process_steps": t.process_steps, "fields": fields}
         c = closures.get(t.id)
         if c is not None:
             item["closure"] = {"require_signature": c.require_signature, "require_invoice": c.require_invoice,

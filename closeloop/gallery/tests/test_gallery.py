@@ -267,3 +267,49 @@ def test_the_export_carries_rules_flows_handoffs_and_queues_to_another_installat
     assert all(i.action == "create" for i in services.plan(bundle))
     services.do_install(actor=world.admin, bundle=bundle)
     assert _extras() == got
+
+
+def test_the_production_template_has_no_travel_confirmation_or_invoice_and_repair_keeps_all(world):
+    from closeloop.workorders import mainline
+
+    WorkOrderType.objects.all().delete()
+    plan = {i.key: i for i in services.plan(services.load("production")) if i.kind == "type"}
+    assert any("→" in a for a in plan["production"].adds)  # the preview names the shorter line
+    services.do_install(actor=world.admin, bundle=services.load("production"))
+    services.do_install(actor=world.admin, bundle=services.load("repair"))
+    assert WorkOrderType.objects.get(key="production").stages == ["intake", "dispatch", "accept", "execution",
+                                                                  "close"]
+    assert WorkOrderType.objects.get(key="repair").stages == list(mainline.KEYS)
+
+
+def test_the_main_line_travels_in_an_export_and_old_files_get_the_default_line(world):
+    from closeloop.workorders import mainline, types_services
+
+    types_services.do_set_main_line(actor=world.admin, wo_type=world.production,
+                                    data={"stages": ["intake", "accept", "execution", "close"]})
+    exported = services.export()
+    assert exported["version"] == services.VERSION == 2
+    assert {t["key"]: t["stages"] for t in exported["types"]}["production"] == ["intake", "accept", "execution",
+                                                                              "close"]
+    _empty_the_other_parts()
+    CustomField.objects.all().delete()
+    WorkOrderType.objects.all().delete()
+    services.do_install(actor=world.admin, bundle=services.parse(json.dumps(exported, ensure_ascii=False)))
+    assert WorkOrderType.objects.get(key="production").stages == ["intake", "accept", "execution", "close"]
+
+    # A version 1 file (before main lines): its types get every stage.
+    old = {**exported, "version": 1, "types": [{k: v for k, v in t.items() if k != "stages"}
+                                               for t in exported["types"]]}
+    CustomField.objects.all().delete()
+    WorkOrderType.objects.all().delete()
+    services.do_install(actor=world.admin, bundle=services.parse(json.dumps(old, ensure_ascii=False)))
+    assert WorkOrderType.objects.get(key="production").stages == list(mainline.KEYS)
+
+    # A bad line names the type and the stage; nothing is written.
+    bad = {**exported, "types": [{**t, "stages": ["intake", "close", "execution"]} for t in exported["types"]]}
+    CustomField.objects.all().delete()
+    WorkOrderType.objects.all().delete()
+    with pytest.raises(ValidationFailed) as e:
+        services.do_install(actor=world.admin, bundle=services.parse(json.dumps(bad, ensure_ascii=False)))
+    assert any(p.field.endswith("stages[2]") for p in e.value.problems), e.value.problems
+    assert not WorkOrderType.objects.exists()
