@@ -19,9 +19,10 @@ from django.views.decorators.http import require_POST
 
 from closeloop.core.errors import DomainError, NotFound
 from closeloop.fieldwork.models import ClosurePolicy
-from closeloop.workorders import types_selectors, types_services
+from closeloop.workorders import mainline, types_selectors, types_services
 from closeloop.workorders.fields import all_definitions, phone_fields
 from closeloop.workorders.forms import WorkOrderCreateForm
+from closeloop.workorders.lifecycle import STATE_LABELS, S
 from closeloop.workorders.models import EVIDENCE_KINDS, CustomField, FieldKind, WorkOrderType
 
 from . import forms
@@ -111,14 +112,109 @@ def preview_context(request, wo_type: WorkOrderType, draft: CustomField | None =
     }
 
 
-def designer_context(request, wo_type: WorkOrderType, *, add_form=None) -> dict:
+# ---- the main line (workorders.mainline) -------------------------------------------------------
+
+def line_preview(wo_type: WorkOrderType, stages: list[str]) -> dict:
+    """What a line means, for the editor's preview: the states a work order goes through, the
+    buttons on the engineer's phone, the closure gates kept or skipped and what meets the SLA's
+    first response; with the problems that would refuse saving it (nothing is written)."""
+    clean, problems = mainline.clean_stages(stages)
+    used = set(clean or [s for s in stages if s in mainline.BY_KEY]) if isinstance(stages, list) else set()
+    states = [S.NEW] + ([S.ASSIGNED] if "accept" in used else []) + [S.ACCEPTED]
+    states += [S.EN_ROUTE, S.ON_SITE] if "travel" in used else []
+    states += [S.IN_PROGRESS, S.RESOLVED] + ([S.CONFIRMED] if "confirm" in used else [])
+    states += ([S.INVOICED] if "invoice" in used else []) + [S.CLOSED]
+    phone = ([_("Accept")] if "accept" in used else []) + ([_("Depart"), _("Arrive (scan the code)")]
+                                                           if "travel" in used else [])
+    phone += [_("Start work"), _("Complete")] + ([_("Customer signs")] if "confirm" in used else [])
+    policy = ClosurePolicy.objects.filter(wo_type=wo_type).first()
+    signature_field = CustomField.objects.filter(wo_type=wo_type, active=True, required=True,
+                                                 kind=FieldKind.SIGNATURE).exists()
+    gates = []
+    if (policy and policy.require_signature) or signature_field:
+        gates.append({"label": _("Customer signature"), "kept": "confirm" in used,
+                      "why": _("no customer confirmation in the line")})
+    if policy and policy.require_invoice:
+        gates.append({"label": _("Invoice number"), "kept": "invoice" in used, "why": _("no invoice in the line")})
+    return {
+        "line_stages": [mainline.BY_KEY[k] for k in (clean or [])],
+        "line_problems": [{"field": f, "message": m} for f, m, _c in problems],
+        "line_states": [STATE_LABELS[x] for x in states], "line_phone": phone, "line_gates": gates,
+        "line_response": (_("depart or arrive on site (the SLA policy's response actions)") if "travel" in used
+                          else _("starting the work (there is no travel)")),
+        "line_dispatch": "dispatch" in used,
+    }
+
+
+def line_context(wo_type: WorkOrderType, *, stages: list[str] | None = None, process_steps=None) -> dict:
+    """The editor: the blocks in the line (draft or saved), the palette of the blocks left out, the
+    approval points and handoffs at their stage, and the preview."""
+    saved = list(mainline.stages_of(wo_type))
+    draft = saved if stages is None else [s for s in stages if s in mainline.BY_KEY]
+    pts = mainline.points(wo_type)
+    blocks = [{"stage": mainline.BY_KEY[k], "points": [p for p in pts if p["stage"] == k]}
+              for k in dict.fromkeys(draft)]
+    steps = list(wo_type.process_steps or []) if process_steps is None else process_steps
+    return {
+        "line_blocks": blocks,
+        "line_palette": [s for s in mainline.STAGES if s.key not in draft],
+        "line_other_points": [p for p in pts if p["stage"] not in draft],
+        "line_steps": steps, "line_steps_text": "\n".join(steps),
+        "line_save_url": reverse("administration:type_main_line", args=[wo_type.key]),
+        "line_preview_url": reverse("administration:type_main_line_preview", args=[wo_type.key]),
+        "line_api_url": f"/api/v1/work-order-types/{wo_type.key}/main-line",
+        **line_preview(wo_type, stages if stages is not None else saved),
+    }
+
+
+def _line_input(post) -> tuple[list[str], list[str] | None]:
+    stages = [s.strip() for s in post.getlist("stages") if s.strip()]
+    steps = None
+    if "process_steps" in post:
+        steps = [line.strip() for line in post.get("process_steps", "").splitlines() if line.strip()]
+    return stages, steps
+
+
+@login_required
+@require_POST
+def main_line_save(request, ref: str):
+    """The editor's Save: the stages in the order of the blocks, and the execution's process steps."""
+    wo_type = _type(request, ref)
+    stages, steps = _line_input(request.POST)
+    data = {"stages": stages} | ({"process_steps": steps} if steps is not None else {})
+    try:
+        types_services.do_set_main_line(actor=request.user, wo_type=wo_type, data=data)
+    except DomainError as e:
+        from .views import render_edit
+
+        messages.error(request, _("The main line was not saved: %(problems)s") % {"problems": _problems(e)})
+        return render_edit(request, "types", types_selectors.access_type(request.user, ref),
+                           line={"stages": stages, "process_steps": steps}, status=422)
+    messages.success(request, _("Saved the main line of %(type)s.") % {"type": wo_type.name})
+    return redirect(reverse("administration:edit", args=["types", wo_type.key]) + "?tab=line")
+
+
+@login_required
+@require_POST
+def main_line_preview(request, ref: str):
+    """The preview of the blocks as they are now arranged (nothing is written); 422 with the problems
+    that would refuse saving them."""
+    wo_type = _type(request, ref)
+    stages, _steps = _line_input(request.POST)
+    ctx = {"wo_type": wo_type, **line_preview(wo_type, stages)}
+    return render(request, "administration/_main_line_preview.html", ctx, status=422 if ctx["line_problems"] else 200)
+
+
+def designer_context(request, wo_type: WorkOrderType, *, add_form=None, line=None) -> dict:
     fields = all_definitions(wo_type)
     in_use = set()
     for f in fields:
         if not f.active or types_services.field_in_use(f):
             in_use.add(f.key)
+    line_tab = line is not None or request.GET.get("tab") == "line"
     return {
-        "designer": True,
+        "designer": True, "line_tab": line_tab,
+        **(line_context(wo_type, **(line or {})) if line_tab else {}),
         "fields": [{"f": f, "form": forms.FieldForm(initial=field_initial(f), prefix=f"f-{f.key}"),
                     "in_use": f.key in in_use} for f in fields],
         "add_form": add_form or forms.FieldForm(initial={"kind": FieldKind.TEXT}),

@@ -162,7 +162,7 @@ def object_edit(request, kind: str, ref: str | None = None):
     return render_edit(request, k.key, obj, form=form, ref=ref)
 
 
-def render_edit(request, kind: str, obj, *, form=None, ref=None, add_form=None, status=200):
+def render_edit(request, kind: str, obj, *, form=None, ref=None, add_form=None, line=None, status=200):
     """An object's page: its form, and for a work order type the form designer (administration/designer.py)."""
     k = KINDS[kind]
     if form is None:
@@ -183,7 +183,7 @@ def render_edit(request, kind: str, obj, *, form=None, ref=None, add_form=None, 
     if k.key == "types" and obj is not None:
         from .designer import designer_context
 
-        extra = designer_context(request, obj, add_form=add_form)
+        extra = designer_context(request, obj, add_form=add_form, line=line)
     if k.key == "calendars" and obj is not None:
         from .holidays import holiday_context
 

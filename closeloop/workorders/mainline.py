@@ -41,7 +41,7 @@ class Stage:
     help: object
     actions: tuple[str, ...]  # the lifecycle actions that belong to the stage
     mandatory: bool = False
-    icon: str = "circle"
+    icon: str = "point"
 
 
 STAGES: tuple[Stage, ...] = (
@@ -50,7 +50,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("dispatch", _("Smart dispatch"), _("The dispatch setting may assign new work by itself; without this "
                                               "block people and rules assign it."), ("assign",), icon="route"),
     Stage("accept", _("Engineer accepts"), _("The engineer accepts the assignment; without this block assigning "
-                                             "is accepting."), ("accept",), icon="checkbox"),
+                                             "is accepting."), ("accept",), icon="user-check"),
     Stage("travel", _("Travel to site"), _("Depart and arrive on site; without this block (remote work, "
                                            "workshop) work starts straight after accepting."),
           ("depart", "arrive"), icon="car"),

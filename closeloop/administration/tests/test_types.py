@@ -23,6 +23,9 @@ MATRIX = {
     ("POST", "/settings/types/repair/fields/temp/remove"): NOBODY + (302, 302),
     ("GET", "/settings/types/repair/preview"): NOBODY + (200, 200),
     ("POST", "/settings/types/repair/preview"): NOBODY + (200, 200),
+    ("GET", "/settings/types/repair/?tab=line"): NOBODY + (200, 200),
+    ("POST", "/settings/types/repair/main-line"): NOBODY + (302, 302),
+    ("POST", "/settings/types/repair/main-line/preview"): NOBODY + (200, 200),
 }
 BODIES = {
     "/settings/types/repair/": {"name": "维修", "key": "repair", "prefix": "WD", "kind": "repair"},
@@ -31,6 +34,8 @@ BODIES = {
     "/settings/types/repair/fields/order": {"keys": ["temp"]},
     "/settings/types/repair/fields/temp/": {"f-temp-label": "温度", "f-temp-kind": "number"},
     "/settings/types/repair/preview": {"label": "草稿", "kind": "text"},
+    "/settings/types/repair/main-line": {"stages": ["intake", "dispatch", "accept", "execution", "close"]},
+    "/settings/types/repair/main-line/preview": {"stages": ["intake", "execution", "close"]},
 }
 
 

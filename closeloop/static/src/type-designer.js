@@ -91,3 +91,76 @@ if (root) {
     addForm.addEventListener("change", refresh);
   }
 }
+
+// The main line editor (administration/templates/administration/_main_line.html): blocks are dragged
+// between the line and the palette of blocks not used (SortableJS, one shared group; the blocks every
+// line has stay in the line); the "Add" / "Leave out" buttons do the same from the keyboard. Each change
+// refreshes the preview from the main line preview URL (nothing is written); "Save" posts the blocks in
+// their order (their hidden `stages` inputs: only those inside the form, i.e. in the line, are sent).
+const lineRoot = document.getElementById("main-line-editor");
+
+if (lineRoot) {
+  const form = document.getElementById("main-line");
+  const line = document.getElementById("line-blocks");
+  const palette = document.getElementById("line-palette");
+  const preview = document.getElementById("line-preview");
+  const status = document.getElementById("line-status");
+  const csrf = () => (form.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
+  const order = ["intake", "dispatch", "accept", "travel", "execution", "confirm", "invoice", "close"];
+
+  let timer;
+  function changed() {
+    if (status) {
+      status.textContent = lineRoot.dataset.tChanged;
+      status.classList.remove("text-danger");
+      status.classList.add("text-warning");
+    }
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      try {
+        const r = await fetch(lineRoot.dataset.previewUrl, {
+          method: "POST", headers: { "X-CSRFToken": csrf() }, body: new FormData(form), credentials: "same-origin",
+        });
+        preview.innerHTML = await r.text();
+      } catch (e) {
+        if (status) {
+          status.textContent = lineRoot.dataset.tFailed;
+          status.classList.add("text-danger");
+        }
+      }
+    }, 150);
+  }
+
+  const group = "main-line";
+  Sortable.create(line, {
+    group: { name: group, pull: (to, from, el) => el.dataset.mandatory !== "1", put: true },
+    handle: "[data-drag-handle]", animation: 150, ghostClass: "cl-drag-ghost",
+    onSort: changed,
+  });
+  Sortable.create(palette, {
+    group: { name: group, pull: true, put: (to, from, el) => el.dataset.mandatory !== "1" },
+    handle: "[data-drag-handle]", animation: 150, ghostClass: "cl-drag-ghost", sort: false,
+  });
+
+  // Keyboard and touch alternative: "Add" puts the block at its place in the lifecycle's order.
+  lineRoot.addEventListener("click", (e) => {
+    const btn = e.target.closest("[data-line-move]");
+    if (!btn) return;
+    e.preventDefault();
+    const block = btn.closest("[data-stage]");
+    if (btn.dataset.lineMove === "out") {
+      palette.appendChild(block);
+    } else {
+      const rank = order.indexOf(block.dataset.stage);
+      const after = Array.from(line.children).find((b) => order.indexOf(b.dataset.stage) > rank);
+      line.insertBefore(block, after || null);
+    }
+    const next = block.querySelector(btn.dataset.lineMove === "out" ? "[data-line-move=in]" : "[data-line-move=out]");
+    if (next) next.focus();
+    changed();
+  });
+  const steps = document.getElementById("line-steps");
+  if (steps) steps.addEventListener("input", () => {
+    if (status) status.textContent = lineRoot.dataset.tChanged;
+  });
+}
