@@ -94,7 +94,8 @@ if (root) {
 
 // The main line editor (administration/templates/administration/_main_line.html): blocks are dragged
 // between the line and the palette of blocks not used (SortableJS, one shared group; the blocks every
-// line has stay in the line); the "Add" / "Leave out" buttons do the same from the keyboard. Each change
+// line has stay in the line; a dropped block snaps to its place in the lifecycle's order); the "Add" /
+// "Leave out" buttons do the same from the keyboard. Each change
 // refreshes the preview from the main line preview URL (nothing is written); "Save" posts the blocks in
 // their order (their hidden `stages` inputs: only those inside the form, i.e. in the line, are sent).
 const lineRoot = document.getElementById("main-line-editor");
@@ -108,8 +109,18 @@ if (lineRoot) {
   const csrf = () => (form.querySelector("input[name=csrfmiddlewaretoken]") || {}).value || "";
   const order = ["intake", "dispatch", "accept", "travel", "execution", "confirm", "invoice", "close"];
 
+  // The lifecycle fixes the order of the stages: a dropped block snaps to its place (the server
+  // checks the order too, 422 naming the block).
+  const snap = (list) => {
+    const blocks = Array.from(list.children).filter((b) => b.dataset.stage);
+    const sorted = [...blocks].sort((a, b) => order.indexOf(a.dataset.stage) - order.indexOf(b.dataset.stage));
+    if (sorted.some((b, i) => b !== blocks[i])) sorted.forEach((b) => list.appendChild(b));
+  };
+
   let timer;
   function changed() {
+    snap(line);
+    snap(palette);
     if (status) {
       status.textContent = lineRoot.dataset.tChanged;
       status.classList.remove("text-danger");
@@ -140,6 +151,7 @@ if (lineRoot) {
   Sortable.create(palette, {
     group: { name: group, pull: true, put: (to, from, el) => el.dataset.mandatory !== "1" },
     handle: "[data-drag-handle]", animation: 150, ghostClass: "cl-drag-ghost", sort: false,
+    onSort: changed,
   });
 
   // Keyboard and touch alternative: "Add" puts the block at its place in the lifecycle's order.
@@ -159,6 +171,7 @@ if (lineRoot) {
     if (next) next.focus();
     changed();
   });
+  lineRoot.dataset.ready = "1"; // browser tests wait for this before dragging
   const steps = document.getElementById("line-steps");
   if (steps) steps.addEventListener("input", () => {
     if (status) status.textContent = lineRoot.dataset.tChanged;
