@@ -161,6 +161,11 @@ ACCESS: list[E] = [
       path="/settings/types/production/fields/temperature/remove"),
     E("GET",    "settings/types/<str:ref>/preview",                        "login  404    404    404    404    ok     ok",
       path="/settings/types/production/preview"),
+    E("POST",   "settings/types/<str:ref>/main-line",                      "login  404    404    404    404    ok     ok",
+      path="/settings/types/production/main-line",
+      body={"stages": ["intake", "dispatch", "accept", "execution", "close"]}),
+    E("POST",   "settings/types/<str:ref>/main-line/preview",              "login  404    404    404    404    ok     ok",
+      path="/settings/types/production/main-line/preview", body={"stages": ["intake", "execution", "close"]}),
     # -- templates (gallery): admins and managers, as the types they install
     E("GET",    "settings/templates/",                                     "login  404    404    404    404    ok     ok"),
     E("GET",    "settings/templates/export.json",                          "login  404    404    404    404    ok     ok"),
