@@ -92,19 +92,52 @@ def uses(wo_type, stage: str) -> bool:
 
 
 def type_of(wo):
-    """The work order's type (no query when it is loaded, as on every page that shows a type)."""
+    """The work order's type (a query unless it is loaded)."""
     return wo.wo_type if wo.wo_type_id else None
 
 
-def wo_uses(wo, stage: str) -> bool:
-    t = type_of(wo)
-    return t is None or uses(t, stage)
+#: wo_type_id -> (read at, stages): pages that list many work orders without their type (the board
+#: reads only what a card shows) ask wo_uses for every card; a line is read once per type for
+#: CACHE_SECONDS, emptied at once when a type is saved or deleted in this process (apps.py). The
+#: lifecycle's refusal reads the type itself (action_refused(fresh=True)).
+_cache: dict[int, tuple[float, tuple[str, ...]]] = {}
+CACHE_SECONDS = 5.0
 
 
-def action_refused(wo, action: str) -> str | None:
+def forget(**_kw) -> None:
+    _cache.clear()
+
+
+def _stages_by_id(type_id: int) -> tuple[str, ...]:
+    import time
+
+    hit = _cache.get(type_id)
+    if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    from .models import WorkOrderType
+
+    stages = WorkOrderType.objects.filter(pk=type_id).values_list("stages", flat=True).first()
+    value = tuple(stages) if stages else KEYS
+    if len(_cache) > 1000:
+        _cache.clear()
+    _cache[type_id] = (time.monotonic(), value)
+    return value
+
+
+def wo_uses(wo, stage: str, *, fresh: bool = False) -> bool:
+    """Whether the work order's type uses `stage`: from its type when loaded (or fresh=True), else
+    from the short per-process cache (no query per card on a board)."""
+    if not wo.wo_type_id:
+        return True
+    if fresh or type(wo).wo_type.is_cached(wo):
+        return uses(wo.wo_type, stage)
+    return stage in _stages_by_id(wo.wo_type_id)
+
+
+def action_refused(wo, action: str, *, fresh: bool = False) -> str | None:
     """The stage the work order's type leaves out when `action` belongs to it, else None."""
     stage = REFUSABLE.get(action)
-    if stage is not None and not wo_uses(wo, stage):
+    if stage is not None and not wo_uses(wo, stage, fresh=fresh):
         return stage
     return None
 

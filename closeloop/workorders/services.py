@@ -456,7 +456,7 @@ def _target(t: Transition, wo: WorkOrder, clean: dict) -> str:
 
 def _refuse_unused_stage(wo: WorkOrder, t: Transition) -> None:
     """409 for an action whose stage the type's main line leaves out (depart on a type without travel)."""
-    stage = mainline.action_refused(wo, t.action)
+    stage = mainline.action_refused(wo, t.action, fresh=True)
     if stage is not None:
         raise Conflict(_("The main line of %(type)s has no stage %(stage)s: cannot %(a)s.")
                        % {"type": wo.wo_type.name, "stage": mainline.BY_KEY[stage].label, "a": t.action},

@@ -291,3 +291,17 @@ def test_scopes_and_hidden_types(world):
     world.repair.save()
     assert world.api(world.cust_a).get(f"{V1}/work-order-types/repair/main-line").status_code == 404
     assert world.api(world.admin).get(f"{V1}/work-order-types/nope/main-line").status_code == 404
+
+
+def test_the_board_offers_no_travel_moves_for_a_type_without_travel(world, django_assert_max_num_queries):
+    from closeloop.console.selectors import moves_for
+
+    _line(world, world.repair, NO_TRAVEL)
+    wos = [WorkOrder.objects.get(pk=make_wo(world, status=S.ACCEPTED).pk) for _ in range(5)]  # type not loaded
+    moves_for(world.admin, wos[0])  # the line is read once per type
+    with django_assert_max_num_queries(0):
+        moves = [moves_for(world.admin, wo) for wo in wos]
+    assert all(S.EN_ROUTE not in m and S.ON_SITE not in m and S.IN_PROGRESS in m for m in moves)
+    # A type keeping travel still offers it.
+    types_services.do_set_main_line(actor=world.manager, wo_type=world.repair, data={"stages": list(mainline.KEYS)})
+    assert S.EN_ROUTE in moves_for(world.admin, WorkOrder.objects.get(pk=wos[0].pk))
