@@ -98,6 +98,9 @@ def _media(settings, tmp_path):
     from closeloop.fieldwork.gates import forget_close_steps  # per-process, like the marker
 
     forget_close_steps()
+    from closeloop.core.refcache import forget_all  # per-process reference data (SLA policies, rules...)
+
+    forget_all()
     yield
     shutil.rmtree(tmp_path / "media", ignore_errors=True)
 

@@ -34,8 +34,8 @@ SMALL, LARGE = 3, 30
 BUDGETS = {
     "api_get": 3,
     "api_list": 1,
-    "api_create": 47,  # +1: the acknowledge-or-escalate policies are asked for every priority (issue 15)
-    "api_accept": 18,
+    "api_create": 38,  # reference data per process (core.refcache): types, teams, rules, SLA policies, flows...
+    "api_accept": 14,  # approval flows, handoff requirements, rules, SLA policies per process (core.refcache)
     "console_list": 12,
     "console_lookup": 9,
     "console_dashboard": 16,

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy, gettext_noop
 
 from closeloop.accounts.models import Role, Team
 from closeloop.audit.services import record_change, snapshot
+from closeloop.core import refcache
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, FieldProblem, Forbidden, ValidationFailed
 from closeloop.notify import messages as texts
@@ -121,9 +122,14 @@ def _field_value(wo, key: str, data: dict):
     return getattr(wo, key, None)
 
 
+_requirements = refcache.RefCache("approvals.handoffs", "approvals.HandoffRequirement", "accounts.Team")
+
+
 def handoff_requirements(wo_type_id, action: str) -> list[HandoffRequirement]:
-    return list(HandoffRequirement.objects.filter(action=action, active=True)
-                .filter(Q(wo_type_id=wo_type_id) | Q(wo_type__isnull=True)).select_related("to_team"))
+    """Asked on every action (core.refcache): read them, never change or save one."""
+    return _requirements.get((wo_type_id, action), lambda: list(
+        HandoffRequirement.objects.filter(action=action, active=True)
+        .filter(Q(wo_type_id=wo_type_id) | Q(wo_type__isnull=True)).select_related("to_team")))
 
 
 def handoff_guard(ctx) -> None:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_noop
 
 from closeloop.accounts.models import Role, User
 from closeloop.audit.services import record_change, snapshot
+from closeloop.core import refcache
 from closeloop.core.clock import now
 from closeloop.core.errors import Conflict, DomainError, FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.notify import messages as texts
@@ -71,12 +72,20 @@ def _inbox_url(req) -> str:
 
 # ---- flows ------------------------------------------------------------------------------------------
 
+#: The published flows by (type, action): the guard asks on every action (core.refcache).
+_flows = refcache.RefCache("approvals.flows", "approvals.ApprovalFlow", "approvals.FlowVersion")
+
+
 def flow_for(wo_type_id, action: str) -> ApprovalFlow | None:
-    """The published flow that applies: the type's own, else the one for every type."""
-    flows = list(ApprovalFlow.objects.filter(action=action, active=True, current_version__isnull=False)
-                 .filter(Q(wo_type_id=wo_type_id) | Q(wo_type__isnull=True)).select_related("current_version"))
-    flows.sort(key=lambda f: f.wo_type_id is None)
-    return flows[0] if flows else None
+    """The published flow that applies: the type's own, else the one for every type. Shared by
+    every request of the process: read it, never change or save it."""
+    def load():
+        flows = list(ApprovalFlow.objects.filter(action=action, active=True, current_version__isnull=False)
+                     .filter(Q(wo_type_id=wo_type_id) | Q(wo_type__isnull=True)).select_related("current_version"))
+        flows.sort(key=lambda f: f.wo_type_id is None)
+        return flows[0] if flows else None
+
+    return _flows.get((wo_type_id, action), load)
 
 
 def do_create_flow(*, actor, data: dict) -> ApprovalFlow:

@@ -13,6 +13,7 @@ import numpy as np
 from django.db import connection
 
 from closeloop.accounts.models import EngineerSkill, Role, SkillTag, User
+from closeloop.core import refcache
 from closeloop.roster.models import Leave, Shift
 from closeloop.workorders.lifecycle import S
 from closeloop.workorders.models import WorkOrder
@@ -38,10 +39,17 @@ class Settings:
     top_n: int
 
 
+_settings = refcache.RefCache("dispatch.settings", "dispatch.DispatchSetting")
+
+
 def setting_rows() -> dict:
-    """(team id, type id) → (mode, estimated hours, top N), in one small query."""
-    return {(team, wtype): (mode, float(hours), top_n) for team, wtype, mode, hours, top_n in raw_sql(
-        "settings", lambda t: f"SELECT team_id, wo_type_id, mode, estimated_hours, top_n FROM {t(DispatchSetting)}")}
+    """(team id, type id) → (mode, estimated hours, top N), in one small query (per process for
+    core.refcache's few seconds: every create asks). Read it, never change it."""
+    def load():
+        return {(team, wtype): (mode, float(hours), top_n) for team, wtype, mode, hours, top_n in raw_sql(
+            "settings", lambda t: f"SELECT team_id, wo_type_id, mode, estimated_hours, top_n FROM {t(DispatchSetting)}")}
+
+    return _settings.get("rows", load)
 
 
 def settings_for(wo: WorkOrder, _cache: dict | None = None) -> Settings:

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import User
 from closeloop.audit.services import record_change, snapshot
-from closeloop.core import worktime
+from closeloop.core import refcache, worktime
 from closeloop.core.clock import now
 from closeloop.core.errors import FieldProblem, Forbidden, ValidationFailed
 from closeloop.outbox.services import enqueue
@@ -72,8 +72,17 @@ def in_working_hours(policy: AckPolicy, at: datetime) -> bool:
     return local.weekday() in days and ws <= local.time() < we
 
 
+#: The enabled policies in order: asked on every create and assignment (core.refcache).
+_policies = refcache.RefCache("notify.ack_policies", "notify.AckPolicy")
+
+
+def enabled_policies() -> list[AckPolicy]:
+    """Shared by every request of the process: read them, never change or save one."""
+    return _policies.get("enabled", lambda: list(AckPolicy.objects.filter(enabled=True).order_by("order", "id")))
+
+
 def policy_for(wo: WorkOrder, at: datetime) -> AckPolicy | None:
-    for p in AckPolicy.objects.filter(enabled=True).order_by("order", "id"):
+    for p in enabled_policies():
         if wo.priority not in (p.priorities or []):
             continue
         if p.team_id and p.team_id != wo.team_id:
@@ -85,7 +94,7 @@ def policy_for(wo: WorkOrder, at: datetime) -> AckPolicy | None:
 
 
 def _any_policy_for(priority: str) -> bool:
-    return any(priority in (p or []) for p in AckPolicy.objects.filter(enabled=True).values_list("priorities", flat=True))
+    return any(priority in (p.priorities or []) for p in enabled_policies())
 
 
 def _token_hash(token: str) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from closeloop.core import conditions
+from closeloop.core import conditions, refcache
 from closeloop.core.errors import DomainError
 from closeloop.workorders import timeline
 from closeloop.workorders.models import WorkOrder
@@ -61,8 +61,20 @@ class Firing:
 _firing: contextvars.ContextVar[Firing | None] = contextvars.ContextVar("rules_firing", default=None)
 
 
+#: The enabled rules with their owners, and the keyword libraries (per process, core.refcache).
+_rules = refcache.RefCache("rules.rules", "rules.Rule", "accounts.User")
+_libraries = refcache.RefCache("rules.libraries", "rules.KeywordLibrary")
+
+
+def enabled_rules() -> list[Rule]:
+    """Shared by every request of the process: read, never change or save one."""
+    return _rules.get("enabled", lambda: list(
+        Rule.objects.filter(enabled=True).select_related("owner").order_by("order", "id")))
+
+
 def libraries() -> dict[str, list[str]]:
-    return {k.name: list(k.words) for k in KeywordLibrary.objects.all()}
+    libs = _libraries.get("all", lambda: {k.name: list(k.words) for k in KeywordLibrary.objects.all()})
+    return {name: list(words) for name, words in libs.items()}
 
 
 #: Event fields of the newer triggers, present (empty) for every trigger so a condition never
@@ -131,7 +143,7 @@ def _run(chain: Chain, wo: WorkOrder, *, trigger: str, actor, event: dict, only=
         pool = only
     else:
         if chain.rules is None:
-            chain.rules = list(Rule.objects.filter(enabled=True).select_related("owner").order_by("order", "id"))
+            chain.rules = enabled_rules()
         pool = chain.rules
     changed = list(event.get("changed", []))
     candidates = [r for r in pool if _triggers_match(r, trigger, changed) and _in_scope(r, wo)

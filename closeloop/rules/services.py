@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team, User
 from closeloop.audit.services import record_change, snapshot
-from closeloop.core import conditions
+from closeloop.core import conditions, refcache
 from closeloop.core.clock import now
 from closeloop.core.errors import DomainError, FieldProblem, Forbidden, PreconditionFailed, ValidationFailed
 from closeloop.workorders.models import LinkKind, Priority, WorkOrder, WorkOrderType
@@ -411,6 +411,7 @@ def do_move_rule(*, actor: User, rule: Rule, direction: str) -> None:
         for n, r in enumerate(rules, start=1):
             if r.order != n * 10:
                 Rule.objects.filter(pk=r.pk).update(order=n * 10, version=F("version") + 1, updated_at=t)
+        refcache.changed("rules.rules")
         record_change(actor=actor, kind="rule", obj=rule, action="moved", before={"position": i + 1},
                       after={"position": [r.pk for r in rules].index(rule.pk) + 1})
 

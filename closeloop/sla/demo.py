@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import User
+from closeloop.core import refcache
 from closeloop.core.clock import now
 from closeloop.customers.models import Customer
 from closeloop.sla.calendars import OFFICE_WEEK
@@ -75,6 +76,7 @@ def seed_sla() -> dict:
                       response_actions=["depart", "arrive"], ladder=LADDER, updated_at=t),
         ]
         SLAPolicy.objects.bulk_create(policies)
+        refcache.changed("sla.policies")
         showcase = _showcase()
         live = _live()
     return {"calendars": 3, "policies": len(policies), "showcase": showcase.code, "live": live.code if live else None}

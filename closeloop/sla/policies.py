@@ -8,9 +8,18 @@ docs/sla.md). A condition that fails on a work order (a custom field it lacks) d
 not match it.
 """
 
-from closeloop.core import conditions
+from closeloop.core import conditions, refcache
 
 from .models import SLAPolicy
+
+#: The active policies in order, with their calendars (per process, see core.refcache).
+_active = refcache.RefCache("sla.policies", "sla.SLAPolicy", "sla.BusinessCalendar")
+
+
+def active_policies() -> list[SLAPolicy]:
+    """Shared by every request of the process: read, never change."""
+    return _active.get("active", lambda: list(
+        SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("order", "id")))
 
 
 def check_condition(source: str) -> None:
@@ -28,7 +37,7 @@ def matches(policy: SLAPolicy, ctx) -> bool:
 
 def select_policy(wo, policies: list[SLAPolicy] | None = None) -> SLAPolicy | None:
     if policies is None:
-        policies = list(SLAPolicy.objects.filter(active=True).select_related("calendar").order_by("order", "id"))
+        policies = active_policies()
     if not policies:
         return None
     ctx = None

@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, Team, User
+from closeloop.core import refcache
 from closeloop.core.clock import now
 from closeloop.core.compiled import Compiled
 from closeloop.core.errors import (
@@ -117,9 +118,24 @@ _KEY_TEXT, _KEY_INT = "\x00key\x00", -7_000_000_000_003  # stand for the value i
 _by_key_queries: dict[tuple, Compiled] = {}
 
 
+#: Types (with their custom field definitions, fields.all_definitions) and teams by key: reference
+#: data every create names, per process (core.refcache). Shared: read them, never change one.
+_reference = {
+    WorkOrderType: refcache.RefCache("workorders.types", "workorders.WorkOrderType", "workorders.CustomField"),
+    Team: refcache.RefCache("workorders.teams", "accounts.Team", "accounts.User"),
+}
+
+
 def _by_key(model, by: str, value):
     """model.objects.filter(<by>=value) on a unique key: compiled once per process (core.compiled),
-    a create resolves four or five of them."""
+    a create resolves four or five of them; types and teams come from a per-process cache."""
+    cache = _reference.get(model) if by in ("key", "code") else None
+    if cache is not None:
+        return cache.get((by, value), lambda: _by_key_query(model, by, value))
+    return _by_key_query(model, by, value)
+
+
+def _by_key_query(model, by: str, value):
     key = (connection.vendor, model, by)
     compiled = _by_key_queries.get(key)
     if compiled is None:
