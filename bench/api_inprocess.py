@@ -18,7 +18,7 @@ a created-rule that matches the bench's title (adds a tag: an update with its ow
 that does not, the repair type's dispatch setting (suggest) and an acknowledge-or-escalate policy
 for urgent work. `transitions`: 30 work orders created and assigned to an engineer (outside the
 clock) per round, then accept, depart, arrive, start, complete each measured over the 30 as that
-engineer. `worker`: after a batch of 30 creates (the create op's last round included), the
+engineer. `worker`: after a batch of 30 creates (WORKER_BATCH=n for another size), the
 worker's steps run until nothing is left to do (`closeloop.core.jobs` as `closeloop worker` runs
 them, one pass after another); prints the worker's CPU ms per create, and create + worker.
 """
@@ -175,17 +175,26 @@ def main() -> int:
                     return
 
         drain()  # whatever earlier operations queued
-        n, best, best_create = 30, 1e9, 1e9
+        n, best, best_create = int(os.environ.get("WORKER_BATCH") or 30), 1e9, 1e9
+        prof = cProfile.Profile() if os.environ.get("PROFILE") == "worker" else None
         for _round in range(3):
             t = time.process_time()
             for i in range(n):
                 call(*ops["create"](i))
             mid = time.process_time()
+            if prof and _round == 2:
+                prof.enable()
             drain()
+            if prof and _round == 2:
+                prof.disable()
             best_create = min(best_create, (mid - t) / n * 1000)
             best = min(best, (time.process_time() - mid) / n * 1000)
-        print(f"{'worker':12} {best:6.2f} CPU ms/create (create {best_create:.2f}, create + worker "
+        print(f"{'worker':12} {best:6.2f} CPU ms/create after {n} creates (create {best_create:.2f}, create + worker "
               f"{best_create + best:.2f})", flush=True)
+        if prof:
+            if os.environ.get("PROFILE_OUT"):
+                prof.dump_stats(os.environ["PROFILE_OUT"])
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
 
     for name in sys.argv[2:] or ["get"]:
         if name == "transitions":

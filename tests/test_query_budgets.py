@@ -55,8 +55,13 @@ def _token_cache_outlives_the_test(monkeypatch):
     """The bearer-token cache lasts 5 s; on a busy machine a warm-up and its measured request can
     be further apart than that, and the measured one would pay the token lookup again."""
     from closeloop.accounts import services as accounts_services
+    from closeloop.core import refcache
+    from closeloop.events import producer
 
     monkeypatch.setattr(accounts_services, "TOKEN_CACHE_SECONDS", 3600.0)
+    # Likewise the per-process reference data (SLA policies, rules...) and the event subscriptions.
+    monkeypatch.setattr(refcache, "SECONDS", 3600.0)
+    monkeypatch.setattr(producer, "CACHE_SECONDS", 3600)
 
 
 @pytest.fixture
