@@ -334,13 +334,16 @@ def page_work_order_rows(user, f: WorkOrderFilter, *, cursor: str | None = None,
     (workorders/tests/test_list_compiled.py)."""
     last = decode_cursor(cursor) if cursor else None
     compiled = _list_sql(user, f, last is not None, limit)
-    if compiled is not None:
-        rows = compiled.rows(f, last)
-    else:
-        qs = filter_work_orders(user, f).values_list(*ROW_FIELDS).order_by("-id")
-        if last is not None:
-            qs = qs.filter(id__lt=last)
-        rows = list(qs[: limit + 1])
+    # The joins in Django's order, as page_work_orders: PostgreSQL otherwise spends ~30 ms at
+    # 1M work orders planning join orders for a 1 ms query (core.planner).
+    with fixed_join_order():
+        if compiled is not None:
+            rows = compiled.rows(f, last)
+        else:
+            qs = filter_work_orders(user, f).values_list(*ROW_FIELDS).order_by("-id")
+            if last is not None:
+                qs = qs.filter(id__lt=last)
+            rows = list(qs[: limit + 1])
     if len(rows) <= limit:
         return Page(rows, None)
     return Page(rows[:limit], encode_cursor(rows[limit - 1][0]))
