@@ -25,6 +25,18 @@ def _handle(page, stage):
     return page.locator(f'[data-testid=line-block][data-stage="{stage}"] [data-drag-handle]')
 
 
+def _drag_out(page, stage, palette) -> None:
+    """Drag a block into the palette by its handle. The blocks around it slide (SortableJS animates
+    them) after each drop, so wait for them to settle before the next drag, and try again when a
+    drag on a busy machine started on a block still moving (the drop must still be a real drag)."""
+    for _attempt in range(3):
+        page.wait_for_function("() => !document.querySelector('#main-line-editor [style*=transform]')")
+        _drag(page, _handle(page, stage), palette)
+        if palette.locator(f'[data-stage="{stage}"]').count() == 1:
+            return
+    expect(palette.locator(f'[data-stage="{stage}"]')).to_have_count(1)
+
+
 def test_blocks_are_dragged_out_of_and_into_the_line_and_saved(world, browse, screenshot_dir):
     page = browse(locale="en-US", width=1440, height=1800)  # the line and the palette on screen
     login(page, "manager")
@@ -36,8 +48,7 @@ def test_blocks_are_dragged_out_of_and_into_the_line_and_saved(world, browse, sc
     expect(page.get_by_test_id("preview-line-states")).to_contain_text("On the way")
 
     for stage in ("travel", "invoice", "confirm"):  # (an invoice without the confirmation cannot be saved)
-        _drag(page, _handle(page, stage), palette)
-        expect(palette.locator(f'[data-stage="{stage}"]')).to_have_count(1)
+        _drag_out(page, stage, palette)
     expect(page.get_by_test_id("line-status")).to_contain_text("Not saved yet")
     # The preview follows the blocks before anything is saved.
     expect(page.get_by_test_id("preview-line-states")).not_to_contain_text("On the way")

@@ -161,7 +161,21 @@ _UNTRANSLATED = """([lang, data, latinOk, cjkOk]) => {
   const CHROME = 'nav a, nav button, .navbar .nav-link, .dropdown-item, button, .btn, label, legend, h1, h2, h3, h4, h5, h6, '
     + 'th, .page-title, .page-pretitle, .card-title, .form-label, .form-hint, .empty-title, .empty-subtitle, '
     + '.nav-link, .breadcrumb-item, .subheader, .form-selectgroup-label, .form-check-label, footer';
-  const strip = (t) => { for (const d of data) if (d && t.includes(d)) t = t.split(d).join(' '); return t; };
+  // A Latin value (a key such as 'close') is removed only as a whole word, not from inside 'closeloop'.
+  const latin = (c) => !!c && /[A-Za-z]/.test(c);
+  const strip = (t) => {
+    for (const d of data) {
+      if (!d || !t.includes(d)) continue;
+      if (!(latin(d[0]) && latin(d[d.length - 1]))) { t = t.split(d).join(' '); continue; }
+      let out = '', i = 0, j;
+      while ((j = t.indexOf(d, i)) !== -1) {
+        out += (latin(t[j - 1]) || latin(t[j + d.length])) ? t.slice(i, j + d.length) : t.slice(i, j) + ' ';
+        i = j + d.length;
+      }
+      t = out + t.slice(i);
+    }
+    return t;
+  };
   // Keys, codes and initials are not words of a language: leave out <code>, <kbd>, avatars.
   const OWN = 'code, kbd, samp, .cl-code, .avatar, [data-user-data], [lang]:not(html)';
   const ownText = (el) => { const c = el.cloneNode(true); c.querySelectorAll(OWN).forEach((x) => x.remove());
