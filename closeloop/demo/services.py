@@ -31,6 +31,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role, SkillTag, Team, User
+from closeloop.core import refcache
 from closeloop.core.clock import now as clock_now
 from closeloop.core.demo_database import forget_cached_marker
 from closeloop.customers.models import Customer
@@ -85,6 +86,10 @@ def load_demo(*, scale: float = 1.0, reset: bool = False, force: bool = False, s
             _set_constraints(using, "IMMEDIATE")
             call_command("flush", interactive=False, verbosity=0, database=using)
             _set_constraints(using, "DEFERRED")
+            # TRUNCATE sends no model signals: the per-process caches of reference rows (work order
+            # types, teams, policies, ...) still hold the wiped rows' ids, which PostgreSQL does not
+            # hand out again (its sequences go on), so a create would name a type that is gone.
+            refcache.forget_all()
             did_reset = True
         existing = _existing_data(using)
         if existing and not force:
