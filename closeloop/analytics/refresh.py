@@ -238,22 +238,30 @@ def _store(fact_rows, more) -> None:
 def _write_rollups(daily_days: set, state_days: set) -> None:
     """Recompute the rollup rows of these days from the facts and intervals: delete the days'
     rows, insert the days' aggregates (by the day index; a day is a few thousand facts at 1M);
-    then the month rows of the months those days are in, from the day rows."""
+    then move the month rows of those days by the difference between the days' old and new rows
+    (`_MonthDelta`): a month's day rows are read again only by the rebuild. At 1M work orders
+    recomputing a month from its day rows took ~0.8 s per step, all of it inside the step's write
+    transaction (on SQLite every web write waited behind it)."""
     for days, model, source, names, aggs in (
             (daily_days, DailyRollup, WorkOrderFact.objects.all(), DAILY_KEY, DAILY),
             (state_days, StateRollup, StateInterval.objects.filter(ended_at__isnull=False), STATE_KEY,
              state_aggregates()),
             (state_days, OpenStayRollup, waiting_stays(), STATE_KEY, open_aggregates())):
         days = sorted(days)
+        deltas = [_MonthDelta(m) for m in ((DailyRollup, BreakdownRollup) if model is DailyRollup else (model,))]
         for i in range(0, len(days), 50):
             part = days[i:i + 50]
+            for d in deltas:
+                d.take(part, -1)
             model.objects.filter(span="d", day__in=part).delete()
             bulk.insert_select(model, source.filter(day__in=part), names, aggs)
             if model is DailyRollup:
                 BreakdownRollup.objects.filter(span="d", day__in=part).delete()
                 insert_breakdowns(source.filter(day__in=part))
-        write_months({d.replace(day=1) for d in days}, (DailyRollup, BreakdownRollup) if model is DailyRollup
-                     else (model,))
+            for d in deltas:
+                d.take(part, +1)
+        for d in deltas:
+            d.apply()
 
 
 #: Per rollup table: the key columns a month row keeps (type and priority are folded) and its sums.
@@ -295,6 +303,63 @@ def write_months(months, models_=(DailyRollup, BreakdownRollup, StateRollup, Ope
         bulk.insert_select(model, qs, ("m_span", "m_day", "m_type", "m_priority") + MONTH_KEYS[model],
                            _month_sums(model), rename={"m_span": "span", "m_day": "day", "m_type": "wo_type_id",
                                                        "m_priority": "priority"})
+
+
+class _MonthDelta:
+    """The change a step makes to one rollup table's month rows: the sums of the day rows it
+    rewrites, per month and month key, taken before (−1) and after (+1), then added to the month
+    rows (a row whose count comes to 0 is deleted, one for a new key inserted), so that the month
+    rows stay what `write_months` would compute from the day rows (tested against the rebuild)."""
+
+    def __init__(self, model):
+        self.model = model
+        self.keys = MONTH_KEYS[model]
+        self.sums = list(_month_sums(model))
+        self.count = self.sums.index("created" if "created" in self.sums else "count")
+        self.delta: dict[tuple, list] = {}
+
+    def take(self, days, sign: int) -> None:
+        from django.db.models.functions import TruncMonth
+
+        aliased = {f"agg__{k}": Sum(k) for k in self.sums}
+        qs = (self.model.objects.filter(span="d", day__in=days).annotate(m_day=TruncMonth("day"))
+              .values("m_day", *self.keys).annotate(**aliased).order_by()
+              .values_list("m_day", *self.keys, *aliased))
+        n = 1 + len(self.keys)
+        for row in qs:
+            acc = self.delta.setdefault(row[:n], [0] * len(self.sums))
+            for j, v in enumerate(row[n:]):
+                acc[j] += sign * (v or 0)
+
+    def apply(self) -> None:
+        changed = {k: v for k, v in self.delta.items() if any(v)}
+        self.delta = {}
+        if not changed:
+            return
+        model, n = self.model, 1 + len(self.keys)
+        existing = {row[:n]: (row[n], row[n + 1:]) for row in model.objects.filter(
+            span="M", day__in={k[0] for k in changed}).values_list("day", *self.keys, "id", *self.sums)}
+        updates, deletes, inserts = [], [], []
+        for key, delta in changed.items():
+            if key in existing:
+                pk, old = existing[key]
+                new = [a + b for a, b in zip(old, delta, strict=True)]
+                if new[self.count] <= 0:
+                    deletes.append(pk)
+                else:
+                    updates.append((*new, pk))
+            elif delta[self.count] > 0:
+                row = {"span": "M", "day": key[0], "wo_type_id": 0, "priority": "",
+                       **dict(zip(self.keys, key[1:], strict=True)), **dict(zip(self.sums, delta, strict=True))}
+                inserts.append(bulk.row_maker(model)(row))
+        if deletes:
+            model.objects.filter(pk__in=deletes).delete()
+        if updates:
+            qn = connection.ops.quote_name
+            sets = ", ".join(f"{qn(model._meta.get_field(c).column)} = %s" for c in self.sums)
+            with connection.cursor() as cur:
+                cur.executemany(f"UPDATE {qn(model._meta.db_table)} SET {sets} WHERE {qn('id')} = %s", updates)
+        bulk.insert(model, inserts)
 
 
 def _next_month(d):
