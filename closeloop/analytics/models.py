@@ -6,6 +6,11 @@ DigestSent, the record of the weekly digests sent (analytics.digest)."""
 from django.conf import settings
 from django.db import models
 
+#: A fact with an SLA target still running (sla_<milestone> = 1): the partial index an_fact_running
+#: and refresh._breached_since name exactly this condition.
+RUNNING = (models.Q(sla_response=1) | models.Q(sla_arrival=1) | models.Q(sla_resolution=1)
+           | models.Q(sla_closure=1))
+
 
 class WorkOrderFact(models.Model):
     """One work order's measures, as of its last timeline event (`last_event_id`)."""
@@ -57,6 +62,9 @@ class WorkOrderFact(models.Model):
             models.Index(fields=["repeat", "day"], name="an_fact_repeat"),
             models.Index(fields=["asset_id", "day"], name="an_fact_asset"),
             models.Index(fields=["fault_code", "day"], name="an_fact_fault"),
+            # the worker step's look for SLA targets flagged as breached since (refresh._breached_since):
+            # the facts with a running target, not every open one (~200,000 at 1M work orders)
+            models.Index(fields=["work_order"], name="an_fact_running", condition=RUNNING),
         ]
 
 
