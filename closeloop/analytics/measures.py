@@ -141,10 +141,10 @@ def episodes_q(scope: Scope, kind: str, **extra):
                                              **extra), scope)
 
 
-#: Read month rows for the whole months of a period (False: day rows only; the tests compare both).
+#: Read month and folded day rows (False: day rows only; the tests compare both).
 USE_MONTHS = True
-#: Columns a month row has folded together: a scope filtering or grouping by them reads day rows.
-FOLDED = ("wo_type_id", "priority", "day")
+#: Columns month and folded day rows fold together: a scope filtering or grouping by them reads day rows.
+FOLDED = ("wo_type_id", "priority")
 
 
 def _first_of_next_month(d: date) -> date:
@@ -152,22 +152,25 @@ def _first_of_next_month(d: date) -> date:
 
 
 def rolled(model, scope: Scope, group=()):
-    """The rows of a rollup table (DailyRollup, BreakdownRollup, StateRollup) that add up to the
-    scope's period: for each whole calendar month inside it the month's row ("M"), for the days
-    before and after those months the day rows ("d"). A year reads about 12 month rows and 60
-    days' rows per key instead of 365 days'. Day rows only when the scope filters or groups by
-    type or priority (a month row folds them)."""
+    """The rows of a rollup table (DailyRollup, BreakdownRollup, StateRollup, OpenStayRollup)
+    that add up to the scope's period: for each whole calendar month inside it the month's row
+    ("M"), for the days before and after those months the folded day rows ("D"). Each folds type
+    and priority together; a year reads about 12 month rows and up to 60 folded days per key
+    instead of 365 days' full rows. Day rows ("d") only when the scope filters or groups by type
+    or priority; folded day rows for every day when it groups by day."""
     qs = model.objects.filter(**_dims(scope))
+    folded = scope.type_id is not None or scope.priority or any(g in FOLDED for g in group)
+    if not USE_MONTHS or folded:
+        return qs.filter(span="d", day__gte=scope.start, day__lte=scope.end)
     first = scope.start if scope.start.day == 1 else _first_of_next_month(scope.start)
     after = _first_of_next_month(scope.end)
     whole_months_end = scope.end + timedelta(days=1) == after  # the period ends on a month's last day
     last = after if whole_months_end else scope.end.replace(day=1)  # first day after the whole months
-    folded = scope.type_id is not None or scope.priority or any(g in FOLDED for g in group)
-    if not USE_MONTHS or folded or first >= last:
-        return qs.filter(span="d", day__gte=scope.start, day__lte=scope.end)
+    if "day" in group or first >= last:
+        return qs.filter(span="D", day__gte=scope.start, day__lte=scope.end)
     return qs.filter(Q(span="M", day__gte=first, day__lt=last)
-                     | Q(span="d", day__gte=scope.start, day__lt=first)
-                     | Q(span="d", day__gte=last, day__lte=scope.end))
+                     | Q(span="D", day__gte=scope.start, day__lt=first)
+                     | Q(span="D", day__gte=last, day__lte=scope.end))
 
 
 def _daily(scope: Scope, group=()):
@@ -383,22 +386,36 @@ def top_stuck(scope: Scope, n: int = 5, by: str = "team") -> list[dict]:
     return [c for c in heatmap(scope, by) if c["hours"] > 0][:n]
 
 
-def time_in_state(scope: Scope) -> list[dict]:
-    """Average and total hours per state (closed stays started in the period), in flow order."""
+def closed_stays(scope: Scope) -> list[tuple]:
+    """(state, assignee_id, stays, seconds) of the closed stays started in the period: what the
+    time in each state and the engineers' work hours are both summed from (one read for the two)."""
     if not scope.needs_facts:
-        rows = grouped(rolled(StateRollup, scope), ("state",), ROLLED)
+        qs = rolled(StateRollup, scope).values("state", "assignee_id").annotate(
+            n=Sum("count"), s=Sum("seconds"))
     else:
-        rows = grouped(intervals_q(scope, ended_at__isnull=False), ("state",), state_aggregates())
-    got = {r["state"]: r for r in rows}
-    return [{"state": s, "count": int(got[s]["count"]), "hours": got[s]["seconds"] / 3600.0,
-             "avg_hours": got[s]["seconds"] / 3600.0 / got[s]["count"] if got[s]["count"] else 0.0}
+        qs = intervals_q(scope, ended_at__isnull=False).values("state", "assignee_id").annotate(
+            n=Count("pk"), s=state_aggregates()["seconds"])
+    return [(state, who, int(n or 0), float(secs or 0.0))
+            for state, who, n, secs in qs.values_list("state", "assignee_id", "n", "s").order_by()]
+
+
+def time_in_state(scope: Scope, stays: list[tuple] | None = None) -> list[dict]:
+    """Average and total hours per state (closed stays started in the period), in flow order.
+    `stays`: the scope's `closed_stays()` when the caller has it."""
+    got: dict = {}
+    for state, _who, n, secs in closed_stays(scope) if stays is None else stays:
+        g = got.setdefault(state, [0, 0.0])
+        g[0] += n
+        g[1] += secs
+    return [{"state": s, "count": got[s][0], "hours": got[s][1] / 3600.0,
+             "avg_hours": got[s][1] / 3600.0 / got[s][0] if got[s][0] else 0.0}
             for s in WAIT_STATES if s in got]
 
 
-def engineers(scope: Scope, limit: int = 50) -> list[dict]:
+def engineers(scope: Scope, limit: int = 50, stays: list[tuple] | None = None) -> list[dict]:
     """Per engineer (current assignee): work orders created in the period, work hours (on site
     and in progress, stays started in the period), shift hours in the roster over the period, and
-    utilisation = work hours / shift hours."""
+    utilisation = work hours / shift hours. `stays`: the scope's `closed_stays()` when the caller has it."""
     from datetime import datetime, time
 
     from django.utils import timezone
@@ -406,16 +423,10 @@ def engineers(scope: Scope, limit: int = 50) -> list[dict]:
     from closeloop.roster.models import Shift
 
     wos = {r["key"]: r["created"] for r in intake_by(scope, "assignee", limit=10_000) if r["key"]}
-    work_q = (rolled(StateRollup, scope) if not scope.needs_facts else intervals_q(scope, ended_at__isnull=False))
-    work = {}
-    if not scope.needs_facts:
-        for r in (work_q.filter(state__in=(S.ON_SITE, S.IN_PROGRESS)).exclude(assignee_id=0).values("assignee_id")
-                  .annotate(s=Sum("seconds"))):
-            work[r["assignee_id"]] = r["s"] or 0.0
-    else:
-        for r in (work_q.filter(state__in=(S.ON_SITE, S.IN_PROGRESS)).exclude(assignee_id=0).values("assignee_id")
-                  .annotate(s=state_aggregates()["seconds"])):
-            work[r["assignee_id"]] = r["s"] or 0.0
+    work: dict = {}
+    for state, who, _n, secs in closed_stays(scope) if stays is None else stays:
+        if state in (S.ON_SITE, S.IN_PROGRESS) and who:
+            work[who] = work.get(who, 0.0) + secs
     tz = timezone.get_default_timezone()
     lo = datetime.combine(scope.start, time.min, tz)
     hi = datetime.combine(scope.end + timedelta(days=1), time.min, tz)
@@ -524,5 +535,5 @@ def ids_for_cell(scope: Scope, state: str, key: int, by: str = "team"):
 
 
 __all__ = ["Scope", "summary", "resolution", "intake_by_day", "intake_by", "sla_by", "repeats_by", "heatmap", "top_stuck",
-           "time_in_state", "engineers", "approvals", "facts_q", "intervals_q", "episodes_q", "FLAGS", "F",
+           "time_in_state", "closed_stays", "engineers", "approvals", "facts_q", "intervals_q", "episodes_q", "FLAGS", "F",
            "approvals_by_version", "approvals_by_level", "ack_outcomes", "handoff_quality"]

@@ -100,8 +100,9 @@ class DailyRollup(models.Model):
     """Work orders created on `day` with this team, type and priority (their current ones):
     sums and counts of WorkOrderFact, so a period's figures read a few hundred rows."""
 
-    #: "d": the rows of one day; "M": one month (`day` its first day) with type and priority
-    #: folded together (wo_type_id 0, priority ""): what a long period without those filters reads.
+    #: "d": the rows of one day; "M": one month (`day` its first day) and "D": one day, each with
+    #: type and priority folded together (wo_type_id 0, priority ""): what a period without those
+    #: filters reads (measures.rolled).
     span = models.CharField(max_length=1, default="d", db_default="d")
     day = models.DateField()
     team_id = models.IntegerField(default=0)  # 0: none
@@ -150,8 +151,9 @@ class BreakdownRollup(models.Model):
     """Work orders created on `day` per value of one dimension (channel, type, customer, site,
     assignee; `key` is the value or the id as text), with team, type and priority for the filters."""
 
-    #: "d": the rows of one day; "M": one month (`day` its first day) with type and priority
-    #: folded together (wo_type_id 0, priority ""): what a long period without those filters reads.
+    #: "d": the rows of one day; "M": one month (`day` its first day) and "D": one day, each with
+    #: type and priority folded together (wo_type_id 0, priority ""): what a period without those
+    #: filters reads (measures.rolled).
     span = models.CharField(max_length=1, default="d", db_default="d")
     day = models.DateField()
     dim = models.CharField(max_length=10)
@@ -170,8 +172,9 @@ class BreakdownRollup(models.Model):
 class StateRollup(models.Model):
     """Closed state intervals started on `day`, per state, team, person, type and priority."""
 
-    #: "d": the rows of one day; "M": one month (`day` its first day) with type and priority
-    #: folded together (wo_type_id 0, priority ""): what a long period without those filters reads.
+    #: "d": the rows of one day; "M": one month (`day` its first day) and "D": one day, each with
+    #: type and priority folded together (wo_type_id 0, priority ""): what a period without those
+    #: filters reads (measures.rolled).
     span = models.CharField(max_length=1, default="d", db_default="d")
     day = models.DateField()
     state = models.CharField(max_length=20)
@@ -194,8 +197,9 @@ class OpenStayRollup(models.Model):
     that their age so far summed is `count × now − started_s` (the heat map reads this instead
     of every waiting stay; a year of them is hundreds of thousands at 1M work orders)."""
 
-    #: "d": the rows of one day; "M": one month (`day` its first day) with type and priority
-    #: folded together (wo_type_id 0, priority ""): what a long period without those filters reads.
+    #: "d": the rows of one day; "M": one month (`day` its first day) and "D": one day, each with
+    #: type and priority folded together (wo_type_id 0, priority ""): what a period without those
+    #: filters reads (measures.rolled).
     span = models.CharField(max_length=1, default="d", db_default="d")
     day = models.DateField()
     state = models.CharField(max_length=20)

@@ -259,6 +259,7 @@ def _write_rollups(daily_days: set, state_days: set) -> None:
             if model is DailyRollup:
                 BreakdownRollup.objects.filter(span="d", day__in=part).delete()
                 insert_breakdowns(source.filter(day__in=part))
+            write_folded_days(part, [d.model for d in deltas])
             for d in deltas:
                 d.take(part, +1)
         for d in deltas:
@@ -313,6 +314,24 @@ def write_months(months, models_=(DailyRollup, BreakdownRollup, StateRollup, Ope
         bulk.insert_select(model, qs, ("m_span", "m_day", "m_type", "m_priority") + MONTH_KEYS[model],
                            _month_sums(model), rename={"m_span": "span", "m_day": "day", "m_type": "wo_type_id",
                                                        "m_priority": "priority"})
+
+
+def write_folded_days(days, models_=(DailyRollup, BreakdownRollup, StateRollup, OpenStayRollup)) -> None:
+    """Recompute the folded day rows ("D": one day with type and priority folded, the month rows'
+    keys) of these days (None: every day) from the day rows. A period's days outside its whole
+    months read these: at 1M work orders a day has ~4,800 state rows but ~700 folded ones."""
+    for model in models_:
+        rows, old = model.objects.filter(span="d"), model.objects.filter(span="D")
+        if days is not None:
+            days = sorted(days)
+            if not days:
+                continue
+            rows, old = rows.filter(day__in=days), old.filter(day__in=days)
+        old.delete()
+        qs = rows.annotate(f_span=Value("D"), f_type=Value(0), f_priority=Value(""))
+        bulk.insert_select(model, qs, ("f_span", "day", "f_type", "f_priority") + MONTH_KEYS[model],
+                           _month_sums(model), rename={"f_span": "span", "f_type": "wo_type_id",
+                                                       "f_priority": "priority"})
 
 
 class _MonthDelta:
@@ -509,5 +528,6 @@ def rebuild(chunk: int = REBUILD_CHUNK) -> dict:
                            state_aggregates())
         bulk.insert_select(OpenStayRollup, waiting_stays(), STATE_KEY, open_aggregates())
         write_months(None)
+        write_folded_days(None)
         Cursor.objects.update_or_create(name=CURSOR, defaults={"last_event_id": last, "refreshed_at": now()})
     return {"work_orders": n, "last_event_id": last}

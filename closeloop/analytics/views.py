@@ -137,7 +137,8 @@ def overview_data(user, parsed) -> dict:
     for r in sites:
         r["label"] = site_names.get(r["key"], _("No site"))
         r["url"] = drill.url(values, m="wo", site=r["key"])
-    states = measures.time_in_state(scope)
+    stays = measures.closed_stays(scope)
+    states = measures.time_in_state(scope, stays)
     for r in states:
         r["label"] = str(STATE_LABELS.get(r["state"], r["state"]))
     repeats = {}
@@ -149,7 +150,7 @@ def overview_data(user, parsed) -> dict:
             r["rate_pct"] = _pct(r["rate"])
             r["url"] = drill.url(values, m="wo", flag="repeat", **{dim: r["key"]})
         repeats[dim] = rows
-    people = measures.engineers(scope)
+    people = measures.engineers(scope, stays=stays)
     people_names = selectors.names("person", [r["assignee_id"] for r in people])
     for r in people:
         r["label"] = people_names.get(r["assignee_id"], "—")

@@ -242,18 +242,20 @@ def test_month_rows_moved_by_difference_equal_the_recomputed_ones(story):
     """The step moves the month rows by the difference of the day rows it rewrites (it no longer
     reads a month's day rows again): after a change that adds a key (a team and person the
     month had not seen), one that empties a key (that person's only stay ends with a
-    cancellation) and a new work order, they equal the month rows computed from the day rows."""
+    cancellation) and a new work order, they equal the month rows computed from the day rows
+    (and so do the folded day rows the step writes again)."""
     w = story["w"]
 
     def months():
         return {m.__name__: sorted(repr(sorted((k, round(v, 3) if isinstance(v, float) else v)
                                                for k, v in r.items() if k != "id"))
-                                   for r in m.objects.filter(span="M").values())
+                                   for r in m.objects.filter(span__in=("M", "D")).values())
                 for m in (DailyRollup, StateRollup, BreakdownRollup, OpenStayRollup)}
 
     def equal_to_recomputed():
         moved = months()
         refresh.write_months(None)
+        refresh.write_folded_days(None)
         assert months() == moved
         return moved
 
@@ -366,3 +368,29 @@ def test_rollups_give_the_figures_the_facts_give(story, params, monkeypatch):
         monkeypatch.setattr(measures.Scope, "needs_facts", property(lambda self: True))
         direct = figures()
     assert fast == direct
+
+
+@pytest.mark.django_db
+def test_the_migration_builds_the_folded_day_rows_the_step_keeps(story):
+    """Installations upgraded from before the folded day rows get them from migration 0008: the
+    same rows the worker step wrote."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("closeloop.analytics.migrations.0008_folded_day_rows")
+    models = (DailyRollup, BreakdownRollup, StateRollup, OpenStayRollup)
+
+    def folded():
+        return {m.__name__: sorted(repr(sorted((k, round(v, 3) if isinstance(v, float) else v)
+                                               for k, v in r.items() if k != "id"))
+                                   for r in m.objects.filter(span="D").values()) for m in models}
+
+    by_step = folded()
+    assert all(by_step.values())
+    for m in models:
+        m.objects.filter(span="D").delete()
+    migration.build(apps, SimpleNamespace(connection=connection))
+    assert folded() == by_step
