@@ -522,6 +522,18 @@ def seed(n: int, *, batch: int = 10_000, rnd_seed: int = 42, days: int = 365, lo
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{wo_table.name}', 'id'), "
                         f"(SELECT max(id) FROM {wo_table.name}))")
 
+    # The analytics worker starts caught up (its cursor after the seeded events), as it is in a
+    # running installation: otherwise `closeloop serve`'s worker folds a year of history in while
+    # a benchmark runs, holding SQLite's write lock a second per step. The seeded history is then
+    # not in the analytics tables: `closeloop analytics_rebuild` (or bench/analytics.py) puts it in.
+    from closeloop.analytics import refresh
+    from closeloop.analytics.models import Cursor
+    from closeloop.core.clock import now as clock_now
+
+    last_event = TimelineEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    Cursor.objects.update_or_create(name=refresh.CURSOR, defaults={"last_event_id": last_event,
+                                                                   "refreshed_at": clock_now()})
+
     t_an = time.perf_counter()
     with connection.cursor() as cur:
         if vendor == "sqlite":
