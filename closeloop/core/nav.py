@@ -52,10 +52,10 @@ def register(key: str, label, url_name: str, *, icon: str = "point", visible: Ca
 
 
 def entries_for(request) -> list[dict]:
-    """The entries `request.user` sees, in order; at most one is active: the entry for this very
-    page (its `url_name`), else one naming this view (`namespace="app:view"`), else the first
-    whose app namespace this page is in. Two entries of one app (a page and its settings) never
-    light up together."""
+    """The entries `request.user` sees, in order; at most one of each group (the top bar, the
+    portal's tabs) is active: the entry for this very page (its `url_name`), else one naming this
+    view (`namespace="app:view"`), else the first whose app namespace this page is in. Two entries
+    of one app and group (a page and its settings) never light up together."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return []
@@ -72,12 +72,19 @@ def entries_for(request) -> list[dict]:
         out.append({"key": e.key, "label": e.label, "url": url, "icon": e.icon, "namespace": e.namespace,
                     "badge": e.badge(request) if e.badge else None, "group": e.group, "active": False,
                     "_url_name": e.url_name})
-    for test in (lambda d: d["_url_name"] == view_name, lambda d: d["namespace"] == view_name,
-                 lambda d: d["namespace"] == ns):
-        hit = next((d for d in out if view_name and test(d)), None)
-        if hit is not None:
-            hit["active"] = True
-            break
+    # The top bar (its Settings menu included) has one active entry, and so has each set of tabs
+    # (the portal's): on a portal page both the bar's entry and the tab for the page light up.
+    def bar(d):
+        return "" if d["group"] in ("", "settings") else d["group"]
+
+    for group in {bar(d) for d in out}:
+        members = [d for d in out if bar(d) == group]
+        for test in (lambda d: d["_url_name"] == view_name, lambda d: d["namespace"] == view_name,
+                     lambda d: d["namespace"] == ns):
+            hit = next((d for d in members if view_name and test(d)), None)
+            if hit is not None:
+                hit["active"] = True
+                break
     for d in out:
         del d["_url_name"]
     return out

@@ -29,3 +29,18 @@ def test_an_app_with_two_entries_lights_only_the_page_in_hand(world, rf):
     request.resolver_match = resolve("/dispatch/settings/")
     active = [e["key"] for e in nav.entries_for(request) if e["active"]]
     assert active == ["dispatch-settings"]
+
+
+@pytest.mark.parametrize("path, tab", [
+    ("/portal/", "portal-home"), ("/portal/new", "portal-home"), ("/portal/w/WD2026120100001/", "portal-home"),
+    ("/portal/figures/", "portal-figures"),
+])
+def test_the_portal_tab_of_the_page_in_hand_is_active(world, rf, path, tab):
+    """The portal's tabs are a group of their own: a work order's page lights 'My requests'."""
+    from django.urls import resolve
+
+    request = rf.get(path)
+    request.user = world.cust_a
+    request.resolver_match = resolve(path)
+    tabs = [e["key"] for e in nav.entries_for(request) if e["group"] == "portal" and e["active"]]
+    assert tabs == [tab]
