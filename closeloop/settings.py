@@ -26,6 +26,8 @@ DEMO_MODE = os.environ.get("CLOSELOOP_DEMO", "0") == "1"
 DEBUG = os.environ.get("CLOSELOOP_DEBUG", "0" if PRODUCTION or DEMO_MODE else "1") == "1"
 
 DATA_DIR = Path(os.environ.get("CLOSELOOP_DATA_DIR", PROJECT_DIR / "var")).resolve()
+#: Seconds between the worker's analytics steps while it keeps up (analytics.refresh.worker_step).
+ANALYTICS_INTERVAL = float(os.environ.get("CLOSELOOP_ANALYTICS_INTERVAL", "10"))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 

@@ -18,7 +18,7 @@ class AnalyticsConfig(AppConfig):
 
         from . import digest, drill, refresh, selectors
 
-        jobs.register("analytics.refresh", step=refresh.step, next_at=refresh.next_at, order=60)
+        jobs.register("analytics.refresh", step=refresh.worker_step, next_at=refresh.next_at, order=60)
         # after the refresh: the digest waits until last week's events are folded in
         jobs.register("analytics.digest", step=digest.step, next_at=digest.next_at, order=65)
         # One top-bar entry for both pages (the bar is full); the page's tabs lead to the heat map.
