@@ -14,7 +14,7 @@ fact, and open work orders whose running SLA target has since been flagged as br
 import time
 
 from django.db import connection, models, transaction
-from django.db.models import Count, FloatField, IntegerField, Max, Q, Sum, Value
+from django.db.models import Count, F, FloatField, IntegerField, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
 
 from closeloop.core.clock import now
@@ -298,7 +298,19 @@ def _month_of_day():
     return RawSQL("date(day, 'start of month')", (), output_field=DateField())
 
 
-def write_months(months, models_=(DailyRollup, BreakdownRollup, StateRollup, OpenStayRollup)) -> None:
+def _write_folded(model, rows, span: str, day) -> None:
+    """Insert `rows` (day rows of `model`) folded into rows of `span`: type and priority folded
+    together, grouped by `day` (a column or an expression) and the month rows' keys."""
+    qs = rows.annotate(f_day=day, f_span=Value(span), f_type=Value(0), f_priority=Value(""))
+    bulk.insert_select(model, qs, ("f_span", "f_day", "f_type", "f_priority") + MONTH_KEYS[model],
+                       _month_sums(model), rename={"f_span": "span", "f_day": "day", "f_type": "wo_type_id",
+                                                   "f_priority": "priority"})
+
+
+ROLLUPS = (DailyRollup, BreakdownRollup, StateRollup, OpenStayRollup)
+
+
+def write_months(months, models_=ROLLUPS) -> None:
     """Recompute the month rows ("M") of these months (their first days; None: every month) from the day rows."""
     for model in models_:
         rows = model.objects.filter(span="d")
@@ -312,13 +324,10 @@ def write_months(months, models_=(DailyRollup, BreakdownRollup, StateRollup, Ope
                 q |= Q(day__gte=m, day__lt=_next_month(m))
             rows, old = rows.filter(q), old.filter(day__in=months)
         old.delete()
-        qs = rows.annotate(m_day=_month_of_day(), m_span=Value("M"), m_type=Value(0), m_priority=Value(""))
-        bulk.insert_select(model, qs, ("m_span", "m_day", "m_type", "m_priority") + MONTH_KEYS[model],
-                           _month_sums(model), rename={"m_span": "span", "m_day": "day", "m_type": "wo_type_id",
-                                                       "m_priority": "priority"})
+        _write_folded(model, rows, "M", _month_of_day())
 
 
-def write_folded_days(days, models_=(DailyRollup, BreakdownRollup, StateRollup, OpenStayRollup)) -> None:
+def write_folded_days(days, models_=ROLLUPS) -> None:
     """Recompute the folded day rows ("D": one day with type and priority folded, the month rows'
     keys) of these days (None: every day) from the day rows. A period's days outside its whole
     months read these: at 1M work orders a day has ~4,800 state rows but ~700 folded ones."""
@@ -330,10 +339,7 @@ def write_folded_days(days, models_=(DailyRollup, BreakdownRollup, StateRollup, 
                 continue
             rows, old = rows.filter(day__in=days), old.filter(day__in=days)
         old.delete()
-        qs = rows.annotate(f_span=Value("D"), f_type=Value(0), f_priority=Value(""))
-        bulk.insert_select(model, qs, ("f_span", "day", "f_type", "f_priority") + MONTH_KEYS[model],
-                           _month_sums(model), rename={"f_span": "span", "f_type": "wo_type_id",
-                                                       "f_priority": "priority"})
+        _write_folded(model, rows, "D", F("day"))
 
 
 class _MonthDelta:

@@ -211,14 +211,15 @@ def test_engineers_repeats_and_intake(story):
     assert sum(r["created"] for r in measures.intake_by_day(scope())) == 3
 
 
-def _snapshot():
-    def rows(model, order):
-        return sorted(repr(sorted((k, round(v, 3) if isinstance(v, float) else v)
-                                  for k, v in r.items() if k != "id"))
-                      for r in model.objects.order_by(*order).values())
+def _rows(qs) -> list[str]:
+    """The rows of a queryset without their ids, floats rounded, in a comparable order."""
+    return sorted(repr(sorted((k, round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "id"))
+                  for r in qs.values())
 
-    return {m.__name__: rows(m, ["pk"]) for m in (WorkOrderFact, StateInterval, DailyRollup, StateRollup,
-                                                  BreakdownRollup, OpenStayRollup)}
+
+def _snapshot():
+    return {m.__name__: _rows(m.objects.all()) for m in (WorkOrderFact, StateInterval, DailyRollup, StateRollup,
+                                                         BreakdownRollup, OpenStayRollup)}
 
 
 @pytest.mark.django_db
@@ -247,10 +248,7 @@ def test_month_rows_moved_by_difference_equal_the_recomputed_ones(story):
     w = story["w"]
 
     def months():
-        return {m.__name__: sorted(repr(sorted((k, round(v, 3) if isinstance(v, float) else v)
-                                               for k, v in r.items() if k != "id"))
-                                   for r in m.objects.filter(span__in=("M", "D")).values())
-                for m in (DailyRollup, StateRollup, BreakdownRollup, OpenStayRollup)}
+        return {m.__name__: _rows(m.objects.filter(span__in=("M", "D"))) for m in refresh.ROLLUPS}
 
     def equal_to_recomputed():
         moved = months()
@@ -381,16 +379,12 @@ def test_the_migration_builds_the_folded_day_rows_the_step_keeps(story):
     from django.db import connection
 
     migration = importlib.import_module("closeloop.analytics.migrations.0008_folded_day_rows")
-    models = (DailyRollup, BreakdownRollup, StateRollup, OpenStayRollup)
-
     def folded():
-        return {m.__name__: sorted(repr(sorted((k, round(v, 3) if isinstance(v, float) else v)
-                                               for k, v in r.items() if k != "id"))
-                                   for r in m.objects.filter(span="D").values()) for m in models}
+        return {m.__name__: _rows(m.objects.filter(span="D")) for m in refresh.ROLLUPS}
 
     by_step = folded()
     assert all(by_step.values())
-    for m in models:
+    for m in refresh.ROLLUPS:
         m.objects.filter(span="D").delete()
     migration.build(apps, SimpleNamespace(connection=connection))
     assert folded() == by_step
