@@ -105,7 +105,7 @@ MIDDLEWARE = [
     "closeloop.administration.middleware.FirstRunMiddleware",
     "closeloop.core.middleware.MessagesUnlessBearerAPI",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "closeloop.core.middleware.ContentSecurityPolicyMiddleware",  # Django's, its header kept without a nonce
     "closeloop.core.middleware.HtmxUnlessBearerAPI",
     "closeloop.core.middleware.IdempotencyMiddleware",
 ]

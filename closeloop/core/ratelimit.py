@@ -126,12 +126,10 @@ def hit(bucket: str, rate: tuple[int, int]) -> Decision:
     """Count one request against `bucket` and say whether it is within `rate`."""
     limit, window = rate
     key, reset = _window(bucket, window)
-    cache.add(key, 0, timeout=window + 1)
     try:
-        n = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=window + 1)
-        n = 1
+        n = cache.incr(key)  # one cache call for every request of a window but its first
+    except ValueError:  # the window's first request (or its key expired): start it at 1
+        n = 1 if cache.add(key, 1, timeout=window + 1) else cache.incr(key)
     return Decision(n <= limit, limit, max(0, limit - n), max(1, reset), window)
 
 

@@ -36,7 +36,7 @@ def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
         "description": wo.description,
         "priority": wo.priority,
         "status": wo.status,
-        "status_label": str(STATE_LABELS.get(wo.status, wo.status)),
+        "status_label": _state_labels().get(wo.status, wo.status),
         "customer": {"code": wo.customer.code, "name": wo.customer.name} if wo.customer_id else None,
         "site": {"code": wo.site.code, "name": wo.site.name} if wo.site_id else None,
         "asset": ({"serial_number": wo.asset.serial_number, "name": wo.asset.name, "model": wo.asset.model}
@@ -53,9 +53,10 @@ def work_order(wo: WorkOrder, user=None, *, detail: bool = False) -> dict:
         "invoice_number": wo.invoice_number,
         "rating": wo.rating,
         "version": wo.version,
-        "created_at": wo.created_at,
-        "updated_at": wo.updated_at,
-        "milestones": {m.removesuffix("_at"): getattr(wo, m) for m in MILESTONES},
+        # As the JSON encoder writes them, formatted here: no encoder fallback per value.
+        "created_at": _iso(wo.created_at),
+        "updated_at": _iso(wo.updated_at),
+        "milestones": {m.removesuffix("_at"): _iso(getattr(wo, m)) for m in MILESTONES},
     }
     if detail:
         from .selectors import detail_rows

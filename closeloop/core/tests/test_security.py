@@ -136,3 +136,32 @@ def test_a_users_time_zone_does_not_outlive_the_request(world):
     world.browser_client(world.dispatcher).get("/work-orders/")
     # The next thing this thread does (a test, a worker step, an anonymous request) is in the default zone.
     assert timezone.get_current_timezone_name() == timezone.get_default_timezone_name()
+
+
+def test_the_kept_csp_header_is_djangos_with_and_without_a_nonce_and_follows_an_override():
+    from django.http import HttpRequest, HttpResponse
+    from django.middleware.csp import ContentSecurityPolicyMiddleware as DjangoCSP
+    from django.test import override_settings
+    from django.utils.csp import CSP
+
+    from closeloop.core.middleware import ContentSecurityPolicyMiddleware
+
+    def headers(cls, *, use_nonce=False, config=None):
+        request, response = HttpRequest(), HttpResponse()
+        if config is not None:
+            response._csp_config = config
+        mw = cls(lambda r: response)
+        mw.process_request(request)
+        nonce = str(request._csp_nonce) if use_nonce else None
+        out = mw.process_response(request, response)
+        return out.get(CSP.HEADER_ENFORCE), out.get(CSP.HEADER_REPORT_ONLY), nonce
+
+    for _round in (1, 2):  # the second from what the first kept
+        ours, theirs = headers(ContentSecurityPolicyMiddleware), headers(DjangoCSP)
+        assert ours == theirs and "nonce" not in ours[0]
+    ours = headers(ContentSecurityPolicyMiddleware, use_nonce=True)
+    assert f"'nonce-{ours[2]}'" in ours[0]  # never the kept string when a nonce was handed out
+    with override_settings(SECURE_CSP={"default-src": [CSP.NONE]}, SECURE_CSP_REPORT_ONLY={"img-src": [CSP.SELF]}):
+        assert headers(ContentSecurityPolicyMiddleware)[:2] == ("default-src 'none'", "img-src 'self'")
+    assert headers(ContentSecurityPolicyMiddleware)[:2] == headers(DjangoCSP)[:2]
+    assert headers(ContentSecurityPolicyMiddleware, config={})[0] is None  # a view that turned it off
