@@ -122,7 +122,21 @@ def main() -> int:
         "list-team": lambda i: ("GET", f"/api/v1/work-orders?status=assigned&team=bench-{TEAMS[i % 5]}"),
         "list-urgent": lambda i: ("GET", "/api/v1/work-orders?priority=urgent"),
         "create": lambda i: ("POST", "/api/v1/work-orders", CREATE),
+        # bench/workorders.py's create bodies (types, customers, sites, assets, contacts, teams in turn)
+        "create-http": lambda i: ("POST", "/api/v1/work-orders", http_bodies()[i % 2000]),
     }
+    memo: list = []
+
+    def http_bodies():
+        if not memo:
+            import random
+
+            sys.path.insert(0, os.path.join(ROOT, "bench"))
+            import workorders as http_bench
+
+            memo.append(http_bench.make_fixtures(random.Random(42), 10)["bodies"])
+        return memo[0]
+
     def assigned(n):
         from closeloop.workorders.services import do_create_work_order
 
@@ -203,7 +217,7 @@ def main() -> int:
         if name == "worker":
             worker()
             continue
-        n = 30 if name == "create" else 100
+        n = 30 if name.startswith("create") else 100
         for i in range(5):
             status, body = call(*ops[name](i))
             assert status.startswith("2"), (status, body[:300])

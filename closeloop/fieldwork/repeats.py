@@ -24,12 +24,15 @@ def link_repeats(ctx) -> None:
     if wo.fault_code:
         cond |= Q(fault_code=wo.fault_code)
     earlier = (WorkOrder.objects.filter(cond, customer_id=wo.customer_id, created_at__gte=ctx.at - REPEAT_WINDOW)
-               .exclude(pk=wo.pk).exclude(status="cancelled").order_by("-created_at", "-id").first())
+               .exclude(pk=wo.pk).exclude(status="cancelled").order_by("-created_at", "-id")
+               # what the link and its two events use (events.producer reads code and version)
+               .only("id", "code", "version", "asset_id").first())
     if earlier is None:
         return
     WorkOrderLink.objects.create(source=wo, target=earlier, kind=LinkKind.REPEAT, created_at=ctx.at,
                                  created_by=None)
     reason = "asset" if wo.asset_id and earlier.asset_id == wo.asset_id else "fault_code"
-    for on, data in ((wo, {"kind": LinkKind.REPEAT, "target": earlier.code, "reason": reason}),
-                     (earlier, {"kind": LinkKind.REPEAT, "source": wo.code, "reason": reason})):
-        timeline.append_event(on, TimelineEvent.Kind.LINK, at=ctx.at, data=data)
+    timeline.append_events([  # one INSERT
+        timeline.new_event(on, TimelineEvent.Kind.LINK, at=ctx.at, data=data)
+        for on, data in ((wo, {"kind": LinkKind.REPEAT, "target": earlier.code, "reason": reason}),
+                         (earlier, {"kind": LinkKind.REPEAT, "source": wo.code, "reason": reason}))])

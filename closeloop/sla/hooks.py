@@ -12,7 +12,9 @@ _installed = False
 def on_change(ctx) -> None:
     from .services import recompute
 
-    recompute(ctx.wo, at=ctx.at, actor=ctx.actor)
+    # The create's own pass (the `once` phase runs after every nested change of the create, and
+    # nothing before it writes ledger rows or fires levels): no rows to read.
+    recompute(ctx.wo, at=ctx.at, actor=ctx.actor, created=getattr(ctx, "created", False))
 
 
 def install() -> None:

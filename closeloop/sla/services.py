@@ -65,10 +65,12 @@ def _next_check(led: ledger_mod.TargetLedger, fired: set, at: datetime) -> datet
 
 
 def recompute(wo: WorkOrder, *, at: datetime | None = None, actor: User | None = None,
-              policies: list[SLAPolicy] | None = None) -> list[SLATarget]:
+              policies: list[SLAPolicy] | None = None, created: bool = False) -> list[SLATarget]:
     """Bring the work order's ledger rows up to date with its timeline and the policy
-    that now applies. Records a timeline event when the policy (or its version) changes."""
-    return _sync(wo, at=at or now(), actor=actor, policies=policies)[0]
+    that now applies. Records a timeline event when the policy (or its version) changes.
+    `created`: the work order was created in this transaction and has no ledger rows or fired
+    levels yet (its create's own pass): they are not read."""
+    return _sync(wo, at=at or now(), actor=actor, policies=policies, created=created)[0]
 
 
 #: SLATarget columns the ledger writes (one UPDATE for all of a work order's rows).
@@ -78,11 +80,11 @@ _LEDGER_FIELDS = ["policy", "policy_version", "calendar", "target_seconds", "sta
 
 
 def _sync(wo: WorkOrder, *, at: datetime, actor: User | None = None, policies: list[SLAPolicy] | None = None,
-          fire: bool = False, worker: str = "") -> tuple[list[SLATarget], list[Escalation]]:
+          fire: bool = False, worker: str = "", created: bool = False) -> tuple[list[SLATarget], list[Escalation]]:
     """One pass: select the policy, read the timeline once, fire due ladder levels when
     `fire` (the worker), write the ledger rows and their next timers."""
     policy = select_policy(wo, policies)
-    existing = {t.milestone: t for t in SLATarget.objects.filter(work_order=wo)}
+    existing = {} if created else {t.milestone: t for t in SLATarget.objects.filter(work_order=wo)}
     before = next(iter(existing.values()), None)
     if policy is None:
         if existing:
@@ -94,7 +96,7 @@ def _sync(wo: WorkOrder, *, at: datetime, actor: User | None = None, policies: l
         timeline.append_event(wo, EVENT_SLA, actor=actor, at=at, data={
             "policy": policy.key, "policy_name": policy.name, "version": policy.version,
             "calendar": policy.calendar.key, "targets": policy.targets, "previous": _ref(before)})
-    fired = _fired(wo, policy)
+    fired = {} if created else _fired(wo, policy)
     old_states = {m: t.state for m, t in existing.items()}
     ledgers = compute_for(wo, policy, at)
     done = _fire(wo, policy, ledgers, fired, at, worker) if fire else []

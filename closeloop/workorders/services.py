@@ -299,7 +299,7 @@ def do_create_work_order(*, actor: User, data: dict) -> WorkOrder:
         timeline.append_event(wo, TimelineEvent.Kind.CREATED, actor=actor, at=t, to_state=S.NEW, public=True,
                               data={"title": title, "priority": priority, "type": wo_type.key,
                                     "external_refs": [{"system": s, "id": i} for s, i in refs]})
-        run_effects("create", TransitionContext(actor=actor, wo=wo, transition=None, data=data, at=t))
+        run_effects("create", TransitionContext(actor=actor, wo=wo, transition=None, data=data, at=t, created=True))
         if assignee is not None:
             _apply_transition(actor, wo, TRANSITIONS["assign"], {"assignee": assignee, "team": wo.team}, t)
     return wo
@@ -407,6 +407,9 @@ class TransitionContext:
     from_state: str = ""
     to_state: str = ""
     extra: dict = field(default_factory=dict)
+    #: The work order was created by this change (the create's own effects): nothing refers to it
+    #: yet, so an effect may skip reading what it keeps about it (the SLA ledger, its fired levels).
+    created: bool = False
 
 
 def _clean_action_input(t: Transition, wo: WorkOrder, data: dict) -> dict:

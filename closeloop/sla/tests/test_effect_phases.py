@@ -102,3 +102,45 @@ def test_sla_ladder_and_rule_escalation_raise_the_priority_the_same_way(world, a
     assert _outcome(by_sla) == expected
     assert _outcome(by_rule) == expected
     assert sla_events(by_sla) == ["default", "urgent"] and sla_events(by_rule) == ["default", "urgent"]
+
+
+LEDGER_COLUMNS = ("milestone", "policy_id", "policy_version", "calendar_id", "target_seconds", "started_at", "due_at",
+                  "met_at", "elapsed_seconds", "paused_seconds", "paused_intervals", "state", "breached",
+                  "next_check_at")
+
+
+@time_machine.travel(T0, tick=False)
+@pytest.mark.parametrize("case", ["plain", "rules assign and raise the priority", "assignee in the create",
+                                  "a rule puts it on hold"])
+def test_the_creates_own_pass_writes_the_rows_a_full_recompute_writes(world, always, case):
+    """A create's SLA pass does not read the ledger rows and fired levels it cannot have
+    (TransitionContext.created): the rows equal those of a pass that reads everything, and a
+    second pass over them changes nothing and adds no row or event."""
+    from closeloop.sla.services import recompute
+
+    policy("urgent", always, order=10, condition='wo.priority == "urgent"')
+    policy("default", always, order=20)
+    data = {}
+    if case == "rules assign and raise the priority":
+        do_create_rule(actor=world.manager, data={"name": "加急", "condition": 'wo.title.contains("呼吸机")',
+                                                  "actions": [{"type": "set_priority", "priority": "urgent"}]})
+        do_create_rule(actor=world.manager, data={"name": "派工", "condition": "true",
+                                                  "actions": [{"type": "assign", "assignee": "eng_x"}]})
+    elif case == "assignee in the create":
+        data = {"assignee": "eng_x"}
+    elif case == "a rule puts it on hold":
+        do_create_rule(actor=world.manager, data={"name": "派工", "condition": "true",
+                                                  "actions": [{"type": "assign", "assignee": "eng_x"}]})
+        do_create_rule(actor=world.manager, data={"name": "备注", "condition": "true",
+                                                  "actions": [{"type": "add_tags", "tags": ["待件"]}]})
+    wo = create(world, **data)
+    rows = lambda: sorted(SLATarget.objects.filter(work_order=wo).values_list(*LEDGER_COLUMNS))  # noqa: E731
+    first, events = rows(), TimelineEvent.objects.filter(work_order=wo).count()
+    assert {r[0] for r in first} == {"response", "arrival", "resolution", "closure"}
+    wo.refresh_from_db()
+    recompute(wo, at=T0)  # reads its rows, fired levels and timeline
+    assert rows() == first
+    assert TimelineEvent.objects.filter(work_order=wo).count() == events
+    SLATarget.objects.filter(work_order=wo).delete()
+    recompute(wo, at=T0)  # from nothing, as the create's pass did: the same rows again
+    assert rows() == first
