@@ -154,6 +154,9 @@ else:
 
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Django's backend whose transactions queue on a file lock (closeloop/core/sqlite/base.py):
+    # SQLite's busy handler sleeps up to 100 ms between tries while the lock stands free.
+    _db["ENGINE"] = "closeloop.core.sqlite"
     # IMMEDIATE transactions take the write lock up front, so two writers queue on the
     # busy timeout instead of failing with "database is locked" on lock upgrade.
     _db.setdefault("OPTIONS", {}).update(

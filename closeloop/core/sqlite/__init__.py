@@ -1,0 +1,1 @@
+"""closeloop's SQLite backend: Django's, with write transactions that queue on a file lock."""
