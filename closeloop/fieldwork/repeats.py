@@ -18,17 +18,23 @@ def link_repeats(ctx) -> None:
     wo = ctx.wo
     if SUPPRESS.get() or not wo.customer_id or not (wo.asset_id or wo.fault_code):
         return
-    cond = Q()
-    if wo.asset_id:
-        cond |= Q(asset_id=wo.asset_id)
-    if wo.fault_code:
-        cond |= Q(fault_code=wo.fault_code)
-    earlier = (WorkOrder.objects.filter(cond, customer_id=wo.customer_id, created_at__gte=ctx.at - REPEAT_WINDOW)
+    # The newest earlier work order by asset and by fault code, one indexed query each
+    # (wo_asset_created, wo_fault_created; an OR of both scanned every work order of the asset),
+    # and the newer of the two.
+    found = []
+    for cond in ((Q(asset_id=wo.asset_id) if wo.asset_id else None),
+                 (Q(fault_code=wo.fault_code) if wo.fault_code else None)):
+        if cond is None:
+            continue
+        row = (WorkOrder.objects.filter(cond, customer_id=wo.customer_id, created_at__gte=ctx.at - REPEAT_WINDOW)
                .exclude(pk=wo.pk).exclude(status="cancelled").order_by("-created_at", "-id")
                # what the link and its two events use (events.producer reads code and version)
-               .only("id", "code", "version", "asset_id").first())
-    if earlier is None:
+               .only("id", "code", "version", "asset_id", "created_at").first())
+        if row is not None:
+            found.append(row)
+    if not found:
         return
+    earlier = max(found, key=lambda w: (w.created_at, w.pk))
     WorkOrderLink.objects.create(source=wo, target=earlier, kind=LinkKind.REPEAT, created_at=ctx.at,
                                  created_by=None)
     reason = "asset" if wo.asset_id and earlier.asset_id == wo.asset_id else "fault_code"

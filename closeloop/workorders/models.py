@@ -173,6 +173,9 @@ class WorkOrder(models.Model):
             models.Index(fields=["site", "id"], name="wo_site_id"),
             models.Index(fields=["asset", "id"], name="wo_asset_id"),
             models.Index(fields=["created_at"], name="wo_created_at"),
+            # repeat detection (fieldwork.repeats): the newest work order of an asset, of a fault code
+            models.Index(fields=["asset", "created_at"], name="wo_asset_created"),
+            models.Index(fields=["fault_code", "created_at"], name="wo_fault_created"),
         ]
 
     def __str__(self) -> str:

@@ -191,3 +191,26 @@ def test_failed_step_follow_up_copies_required_values_or_names_them_and_keeps_th
     assert r.status_code == 201 and r.json()["followup"]
     child = WorkOrder.objects.get(code=r.json()["followup"])
     assert child.custom == {"bed": "12", "department": "ICU"}
+
+
+def test_a_repeat_by_asset_or_fault_code_links_to_the_newer_of_the_two(world, time_machine):
+    """One query per condition since the repeat indexes: the newest work order of either wins, a
+    cancelled one never does, and both timelines say so."""
+    from closeloop.workorders.models import TimelineEvent
+
+    def create(day, **data):
+        time_machine.move_to(f"2026-11-{day:02d} 10:00:00+08:00")
+        return wo_services.do_create_work_order(actor=world.dispatcher, data={
+            "type": "repair", "title": "报警", "customer": "org-a", **data})
+
+    by_asset = create(1, asset="SN-A-1")
+    by_fault = create(3, fault_code="E7")
+    cancelled = create(4, fault_code="E7")
+    wo_services.do_transition(actor=world.dispatcher, wo=cancelled, action="cancel", data={"reason": "重复"})
+    both = create(5, asset="SN-A-1", fault_code="E7")
+    assert list(both.links_out.filter(kind="repeat").values_list("target", flat=True)) == [by_fault.pk]
+    assert TimelineEvent.objects.filter(work_order=by_fault, kind="link", data__source=both.code).exists()
+    later_asset = create(6, asset="SN-A-1")
+    newest = create(7, asset="SN-A-1", fault_code="E7")
+    assert list(newest.links_out.filter(kind="repeat").values_list("target", flat=True)) == [later_asset.pk]
+    assert by_asset.pk != later_asset.pk
