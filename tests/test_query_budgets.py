@@ -34,7 +34,7 @@ SMALL, LARGE = 3, 30
 BUDGETS = {
     "api_get": 3,
     "api_list": 1,
-    "api_create": 36,  # a new work order has no SLA rows or fired levels to read; reference data per process (core.refcache): types, teams, rules, SLA policies, flows...
+    "api_create": 34,  # a new work order has no SLA rows, fired levels or tracking link to read; reference data per process (core.refcache): types, teams, rules, SLA policies, flows...
     "api_accept": 14,  # approval flows, handoff requirements, rules, SLA policies per process (core.refcache)
     "console_list": 12,
     "console_lookup": 9,

@@ -150,6 +150,10 @@ def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: st
     unassigned; it never makes the event itself fail. Returns the assignee's username."""
     from closeloop.core.errors import DomainError
 
+    from .facts import setting_rows
+
+    if not any(row[0] in (Mode.AUTO, Mode.ROUND_ROBIN) for row in setting_rows().values()):
+        return None  # no setting acts on its own (the common case: suggest): nothing to read
     fresh = WorkOrder.objects.filter(pk=wo.pk).values("status", "assignee_id", "team_id", "version").first()
     if fresh is None or fresh["status"] != S.NEW or fresh["assignee_id"]:
         return None

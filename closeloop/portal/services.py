@@ -86,8 +86,10 @@ class RateLimited(DomainError):
 
 # ---- tracking --------------------------------------------------------------------------------
 
-def ensure_tracking(wo: WorkOrder) -> TrackingLink:
-    link = TrackingLink.objects.filter(work_order=wo).first()
+def ensure_tracking(wo: WorkOrder, *, created: bool = False) -> TrackingLink:
+    """The work order's tracking link, made on first use. `created`: the work order was created in
+    this transaction (its create's effect), so it has none yet: nothing to look up."""
+    link = None if created else TrackingLink.objects.filter(work_order=wo).first()
     if link is None:
         link = TrackingLink.objects.create(work_order=wo, token=secrets.token_urlsafe(32), created_at=now())
     return link
@@ -118,7 +120,7 @@ def work_order_by_token(token: str) -> WorkOrder | None:
 
 
 def _on_create(ctx) -> None:
-    ensure_tracking(ctx.wo)
+    ensure_tracking(ctx.wo, created=getattr(ctx, "created", False))
 
 
 NOTIFY_STEPS = {
