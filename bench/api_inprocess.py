@@ -124,18 +124,24 @@ def main() -> int:
         "create": lambda i: ("POST", "/api/v1/work-orders", CREATE),
         # bench/workorders.py's create bodies (types, customers, sites, assets, contacts, teams in turn)
         "create-http": lambda i: ("POST", "/api/v1/work-orders", http_bodies()[i % 2000]),
+        # bench/workorders.py's transition: re-assign open work orders to an engineer of their team
+        "assign-http": lambda i: ("POST", f"/api/v1/work-orders/{http_fixtures()['assigns'][i][0]}/actions/assign",
+                                  {"assignee": http_fixtures()["assigns"][i][1]}),
     }
     memo: list = []
 
-    def http_bodies():
+    def http_fixtures():
         if not memo:
             import random
 
             sys.path.insert(0, os.path.join(ROOT, "bench"))
             import workorders as http_bench
 
-            memo.append(http_bench.make_fixtures(random.Random(42), 10)["bodies"])
+            memo.append(http_bench.make_fixtures(random.Random(42), 10))
         return memo[0]
+
+    def http_bodies():
+        return http_fixtures()["bodies"]
 
     def assigned(n):
         from closeloop.workorders.services import do_create_work_order

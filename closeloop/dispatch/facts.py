@@ -15,14 +15,14 @@ from django.db import connection
 from closeloop.accounts.models import EngineerSkill, Role, SkillTag, User
 from closeloop.core import refcache
 from closeloop.roster.models import Leave, Shift
-from closeloop.workorders.lifecycle import S
+from closeloop.workorders.lifecycle import ENGINEER_STATES, S
 from closeloop.workorders.models import WorkOrder
 
 from . import engine
 from .models import DispatchSetting, EngineerProfile, Mode, SkillRequirement
 
 #: Assigned work that takes an engineer's time today.
-ACTIVE_STATES = (S.ASSIGNED, S.ACCEPTED, S.EN_ROUTE, S.ON_SITE, S.IN_PROGRESS)
+ACTIVE_STATES = ENGINEER_STATES
 #: Work that counts as customer history (the engineer did the job).
 DONE_STATES = (S.RESOLVED, S.CONFIRMED, S.INVOICED, S.CLOSED)
 DEFAULT_HOURS = 2.0
@@ -153,10 +153,13 @@ def open_work(user_ids: np.ndarray | None = None, hours: dict[int, float] | None
     """Active work per engineer (count and estimated hours) from one GROUP BY over the
     (status, assignee) index. Returns (uids, counts, hours) arrays."""
     hours = _hours_by_type() if hours is None else hours
-    states = ", ".join(["%s"] * len(ACTIVE_STATES))
+    # The states written out as the partial index wo_open_work's condition is (same list, same
+    # order): a database uses a partial index only when the query's condition implies its own,
+    # which SQLite does not see through parameters.
+    states = ", ".join(f"'{s}'" for s in ACTIVE_STATES)
     rows = raw_sql("open_work", lambda t: (
         f"SELECT assignee_id, wo_type_id, COUNT(*) FROM {t(WorkOrder)} WHERE status IN ({states}) "
-        f"AND assignee_id IS NOT NULL GROUP BY assignee_id, wo_type_id"), list(ACTIVE_STATES))
+        f"AND assignee_id IS NOT NULL GROUP BY assignee_id, wo_type_id"), [])
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
     arr = np.array(rows, dtype=np.int64)

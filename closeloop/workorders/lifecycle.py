@@ -60,6 +60,9 @@ PAUSED = {S.WAITING_CUSTOMER, S.WAITING_PARTS}
 OPEN_STATES = [s for s in STATES if s not in TERMINAL]
 #: States where field work is under way (an engineer may pause it).
 FIELD_STATES = (S.ACCEPTED, S.EN_ROUTE, S.ON_SITE, S.IN_PROGRESS)
+#: Work sitting with its engineer: dispatch counts it as their open work (the partial index
+#: wo_open_work covers exactly these states, in this order).
+ENGINEER_STATES = (S.ASSIGNED, *FIELD_STATES)
 
 # Who may act, besides the role list of each transition:
 ASSIGNEE = "@assignee"  # the engineer the work order is assigned to (not a role name)

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from closeloop.core import requestid
 
-from .lifecycle import STATE_LABELS, S
+from .lifecycle import ENGINEER_STATES, STATE_LABELS, S
 from .mainline import default_stages
 
 
@@ -176,6 +176,12 @@ class WorkOrder(models.Model):
             # repeat detection (fieldwork.repeats): the newest work order of an asset, of a fault code
             models.Index(fields=["asset", "created_at"], name="wo_asset_created"),
             models.Index(fields=["fault_code", "created_at"], name="wo_fault_created"),
+            # each engineer's open work by type (dispatch.facts.open_work) from the index alone: at 1M
+            # work orders 97 -> 9 ms on SQLite (it read the table for every open work order). Partial,
+            # so that no other query's plan can take it for a status index (SQLite has no statistics
+            # for a new index: a plain one was chosen for the done states, 26 ms -> 1.9 s).
+            models.Index(fields=["assignee", "wo_type"], name="wo_open_work",
+                         condition=models.Q(status__in=ENGINEER_STATES)),
         ]
 
     def __str__(self) -> str:
