@@ -140,6 +140,10 @@ def unavailable_summary(counts: dict[str, int]) -> str:
                      if code in _REASON_WORDS) or _("no engineers")
 
 
+#: The dispatch settings that assign on their own when work arrives (suggest leaves it to people).
+ACTING_MODES = (Mode.AUTO, Mode.ROUND_ROBIN)
+
+
 def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: str) -> str | None:
     """The dispatch setting acting on its own, when unassigned work arrives (created, or
     back to new when reopened without an assignee). Runs inside the event's transaction,
@@ -152,7 +156,7 @@ def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: st
 
     from .facts import setting_rows
 
-    if not any(row[0] in (Mode.AUTO, Mode.ROUND_ROBIN) for row in setting_rows().values()):
+    if not any(row[0] in ACTING_MODES for row in setting_rows().values()):
         return None  # no setting acts on its own (the common case: suggest): nothing to read
     fresh = WorkOrder.objects.filter(pk=wo.pk).values("status", "assignee_id", "team_id", "version").first()
     if fresh is None or fresh["status"] != S.NEW or fresh["assignee_id"]:
@@ -162,7 +166,7 @@ def dispatch_on_arrival(*, actor: User, wo: WorkOrder, at: datetime, trigger: st
     if not mainline.wo_uses(wo, "dispatch"):
         return None  # the type's main line has no smart dispatch: people and rules assign it
     st = settings_for(wo)
-    if st.mode not in (Mode.AUTO, Mode.ROUND_ROBIN):
+    if st.mode not in ACTING_MODES:
         return None
     sug = suggest(wo, at=at, limit=50)
     chosen = _round_robin(wo, sug) if st.mode == Mode.ROUND_ROBIN else (sug.suggestions[0] if sug.suggestions

@@ -21,17 +21,14 @@ def link_repeats(ctx) -> None:
     # The newest earlier work order by asset and by fault code, one indexed query each
     # (wo_asset_created, wo_fault_created; an OR of both scanned every work order of the asset),
     # and the newer of the two.
-    found = []
-    for cond in ((Q(asset_id=wo.asset_id) if wo.asset_id else None),
-                 (Q(fault_code=wo.fault_code) if wo.fault_code else None)):
-        if cond is None:
-            continue
-        row = (WorkOrder.objects.filter(cond, customer_id=wo.customer_id, created_at__gte=ctx.at - REPEAT_WINDOW)
-               .exclude(pk=wo.pk).exclude(status="cancelled").order_by("-created_at", "-id")
-               # what the link and its two events use (events.producer reads code and version)
-               .only("id", "code", "version", "asset_id", "created_at").first())
-        if row is not None:
-            found.append(row)
+    conds = [Q(asset_id=wo.asset_id)] if wo.asset_id else []
+    if wo.fault_code:
+        conds.append(Q(fault_code=wo.fault_code))
+    found = [row for cond in conds if (row := (
+        WorkOrder.objects.filter(cond, customer_id=wo.customer_id, created_at__gte=ctx.at - REPEAT_WINDOW)
+        .exclude(pk=wo.pk).exclude(status="cancelled").order_by("-created_at", "-id")
+        # what the link and its two events use (events.producer reads code and version)
+        .only("id", "code", "version", "asset_id", "created_at").first())) is not None]
     if not found:
         return
     earlier = max(found, key=lambda w: (w.created_at, w.pk))

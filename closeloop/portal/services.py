@@ -120,7 +120,7 @@ def work_order_by_token(token: str) -> WorkOrder | None:
 
 
 def _on_create(ctx) -> None:
-    ensure_tracking(ctx.wo, created=getattr(ctx, "created", False))
+    ensure_tracking(ctx.wo, created=ctx.created)
 
 
 NOTIFY_STEPS = {

@@ -14,7 +14,7 @@ def on_change(ctx) -> None:
 
     # The create's own pass (the `once` phase runs after every nested change of the create, and
     # nothing before it writes ledger rows or fires levels): no rows to read.
-    recompute(ctx.wo, at=ctx.at, actor=ctx.actor, created=getattr(ctx, "created", False))
+    recompute(ctx.wo, at=ctx.at, actor=ctx.actor, created=ctx.created)
 
 
 def install() -> None:

@@ -47,8 +47,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._writer_pid = os.getpid()
         return self._writer_fd
 
-    def acquire_writer_lock(self, timeout: float | None = None) -> bool:
-        """Wait (at most `timeout`, default the connection's) for the file lock; True when held."""
+    def acquire_writer_lock(self) -> bool:
+        """Wait (at most the connection's `timeout`) for the file lock; True when held."""
         fd = self._writer_file()
         if fd is None or self._writing:
             return self._writing
@@ -61,7 +61,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             except BlockingIOError:
                 t = time.monotonic()
                 if deadline is None:
-                    deadline = t + (self._timeout() if timeout is None else timeout)
+                    deadline = t + float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
                 elif t >= deadline:
                     return False
                 time.sleep(wait)
@@ -72,9 +72,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
             self._writing = False
             if self._writer_fd is not None and self._writer_pid == os.getpid():
                 fcntl.flock(self._writer_fd, fcntl.LOCK_UN)
-
-    def _timeout(self) -> float:
-        return float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
 
     def _start_transaction_under_autocommit(self):
         self.acquire_writer_lock()

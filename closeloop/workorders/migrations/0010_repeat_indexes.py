@@ -16,10 +16,10 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='workorder',
-            index=models.Index(fields=['asset', 'created_at'], name='wo_asset_created'),
+            index=models.Index(fields=['asset', 'created_at', 'id'], name='wo_asset_created'),
         ),
         migrations.AddIndex(
             model_name='workorder',
-            index=models.Index(fields=['fault_code', 'created_at'], name='wo_fault_created'),
+            index=models.Index(fields=['fault_code', 'created_at', 'id'], name='wo_fault_created'),
         ),
     ]
