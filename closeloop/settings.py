@@ -151,6 +151,14 @@ if DATABASE_URL:
         }
 else:
     DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": SQLITE_PATH}}
+# PostgreSQL: the hot reads' constant SQL runs as prepared statements (closeloop.core.compiled).
+# CLOSELOOP_PG_PREPARE=0 behind a pooler in transaction mode that does not keep them (PgBouncer
+# before 1.21, or without max_prepared_statements).
+CLOSELOOP_PG_PREPARE = os.environ.get("CLOSELOOP_PG_PREPARE", "1") == "1"
+if CLOSELOOP_PG_PREPARE and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django turns psycopg's prepared statements off (None); a threshold lets the cursor of
+    # core.compiled prepare on request, while Django's own (client-side binding) never does.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 2**31 - 1)
 
 _db = DATABASES["default"]
 if _db["ENGINE"] == "django.db.backends.sqlite3":

@@ -7,13 +7,13 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection, connections
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from closeloop.accounts.models import Role
-from closeloop.core.compiled import Compiled
+from closeloop.core.compiled import Compiled, fetch, prepared_cursor
 from closeloop.core.errors import FieldProblem, NotFound, ValidationFailed
 from closeloop.core.paging import Page, decode_cursor, encode_cursor, page_by_id
 from closeloop.core.planner import fixed_join_order
@@ -91,9 +91,8 @@ def access_work_order_by_code(user, code: str) -> WorkOrder:
         if compiled is None:
             if len(_by_code) >= 1000:
                 _by_code.clear()
-            compiled = _by_code[key] = Compiled(_work_order_by_code_query(user), _CODE)
-        with fixed_join_order():
-            wo = compiled.first(code)
+            compiled = _by_code[key] = Compiled(_work_order_by_code_query(user), _CODE, fixed_order=True)
+        wo = compiled.first(code)
     if wo is None:
         raise NotFound(_("No work order %(code)s.") % {"code": code})
     return wo
@@ -129,7 +128,7 @@ def detail_rows(wo: WorkOrder) -> tuple[list, list, list]:
     if _DETAIL_SQL is None:
         _DETAIL_SQL = _detail_sql()
     refs, links, watchers = [], [], []
-    with connection.cursor() as cur:
+    with prepared_cursor() as cur:
         cur.execute(_DETAIL_SQL, [wo.pk] * 4)
         for group, a, b, c, d, *_order in cur.fetchall():
             if group == 0:
@@ -334,12 +333,12 @@ def page_work_order_rows(user, f: WorkOrderFilter, *, cursor: str | None = None,
     (workorders/tests/test_list_compiled.py)."""
     last = decode_cursor(cursor) if cursor else None
     compiled = _list_sql(user, f, last is not None, limit)
-    # The joins in Django's order, as page_work_orders: PostgreSQL otherwise spends ~30 ms at
-    # 1M work orders planning join orders for a 1 ms query (core.planner).
-    with fixed_join_order():
-        if compiled is not None:
-            rows = compiled.rows(f, last)
-        else:
+    if compiled is not None:
+        rows = compiled.rows(f, last)
+    else:
+        # The joins in Django's order, as page_work_orders: PostgreSQL otherwise spends ~30 ms at
+        # 1M work orders planning join orders for a 1 ms query (core.planner).
+        with fixed_join_order():
             qs = filter_work_orders(user, f).values_list(*ROW_FIELDS).order_by("-id")
             if last is not None:
                 qs = qs.filter(id__lt=last)
@@ -371,9 +370,8 @@ class _ListSQL:
             else:
                 v = getattr(f, name)
                 params[i] = v if index is None else v[index]
-        with connections[self.db].cursor() as cur:
-            cur.execute(self.sql, params)
-            rows = cur.fetchall()
+        # The joins keep their written order while PostgreSQL plans it (core.compiled.fetch).
+        rows = fetch(self.db, self.sql, params, fixed_order=True)
         if self.converters:
             rows = list(self.compiler.apply_converters(rows, self.converters))
         return rows
