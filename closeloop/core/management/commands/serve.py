@@ -21,6 +21,7 @@ import tempfile
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import connections
 
 
 class Command(BaseCommand):
@@ -52,6 +53,10 @@ class Command(BaseCommand):
                     "--access-logfile", "-" if access_log else "/dev/null",
                     "--access-logformat", ACCESS_LOG_FORMAT,
                     "--graceful-timeout", "10", "--timeout", "60"]
+        # The checks above may have opened a database connection in this process; gunicorn's
+        # workers are its forks and would share that one server session (on PostgreSQL their
+        # prepared statements collided: "prepared statement _pg3_1 already exists"). Each opens its own.
+        connections.close_all()
         run()
 
     def _ensure_static(self) -> None:
