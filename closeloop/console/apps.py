@@ -16,6 +16,7 @@ class ConsoleConfig(AppConfig):
         from closeloop.workorders import listing
 
         from . import selectors, views
+        from .templatetags import console_cards
 
         nav.register("dashboard", _("Dashboard"), "console:dashboard", icon="layout-dashboard",
                      visible=selectors.is_staff, order=5, namespace="console:dashboard")
@@ -27,6 +28,6 @@ class ConsoleConfig(AppConfig):
         nav.register_landing("workorders:list", when=lambda user: user.role == "finance", order=30,
                              query="status=confirmed")
         listing.register("console", context=views.list_context, saved_filter=selectors.saved_queue_filter,
-                         decorate=selectors.decorate,
+                         decorate=selectors.decorate, row_html=console_cards.sla_badge_html,
                          templates={"toolbar": "console/_toolbar.html", "before_rows": "console/_bulk.html",
                                     "row": "console/_sla.html", "after": "console/_list_live.html"})

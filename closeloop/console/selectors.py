@@ -14,7 +14,8 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from closeloop.accounts.models import Role, User
+from closeloop.accounts.models import Role
+from closeloop.accounts.selectors import engineer_choices
 from closeloop.core.clock import now
 from closeloop.core.validation import compact_phone
 from closeloop.customers.models import Asset, Contact, Customer
@@ -97,8 +98,7 @@ def decorate(items: list[WorkOrder]) -> list[WorkOrder]:
 
 
 def engineers():
-    return User.objects.filter(role=Role.ENGINEER, is_active=True).select_related("team").order_by("team__name",
-                                                                                                     "username")
+    return engineer_choices()
 
 
 # ---- board ----------------------------------------------------------------------------------------

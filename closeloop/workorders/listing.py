@@ -16,7 +16,11 @@ updates this way:
 - `decorate(items)`: called with the page's work orders (e.g. to set `wo.sla_due`).
 - `templates`: slot -> template included there, with the page's context:
   "toolbar" (above the filters), "before_rows" (between the filters and the table),
-  "row" (inside each row's status cell; sees `wo`), "after" (end of the page).
+  "row" (inside each row's status cell; sees `wo`: on the list page a workorders.rows.ListRow,
+  the row's columns, not a model), "after" (end of the page).
+- `row_html(wo) -> str`: optional, the row template's HTML written in Python (the list renders
+  its rows in Python, workorders_rows.list_row, and a template include per row is most of a
+  row's cost); it must give what the template gives (test it as console/tests/test_cards.py does).
 
 The console's live updates render rows with `workorders/_list_row.html` too; they pass
 `list_slots()` as `list_slots` so the rows look the same.
@@ -35,17 +39,21 @@ class ListExtension:
     saved_filter: Callable | None = None
     decorate: Callable | None = None
     templates: dict = field(default_factory=dict)
+    row_html: Callable | None = None
 
 
 _extensions: dict[str, ListExtension] = {}
 
 
 def register(key: str, *, context: Callable | None = None, saved_filter: Callable | None = None,
-             decorate: Callable | None = None, templates: dict | None = None) -> None:
+             decorate: Callable | None = None, templates: dict | None = None,
+             row_html: Callable | None = None) -> None:
     unknown = set(templates or {}) - set(SLOTS)
     if unknown:
         raise ValueError(f"unknown list slots: {sorted(unknown)}")
-    _extensions[key] = ListExtension(key, context, saved_filter, decorate, dict(templates or {}))
+    if row_html is not None and "row" not in (templates or {}):
+        raise ValueError("row_html renders the row template: register templates={'row': ...} too")
+    _extensions[key] = ListExtension(key, context, saved_filter, decorate, dict(templates or {}), row_html)
 
 
 def unregister(key: str) -> None:
@@ -83,3 +91,11 @@ def decorate(items: list) -> list:
 
 def list_slots() -> dict[str, list[str]]:
     return {slot: [ext.templates[slot] for ext in _all() if slot in ext.templates] for slot in SLOTS}
+
+
+def row_renderer(template_name: str) -> Callable | None:
+    """The Python twin (`row_html`) registered with this row template, if any."""
+    for ext in _all():
+        if ext.row_html is not None and ext.templates.get("row") == template_name:
+            return ext.row_html
+    return None

@@ -16,6 +16,7 @@ from .api import attachment_response
 from .forms import WorkOrderCreateForm
 from .lifecycle import STATE_LABELS, TRANSITIONS
 from .models import Priority, WorkOrderType
+from .rows import list_rows
 
 
 def _wo_or_404(request, code):
@@ -68,7 +69,8 @@ def work_order_list(request):
     g = request.GET
     f, queue = _list_filter(request)
     try:
-        page = selectors.page_work_orders(request.user, f, cursor=g.get("cursor") or None, limit=25)
+        page = selectors.page_work_order_rows(request.user, f, cursor=g.get("cursor") or None, limit=25)
+        page = Page(list_rows(page.items), page.next_cursor)
     except DomainError as e:
         messages.error(request, str(e))
         page = Page([], None)
@@ -76,7 +78,7 @@ def work_order_list(request):
     params.pop("cursor", None)
     ctx = {
         "page": page, "filters": f, "states": STATE_LABELS.items(), "priorities": Priority.choices,
-        "types": WorkOrderType.objects.filter(active=True), "query_string": params.urlencode(),
+        "types": WorkOrderType.objects.filter(active=True).values("key", "name"), "query_string": params.urlencode(),
         "may_create": permissions.may_create(request.user), "first_page": not g.get("cursor"),
         "queue": queue, "list_slots": listing.list_slots(), **listing.context(request),
     }
@@ -86,8 +88,9 @@ def work_order_list(request):
     if request.user.sees_all_work_orders:
         from closeloop.accounts.models import Team
 
-        ctx["teams"] = Team.objects.all()
-        ctx["engineers"] = _engineers()
+        ctx["teams"] = Team.objects.values("code", "name")
+        if ctx.get("engineers") is None:  # the console's bulk bar may have read them already
+            ctx["engineers"] = _engineers()
     return render(request, "workorders/list.html", ctx)
 
 
@@ -151,10 +154,9 @@ def work_order_detail(request, code):
 
 
 def _engineers():
-    from closeloop.accounts.models import Role, User
+    from closeloop.accounts.selectors import engineer_choices
 
-    return User.objects.filter(role=Role.ENGINEER, is_active=True).select_related("team").order_by("team__name",
-                                                                                                     "username")
+    return engineer_choices()
 
 
 @login_required

@@ -51,6 +51,11 @@ def _sla(due, words) -> str:
             f'data-overdue-text="{words[3]}" data-left-text="{words[4]}"></span></span>')
 
 
+def sla_badge_html(wo) -> str:
+    """What console/_sla.html renders for `wo` (its `sla_due`): the list rows' slot (listing row_html)."""
+    return _sla(getattr(wo, "sla_due", None), _language_words()) + "\n"  # the file's last line break
+
+
 def card_html(wo) -> str:
     d0, d1, a0, a1 = _url_parts()
     words = _language_words()

@@ -6,19 +6,40 @@ builds into static/dist/icons.svg; names must be listed in static/src/icons.txt
 """
 
 from django import template
+from django.core.signals import setting_changed
 from django.templatetags.static import static
+from django.urls import get_script_prefix
 from django.utils.html import format_html
 
 register = template.Library()
 
+# The HTML of each icon, per script prefix (the sprite's URL starts with it): a page draws 40 or
+# more, and the sprite's hashed name is a storage lookup each time. Emptied when a test changes the
+# static files' settings.
+_icons: dict[tuple[str, str, str], str] = {}
+
 
 @register.simple_tag
 def icon(name: str, extra: str = "") -> str:
-    return format_html(
-        '<svg class="icon{}" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" '
-        'stroke-linecap="round" stroke-linejoin="round"><use href="{}#{}"></use></svg>',
-        f" {extra}" if extra else "", static("dist/icons.svg"), name,
-    )
+    key = (get_script_prefix(), name, extra)
+    html = _icons.get(key)
+    if html is None:
+        if len(_icons) > 1000:  # names come from code, not users; a bound all the same
+            _icons.clear()
+        html = _icons[key] = format_html(
+            '<svg class="icon{}" aria-hidden="true" focusable="false" fill="none" stroke="currentColor" '
+            'stroke-linecap="round" stroke-linejoin="round"><use href="{}#{}"></use></svg>',
+            f" {extra}" if extra else "", static("dist/icons.svg"), name,
+        )
+    return html
+
+
+def _forget_icons(*, setting, **_kwargs):
+    if setting in ("STATIC_URL", "STORAGES", "FORCE_SCRIPT_NAME"):
+        _icons.clear()
+
+
+setting_changed.connect(_forget_icons)
 
 
 @register.filter

@@ -7,13 +7,13 @@ from html import escape
 from urllib.parse import quote
 
 from django import template
-from django.template.defaultfilters import date as date_filter
 from django.urls import get_script_prefix, reverse
 from django.utils.safestring import mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import get_language, gettext
 
 from closeloop.core.templatetags.ui import icon, initials
+from closeloop.workorders import listing
 from closeloop.workorders.lifecycle import STATE_LABELS
 from closeloop.workorders.models import Priority
 from closeloop.workorders.templatetags.workorders_ui import priority_class, state_color
@@ -55,7 +55,7 @@ def row_html(context, wo) -> str:
     bulk = (f'<td class="w-1"><input type="checkbox" class="form-check-input m-0 align-middle" name="codes" '
             f'value="{code}" form="bulk-form" data-testid="select-row" aria-label="{code}"></td>'
             if context.get("bulk") else "")
-    slots = "".join(f"<div>{_include(context, tpl)}</div>" for tpl in (context.get("list_slots") or {}).get("row", ()))
+    slots = "".join(f"<div>{_slot(context, tpl, wo)}</div>" for tpl in (context.get("list_slots") or {}).get("row", ()))
     label = states.get(wo.status)
     if label is None:
         label = escape(str(wo.status_label))
@@ -77,7 +77,7 @@ def row_html(context, wo) -> str:
         f'        {bulk}\n'
         f'        <td>\n'
         f'          <a href="{url}" class="cl-code">{code}</a>\n'
-        f'          <div class="cl-muted-line d-lg-none cl-nowrap">{escape(date_filter(created, "m-d H:i"))}</div>\n'
+        f'          <div class="cl-muted-line d-lg-none cl-nowrap">{created:%m-%d %H:%M}</div>\n'
         f'        </td>\n'
         f'        <td class="cl-title-cell">\n'
         f'          <a href="{url}" class="text-reset fw-medium">{escape(wo.title)}</a>\n'
@@ -89,29 +89,23 @@ def row_html(context, wo) -> str:
         f'        <td class="cl-nowrap"><span class="badge {priority_class(wo.priority)}">{prio}</span></td>\n'
         f'        <td class="cl-name-cell">\n'
         f'          {f"<div>{escape(customer.name)}</div>" if customer else ""}\n'
-        f'          {f"<div class=\"cl-muted-line\">{_pin()} {escape(site.name)}</div>" if site else ""}\n'
+        f'          {f"<div class=\"cl-muted-line\">{icon("map-pin", "icon-inline")} {escape(site.name)}</div>" if site else ""}\n'
         f'          {"" if customer or site else "<span class=\"text-secondary\">—</span>"}\n'
         f'        </td>\n'
         f'        <td class="cl-name-cell">{who}\n'
         f'        </td>\n'
         f'        <td class="cl-nowrap text-secondary d-none d-lg-table-cell"><time datetime="'
-        f'{escape(date_filter(created, "c"))}">{escape(date_filter(created, "Y-m-d H:i"))}</time></td>\n'
+        f'{created.isoformat()}">{created:%Y-%m-%d %H:%M}</time></td>\n'
         f'      </tr>\n'
     )
 
 
-_pins: dict[str, str] = {}
-
-
-def _pin() -> str:
-    key = get_script_prefix()
-    if key not in _pins:
-        _pins[key] = str(icon("map-pin", "icon-inline"))
-    return _pins[key]
-
-
-def _include(context, name: str) -> str:
-    return context.template.engine.get_template(name).render(context)
+def _slot(context, name: str, wo) -> str:
+    render = listing.row_renderer(name)
+    if render is not None:
+        return render(wo)
+    with context.push(wo=wo):
+        return context.template.engine.get_template(name).render(context)
 
 
 @register.simple_tag(takes_context=True)
