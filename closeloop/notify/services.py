@@ -28,6 +28,7 @@ from closeloop.accounts.models import Role, Team, User
 from closeloop.audit.services import record_change, snapshot
 from closeloop.core import requestid, site
 from closeloop.core.clock import now
+from closeloop.core.compiled import fetch
 from closeloop.core.errors import FieldProblem, Forbidden, NotFound, ValidationFailed
 from closeloop.customers.models import Contact
 from closeloop.outbox import services as outbox
@@ -796,7 +797,15 @@ def do_clear_flag(*, actor: User, flag_id: int) -> None:
 # ---- the inbox -----------------------------------------------------------------------------------
 
 def unread_count(user: User) -> int:
-    return InboxItem.objects.filter(user=user, read_at__isnull=True).count()
+    """The inbox badge on every page: constant SQL (no queryset compiled per request), the
+    (user, read_at, id) index; notify/tests/test_inbox_counts.py checks it against the ORM."""
+    global _UNREAD_SQL
+    if _UNREAD_SQL is None:
+        _UNREAD_SQL = f"SELECT COUNT(*) FROM {InboxItem._meta.db_table} WHERE user_id = %s AND read_at IS NULL"
+    return fetch("default", _UNREAD_SQL, [user.pk])[0][0]
+
+
+_UNREAD_SQL = None
 
 
 def do_mark_read(*, actor: User, item_id: int | None = None) -> int:

@@ -129,7 +129,8 @@ def wo_uses(wo, stage: str, *, fresh: bool = False) -> bool:
     from the short per-process cache (no query per card on a board)."""
     if not wo.wo_type_id:
         return True
-    if fresh or type(wo).wo_type.is_cached(wo):
+    loaded = getattr(type(wo), "wo_type", None)  # a model's descriptor; absent on console.selectors.BoardCard
+    if fresh or (loaded is not None and loaded.is_cached(wo)):
         return uses(wo.wo_type, stage)
     return stage in _stages_by_id(wo.wo_type_id)
 

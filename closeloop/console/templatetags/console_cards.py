@@ -56,13 +56,27 @@ def sla_badge_html(wo) -> str:
     return _sla(getattr(wo, "sla_due", None), _language_words()) + "\n"  # the file's last line break
 
 
-def card_html(wo) -> str:
-    d0, d1, a0, a1 = _url_parts()
-    words = _language_words()
+_moves_attrs: dict[tuple, str] = {}
+
+
+def _moves_attr(moves: dict) -> str:
+    key = tuple(moves.items())
+    attr = _moves_attrs.get(key)
+    if attr is None:
+        if len(_moves_attrs) > 1000:  # states x actions: a few dozen in practice
+            _moves_attrs.clear()
+        attr = _moves_attrs[key] = " ".join(f"{escape(str(s))}={escape(str(a))}" for s, a in key)
+    return attr
+
+
+def card_html(wo, parts=None, words=None) -> str:
+    """`parts` and `words`: _url_parts() and _language_words(), when the caller draws many cards."""
+    d0, d1, a0, a1 = parts or _url_parts()
+    words = words or _language_words()
     code = escape(wo.code)
     in_url = quote(wo.code, safe="!$&'()*+,;=/~:@")  # as reverse() quotes it
     moves = getattr(wo, "moves", None) or {}
-    moves_attr = " ".join(f"{escape(str(s))}={escape(str(a))}" for s, a in moves.items())
+    moves_attr = _moves_attr(moves) if moves else ""
     site, customer, assignee = wo.site, wo.customer, wo.assignee
     where = escape(site.name) if site else (escape(customer.name) if customer else "")
     title = escape(wo.title)
@@ -99,3 +113,10 @@ def card_html(wo) -> str:
 @register.simple_tag
 def board_card(wo):
     return mark_safe(card_html(wo))
+
+
+@register.simple_tag
+def board_cards(cards):
+    """A column's cards: `{% for wo in cards %}{% board_card wo %}{% endfor %}` in one tag."""
+    parts, words = _url_parts(), _language_words()
+    return mark_safe("".join([card_html(wo, parts, words) for wo in cards]))

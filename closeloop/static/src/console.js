@@ -136,7 +136,8 @@ function setupLive(poller) {
 
 function adjustCount(col, delta) {
   const badge = col?.closest("[data-testid=column]")?.querySelector("[data-testid=column-count]");
-  if (badge) badge.textContent = String(Math.max(0, Number(badge.textContent) + delta));
+  // A capped count ("1000+", data-capped) stays as it is.
+  if (badge && !("capped" in badge.dataset)) badge.textContent = String(Math.max(0, Number(badge.textContent) + delta));
 }
 
 function applyLive(tpl) {
