@@ -4,6 +4,7 @@ each card's moves equal moves_for on the work order itself for every user who op
 a full column's count stops at BOARD_COUNT_CAP (shown as "N+")."""
 
 import pytest
+from django.conf import settings
 
 from closeloop.console import selectors
 from closeloop.workorders import selectors as wo_selectors
@@ -55,8 +56,12 @@ def test_a_full_column_is_counted_up_to_the_cap(board, monkeypatch):
     assert cols[S.IN_PROGRESS]["capped"]
     assert len(cols[S.ACCEPTED]["items"]) == 2 and cols[S.ACCEPTED]["count"] == 3  # exactly 3: also the cap
     assert cols[S.NEW]["count"] == 3 and cols[S.EN_ROUTE]["count"] == 2 and not cols[S.EN_ROUTE]["capped"]
-    page = board.browser_client(board.dispatcher).get("/board/").content.decode()
-    assert 'data-testid="column-count" data-capped title="More than 3 work orders">3+</span>' in page
+    for lang, title in (("en", "3 or more work orders"), ("zh-hans", "3 个或更多工单")):
+        c = board.browser_client(board.dispatcher)
+        c.cookies[settings.LANGUAGE_COOKIE_NAME] = lang
+        page = c.get("/board/").content.decode()
+        assert f'data-testid="column-count" data-capped title="{title}">3+</span>' in page, lang
+        assert page.count("data-capped") == sum(col["capped"] for col in cols.values()) >= 3
 
 
 def test_a_filtered_board_counts_within_the_filter(board):
