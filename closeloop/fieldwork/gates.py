@@ -94,14 +94,17 @@ def required_evidence(wo) -> tuple[list, list]:
     return ([f for f in fields if f.kind == FieldKind.PHOTO], [f for f in fields if f.kind == FieldKind.SIGNATURE])
 
 
-def evaluate(wo, policy: ClosurePolicy | None = None) -> list[GateStatus]:
+_UNREAD = object()  # evaluate's policy when the caller has not read it (None: the type has none)
+
+
+def evaluate(wo, policy: ClosurePolicy | None | object = _UNREAD) -> list[GateStatus]:
     """The gates of the work order's type: its ClosurePolicy's, plus the technical gate for each
     required photo field and the signature gate for a required signature field of the type;
     without the delivery gate when the type's main line has no customer confirmation, without
     the financial gate when it has no invoice (workorders.mainline)."""
     from closeloop.workorders import mainline
 
-    policy = policy if policy is not None else policy_for(wo)
+    policy = policy_for(wo) if policy is _UNREAD else policy
     photo_fields, signature_fields = required_evidence(wo)
     if policy is None and not photo_fields and not signature_fields:
         return []
