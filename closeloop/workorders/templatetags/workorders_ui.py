@@ -11,7 +11,7 @@ from django import template
 
 from closeloop.workorders.fields import all_definitions
 from closeloop.workorders.lifecycle import STATE_LABELS, TRANSITIONS, S
-from closeloop.workorders.models import Priority
+from closeloop.workorders.models import LinkKind, Priority
 
 register = template.Library()
 
@@ -64,6 +64,20 @@ KIND_ICONS = {
     "email": "mail",
     "link": "link",
     "external_ref": "external-link",
+    # Kinds other apps write (their icon on the timeline, not a bare dot).
+    "sla": "hourglass",
+    "escalation": "alert-triangle",
+    "rule": "adjustments",
+    "dispatch": "user-check",
+    "notification": "bell",
+    "approval": "checklist",
+    "gate": "circle-check",
+    "checkin": "map-pin",
+    "evidence": "camera",
+    "signature": "signature",
+    "handoff": "arrows-exchange",
+    "portal": "user",
+    "integration": "external-link",
 }
 
 #: The main road of the loop, with the milestone column that dates each step.
@@ -103,6 +117,12 @@ def team_name(code) -> str:
 
     code = str(code or "")
     return Team.objects.filter(code=code).values_list("name", flat=True).first() or code if code else ""
+
+
+@register.filter
+def link_kind(kind: str):
+    """A link's kind as words ("repeat" -> "Repeat of"; a kind since removed as it is stored)."""
+    return dict(LinkKind.choices).get(kind, kind)
 
 
 @register.filter

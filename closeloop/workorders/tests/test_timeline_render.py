@@ -130,3 +130,30 @@ def test_assignment_names_the_team_not_its_code(world):
     html = _page(world, wo, "en")
     shown = [part.split("</span>", 1)[0] for part in html.split('data-testid="event-team">')[1:]]
     assert sorted(shown) == ["(Team X 华东)", "(Team Y 华南)"], shown
+
+
+def test_a_link_event_names_its_kind_in_words_on_both_ends(world):
+    """A link shows "Repeat of X" on the new work order and "Linked here: Repeat of Y" on the earlier
+    one, in the reader's language, never the stored key ("repeat")."""
+    import re
+
+    from django.conf import settings
+
+    from closeloop.workorders import services
+
+    first, again = make_wo(world), make_wo(world)
+    services.do_link(actor=world.dispatcher, wo=again, target=first, kind="repeat")
+    for lang, on_again, on_first in (("en", "Repeat of", "Linked here: Repeat of"),
+                                     ("zh-hans", None, None)):
+        c = Client()
+        c.force_login(world.dispatcher)
+        c.cookies[settings.LANGUAGE_COOKIE_NAME] = lang
+        for wo, other, words in ((again, first, on_again), (first, again, on_first)):
+            html = c.get(f"/work-orders/{wo.code}/").content.decode()
+            event = re.search(r'data-testid="link-event">(.*?)</div>', html, re.S).group(1)
+            label = re.sub(r"<[^>]+>", "", event.split("<a ")[0]).strip()
+            assert other.code in event and "repeat" not in label, (lang, event)
+            if words:
+                assert label == words, (lang, label)
+            else:
+                assert label and label.isascii() is False, (lang, label)
