@@ -32,9 +32,20 @@ PATHS = {
 }
 
 
+def _old(wo, user, *, detail: bool = False) -> dict:
+    """serializers.work_order with its datetimes as the model holds them, as the old representation
+    passed them to the JSON encoder. (Its own output formats them already; validating that string
+    again would read "12:00:00.000456" written as "12:00:00.000Z" back as 12:00:00 and write "12:00:00Z":
+    a reference that differed from the API whenever a time had under a millisecond of microseconds.)"""
+    out = serializers.work_order(wo, user, detail=detail)
+    out["created_at"], out["updated_at"] = wo.created_at, wo.updated_at
+    out["milestones"] = {m.removesuffix("_at"): getattr(wo, m) for m in serializers.MILESTONES}
+    return out
+
+
 def _old_detail(wo, user) -> dict:
     """serializers.work_order(detail=True) as it was: the four ORM queries."""
-    out = serializers.work_order(wo, user, detail=True)
+    out = _old(wo, user, detail=True)
     out["external_refs"] = [{"system": r.system, "id": r.external_id} for r in wo.external_refs.all()]
     links = [{"kind": ln.kind, "direction": "out", "code": ln.target.code, "title": ln.target.title,
               "status": ln.target.status} for ln in wo.links_out.select_related("target").order_by("id")]
@@ -67,13 +78,13 @@ def _compare(world, code: str) -> None:
         assert [r[1] for r in new.items] == [w.code for w in old.items] and new.next_cursor == old.next_cursor
         for w, item in zip(old.items, serializers.list_items(new.items, user), strict=True):
             assert RENDERER.render(None, item, response_status=200).encode() == _validated(
-                WorkOrderOut, serializers.work_order(w, user))
-        old_page = _validated(WorkOrderPage, {"items": [serializers.work_order(w, user) for w in old.items],
+                WorkOrderOut, _old(w, user))
+        old_page = _validated(WorkOrderPage, {"items": [_old(w, user) for w in old.items],
                                               "next_cursor": old.next_cursor})
         r = world.api(user).get(V1, {"limit": 100})
         assert r.status_code == 200 and r.content == old_page, user.username
         assert json.loads(r.content)["items"] == [json.loads(_validated(WorkOrderOut, shaped(
-            WorkOrderOut, serializers.work_order(w, user)))) for w in old.items]
+            WorkOrderOut, _old(w, user)))) for w in old.items]
 
 
 def test_every_lifecycle_path(world):
@@ -118,3 +129,19 @@ def test_every_state_and_empty_relations(world):
     for wo in WorkOrder.objects.all():
         _compare(world, wo.code)
     assert bare.team_id is None
+
+
+def test_a_time_under_a_millisecond_past_the_second(world):
+    """12:00:00.000456 is written as the JSON encoder writes it ("12:00:00.000Z") by the API's
+    detail and list alike, as the old representation did: the case that made the comparison above
+    fail now and then (the reference read its own formatted string back)."""
+    from datetime import UTC, datetime
+
+    wo = make_wo(world)
+    at = datetime(2026, 12, 8, 12, 0, 0, 456, tzinfo=UTC)
+    WorkOrder.objects.filter(pk=wo.pk).update(updated_at=at, created_at=at.replace(microsecond=0))
+    body = world.api(world.dispatcher).get(f"{V1}/{wo.code}").json()
+    assert body["updated_at"] == "2026-12-08T12:00:00.000Z" and body["created_at"] == "2026-12-08T12:00:00Z"
+    items = world.api(world.dispatcher).get(V1).json()["items"]
+    assert [i["updated_at"] for i in items if i["code"] == wo.code] == ["2026-12-08T12:00:00.000Z"]
+    _compare(world, wo.code)
