@@ -45,6 +45,12 @@ class Team(models.Model):
         return self.name
 
 
+def person_label(display_name, first_name, last_name, username) -> str:
+    """How a user is named everywhere (User.__str__, and rows read without a model instance): the
+    display name, else the full name, else the username."""
+    return display_name or f"{first_name} {last_name}".strip() or username
+
+
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.ENGINEER)
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
@@ -70,7 +76,7 @@ class User(AbstractUser):
         ordering = ["username"]
 
     def __str__(self) -> str:
-        return self.display_name or self.get_full_name() or self.username
+        return person_label(self.display_name, self.first_name, self.last_name, self.username)
 
     def save(self, *args, **kwargs):
         from .usernames import key

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from closeloop.core.errors import Forbidden, NotFound
 
-from .models import ApiToken, Role, SkillTag, Team, User
+from .models import ApiToken, Role, SkillTag, Team, User, person_label
 
 STAFF_ROLES_READING = {Role.ADMIN, Role.MANAGER, Role.DISPATCHER, Role.FINANCE, Role.ENGINEER}
 
@@ -60,7 +60,7 @@ def engineer_choices() -> list[EngineerChoice]:
     are staff pages). One narrow query."""
     rows = (User.objects.filter(role=Role.ENGINEER, is_active=True).order_by("team__name", "username")
             .values_list("pk", "username", "display_name", "first_name", "last_name", "team_id", "team__name"))
-    return [EngineerChoice(pk, username, display or f"{first} {last}".strip() or username, team_id, team_name)
+    return [EngineerChoice(pk, username, person_label(display, first, last, username), team_id, team_name)
             for pk, username, display, first, last, team_id, team_name in rows]
 
 

@@ -56,18 +56,15 @@ def inbox_count(user) -> int:
     checks it against the querysets."""
     if not user.is_authenticated or user.role == Role.CUSTOMER:
         return 0
-    global _INBOX_COUNT_SQL
-    if _INBOX_COUNT_SQL is None:
-        _INBOX_COUNT_SQL = (
-            f"SELECT (SELECT COUNT(*) FROM {StepApprover._meta.db_table} a"
-            f" INNER JOIN {ApprovalStep._meta.db_table} s ON a.step_id = s.id"
-            f" WHERE a.user_id = %s AND a.open = %s AND s.status = %s)"
-            f" + (SELECT COUNT(*) FROM {Justification._meta.db_table} WHERE user_id = %s AND status = %s)")
     return fetch("default", _INBOX_COUNT_SQL, [user.pk, True, StepStatus.PENDING.value, user.pk,
                                                Justification.Status.OPEN.value])[0][0]
 
 
-_INBOX_COUNT_SQL = None
+_INBOX_COUNT_SQL = (
+    f"SELECT (SELECT COUNT(*) FROM {StepApprover._meta.db_table} a"
+    f" INNER JOIN {ApprovalStep._meta.db_table} s ON a.step_id = s.id"
+    f" WHERE a.user_id = %s AND a.open = %s AND s.status = %s)"
+    f" + (SELECT COUNT(*) FROM {Justification._meta.db_table} WHERE user_id = %s AND status = %s)")
 
 
 def open_justifications(user) -> QuerySet[Justification]:

@@ -14,17 +14,16 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from closeloop.accounts.models import Role
-from closeloop.accounts.selectors import engineer_choices
+from closeloop.accounts.models import Role, person_label
 from closeloop.core.clock import now
-from closeloop.core.compiled import fetch
+from closeloop.core.compiled import CompiledRows
 from closeloop.core.validation import compact_phone
 from closeloop.customers.models import Asset, Contact, Customer
 from closeloop.workorders import permissions
 from closeloop.workorders import selectors as wo_selectors
 from closeloop.workorders.lifecycle import OPEN_STATES, STATE_LABELS, WAIT_REASONS, S
-from closeloop.workorders.models import ExternalRef, Priority, TimelineEvent, WorkOrder
-from closeloop.workorders.rows import Person, Ref
+from closeloop.workorders.models import ExternalRef, TimelineEvent, WorkOrder
+from closeloop.workorders.rows import Person, Ref, Row
 
 from .models import Queue
 
@@ -100,10 +99,6 @@ def decorate(items: list[WorkOrder]) -> list[WorkOrder]:
     return items
 
 
-def engineers():
-    return engineer_choices()
-
-
 # ---- board ----------------------------------------------------------------------------------------
 
 def moves_for(user, wo) -> dict[str, str]:
@@ -129,12 +124,12 @@ def _moves_key(uid, customer_id, wo) -> tuple:
     """What moves_for reads of a card: cards with the same key get the same moves (permissions:
     the state, the type's stages and close steps, whether the user, `uid`, is the assignee or their
     organisation, `customer_id`, the customer, whether anyone is assigned, where a pause resumes
-    to). console/tests/test_board_moves.py compares with moves_for on every card."""
+    to). console/tests/test_board_columns.py compares with moves_for on every card."""
     return (wo.status, wo.wo_type_id, wo.assignee_id == uid, wo.assignee_id is None,
             customer_id is not None and wo.customer_id == customer_id, wo.resume_to)
 
 
-class BoardCard:
+class BoardCard(Row):
     """A board card's columns (BOARD_FIELDS) without model instances: what console_cards.card_html
     and moves_for read (a full board is ~440 cards; as work orders with their customer, site and
     assignee they were ~1,800 model instances, most of the page's time)."""
@@ -149,16 +144,9 @@ class BoardCard:
         self.customer = Ref(self.customer_id, None, customer_name) if self.customer_id else None
         self.site = Ref(site_id, None, site_name) if site_id else None
         self.assignee = (Person(self.assignee_id, username,
-                                display_name or f"{first_name} {last_name}".strip() or username)
+                                person_label(display_name, first_name, last_name, username))
                          if self.assignee_id else None)
         self.sla_due, self.moves = None, {}
-
-    @property
-    def pk(self):
-        return self.id
-
-    def get_priority_display(self):
-        return dict(Priority.choices).get(self.priority, self.priority)
 
 
 BOARD_FIELDS = ("id", "code", "title", "priority", "status", "version", "resume_to", "wo_type_id", "team_id",
@@ -172,16 +160,17 @@ def board_columns(user, f: wo_selectors.WorkOrderFilter) -> list[dict]:
     The columns' query differs only in the state: compiled once, run per column."""
     visible = wo_selectors.filter_work_orders(user, f)
     states = [s for s in BOARD_STATES if not f.status or s in f.status]
-    cards = _per_state(visible.filter(status=_STATE).values_list(*BOARD_FIELDS).order_by("-id")[:BOARD_LIMIT])
+    cards = CompiledRows(visible.filter(status=_STATE).values_list(*BOARD_FIELDS).order_by("-id")[:BOARD_LIMIT],
+                         _STATE)
     # A column that shows fewer cards than it could holds just those; a full one is counted up to
     # BOARD_COUNT_CAP ("1000+" beyond: counting 200,000 open work orders took 30-50 ms at 1M).
-    counted = _per_state(visible.filter(status=_STATE).order_by().values("id")[:BOARD_COUNT_CAP], count=True)
+    counted = CompiledRows(visible.filter(status=_STATE).order_by().values("id")[:BOARD_COUNT_CAP], _STATE)
     cols = []
     all_items = []
     for s in states:
-        items = [BoardCard(r) for r in cards(s)]
+        items = [BoardCard(r) for r in cards.rows(s)]
         all_items += items
-        count = len(items) if len(items) < BOARD_LIMIT else counted(s)
+        count = len(items) if len(items) < BOARD_LIMIT else counted.count(s)
         cols.append({"state": s, "label": STATE_LABELS[s], "items": items, "count": count,
                      "capped": count >= BOARD_COUNT_CAP})
     decorate(all_items)
@@ -195,27 +184,7 @@ def board_columns(user, f: wo_selectors.WorkOrderFilter) -> list[dict]:
     return cols
 
 
-_STATE = "\x00state"  # stands for the column's state in the compiled SQL
-
-
-def _per_state(qs, *, count: bool = False):
-    """A function of a state running `qs` (filtered on status=_STATE) for that state: its rows, or
-    with `count` how many rows it has. Compiled once; the state is its one parameter."""
-    compiler = qs.query.get_compiler(using=qs.db)
-    sql, params = compiler.as_sql()
-    params = list(params)
-    slots = [i for i, p in enumerate(params) if p == _STATE]
-    if len(slots) != 1:
-        raise ValueError(f"the state must be one parameter of the board's query (found {len(slots)})")
-    if count:
-        sql = f"SELECT COUNT(*) FROM ({sql}) counted"
-
-    def run(state):
-        params[slots[0]] = state
-        rows = fetch(qs.db, sql, params)
-        return rows[0][0] if count else rows
-
-    return run
+_STATE = "\x00state"  # stands for the column's state in the compiled SQL (core.compiled.CompiledRows)
 
 
 # ---- live changes -----------------------------------------------------------------------------------

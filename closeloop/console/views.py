@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from closeloop.accounts.models import Role, Team
+from closeloop.accounts.selectors import engineer_choices
 from closeloop.core.access import STAFF, refuse
 from closeloop.core.errors import DomainError, NotFound
 from closeloop.workorders.lifecycle import STATE_LABELS, TRANSITIONS
@@ -35,7 +36,7 @@ def list_context(request) -> dict:
     ctx = {"queues": [] if user.role == Role.CUSTOMER else selectors.queues_for(user),
            "live_since": selectors.last_event_id(), "bulk": selectors.is_staff(user)}
     if ctx["bulk"]:
-        ctx["engineers"] = selectors.engineers()
+        ctx["engineers"] = engineer_choices()
     return ctx
 
 
@@ -86,7 +87,7 @@ def board(request):
         cols = []
     return render(request, "console/board.html", {
         "columns": cols, "queue": queue, "queues": selectors.queues_for(user), "filters": f,
-        "engineers": selectors.engineers() if selectors.is_staff(user) else [],
+        "engineers": engineer_choices() if selectors.is_staff(user) else [],
         "live_since": selectors.last_event_id(), "state_labels": STATE_LABELS,
         "query_string": request.GET.urlencode(),
         "teams": Team.objects.all() if user.sees_all_work_orders else None,

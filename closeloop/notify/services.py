@@ -799,13 +799,10 @@ def do_clear_flag(*, actor: User, flag_id: int) -> None:
 def unread_count(user: User) -> int:
     """The inbox badge on every page: constant SQL (no queryset compiled per request), the
     (user, read_at, id) index; notify/tests/test_inbox_counts.py checks it against the ORM."""
-    global _UNREAD_SQL
-    if _UNREAD_SQL is None:
-        _UNREAD_SQL = f"SELECT COUNT(*) FROM {InboxItem._meta.db_table} WHERE user_id = %s AND read_at IS NULL"
     return fetch("default", _UNREAD_SQL, [user.pk])[0][0]
 
 
-_UNREAD_SQL = None
+_UNREAD_SQL = f"SELECT COUNT(*) FROM {InboxItem._meta.db_table} WHERE user_id = %s AND read_at IS NULL"
 
 
 def do_mark_read(*, actor: User, item_id: int | None = None) -> int:

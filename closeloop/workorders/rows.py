@@ -5,6 +5,7 @@ the page builds no model instances (a page of 25 built ~200 of them, with their 
 request). `workorders_rows.list_row` renders a ListRow and a WorkOrder alike (the console's live
 updates still pass work orders); a list slot's row template sees a ListRow as `wo` (listing)."""
 
+from closeloop.accounts.models import person_label
 from closeloop.workorders.lifecycle import STATE_LABELS
 from closeloop.workorders.models import Priority
 
@@ -49,7 +50,20 @@ class Person:
         return self.label
 
 
-class ListRow:
+class Row:
+    """What every light work order row answers as a WorkOrder does: `pk`, `get_priority_display()`."""
+
+    __slots__ = ()
+
+    @property
+    def pk(self):
+        return self.id
+
+    def get_priority_display(self):
+        return dict(Priority.choices).get(self.priority, self.priority)
+
+
+class ListRow(Row):
     __slots__ = ("id", "code", "title", "status", "priority", "fault_code", "created_at", "updated_at", "version",
                  "wo_type", "customer", "site", "asset", "team", "assignee", "sla_due")
 
@@ -67,23 +81,16 @@ class ListRow:
         self.team = Ref(row[a["team_id"]], row[a["team__code"]], row[a["team__name"]]) if row[a["team_id"]] else None
         if row[a["assignee_id"]]:
             username = row[a["assignee__username"]]
-            label = (row[a["assignee__display_name"]]
-                     or f"{row[a['assignee__first_name']]} {row[a['assignee__last_name']]}".strip() or username)
-            self.assignee = Person(row[a["assignee_id"]], username, label)
+            self.assignee = Person(row[a["assignee_id"]], username, person_label(
+                row[a["assignee__display_name"]], row[a["assignee__first_name"]], row[a["assignee__last_name"]],
+                username))
         else:
             self.assignee = None
         self.sla_due = None
 
     @property
-    def pk(self):
-        return self.id
-
-    @property
     def status_label(self):
         return STATE_LABELS.get(self.status, self.status)
-
-    def get_priority_display(self):
-        return dict(Priority.choices).get(self.priority, self.priority)
 
 
 def list_rows(rows) -> list[ListRow]:

@@ -3,6 +3,8 @@
 from django.urls import reverse
 from django.utils.translation import get_language
 
+from closeloop.accounts.models import person_label
+
 from .lifecycle import STATE_LABELS
 from .models import Attachment, TimelineEvent, WorkOrder
 from .permissions import allowed_actions
@@ -109,9 +111,7 @@ def list_items(rows: list, user=None) -> list[dict]:
          created_at, updated_at, assigned_at, accepted_at, departed_at, arrived_at, started_at, resolved_at,
          confirmed_at, invoiced_at, closed_at, cancelled_at) in rows:
         if assignee_id:
-            # User.__str__ on the row's columns: display name, else full name, else username.
-            name = display_name or f"{first_name} {last_name}".strip() or username
-            assignee = {"username": username, "name": name}
+            assignee = {"username": username, "name": person_label(display_name, first_name, last_name, username)}
         else:
             assignee = None
         out.append({

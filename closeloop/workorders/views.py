@@ -8,6 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from closeloop.accounts.selectors import engineer_choices
 from closeloop.core.errors import DomainError, NotFound
 from closeloop.core.paging import Page
 
@@ -90,7 +91,7 @@ def work_order_list(request):
 
         ctx["teams"] = Team.objects.values("code", "name")
         if ctx.get("engineers") is None:  # the console's bulk bar may have read them already
-            ctx["engineers"] = _engineers()
+            ctx["engineers"] = engineer_choices()
     return render(request, "workorders/list.html", ctx)
 
 
@@ -140,7 +141,7 @@ def work_order_detail(request, code):
         "attachments": selectors.attachments_for(request.user, wo),
         "actions": permissions.allowed_actions(request.user, wo),
         "may_comment_internal": permissions.may_comment_internal(request.user),
-        "engineers": _engineers() if any(t.action == "assign" for t in permissions.allowed_actions(request.user, wo))
+        "engineers": engineer_choices() if any(t.action == "assign" for t in permissions.allowed_actions(request.user, wo))
         else [],
         "state_labels": STATE_LABELS,
         "links_out": wo.links_out.select_related("target"),
@@ -151,12 +152,6 @@ def work_order_detail(request, code):
     ctx["panels"] = panels.for_work_order(request, wo)
     ctx["event_templates"] = panels.event_templates()
     return render(request, "workorders/detail.html", ctx)
-
-
-def _engineers():
-    from closeloop.accounts.selectors import engineer_choices
-
-    return engineer_choices()
 
 
 @login_required

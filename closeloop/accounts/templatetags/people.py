@@ -1,5 +1,5 @@
 """`{% engineer_options engineers selected %}`: the options of an engineer picker, one <optgroup>
-per team (in the order given: accounts.selectors.engineer_choices sorts by team), the engineer
+per team, from accounts.selectors.engineer_choices (sorted by team), the engineer
 whose username is `selected` marked. Written in Python: the list, the board and the work order
 page each draw it, and as template loops it was a sixth of the list page's time."""
 
@@ -21,15 +21,11 @@ def engineer_options(engineers, selected="", flat=False) -> str:
             f'{escape(str(e))}{f" · {escape(e.team_name)}" if e.team_name else ""}</option>' for e in engineers or ()))
     out, team = [], object()
     for e in engineers or ():
-        team_id = getattr(e, "team_id", None)
-        if team_id != team:
+        if e.team_id != team:
             if out:
                 out.append("</optgroup>")
-            name = getattr(e, "team_name", None)
-            if name is None and team_id is not None:
-                name = e.team.name
-            out.append(f'<optgroup label="{escape(name or gettext("No team"))}">')
-            team = team_id
+            out.append(f'<optgroup label="{escape(e.team_name or gettext("No team"))}">')
+            team = e.team_id
         mark = " selected" if selected and e.username == selected else ""
         out.append(f'<option value="{escape(e.username)}"{mark}>{escape(str(e))}</option>')
     if out:

@@ -8,20 +8,19 @@ builds into static/dist/icons.svg; names must be listed in static/src/icons.txt
 from django import template
 from django.core.signals import setting_changed
 from django.templatetags.static import static
-from django.urls import get_script_prefix
 from django.utils.html import format_html
 
 register = template.Library()
 
-# The HTML of each icon, per script prefix (the sprite's URL starts with it): a page draws 40 or
-# more, and the sprite's hashed name is a storage lookup each time. Emptied when a test changes the
-# static files' settings.
-_icons: dict[tuple[str, str, str], str] = {}
+# The HTML of each icon: a page draws 40 or more, and the sprite's hashed name is a storage lookup
+# each time. The sprite's URL depends only on the static settings (Django fixes a relative
+# STATIC_URL's script prefix on first use), so the cache is emptied when they change.
+_icons: dict[tuple[str, str], str] = {}
 
 
 @register.simple_tag
 def icon(name: str, extra: str = "") -> str:
-    key = (get_script_prefix(), name, extra)
+    key = (name, extra)
     html = _icons.get(key)
     if html is None:
         if len(_icons) > 1000:  # names come from code, not users; a bound all the same
